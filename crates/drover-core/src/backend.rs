@@ -1,0 +1,280 @@
+//! The contracts between the worker runtime and a storage: a small required trait for the
+//! consume side, one for the produce side, and separate traits for optional abilities.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::codec::Codec;
+use crate::error::BackendError;
+use crate::task::{ClaimedTask, Completion, Lease, NewTask, PushOptions, Status, TaskId, TaskInfo};
+
+/// What a worker asks for when it claims tasks.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ClaimRequest {
+    /// The claiming worker's name, recorded for inspection.
+    pub worker: Arc<str>,
+    /// At most this many tasks (the worker's free capacity).
+    pub max: usize,
+    /// How long the claim holds before the task may be claimed again.
+    pub lease: Duration,
+}
+
+impl ClaimRequest {
+    /// A request for up to `max` tasks leased for `lease` by `worker`.
+    pub fn new(worker: impl Into<Arc<str>>, max: usize, lease: Duration) -> Self {
+        Self { worker: worker.into(), max, lease }
+    }
+}
+
+/// The consume side of a storage: claim tasks under a lease, complete them, extend or hand back
+/// leases. Every backend implements this; it is all a worker needs.
+///
+/// Contract (checked by `drover-conformance`):
+/// - `claim` returns due, pending tasks (or running tasks whose lease expired), highest priority
+///   first then oldest `run_at`, at most `max`, each with a fresh token, its attempt counted,
+///   status running and the lease deadline set — atomically, so no two claims share a task.
+/// - `complete` applies each outcome only where the token still matches; others are ignored.
+///   A retry outcome sets the task pending with `run_at = now + delay` and records the error in
+///   the same step; dead records the error.
+/// - `extend_leases` pushes the deadline of every matching claim to now + `lease`.
+/// - `release` hands unstarted claims back: pending, due now, the attempt not counted.
+pub trait Backend: Clone + Send + Sync + 'static {
+    /// The job type this storage holds.
+    type Job: Send + 'static;
+    /// How jobs are turned into bytes.
+    type Codec: Codec<Self::Job>;
+
+    /// The queue this storage reads and writes.
+    fn queue(&self) -> &str;
+
+    /// Claim up to `request.max` due tasks.
+    fn claim(
+        &self,
+        request: ClaimRequest,
+    ) -> impl Future<Output = Result<Vec<ClaimedTask>, BackendError>> + Send;
+
+    /// Record a batch of outcomes, each fenced by its lease token.
+    fn complete(
+        &self,
+        batch: Vec<Completion>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Extend these leases to now + `lease`.
+    fn extend_leases(
+        &self,
+        leases: Vec<Lease>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Hand back claims that never started (on shutdown).
+    fn release(&self, leases: Vec<Lease>) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// A wake-up the server pushes when work may be available. `None` (the default) means the
+    /// worker polls at its poll interval.
+    fn wakeup(&self) -> Option<Wakeup> {
+        None
+    }
+}
+
+/// The produce side: enqueue jobs. The typed calls encode with the backend's codec and call
+/// [`Enqueue::enqueue`], which takes a whole batch in one round trip (or a few).
+pub trait Enqueue: Backend {
+    /// Store already-encoded tasks; returns their ids in order (for a duplicate unique key, the
+    /// id of the task already there). Options the backend cannot honour are an
+    /// [`BackendError::Unsupported`] error, never silently dropped.
+    fn enqueue(
+        &self,
+        tasks: Vec<NewTask>,
+    ) -> impl Future<Output = Result<Vec<TaskId>, BackendError>> + Send;
+
+    /// Push one job to run now.
+    fn push(&self, job: Self::Job) -> impl Future<Output = Result<TaskId, BackendError>> + Send {
+        self.push_with(job, PushOptions::default())
+    }
+
+    /// Push one job with options (delay or run-at time, priority, attempts, unique key).
+    fn push_with(
+        &self,
+        job: Self::Job,
+        options: PushOptions,
+    ) -> impl Future<Output = Result<TaskId, BackendError>> + Send {
+        let task = Self::Codec::encode(&job).map(|payload| NewTask::new(payload, options));
+        async move {
+            let ids = self.enqueue(vec![task?]).await?;
+            ids.into_iter().next().ok_or_else(|| {
+                BackendError::Config("the backend accepted a push but returned no task id".into())
+            })
+        }
+    }
+
+    /// Push many jobs in one round trip (or a few); returns their ids in order.
+    fn push_bulk(
+        &self,
+        jobs: impl IntoIterator<Item = Self::Job>,
+    ) -> impl Future<Output = Result<Vec<TaskId>, BackendError>> + Send {
+        let tasks: Result<Vec<NewTask>, _> = jobs
+            .into_iter()
+            .map(|job| Self::Codec::encode(&job).map(|p| NewTask::new(p, PushOptions::default())))
+            .collect();
+        async move { self.enqueue(tasks?).await }
+    }
+}
+
+/// Marker: the backend runs higher-priority due tasks first.
+pub trait Priorities: Enqueue {}
+
+/// Marker: the backend deduplicates pushes by [`PushOptions::unique_key`] while the first task
+/// is pending or running.
+pub trait UniqueKeys: Enqueue {}
+
+/// Counts of a queue's tasks by status.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Pending tasks (due now or later).
+    pub pending: u64,
+    /// Pending tasks whose run time is in the future.
+    pub scheduled: u64,
+    /// Running tasks.
+    pub running: u64,
+    /// Finished tasks still kept.
+    pub done: u64,
+    /// Dead tasks.
+    pub dead: u64,
+    /// Cancelled tasks.
+    pub cancelled: u64,
+}
+
+impl QueueStats {
+    /// The count for one status.
+    pub fn count(&self, status: Status) -> u64 {
+        match status {
+            Status::Pending => self.pending,
+            Status::Running => self.running,
+            Status::Done => self.done,
+            Status::Dead => self.dead,
+            Status::Cancelled => self.cancelled,
+        }
+    }
+}
+
+/// A page of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListQuery {
+    /// Only tasks with this status; `None` lists all.
+    pub status: Option<Status>,
+    /// Skip this many (newest first).
+    pub offset: u64,
+    /// At most this many.
+    pub limit: u64,
+}
+
+impl ListQuery {
+    /// The first `limit` tasks with `status` (or any status), newest first.
+    pub fn new(status: Option<Status>, limit: u64) -> Self {
+        Self { status, offset: 0, limit }
+    }
+
+    /// Start after `offset` tasks.
+    pub fn offset(mut self, offset: u64) -> Self {
+        self.offset = offset;
+        self
+    }
+}
+
+/// Read a queue's state: counts, pages of tasks, one task.
+pub trait Inspect: Backend {
+    /// Counts by status.
+    fn stats(&self) -> impl Future<Output = Result<QueueStats, BackendError>> + Send;
+    /// A page of tasks, newest first.
+    fn list(&self, query: ListQuery) -> impl Future<Output = Result<Vec<TaskInfo>, BackendError>> + Send;
+    /// One task by id.
+    fn get(&self, id: TaskId) -> impl Future<Output = Result<Option<TaskInfo>, BackendError>> + Send;
+}
+
+/// Cancel tasks that have not finished.
+pub trait Cancel: Backend {
+    /// Cancel a pending or running task. Returns whether it was cancelled (false when it was
+    /// already final or does not exist). A running task's claim is revoked: its completion will
+    /// be ignored.
+    fn cancel(&self, id: TaskId) -> impl Future<Output = Result<bool, BackendError>> + Send;
+}
+
+/// Run finished tasks again.
+pub trait Requeue: Backend {
+    /// Make a dead or cancelled task pending again, due now, with its attempts reset. Returns
+    /// whether it was requeued.
+    fn requeue(&self, id: TaskId) -> impl Future<Output = Result<bool, BackendError>> + Send;
+}
+
+/// Push inside the caller's transaction: the task becomes visible to workers only when the
+/// transaction commits, and vanishes if it rolls back (dropping the transaction rolls it back).
+pub trait EnqueueInTransaction: Enqueue {
+    /// The transaction type (for example `sqlx::Transaction<'static, Postgres>`).
+    type Transaction: Send;
+
+    /// Begin a transaction on the storage's own connection pool.
+    fn begin(&self) -> impl Future<Output = Result<Self::Transaction, BackendError>> + Send;
+
+    /// Push one job within `tx`.
+    fn push_in<'a>(
+        &'a self,
+        tx: &'a mut Self::Transaction,
+        job: Self::Job,
+        options: PushOptions,
+    ) -> impl Future<Output = Result<TaskId, BackendError>> + Send + 'a;
+
+    /// Commit `tx`, making its pushes visible.
+    fn commit(&self, tx: Self::Transaction) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// The sending half of a wake-up: a backend calls [`WakeupSender::notify`] when work may have
+/// arrived (a push in this process, a NOTIFY from the server, a message from the broker).
+#[derive(Clone, Debug)]
+pub struct WakeupSender(Arc<watch::Sender<u64>>);
+
+impl Default for WakeupSender {
+    fn default() -> Self {
+        Self(Arc::new(watch::channel(0).0))
+    }
+}
+
+impl WakeupSender {
+    /// A new wake-up channel.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Wake every subscribed worker.
+    pub fn notify(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiving half for one worker.
+    pub fn subscribe(&self) -> Wakeup {
+        Wakeup(self.0.subscribe())
+    }
+}
+
+/// The receiving half of a wake-up. The worker marks it seen before it claims, so a push that
+/// lands between an empty claim and the wait is never missed.
+#[derive(Debug)]
+pub struct Wakeup(watch::Receiver<u64>);
+
+impl Wakeup {
+    /// Forget wake-ups so far.
+    pub fn mark_seen(&mut self) {
+        self.0.borrow_and_update();
+    }
+
+    /// Wait for a wake-up after the last [`Wakeup::mark_seen`]. Returns false if the sender is
+    /// gone (then the worker falls back to polling).
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok()
+    }
+}

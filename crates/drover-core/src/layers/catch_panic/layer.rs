@@ -1,0 +1,89 @@
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::FutureExt;
+
+use crate::error::BoxDynError;
+
+/// A job panicked; the message is the panic's payload when it was a string.
+#[derive(Debug, Clone)]
+pub struct PanicError(pub String);
+
+impl PanicError {
+    /// Make an error from a caught panic payload.
+    pub fn from_payload(payload: Box<dyn Any + Send>) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "a panic with a payload that is not a string".to_owned()
+        };
+        Self(message)
+    }
+}
+
+impl fmt::Display for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "job panicked: {}", self.0)
+    }
+}
+
+impl std::error::Error for PanicError {}
+
+/// Layer adding [`CatchPanic`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CatchPanicLayer;
+
+impl CatchPanicLayer {
+    /// A new layer.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl<S> tower::Layer<S> for CatchPanicLayer {
+    type Service = CatchPanic<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CatchPanic { inner }
+    }
+}
+
+/// Service that turns panics of the inner service into [`PanicError`]s.
+#[derive(Clone, Debug)]
+pub struct CatchPanic<S> {
+    inner: S,
+}
+
+impl<S, Req> tower::Service<Req> for CatchPanic<S>
+where
+    S: tower::Service<Req>,
+    S::Error: Into<BoxDynError>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxDynError;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxDynError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+            Ok(fut) => Box::pin(AssertUnwindSafe(fut).catch_unwind().map(|r| match r {
+                Ok(result) => result.map_err(Into::into),
+                Err(payload) => Err(Box::new(PanicError::from_payload(payload)) as BoxDynError),
+            })),
+            Err(payload) => Box::pin(std::future::ready(Err(
+                Box::new(PanicError::from_payload(payload)) as BoxDynError
+            ))),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The core of Drover, a library for durable background jobs: the task model, the contracts
+//! every storage backend implements, the worker runtime, the monitor, the built-in tower
+//! layers, and an in-memory backend.
+//!
+//! Most programs use the `drover` facade crate (`drover::prelude::*`) and a backend crate;
+//! backend and layer crates depend on this crate only. It names no backend but its own
+//! in-memory one.
+//!
+//! ```
+//! use drover_core::{BoxDynError, Enqueue, MemoryStorage, WorkerBuilder};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Email { to: String }
+//!
+//! async fn send_email(job: Email) -> Result<(), BoxDynError> {
+//!     println!("sending to {}", job.to);
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxDynError> {
+//! let storage = MemoryStorage::named("email");
+//! storage.push(Email { to: "user@example.com".into() }).await?;
+//! let worker = WorkerBuilder::new("email-worker").backend(storage).build_fn(send_email);
+//! worker.run_until(tokio::time::sleep(std::time::Duration::from_millis(20))).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Architecture invariant: nothing in this crate knows a particular server.
+
+mod backend;
+mod backoff;
+mod builder;
+mod codec;
+mod error;
+mod extract;
+mod handler;
+pub mod layers;
+mod memory;
+mod monitor;
+mod request;
+mod task;
+mod worker;
+
+pub use backend::{
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueInTransaction, Inspect, ListQuery, Priorities, QueueStats,
+    Requeue, UniqueKeys, Wakeup, WakeupSender,
+};
+pub use backoff::Backoff;
+pub use builder::WorkerBuilder;
+pub use codec::{Codec, CodecError, JsonCodec};
+pub use error::{Abort, BackendError, BoxDynError, Error, Result, RetryAfter};
+pub use extract::{Attempt, Data, FromTask};
+pub use handler::{JobFn, ServiceFn};
+pub use memory::{MemoryStorage, MemoryTransaction};
+pub use monitor::{Event, EventSink, IntoWorkerFactory, Monitor, RunnableWorker};
+pub use request::{Extensions, Request, TaskContext};
+pub use task::{
+    ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,
+    Status, TaskId, TaskInfo, DEFAULT_MAX_ATTEMPTS,
+};
+pub use worker::{outcome_of, Spawner, Worker, WorkerConfig, WorkerContext};

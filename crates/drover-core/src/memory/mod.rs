@@ -1,0 +1,7 @@
+//! The in-memory backend: every capability, no server. For tests, doctests, examples and
+//! single-process programs that can afford to lose their queue when they exit.
+
+mod state;
+mod storage;
+
+pub use storage::{MemoryStorage, MemoryTransaction};

@@ -1,0 +1,291 @@
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::backend::{ListQuery, QueueStats};
+use crate::task::{ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, Status, TaskId, TaskInfo};
+
+type ReadyKey = (Reverse<i32>, DateTime<Utc>, u64, TaskId);
+
+struct Record {
+    info: TaskInfo,
+    token: Option<LeaseToken>,
+    ready: Option<ReadyKey>,
+    scheduled: Option<(DateTime<Utc>, TaskId)>,
+    lease: Option<(DateTime<Utc>, TaskId)>,
+}
+
+/// One queue's tasks, with indexes shaped like a SQL backend's: due tasks by priority then age,
+/// future tasks by time, claims by lease deadline.
+#[derive(Default)]
+pub(super) struct QueueState {
+    tasks: HashMap<TaskId, Record>,
+    ready: BTreeSet<ReadyKey>,
+    scheduled: BTreeSet<(DateTime<Utc>, TaskId)>,
+    leases: BTreeSet<(DateTime<Utc>, TaskId)>,
+    unique: HashMap<String, TaskId>,
+    seq: u64,
+    next_token: i64,
+}
+
+fn after(now: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+impl QueueState {
+    /// Put a pending task in the due or the scheduled index.
+    fn index_pending(&mut self, id: TaskId, now: DateTime<Utc>) {
+        let Some(record) = self.tasks.get_mut(&id) else { return };
+        if record.info.run_at <= now {
+            self.seq += 1;
+            let key = (Reverse(record.info.priority), record.info.run_at, self.seq, id);
+            self.ready.insert(key);
+            record.ready = Some(key);
+        } else {
+            let key = (record.info.run_at, id);
+            self.scheduled.insert(key);
+            record.scheduled = Some(key);
+        }
+    }
+
+    /// Take a task out of every index.
+    fn unindex(&mut self, id: TaskId) {
+        let Some(record) = self.tasks.get_mut(&id) else { return };
+        if let Some(key) = record.ready.take() {
+            self.ready.remove(&key);
+        }
+        if let Some(key) = record.scheduled.take() {
+            self.scheduled.remove(&key);
+        }
+        if let Some(key) = record.lease.take() {
+            self.leases.remove(&key);
+        }
+    }
+
+    fn release_unique(&mut self, id: TaskId) {
+        if let Some(key) = self.tasks.get(&id).and_then(|r| r.info.unique_key.clone()) {
+            if self.unique.get(&key) == Some(&id) {
+                self.unique.remove(&key);
+            }
+        }
+    }
+
+    pub(super) fn enqueue(&mut self, queue: &str, tasks: Vec<NewTask>, now: DateTime<Utc>) -> Vec<TaskId> {
+        let mut ids = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            if let Some(key) = &task.unique_key {
+                if let Some(existing) = self.unique.get(key) {
+                    ids.push(*existing);
+                    continue;
+                }
+                self.unique.insert(key.clone(), task.id);
+            }
+            let info = TaskInfo::from_new(queue, &task, now);
+            self.tasks.insert(task.id, Record { info, token: None, ready: None, scheduled: None, lease: None });
+            self.index_pending(task.id, now);
+            ids.push(task.id);
+        }
+        ids
+    }
+
+    pub(super) fn claim(&mut self, max: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Vec<ClaimedTask> {
+        // Expired leases: the task is claimable again, ahead of newer work of its priority.
+        while let Some(&(deadline, id)) = self.leases.first() {
+            if deadline > now {
+                break;
+            }
+            self.leases.remove(&(deadline, id));
+            if let Some(record) = self.tasks.get_mut(&id) {
+                record.lease = None;
+                record.token = None;
+                record.info.status = Status::Pending;
+                record.info.lease_expires_at = None;
+            }
+            self.index_pending(id, now);
+        }
+        // Scheduled tasks that are due now.
+        while let Some(&(at, id)) = self.scheduled.first() {
+            if at > now {
+                break;
+            }
+            self.scheduled.remove(&(at, id));
+            if let Some(record) = self.tasks.get_mut(&id) {
+                record.scheduled = None;
+            }
+            self.index_pending(id, now);
+        }
+        let deadline = after(now, lease);
+        let mut claimed = Vec::with_capacity(max.min(self.ready.len()));
+        while claimed.len() < max {
+            let Some(key) = self.ready.pop_first() else { break };
+            let id = key.3;
+            let Some(record) = self.tasks.get_mut(&id) else { continue };
+            self.next_token += 1;
+            let token = LeaseToken(self.next_token);
+            record.ready = None;
+            record.token = Some(token);
+            record.lease = Some((deadline, id));
+            record.info.status = Status::Running;
+            record.info.attempt += 1;
+            record.info.lease_expires_at = Some(deadline);
+            record.info.updated_at = now;
+            self.leases.insert((deadline, id));
+            claimed.push(ClaimedTask::new(id, token, record.info.attempt, record.info.max_attempts, record.info.payload.clone()));
+        }
+        claimed
+    }
+
+    /// The record of a claim that still holds, if `lease` is it.
+    fn held(&mut self, lease: &Lease) -> bool {
+        self.tasks
+            .get(&lease.id)
+            .is_some_and(|r| r.info.status == Status::Running && r.token == Some(lease.token))
+    }
+
+    pub(super) fn complete(&mut self, batch: Vec<Completion>, now: DateTime<Utc>) -> bool {
+        let mut woke = false;
+        for Completion { lease, outcome } in batch {
+            if !self.held(&lease) {
+                continue;
+            }
+            self.unindex(lease.id);
+            let Some(record) = self.tasks.get_mut(&lease.id) else { continue };
+            record.token = None;
+            record.info.lease_expires_at = None;
+            record.info.updated_at = now;
+            match outcome {
+                Outcome::Done => {
+                    record.info.status = Status::Done;
+                    self.release_unique(lease.id);
+                }
+                Outcome::Dead { error } => {
+                    record.info.status = Status::Dead;
+                    record.info.last_error = Some(error);
+                    self.release_unique(lease.id);
+                }
+                Outcome::Retry { delay, error } => {
+                    record.info.status = Status::Pending;
+                    record.info.last_error = Some(error);
+                    record.info.run_at = after(now, delay);
+                    woke |= delay.is_zero();
+                    self.index_pending(lease.id, now);
+                }
+            }
+        }
+        woke
+    }
+
+    pub(super) fn extend(&mut self, leases: Vec<Lease>, lease: std::time::Duration, now: DateTime<Utc>) {
+        let deadline = after(now, lease);
+        for l in leases {
+            if !self.held(&l) {
+                continue;
+            }
+            if let Some(record) = self.tasks.get_mut(&l.id) {
+                if let Some(old) = record.lease.replace((deadline, l.id)) {
+                    self.leases.remove(&old);
+                }
+                record.info.lease_expires_at = Some(deadline);
+                self.leases.insert((deadline, l.id));
+            }
+        }
+    }
+
+    pub(super) fn release(&mut self, leases: Vec<Lease>, now: DateTime<Utc>) -> bool {
+        let mut any = false;
+        for l in leases {
+            if !self.held(&l) {
+                continue;
+            }
+            self.unindex(l.id);
+            if let Some(record) = self.tasks.get_mut(&l.id) {
+                record.token = None;
+                record.info.status = Status::Pending;
+                record.info.attempt = record.info.attempt.saturating_sub(1);
+                record.info.lease_expires_at = None;
+                record.info.updated_at = now;
+            }
+            self.index_pending(l.id, now);
+            any = true;
+        }
+        any
+    }
+
+    pub(super) fn cancel(&mut self, id: TaskId, now: DateTime<Utc>) -> bool {
+        match self.tasks.get(&id) {
+            Some(r) if !r.info.status.is_final() => {}
+            _ => return false,
+        }
+        self.unindex(id);
+        self.release_unique(id);
+        if let Some(record) = self.tasks.get_mut(&id) {
+            record.token = None;
+            record.info.status = Status::Cancelled;
+            record.info.lease_expires_at = None;
+            record.info.updated_at = now;
+        }
+        true
+    }
+
+    pub(super) fn requeue(&mut self, id: TaskId, now: DateTime<Utc>) -> bool {
+        match self.tasks.get(&id) {
+            Some(r) if matches!(r.info.status, Status::Dead | Status::Cancelled) => {}
+            _ => return false,
+        }
+        let key = self.tasks.get(&id).and_then(|r| r.info.unique_key.clone());
+        if let Some(key) = key {
+            self.unique.entry(key).or_insert(id);
+        }
+        if let Some(record) = self.tasks.get_mut(&id) {
+            record.info.status = Status::Pending;
+            record.info.attempt = 0;
+            record.info.run_at = now;
+            record.info.updated_at = now;
+        }
+        self.index_pending(id, now);
+        true
+    }
+
+    pub(super) fn stats(&self, now: DateTime<Utc>) -> QueueStats {
+        let mut stats = QueueStats::default();
+        for record in self.tasks.values() {
+            match record.info.status {
+                Status::Pending => {
+                    stats.pending += 1;
+                    if record.info.run_at > now {
+                        stats.scheduled += 1;
+                    }
+                }
+                Status::Running => stats.running += 1,
+                Status::Done => stats.done += 1,
+                Status::Dead => stats.dead += 1,
+                Status::Cancelled => stats.cancelled += 1,
+            }
+        }
+        stats
+    }
+
+    pub(super) fn list(&self, query: &ListQuery) -> Vec<TaskInfo> {
+        let mut infos: Vec<&TaskInfo> = self
+            .tasks
+            .values()
+            .map(|r| &r.info)
+            .filter(|info| query.status.is_none_or(|s| info.status == s))
+            .collect();
+        infos.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+        infos
+            .into_iter()
+            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect()
+    }
+
+    pub(super) fn get(&self, id: TaskId) -> Option<TaskInfo> {
+        self.tasks.get(&id).map(|r| r.info.clone())
+    }
+}

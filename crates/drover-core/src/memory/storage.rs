@@ -1,0 +1,235 @@
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::Utc;
+
+use super::state::QueueState;
+use crate::backend::{
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueInTransaction, Inspect, ListQuery, Priorities, QueueStats,
+    Requeue, UniqueKeys, Wakeup, WakeupSender,
+};
+use crate::codec::{Codec, JsonCodec};
+use crate::error::BackendError;
+use crate::task::{ClaimedTask, Completion, Lease, NewTask, PushOptions, TaskId, TaskInfo};
+
+struct Shared {
+    queue: Arc<str>,
+    state: Mutex<QueueState>,
+    wakeup: WakeupSender,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // A panic while the lock was held cannot leave the indexes half-updated in a way that
+        // loses tasks (every method finishes its bookkeeping before returning), so a poisoned
+        // lock is safe to keep using.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A queue held in this process's memory, implementing every capability of the contract.
+/// Clones share the queue. Pushes wake idle workers at once (no polling).
+///
+/// Tasks are lost when the process exits: use it for tests, examples and doctests, or pick a
+/// durable backend (`drover-sqlite` needs no server).
+///
+/// ```
+/// use drover_core::{Enqueue, Inspect, MemoryStorage, Status};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), drover_core::BackendError> {
+/// let storage = MemoryStorage::<String>::named("emails");
+/// let id = storage.push("hello@example.com".to_owned()).await?;
+/// assert_eq!(storage.get(id).await?.unwrap().status, Status::Pending);
+/// # Ok(())
+/// # }
+/// ```
+pub struct MemoryStorage<T, C = JsonCodec> {
+    shared: Arc<Shared>,
+    _job: PhantomData<fn() -> (T, C)>,
+}
+
+impl<T, C> Clone for MemoryStorage<T, C> {
+    fn clone(&self) -> Self {
+        Self { shared: self.shared.clone(), _job: PhantomData }
+    }
+}
+
+impl<T, C> std::fmt::Debug for MemoryStorage<T, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStorage").field("queue", &self.shared.queue).finish()
+    }
+}
+
+impl<T> MemoryStorage<T> {
+    /// An empty queue called `default`.
+    pub fn new() -> Self {
+        Self::named("default")
+    }
+
+    /// An empty queue with the given name.
+    pub fn named(queue: impl Into<String>) -> Self {
+        Self::with_codec(queue)
+    }
+}
+
+impl<T> Default for MemoryStorage<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, C> MemoryStorage<T, C> {
+    /// An empty queue with the given name and codec.
+    pub fn with_codec(queue: impl Into<String>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                queue: queue.into().into(),
+                state: Mutex::new(QueueState::default()),
+                wakeup: WakeupSender::new(),
+            }),
+            _job: PhantomData,
+        }
+    }
+
+    fn enqueue_now(&self, tasks: Vec<NewTask>) -> Vec<TaskId> {
+        let ids = self.shared.lock().enqueue(&self.shared.queue, tasks, Utc::now());
+        self.shared.wakeup.notify();
+        ids
+    }
+}
+
+impl<T, C> Backend for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    type Job = T;
+    type Codec = C;
+
+    fn queue(&self) -> &str {
+        &self.shared.queue
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        Ok(self.shared.lock().claim(request.max, request.lease, Utc::now()))
+    }
+
+    async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        let woke = self.shared.lock().complete(batch, Utc::now());
+        if woke {
+            self.shared.wakeup.notify();
+        }
+        Ok(())
+    }
+
+    async fn extend_leases(&self, leases: Vec<Lease>, lease: std::time::Duration) -> Result<(), BackendError> {
+        self.shared.lock().extend(leases, lease, Utc::now());
+        Ok(())
+    }
+
+    async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
+        if self.shared.lock().release(leases, Utc::now()) {
+            self.shared.wakeup.notify();
+        }
+        Ok(())
+    }
+
+    fn wakeup(&self) -> Option<Wakeup> {
+        Some(self.shared.wakeup.subscribe())
+    }
+}
+
+impl<T, C> Enqueue for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn enqueue(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
+        Ok(self.enqueue_now(tasks))
+    }
+}
+
+impl<T: Send + 'static, C: Codec<T>> Priorities for MemoryStorage<T, C> {}
+impl<T: Send + 'static, C: Codec<T>> UniqueKeys for MemoryStorage<T, C> {}
+
+impl<T, C> Inspect for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn stats(&self) -> Result<QueueStats, BackendError> {
+        Ok(self.shared.lock().stats(Utc::now()))
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<TaskInfo>, BackendError> {
+        Ok(self.shared.lock().list(&query))
+    }
+
+    async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
+        Ok(self.shared.lock().get(id))
+    }
+}
+
+impl<T, C> Cancel for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
+        Ok(self.shared.lock().cancel(id, Utc::now()))
+    }
+}
+
+impl<T, C> Requeue for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
+        let requeued = self.shared.lock().requeue(id, Utc::now());
+        if requeued {
+            self.shared.wakeup.notify();
+        }
+        Ok(requeued)
+    }
+}
+
+/// A memory "transaction": pushes are buffered and become visible on commit; dropping it
+/// discards them, like a rolled-back SQL transaction.
+#[derive(Debug, Default)]
+pub struct MemoryTransaction {
+    tasks: Vec<NewTask>,
+}
+
+impl<T, C> EnqueueInTransaction for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    type Transaction = MemoryTransaction;
+
+    async fn begin(&self) -> Result<MemoryTransaction, BackendError> {
+        Ok(MemoryTransaction::default())
+    }
+
+    fn push_in<'a>(
+        &'a self,
+        tx: &'a mut MemoryTransaction,
+        job: T,
+        options: PushOptions,
+    ) -> impl std::future::Future<Output = Result<TaskId, BackendError>> + Send + 'a {
+        let task = C::encode(&job).map(|payload| NewTask::new(payload, options));
+        async move {
+            let task = task?;
+            let id = task.id;
+            tx.tasks.push(task);
+            Ok(id)
+        }
+    }
+
+    async fn commit(&self, tx: MemoryTransaction) -> Result<(), BackendError> {
+        self.enqueue_now(tx.tasks);
+        Ok(())
+    }
+}

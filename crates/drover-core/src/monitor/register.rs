@@ -1,0 +1,79 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::error::{BoxDynError, Error};
+use crate::request::Request;
+use crate::worker::{RunContext, Worker};
+
+/// A worker with its types erased, as the monitor runs it.
+pub trait RunnableWorker: Send {
+    /// The worker's name.
+    fn name(&self) -> &str;
+    /// Override the shutdown timeout.
+    fn set_shutdown_timeout(&mut self, timeout: Duration);
+    #[doc(hidden)]
+    fn run(self: Box<Self>, run: RunContext) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+}
+
+impl<B, S> RunnableWorker for Worker<B, S>
+where
+    B: Backend,
+    S: tower::Service<Request<B::Job>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Into<BoxDynError> + Send + 'static,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn set_shutdown_timeout(&mut self, timeout: Duration) {
+        self.config.shutdown_timeout = timeout;
+    }
+
+    fn run(self: Box<Self>, run: RunContext) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> {
+        Box::pin(crate::worker::run::run(*self, run))
+    }
+}
+
+/// What [`Monitor::register`](crate::Monitor::register) accepts: a worker, or a closure
+/// `|run_id: usize| worker`. `M` only tells the two apart.
+pub trait IntoWorkerFactory<M> {
+    #[doc(hidden)]
+    fn into_factory(self) -> (String, Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>);
+}
+
+#[doc(hidden)]
+pub enum WorkerMarker {}
+#[doc(hidden)]
+pub enum FactoryMarker {}
+
+impl<B, S> IntoWorkerFactory<WorkerMarker> for Worker<B, S>
+where
+    Worker<B, S>: RunnableWorker + Clone + 'static,
+{
+    fn into_factory(self) -> (String, Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>) {
+        let name = self.name().to_owned();
+        (name, Box::new(move |_| Box::new(self.clone())))
+    }
+}
+
+impl<F, W> IntoWorkerFactory<FactoryMarker> for F
+where
+    F: FnMut(usize) -> W + Send + 'static,
+    W: RunnableWorker + 'static,
+{
+    fn into_factory(mut self) -> (String, Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>) {
+        // The name is known only once the factory runs; the first worker is built lazily.
+        let mut first: Option<W> = None;
+        let probe = (self)(0);
+        let name = probe.name().to_owned();
+        first.replace(probe);
+        (name, Box::new(move |run_id| match first.take() {
+            Some(worker) => Box::new(worker) as Box<dyn RunnableWorker>,
+            None => Box::new((self)(run_id)),
+        }))
+    }
+}

@@ -1,0 +1,331 @@
+//! The worker loop: claim up to free capacity, run, coalesce completions, heartbeat, shut down.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, Instant};
+
+use super::{outcome_of, Worker, WorkerContext};
+use crate::backend::{Backend, ClaimRequest};
+use crate::codec::Codec;
+use crate::error::{BackendError, BoxDynError, Error};
+use crate::layers::catch_panic::PanicError;
+use crate::monitor::{Event, EventSink};
+use crate::request::{Request, TaskContext};
+use crate::task::{ClaimedTask, Completion, Lease, LeaseToken, Outcome, TaskId};
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What the monitor hands a worker run: the shutdown signal, where events go, the run number.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct RunContext {
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) events: EventSink,
+    pub(crate) run_id: usize,
+}
+
+/// Backoff after a failed backend call: 100 ms doubling to 30 s.
+fn error_backoff(consecutive: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << consecutive.min(9))).min(Duration::from_secs(30))
+}
+
+pub(crate) async fn run<B, S>(worker: Worker<B, S>, mut run: RunContext) -> Result<(), Error>
+where
+    B: Backend,
+    S: tower::Service<Request<B::Job>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Into<BoxDynError> + Send + 'static,
+{
+    let Worker { name, backend, mut service, config, data } = worker;
+    let context = WorkerContext::new(name.clone());
+    let events = run.events.clone();
+    events.emit(&Event::WorkerStarted { worker: name.clone(), run_id: run.run_id });
+
+    let concurrency = config.concurrency.max(1);
+    let mut wakeup = backend.wakeup();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Lease, Outcome)>();
+    let mut done_buf: Vec<(Lease, Outcome)> = Vec::with_capacity(concurrency);
+    let mut local: FuturesUnordered<BoxFuture<()>> = FuturesUnordered::new();
+    let mut running: HashMap<TaskId, LeaseToken> = HashMap::with_capacity(concurrency);
+    let mut unstarted: VecDeque<ClaimedTask> = VecDeque::new();
+    let mut acks: Vec<Completion> = Vec::new();
+    let mut claim_fut: Option<BoxFuture<Result<Vec<ClaimedTask>, BackendError>>> = None;
+    let mut claim_asked = 0usize;
+    let mut ack_fut: Option<BoxFuture<(Result<(), BackendError>, Vec<Completion>)>> = None;
+    let mut idle_until: Option<Instant> = None;
+    let mut ack_retry_at: Option<Instant> = None;
+    let mut claim_errors = 0u32;
+    let mut ack_errors = 0u32;
+    let mut stop_deadline: Option<Instant> = None;
+    let mut heartbeat = tokio::time::interval(config.heartbeat.max(Duration::from_millis(10)));
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown_open = true;
+    if *run.shutdown.borrow() {
+        stop_deadline = Some(Instant::now() + config.shutdown_timeout);
+    }
+
+    loop {
+        let stopping = stop_deadline.is_some();
+
+        // Start as many unstarted tasks as the service accepts right now.
+        while !stopping && !unstarted.is_empty() {
+            match poll_fn(|cx| service.poll_ready(cx)).now_or_never() {
+                None => break,
+                Some(Err(e)) => {
+                    let e: BoxDynError = e.into();
+                    return Err(Error::Config(format!("the job service failed and cannot take more jobs: {e}")));
+                }
+                Some(Ok(())) => {
+                    if let Some(task) = unstarted.pop_front() {
+                        dispatch::<B, S>(
+                            task, &mut service, &context, &data, &config.backoff, &done_tx,
+                            config.spawner.as_ref(), &mut local, &mut running, &mut acks, &events,
+                        );
+                    }
+                }
+            }
+        }
+        context.set_running(running.len());
+
+        // Flush completions, one batch call at a time; more pile up while it is in flight.
+        if ack_fut.is_none() && !acks.is_empty() && ack_retry_at.is_none_or(|at| at <= Instant::now()) {
+            ack_retry_at = None;
+            let take = acks.len().min(config.completion_batch.max(1));
+            let batch: Vec<Completion> = acks.drain(..take).collect();
+            let b = backend.clone();
+            ack_fut = Some(Box::pin(async move {
+                let result = b.complete(batch.clone()).await;
+                (result, batch)
+            }));
+        }
+
+        // Claim up to free capacity when not idle and no claim is in flight.
+        let free = concurrency.saturating_sub(running.len() + unstarted.len());
+        if !stopping && claim_fut.is_none() && idle_until.is_none() && free > 0 {
+            if let Some(w) = wakeup.as_mut() {
+                w.mark_seen();
+            }
+            let b = backend.clone();
+            let request = ClaimRequest::new(name.clone(), free, config.lease);
+            claim_asked = free;
+            claim_fut = Some(Box::pin(async move { b.claim(request).await }));
+        }
+
+        if stopping && running.is_empty() && claim_fut.is_none() && unstarted.is_empty() && acks.is_empty() && ack_fut.is_none() {
+            break;
+        }
+
+        tokio::select! {
+            changed = run.shutdown.changed(), if shutdown_open && !stopping => {
+                if changed.is_err() || *run.shutdown.borrow() {
+                    shutdown_open = changed.is_ok();
+                    stop_deadline = Some(Instant::now() + config.shutdown_timeout);
+                    context.set_stopping();
+                    events.emit(&Event::WorkerStopping { worker: name.clone(), running: running.len() });
+                    release(&backend, &mut unstarted, &events, &name).await;
+                }
+            }
+            n = done_rx.recv_many(&mut done_buf, 1024) => {
+                if n > 0 {
+                    for (lease, outcome) in done_buf.drain(..) {
+                        running.remove(&lease.id);
+                        if let Outcome::Retry { error, .. } | Outcome::Dead { error } = &outcome {
+                            events.emit(&Event::TaskFailed {
+                                worker: name.clone(),
+                                task_id: lease.id,
+                                error: error.clone(),
+                                dead: matches!(outcome, Outcome::Dead { .. }),
+                            });
+                        }
+                        acks.push(Completion { lease, outcome });
+                    }
+                }
+            }
+            Some(()) = local.next(), if !local.is_empty() => {}
+            claimed = async { match claim_fut.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if claim_fut.is_some() => {
+                claim_fut = None;
+                match claimed {
+                    Ok(tasks) => {
+                        claim_errors = 0;
+                        if tasks.len() < claim_asked {
+                            idle_until = Some(Instant::now() + config.poll_interval);
+                        }
+                        unstarted.extend(tasks);
+                        if stop_deadline.is_some() {
+                            release(&backend, &mut unstarted, &events, &name).await;
+                        }
+                    }
+                    Err(error) => {
+                        claim_errors = claim_errors.saturating_add(1);
+                        let retry_in = error_backoff(claim_errors);
+                        events.emit(&Event::BackendError { worker: name.clone(), operation: "claim", error: error.to_string(), retry_in });
+                        idle_until = Some(Instant::now() + retry_in);
+                    }
+                }
+            }
+            ready = poll_fn(|cx| service.poll_ready(cx)), if !stopping && !unstarted.is_empty() => {
+                match ready {
+                    Ok(()) => {
+                        if let Some(task) = unstarted.pop_front() {
+                            dispatch::<B, S>(
+                                task, &mut service, &context, &data, &config.backoff, &done_tx,
+                                config.spawner.as_ref(), &mut local, &mut running, &mut acks, &events,
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        let e: BoxDynError = e.into();
+                        return Err(Error::Config(format!("the job service failed and cannot take more jobs: {e}")));
+                    }
+                }
+            }
+            acked = async { match ack_fut.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if ack_fut.is_some() => {
+                ack_fut = None;
+                let (result, batch) = acked;
+                match result {
+                    Ok(()) => ack_errors = 0,
+                    Err(error) => {
+                        ack_errors = ack_errors.saturating_add(1);
+                        let retry_in = error_backoff(ack_errors);
+                        events.emit(&Event::BackendError { worker: name.clone(), operation: "complete", error: error.to_string(), retry_in });
+                        // Keep the batch, in front of newer completions, and try again later.
+                        acks.splice(0..0, batch);
+                        ack_retry_at = Some(Instant::now() + retry_in);
+                    }
+                }
+            }
+            _ = async { match ack_retry_at { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if ack_retry_at.is_some() && ack_fut.is_none() => {
+                ack_retry_at = None;
+            }
+            woke = async { match wakeup.as_mut() { Some(w) => w.changed().await, None => std::future::pending().await } }, if idle_until.is_some() && wakeup.is_some() && claim_errors == 0 => {
+                if !woke {
+                    wakeup = None;
+                }
+                idle_until = None;
+            }
+            _ = async { match idle_until { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if idle_until.is_some() => {
+                idle_until = None;
+            }
+            _ = heartbeat.tick() => {
+                if !running.is_empty() {
+                    let leases: Vec<Lease> = running.iter().map(|(id, token)| Lease { id: *id, token: *token }).collect();
+                    let b = backend.clone();
+                    let lease = config.lease;
+                    let events = events.clone();
+                    let name = name.clone();
+                    tokio::spawn(async move {
+                        if let Err(error) = b.extend_leases(leases, lease).await {
+                            events.emit(&Event::BackendError { worker: name, operation: "extend leases", error: error.to_string(), retry_in: Duration::ZERO });
+                        }
+                    });
+                }
+            }
+            _ = async { match stop_deadline { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if stop_deadline.is_some() => {
+                // Out of time: flush what finished, leave the rest to their leases.
+                if let Some(f) = ack_fut.take() {
+                    let (result, batch) = f.await;
+                    if result.is_err() {
+                        acks.splice(0..0, batch);
+                    }
+                }
+                if !acks.is_empty() {
+                    if let Err(error) = backend.complete(std::mem::take(&mut acks)).await {
+                        events.emit(&Event::BackendError { worker: name.clone(), operation: "complete", error: error.to_string(), retry_in: Duration::ZERO });
+                    }
+                }
+                let left = running.len();
+                events.emit(&Event::WorkerStopped { worker: name.clone(), abandoned: left });
+                return if left == 0 {
+                    Ok(())
+                } else {
+                    Err(Error::ShutdownTimeout { timeout: config.shutdown_timeout, running: left })
+                };
+            }
+        }
+    }
+    events.emit(&Event::WorkerStopped { worker: name.clone(), abandoned: 0 });
+    Ok(())
+}
+
+/// Hand back claimed tasks that never started.
+async fn release<B: Backend>(backend: &B, unstarted: &mut VecDeque<ClaimedTask>, events: &EventSink, name: &Arc<str>) {
+    if unstarted.is_empty() {
+        return;
+    }
+    let leases: Vec<Lease> = unstarted.drain(..).map(|t| t.lease()).collect();
+    if let Err(error) = backend.release(leases).await {
+        events.emit(&Event::BackendError {
+            worker: name.clone(),
+            operation: "release",
+            error: format!("{error}; the tasks will be claimable again when their leases expire"),
+            retry_in: Duration::ZERO,
+        });
+    }
+}
+
+/// Decode a claimed task and start it; an undecodable payload is recorded as dead at once.
+#[allow(clippy::too_many_arguments)]
+fn dispatch<B, S>(
+    task: ClaimedTask,
+    service: &mut S,
+    context: &WorkerContext,
+    data: &Arc<crate::request::Extensions>,
+    backoff: &crate::Backoff,
+    done_tx: &mpsc::UnboundedSender<(Lease, Outcome)>,
+    spawner: Option<&super::Spawner>,
+    local: &mut FuturesUnordered<BoxFuture<()>>,
+    running: &mut HashMap<TaskId, LeaseToken>,
+    acks: &mut Vec<Completion>,
+    events: &EventSink,
+) where
+    B: Backend,
+    S: tower::Service<Request<B::Job>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Into<BoxDynError> + Send + 'static,
+{
+    let lease = task.lease();
+    let job = match B::Codec::decode(&task.payload) {
+        Ok(job) => job,
+        Err(error) => {
+            let error = error.to_string();
+            events.emit(&Event::TaskFailed { worker: context.name().into(), task_id: lease.id, error: error.clone(), dead: true });
+            acks.push(Completion { lease, outcome: Outcome::Dead { error } });
+            return;
+        }
+    };
+    let request = Request {
+        job,
+        ctx: TaskContext { id: task.id, attempt: task.attempt, max_attempts: task.max_attempts, data: data.clone(), worker: context.clone() },
+    };
+    let (attempt, max_attempts, backoff) = (task.attempt, task.max_attempts, *backoff);
+    let call = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(request)));
+    let tx = done_tx.clone();
+    let job_future = async move {
+        let result: Result<(), BoxDynError> = match call {
+            Ok(fut) => match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.into()),
+                Err(payload) => Err(Box::new(PanicError::from_payload(payload))),
+            },
+            Err(payload) => Err(Box::new(PanicError::from_payload(payload))),
+        };
+        let outcome = outcome_of(result, attempt, max_attempts, &backoff);
+        // The receiver is gone only when the worker loop ended; the lease then decides.
+        let _ = tx.send((lease, outcome));
+    };
+    running.insert(lease.id, lease.token);
+    match spawner {
+        Some(spawn) => spawn(Box::pin(job_future)),
+        None => local.push(Box::pin(job_future)),
+    }
+}

@@ -1,0 +1,60 @@
+//! Drover: durable background jobs for Rust.
+//!
+//! A small worker runtime, one crate per storage backend behind shared traits, tower layers for
+//! retries, rate limits, panics and tracing, and a monitor with graceful shutdown. Every task
+//! is claimed under a lease and its retries are persisted by the backend, so a crash, a kill -9
+//! or a shutdown timeout never loses a job.
+//!
+//! ```
+//! use drover::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, Serialize, Deserialize)]
+//! struct Email { to: String }
+//!
+//! async fn send_email(job: Email, _: Data<()>) -> Result<(), BoxDynError> {
+//!     println!("sending to {}", job.to);
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxDynError> {
+//! let storage = MemoryStorage::named("email");
+//! storage.push(Email { to: "user@example.com".into() }).await?;
+//! Monitor::new()
+//!     .register(
+//!         WorkerBuilder::new("email-worker")
+//!             .concurrency(10)
+//!             .backend(storage)
+//!             .build_fn(send_email),
+//!     )
+//!     .run_with_signal(tokio::time::sleep(std::time::Duration::from_millis(50)))
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Feature flags
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `prometheus` | reserved for `drover::layers::prometheus` (the `drover-prometheus` crate is not built yet; the feature adds nothing today) |
+//! | `sentry` | reserved for `drover::layers::sentry` (the `drover-sentry` crate is not built yet; the feature adds nothing today) |
+//!
+//! Backends are separate crates: add `drover-postgres`, `drover-redis`, … next to `drover`.
+
+pub use drover_core::*;
+
+/// Tower layers: in-process retries, panics, tracing, rate limits and timeouts.
+pub mod layers {
+    pub use drover_core::layers::{catch_panic, limit, retry, timeout, trace};
+}
+
+/// Everything a typical worker program needs.
+pub mod prelude {
+    pub use drover_core::{
+        Abort, Attempt, Backend, Backoff, BoxDynError, Cancel, Data, Enqueue, EnqueueInTransaction, Event, Inspect,
+        ListQuery, MemoryStorage, Monitor, Priorities, PushOptions, QueueStats, Request, Requeue, RetryAfter, Status,
+        TaskContext, TaskId, UniqueKeys, WorkerBuilder, WorkerContext,
+    };
+}
