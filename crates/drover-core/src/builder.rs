@@ -10,7 +10,7 @@ use crate::backend::Backend;
 use crate::backoff::Backoff;
 use crate::handler::{JobFn, ServiceFn};
 use crate::layers::catch_panic::CatchPanicLayer;
-use crate::layers::limit::RateLimitLayer;
+use crate::layers::rate_limit::RateLimitLayer;
 use crate::layers::timeout::TimeoutLayer;
 use crate::layers::trace::TraceLayer;
 use crate::request::Extensions;

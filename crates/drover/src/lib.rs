@@ -47,7 +47,7 @@ pub use drover_core::*;
 
 /// Tower layers: in-process retries, panics, tracing, rate limits and timeouts.
 pub mod layers {
-    pub use drover_core::layers::{catch_panic, limit, retry, timeout, trace};
+    pub use drover_core::layers::{catch_panic, limit, rate_limit, retry, timeout, trace};
 }
 
 /// Everything a typical worker program needs.

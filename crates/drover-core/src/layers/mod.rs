@@ -1,16 +1,17 @@
 //! Tower layers built into Drover. Each folder holds one middleware: `Foo<S>` and `FooLayer`.
 //!
-//! Rate limits and timeouts are tower's own (`tower::limit::RateLimitLayer`,
-//! `tower::timeout::TimeoutLayer`), re-exported here; the worker builder's `rate_limit` and
-//! `timeout` add them.
+//! Timeouts are tower's own (`tower::timeout::TimeoutLayer`), re-exported here; the worker
+//! builder's `timeout` adds it.
 
 pub mod catch_panic;
+pub mod rate_limit;
 pub mod retry;
 pub mod trace;
 
-/// Rate limiting: `WorkerBuilder::rate_limit(n, per)` adds a [`RateLimitLayer`](limit::RateLimitLayer).
+/// Limits: the rate limit of [`rate_limit`] and tower's concurrency limit.
 pub mod limit {
-    pub use tower::limit::{ConcurrencyLimitLayer, RateLimitLayer};
+    pub use super::rate_limit::{RateLimit, RateLimitLayer};
+    pub use tower::limit::ConcurrencyLimitLayer;
 }
 
 /// Timeouts: `WorkerBuilder::timeout(d)` adds a [`TimeoutLayer`](timeout::TimeoutLayer); a job

@@ -216,8 +216,13 @@ where
                 idle_until = None;
             }
             _ = heartbeat.tick() => {
-                if !running.is_empty() {
-                    let leases: Vec<Lease> = running.iter().map(|(id, token)| Lease { id: *id, token: *token }).collect();
+                if !running.is_empty() || !unstarted.is_empty() {
+                    // Claimed tasks waiting for the service (a rate limit) are held too.
+                    let leases: Vec<Lease> = running
+                        .iter()
+                        .map(|(id, token)| Lease { id: *id, token: *token })
+                        .chain(unstarted.iter().map(ClaimedTask::lease))
+                        .collect();
                     let b = backend.clone();
                     let lease = config.lease;
                     let events = events.clone();

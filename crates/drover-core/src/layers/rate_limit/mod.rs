@@ -1,0 +1,8 @@
+//! Start at most `n` jobs per period. `WorkerBuilder::rate_limit(n, per)` adds it.
+//!
+//! Unlike tower's own rate limit, this one can be built outside a Tokio runtime (its timer is
+//! made on first use), so building a worker never panics.
+
+mod layer;
+
+pub use layer::{RateLimit, RateLimitLayer};
