@@ -1,1 +1,69 @@
-//! placeholder
+//! The conformance suite: the behaviour every Drover backend must show, checked against its
+//! real server.
+//!
+//! Each check in [`checks`] is one behaviour of the task contract (push/claim/ack, bulk push,
+//! scheduling, priorities, unique keys, persisted retry, dead after max attempts, requeue of a
+//! dead task, cancel, lease expiry, stale acks, heartbeats, shutdown hand-back, many workers,
+//! undecodable payloads, panicking handlers, inspection, transactional enqueue). A check takes
+//! a factory that makes a fresh, isolated backend for the job type [`TestJob`], and panics with
+//! a message naming what broke.
+//!
+//! Checks of optional abilities require the ability's trait, so a backend runs exactly the
+//! checks its type allows: asking for `priorities` on a backend without
+//! [`Priorities`](drover_core::Priorities) does not compile. Nothing is skipped by a flag.
+//!
+//! A backend crate runs the suite from one test file:
+//!
+//! ```ignore
+//! // tests/conformance.rs
+//! async fn backend() -> MyStorage<drover_conformance::TestJob> {
+//!     MyStorage::connect_isolated().await
+//! }
+//! drover_conformance::conformance_tests!(backend; core, priorities, unique_keys, cancel, requeue, inspect, transactions);
+//! ```
+//!
+//! The in-memory backend of `drover-core` runs all of it in this crate's own tests, and a
+//! deliberately broken backend (one that drops acks) is shown to fail it.
+
+pub mod checks;
+mod harness;
+
+pub use harness::{
+    claim, claim_n, decode, handle, start_worker, test_builder, wait_until, Action, Factory, Recorder, Running, TestJob,
+    SHORT_LEASE,
+};
+
+/// Generate one `#[tokio::test]` per check, in a module per group, for a backend made by the
+/// async function `$factory` (called once per check; each call must return an isolated
+/// backend, for example with its own queue name).
+///
+/// Groups: `core` (every backend), `priorities`, `unique_keys`, `cancel`, `requeue`,
+/// `inspect`, `transactions`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:ident; $($group:ident),+ $(,)?) => {
+        $( $crate::conformance_tests!(@group $group, $factory); )+
+    };
+    (@group core, $factory:ident) => {
+        mod contract {
+            $crate::conformance_tests!(@tests $factory;
+                push_claim_ack, bulk_push, scheduling, persisted_retry_with_backoff, dead_after_max_attempts,
+                lease_expiry_redelivers, stale_ack_ignored, heartbeat_keeps_long_task,
+                shutdown_hands_back_unstarted, no_double_processing, undecodable_payload, panicking_handler);
+        }
+    };
+    (@group priorities, $factory:ident) => { mod priorities { $crate::conformance_tests!(@tests $factory; priorities); } };
+    (@group unique_keys, $factory:ident) => { mod unique_keys { $crate::conformance_tests!(@tests $factory; unique_keys); } };
+    (@group cancel, $factory:ident) => { mod cancel { $crate::conformance_tests!(@tests $factory; cancel); } };
+    (@group requeue, $factory:ident) => { mod requeue { $crate::conformance_tests!(@tests $factory; requeue_dead); } };
+    (@group inspect, $factory:ident) => { mod inspect { $crate::conformance_tests!(@tests $factory; inspect); } };
+    (@group transactions, $factory:ident) => { mod transactions { $crate::conformance_tests!(@tests $factory; transactional_enqueue); } };
+    (@tests $factory:ident; $($check:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                $crate::checks::$check(|| super::$factory()).await;
+            }
+        )+
+    };
+}

@@ -1,0 +1,157 @@
+use std::time::Duration;
+
+use drover_core::{
+    Cancel, Completion, Enqueue, EnqueueInTransaction, Inspect, ListQuery, NewTask, Outcome, Priorities, PushOptions,
+    Requeue, Status, TaskId, UniqueKeys,
+};
+
+use crate::harness::{claim, claim_n, decode, ok, start_worker, wait_until, Action, Factory, Recorder, TestJob, SHORT_LEASE};
+
+/// Among due tasks, higher priority is claimed first.
+pub async fn priorities<B: Priorities<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    for (n, priority) in [(1, 0), (2, 10), (3, 5), (4, -3)] {
+        ok("push_with priority", backend.push_with(TestJob::ok(n), PushOptions::new().priority(priority)).await);
+    }
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        let got = claim(&backend, 1, Duration::from_secs(30)).await;
+        assert_eq!(got.len(), 1, "each claim of 1 must return one of the 4 due tasks");
+        order.push(decode(&got[0]).n);
+    }
+    assert_eq!(order, vec![2, 3, 1, 4], "claims must follow priority (10, 5, 0, -3)");
+}
+
+/// A push with the key of a pending or running task returns that task's id; once it is done,
+/// the key is free again.
+pub async fn unique_keys<B: UniqueKeys<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    let a = ok("push unique", backend.push_with(TestJob::ok(1), PushOptions::new().unique_key("k")).await);
+    let b = ok("push duplicate", backend.push_with(TestJob::ok(2), PushOptions::new().unique_key("k")).await);
+    assert_eq!(a, b, "a duplicate unique key must return the existing task's id");
+    let other = ok("push other key", backend.push_with(TestJob::ok(3), PushOptions::new().unique_key("other")).await);
+    assert_ne!(a, other);
+    let claimed = claim_n(&backend, 2, Duration::from_secs(30), Duration::from_secs(2)).await;
+    assert_eq!(claimed.len(), 2, "the duplicate must not have been stored");
+    let first = claimed.iter().find(|t| t.id == a).map(|t| t.lease());
+    let c = ok("push while running", backend.push_with(TestJob::ok(4), PushOptions::new().unique_key("k")).await);
+    assert_eq!(c, a, "a running task's key must still deduplicate");
+    let Some(lease) = first else { panic!("conformance: the unique task was not claimed") };
+    ok("complete", backend.complete(vec![Completion { lease, outcome: Outcome::Done }]).await);
+    let d = ok("push after done", backend.push_with(TestJob::ok(5), PushOptions::new().unique_key("k")).await);
+    assert_ne!(d, a, "once the task is done its key must be free");
+}
+
+/// Cancel stops a pending task from running and revokes a running task's claim.
+pub async fn cancel<B: Cancel + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    let pending = ok("push", backend.push(TestJob::ok(1)).await);
+    assert!(ok("cancel pending", backend.cancel(pending).await), "cancelling a pending task must succeed");
+    assert!(!ok("cancel again", backend.cancel(pending).await), "cancelling a cancelled task must report false");
+    assert!(!ok("cancel unknown", backend.cancel(TaskId::new()).await), "cancelling an unknown id must report false");
+    assert!(claim(&backend, 10, SHORT_LEASE).await.is_empty(), "a cancelled task was claimed");
+    let running = ok("push", backend.push(TestJob::ok(2)).await);
+    let claimed = claim(&backend, 1, SHORT_LEASE).await;
+    assert_eq!(claimed.len(), 1);
+    assert!(ok("cancel running", backend.cancel(running).await), "cancelling a running task must succeed");
+    ok(
+        "complete after cancel",
+        backend.complete(vec![Completion { lease: claimed[0].lease(), outcome: Outcome::Retry { delay: Duration::ZERO, error: "x".into() } }]).await,
+    );
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(200)).await;
+    assert!(claim(&backend, 10, SHORT_LEASE).await.is_empty(), "a cancelled running task came back");
+}
+
+/// A dead task can be requeued and runs again from attempt 1.
+pub async fn requeue_dead<B: Requeue + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    let id = ok("push", backend.push_with(TestJob::ok(1), PushOptions::new().max_attempts(1)).await);
+    let claimed = claim(&backend, 1, SHORT_LEASE).await;
+    assert_eq!(claimed.len(), 1);
+    ok("complete dead", backend.complete(vec![Completion { lease: claimed[0].lease(), outcome: Outcome::Dead { error: "bad".into() } }]).await);
+    assert!(claim(&backend, 1, SHORT_LEASE).await.is_empty(), "a dead task was claimable");
+    assert!(!ok("requeue unknown", backend.requeue(TaskId::new()).await));
+    assert!(ok("requeue", backend.requeue(id).await), "requeueing a dead task must succeed");
+    let again = claim_n(&backend, 1, SHORT_LEASE, Duration::from_secs(2)).await;
+    assert_eq!(again.len(), 1, "a requeued task must be claimable");
+    assert_eq!(again[0].attempt, 1, "a requeued task starts again from attempt 1");
+}
+
+/// Inspection shows each status, the last error, counts and pages, and failures recorded by a
+/// worker (decode errors and panics) with clear messages.
+pub async fn inspect<B: Inspect + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    let a = ok("push", backend.push(TestJob::ok(1)).await);
+    let scheduled = ok("push delayed", backend.push_with(TestJob::ok(2), PushOptions::new().delay(Duration::from_secs(3600))).await);
+    let info = ok("get", backend.get(a).await);
+    let Some(info) = info else { panic!("conformance: get returned nothing for a pushed task") };
+    assert_eq!((info.status, info.attempt), (Status::Pending, 0));
+    assert_eq!(info.payload, serde_json::to_vec(&TestJob::ok(1)).unwrap_or_default(), "stored payload must be the encoded job");
+    assert!(ok("get unknown", backend.get(TaskId::new()).await).is_none());
+
+    let claimed = claim(&backend, 1, Duration::from_secs(30)).await;
+    assert_eq!(claimed.len(), 1);
+    let running = ok("get", backend.get(a).await).map(|i| (i.status, i.attempt, i.lease_expires_at.is_some()));
+    assert_eq!(running, Some((Status::Running, 1, true)), "a claimed task must show running, attempt 1, with a lease deadline");
+    ok("retry", backend.complete(vec![Completion { lease: claimed[0].lease(), outcome: Outcome::Retry { delay: Duration::from_secs(600), error: "try later".into() } }]).await);
+    let retried = ok("get", backend.get(a).await);
+    let Some(retried) = retried else { panic!("conformance: task vanished") };
+    assert_eq!(retried.status, Status::Pending);
+    assert_eq!(retried.last_error.as_deref(), Some("try later"), "a retry must record the error");
+    assert!(retried.run_at > chrono::Utc::now() + chrono::Duration::seconds(500), "a retry must move run_at by the delay");
+
+    let stats = ok("stats", backend.stats().await);
+    assert_eq!((stats.pending, stats.scheduled, stats.running), (2, 2, 0), "stats: {stats:?}");
+
+    // Failures recorded by a real worker.
+    let recorder = Recorder::default();
+    let bad = ok("enqueue raw", backend.enqueue(vec![NewTask::new(b"{not json".to_vec(), PushOptions::new())]).await)[0];
+    let panics = ok("push", backend.push_with(TestJob::with(3, Action::Panic), PushOptions::new().max_attempts(1)).await);
+    let good = ok("push", backend.push(TestJob::ok(4)).await);
+    let worker = start_worker("inspect", backend.clone(), &recorder, 1);
+    wait_until("the good job finished", Duration::from_secs(5), || recorder.finished() == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ok("stop", worker.stop().await);
+    let status_of = |id| {
+        let backend = backend.clone();
+        async move { ok("get", backend.get(id).await).map(|i| (i.status, i.last_error.unwrap_or_default())) }
+    };
+    let Some((status, error)) = status_of(bad).await else { panic!("conformance: bad task vanished") };
+    assert_eq!(status, Status::Dead, "an undecodable task must be dead");
+    assert!(error.contains("decode"), "the decode error must be recorded, got {error:?}");
+    let Some((status, error)) = status_of(panics).await else { panic!("conformance: panicking task vanished") };
+    assert_eq!(status, Status::Dead, "a panicked task with no attempts left must be dead");
+    assert!(error.contains("panicked on purpose"), "the panic message must be recorded, got {error:?}");
+    assert_eq!(status_of(good).await.map(|s| s.0), Some(Status::Done));
+
+    let stats = ok("stats", backend.stats().await);
+    assert_eq!((stats.pending, stats.done, stats.dead), (2, 1, 2), "stats: {stats:?}");
+    let dead = ok("list dead", backend.list(ListQuery::new(Some(Status::Dead), 10)).await);
+    let mut dead_ids: Vec<_> = dead.iter().map(|t| t.id).collect();
+    dead_ids.sort();
+    let mut expected = vec![bad, panics];
+    expected.sort();
+    assert_eq!(dead_ids, expected, "list by status must return exactly the dead tasks");
+    let all = ok("list all", backend.list(ListQuery::new(None, 3)).await);
+    assert_eq!(all.len(), 3, "list must honour the limit");
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "list must be newest first");
+    let rest = ok("list page 2", backend.list(ListQuery::new(None, 3).offset(3)).await);
+    assert_eq!(rest.len(), 2, "the second page must hold the remaining 2 of 5 tasks");
+    assert!(rest.iter().any(|t| t.id == scheduled) || all.iter().any(|t| t.id == scheduled));
+}
+
+/// A push inside a transaction is invisible until commit, and gone on rollback.
+pub async fn transactional_enqueue<B: EnqueueInTransaction<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    let mut tx = ok("begin", backend.begin().await);
+    let id = ok("push_in", backend.push_in(&mut tx, TestJob::ok(1), PushOptions::new()).await);
+    assert!(claim(&backend, 10, SHORT_LEASE).await.is_empty(), "a task pushed in an open transaction was visible");
+    ok("commit", backend.commit(tx).await);
+    let claimed = claim_n(&backend, 1, SHORT_LEASE, Duration::from_secs(2)).await;
+    assert_eq!(claimed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![id], "a committed push must be claimable");
+    let mut rolled_back = ok("begin", backend.begin().await);
+    ok("push_in", backend.push_in(&mut rolled_back, TestJob::ok(2), PushOptions::new()).await);
+    drop(rolled_back);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(claim(&backend, 10, SHORT_LEASE).await.is_empty(), "a push in a rolled-back transaction was stored");
+}

@@ -1,0 +1,14 @@
+//! One function per behaviour of the contract. Each takes a factory that makes a fresh,
+//! isolated backend, and panics with a message naming what broke.
+
+mod basic;
+mod capabilities;
+mod lease;
+mod retry;
+mod worker;
+
+pub use basic::{bulk_push, push_claim_ack, scheduling};
+pub use capabilities::{cancel, inspect, priorities, requeue_dead, transactional_enqueue, unique_keys};
+pub use lease::{heartbeat_keeps_long_task, lease_expiry_redelivers, stale_ack_ignored};
+pub use retry::{dead_after_max_attempts, persisted_retry_with_backoff};
+pub use worker::{no_double_processing, panicking_handler, shutdown_hands_back_unstarted, undecodable_payload};

@@ -1,0 +1,10 @@
+//! The whole suite against the in-memory backend.
+
+use drover_conformance::TestJob;
+use drover_core::MemoryStorage;
+
+async fn memory() -> MemoryStorage<TestJob> {
+    MemoryStorage::named("conformance")
+}
+
+drover_conformance::conformance_tests!(memory; core, priorities, unique_keys, cancel, requeue, inspect, transactions);
