@@ -1,0 +1,120 @@
+//! The suite must fail for backends that break the contract: each test wraps the memory
+//! backend with one fault and expects the matching check to panic.
+
+use std::time::Duration;
+
+use drover_conformance::{checks, TestJob};
+use drover_core::{Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, JsonCodec, Lease, MemoryStorage, NewTask, TaskId};
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// `complete` does nothing.
+    DropAcks,
+    /// `release` does nothing.
+    DropReleases,
+    /// `extend_leases` does nothing.
+    NoHeartbeat,
+    /// Pushes lose their run time.
+    IgnoreRunAt,
+    /// Retries are applied at once, ignoring the delay.
+    IgnoreRetryDelay,
+}
+
+#[derive(Clone)]
+struct Broken {
+    inner: MemoryStorage<TestJob>,
+    fault: Fault,
+}
+
+impl Backend for Broken {
+    type Job = TestJob;
+    type Codec = JsonCodec;
+
+    fn queue(&self) -> &str {
+        self.inner.queue()
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        self.inner.claim(request).await
+    }
+
+    async fn complete(&self, mut batch: Vec<Completion>) -> Result<(), BackendError> {
+        match self.fault {
+            Fault::DropAcks => Ok(()),
+            Fault::IgnoreRetryDelay => {
+                for c in &mut batch {
+                    if let drover_core::Outcome::Retry { delay, .. } = &mut c.outcome {
+                        *delay = Duration::ZERO;
+                    }
+                }
+                self.inner.complete(batch).await
+            }
+            _ => self.inner.complete(batch).await,
+        }
+    }
+
+    async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
+        match self.fault {
+            Fault::NoHeartbeat => Ok(()),
+            _ => self.inner.extend_leases(leases, lease).await,
+        }
+    }
+
+    async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
+        match self.fault {
+            Fault::DropReleases => Ok(()),
+            _ => self.inner.release(leases).await,
+        }
+    }
+}
+
+impl Enqueue for Broken {
+    async fn enqueue(&self, mut tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
+        if let Fault::IgnoreRunAt = self.fault {
+            for t in &mut tasks {
+                t.run_at = None;
+            }
+        }
+        self.inner.enqueue(tasks).await
+    }
+}
+
+fn broken(fault: Fault) -> impl Fn() -> std::future::Ready<Broken> + Send + Sync {
+    move || std::future::ready(Broken { inner: MemoryStorage::named("broken"), fault })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "the ack was lost")]
+async fn dropped_acks_fail_push_claim_ack() {
+    checks::push_claim_ack(broken(Fault::DropAcks)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "the failing job ran 3 times")]
+async fn dropped_acks_fail_dead_after_max_attempts() {
+    checks::dead_after_max_attempts(broken(Fault::DropAcks)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "unstarted claims must be claimable at once")]
+async fn dropped_releases_fail_shutdown_hand_back() {
+    checks::shutdown_hands_back_unstarted(broken(Fault::DropReleases)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "claimed by another worker while still running")]
+async fn missing_heartbeats_fail_long_task() {
+    checks::heartbeat_keeps_long_task(broken(Fault::NoHeartbeat)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "only the due job may be claimed")]
+async fn ignored_run_at_fails_scheduling() {
+    checks::scheduling(broken(Fault::IgnoreRunAt)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "came back before its backoff delay")]
+async fn ignored_retry_delay_fails_persisted_retry() {
+    checks::persisted_retry_with_backoff(broken(Fault::IgnoreRetryDelay)).await;
+}
