@@ -39,7 +39,11 @@ where
 }
 
 /// What [`Monitor::register`](crate::Monitor::register) accepts: a worker, or a closure
-/// `|run_id: usize| worker`. `M` only tells the two apart.
+/// `|run_id: usize| worker` that builds one. `M` only tells the two apart.
+///
+/// The closure is called once (with run id 0), so it may move values into the worker, as in
+/// `.register(|_| WorkerBuilder::new("w").backend(storage).build_fn(f))`. A restart after a
+/// crash runs a fresh clone of that worker, so its service state starts over.
 pub trait IntoWorkerFactory<M> {
     #[doc(hidden)]
     fn into_factory(self) -> (String, Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>);
@@ -60,20 +64,12 @@ where
     }
 }
 
-impl<F, W> IntoWorkerFactory<FactoryMarker> for F
+impl<F, B, S> IntoWorkerFactory<FactoryMarker> for F
 where
-    F: FnMut(usize) -> W + Send + 'static,
-    W: RunnableWorker + 'static,
+    F: FnOnce(usize) -> Worker<B, S>,
+    Worker<B, S>: RunnableWorker + Clone + 'static,
 {
-    fn into_factory(mut self) -> (String, Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>) {
-        // The name is known only once the factory runs; the first worker is built lazily.
-        let mut first: Option<W> = None;
-        let probe = (self)(0);
-        let name = probe.name().to_owned();
-        first.replace(probe);
-        (name, Box::new(move |run_id| match first.take() {
-            Some(worker) => Box::new(worker) as Box<dyn RunnableWorker>,
-            None => Box::new((self)(run_id)),
-        }))
+    fn into_factory(self) -> (String, Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>) {
+        (self)(0).into_factory()
     }
 }
