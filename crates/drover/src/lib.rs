@@ -58,3 +58,8 @@ pub mod prelude {
         TaskContext, TaskId, UniqueKeys, WorkerBuilder, WorkerContext,
     };
 }
+
+/// The README's example compiles (it runs until Ctrl+C, so it is not run).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
