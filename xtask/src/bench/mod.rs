@@ -1,0 +1,149 @@
+//! `cargo xtask bench`: the standard workload of DESIGN.md "Performance" against each
+//! selected backend.
+//!
+//! `bench` re-runs xtask as `bench-inner` built with the `bench-fast` profile, so the worker
+//! runtime being measured is optimized. Adding a backend is one arm in [`run_backend`] with a
+//! factory that returns a fresh, empty storage for a queue name.
+
+mod report;
+mod suite;
+
+use drover_core::MemoryStorage;
+
+use crate::{cargo, display_command};
+use report::Report;
+use suite::{run_suite, BenchJob, Workload};
+
+/// The backends with a bench factory.
+const BENCHED: &[&str] = &["memory"];
+
+#[derive(Debug)]
+struct BenchOptions {
+    backends: Vec<String>,
+    json: bool,
+    n: u64,
+}
+
+impl BenchOptions {
+    fn parse(args: &[String]) -> anyhow::Result<Self> {
+        let mut options = Self {
+            backends: Vec::new(),
+            json: false,
+            n: Workload::STANDARD_N,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--backend" => {
+                    let name = args
+                        .next()
+                        .ok_or_else(|| anyhow::anyhow!("--backend needs a name"))?;
+                    options.backends.push(name.clone());
+                }
+                "--json" => options.json = true,
+                "--n" => {
+                    let n = args
+                        .next()
+                        .ok_or_else(|| anyhow::anyhow!("--n needs a number"))?;
+                    options.n = n
+                        .replace('_', "")
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("--n needs a positive number, got `{n}`"))?;
+                    anyhow::ensure!(options.n > 0, "--n needs a positive number");
+                }
+                other => anyhow::bail!("unknown bench option `{other}`"),
+            }
+        }
+        if options.backends.is_empty() {
+            options.backends = BENCHED.iter().map(|name| (*name).to_owned()).collect();
+        }
+        for name in &options.backends {
+            if !BENCHED.contains(&name.as_str()) {
+                anyhow::bail!(
+                    "no bench for backend `{name}` yet; benched backends: {}",
+                    BENCHED.join(", ")
+                );
+            }
+        }
+        Ok(options)
+    }
+
+    /// The command line that reproduces this run, for docs/benchmarks.md.
+    fn command_for(&self, backend: &str) -> String {
+        let mut line = format!("cargo xtask bench --backend {backend}");
+        if self.n != Workload::STANDARD_N {
+            line.push_str(&format!(" --n {}", self.n));
+        }
+        line
+    }
+}
+
+/// Build the bench in the `bench-fast` profile and run it there.
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    // Check the options here too, so a typo fails before a release build.
+    BenchOptions::parse(args)?;
+    let mut command = cargo();
+    command
+        .args([
+            "run",
+            "--profile",
+            "bench-fast",
+            "--package",
+            "xtask",
+            "--",
+            "bench-inner",
+        ])
+        .args(args);
+    eprintln!(
+        "$ {}  (an optimized build; the first one takes a few minutes)",
+        display_command(&command)
+    );
+    let status = command.status()?;
+    if !status.success() {
+        anyhow::bail!("the bench failed ({status})");
+    }
+    Ok(())
+}
+
+/// The bench itself, in an optimized build.
+pub fn run_inner(args: &[String]) -> anyhow::Result<()> {
+    let options = BenchOptions::parse(args)?;
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this bench is a debug build; run `cargo xtask bench` for real figures");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let workload = Workload::standard(options.n);
+    for backend in &options.backends {
+        let mut report = Report::new(backend, options.command_for(backend));
+        runtime.block_on(run_backend(backend, &workload, |measurement| {
+            if options.json {
+                println!("{}", measurement.to_json(backend));
+            } else {
+                println!("{}", measurement.to_line(backend));
+            }
+            report.push(measurement.clone());
+        }))?;
+        let path = report.write()?;
+        eprintln!("wrote the `{backend}` section of {}", path.display());
+    }
+    Ok(())
+}
+
+/// Run the suite against one backend. Each arm gives a factory of fresh, empty storages.
+async fn run_backend(
+    backend: &str,
+    workload: &Workload,
+    on_result: impl FnMut(&suite::Measurement),
+) -> anyhow::Result<()> {
+    match backend {
+        "memory" => {
+            run_suite(workload, on_result, |queue| async move {
+                Ok(MemoryStorage::<BenchJob>::named(queue))
+            })
+            .await
+        }
+        other => anyhow::bail!("no bench for backend `{other}` yet"),
+    }
+}

@@ -1,0 +1,308 @@
+//! How results are shown: a line for people, a JSON object per line for programs, and one
+//! backend's section of `docs/benchmarks.md` (the other backends' sections are kept).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::suite::Measurement;
+use crate::workspace_root;
+
+const INTRO: &str = "\
+# Benchmarks
+
+Measured by `cargo xtask bench`, never by timed tests. The standard workload (DESIGN.md,
+\"Performance\"): jobs of `{\"id\": i, \"to\": \"user<i>@example.com\"}`, JSON-encoded.
+
+- **enqueue_bulk**: 10,000 jobs through `push_bulk`.
+- **enqueue_single**: 2,000 `push` calls, each awaited before the next.
+- **drain**: 10,000 jobs enqueued first, then one worker (`parallelize(tokio::spawn)`) with a
+  no-op handler, timed from its start until every job has run and the worker has stopped.
+- **latency**: a running worker at concurrency 50 while jobs are pushed one at a time at a
+  steady 1,000 jobs/s for 3 s; time from `push` to the handler's start, p50 and p99.
+
+The bench runs in the `bench-fast` profile (release, thin LTO) on a multi-threaded Tokio
+runtime. `cargo xtask bench --backend NAME` rewrites that backend's section below and keeps
+the others; add `--json` for one JSON object per line and measurement on standard output.
+";
+
+impl Measurement {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::EnqueueBulk { .. } => "enqueue_bulk",
+            Self::EnqueueSingle { .. } => "enqueue_single",
+            Self::Drain { .. } => "drain",
+            Self::Latency { .. } => "latency",
+        }
+    }
+
+    /// One JSON object, in the shape (and key order) DESIGN.md gives.
+    pub fn to_json(&self, backend: &str) -> String {
+        let measurement = self.name();
+        let line = match *self {
+            Self::EnqueueBulk { n, per_s } | Self::EnqueueSingle { n, per_s } => {
+                JsonLine::Enqueue {
+                    backend,
+                    measurement,
+                    n,
+                    per_s: round(per_s, 1),
+                }
+            }
+            Self::Drain {
+                n,
+                concurrency,
+                per_s,
+            } => JsonLine::Drain {
+                backend,
+                measurement,
+                n,
+                concurrency,
+                per_s: round(per_s, 1),
+            },
+            Self::Latency {
+                rate_per_s,
+                n,
+                concurrency,
+                p50_ms,
+                p99_ms,
+            } => JsonLine::Latency {
+                backend,
+                measurement,
+                rate_per_s,
+                p50_ms: round(p50_ms, 3),
+                p99_ms: round(p99_ms, 3),
+                n,
+                concurrency,
+            },
+        };
+        serde_json::to_string(&line).unwrap_or_default()
+    }
+
+    /// One line for people.
+    pub fn to_line(&self, backend: &str) -> String {
+        let name = self.name();
+        match *self {
+            Self::EnqueueBulk { n, per_s } | Self::EnqueueSingle { n, per_s } => {
+                format!(
+                    "{backend:<10} {name:<15} n={n:<6} {:>30} jobs/s",
+                    thousands(per_s)
+                )
+            }
+            Self::Drain {
+                n,
+                concurrency,
+                per_s,
+            } => format!(
+                "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} {:>15} jobs/s",
+                thousands(per_s)
+            ),
+            Self::Latency {
+                rate_per_s,
+                n,
+                concurrency,
+                p50_ms,
+                p99_ms,
+            } => format!(
+                "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} at {rate_per_s}/s: \
+                 p50 {p50_ms:.3} ms, p99 {p99_ms:.3} ms"
+            ),
+        }
+    }
+
+    fn to_row(&self) -> String {
+        let name = self.name();
+        match *self {
+            Self::EnqueueBulk { n, per_s } | Self::EnqueueSingle { n, per_s } => {
+                format!("| {name} | {} | | {} jobs/s |", thousands(n as f64), thousands(per_s))
+            }
+            Self::Drain { n, concurrency, per_s } => format!(
+                "| {name} | {} | {concurrency} | {} jobs/s |",
+                thousands(n as f64),
+                thousands(per_s)
+            ),
+            Self::Latency { rate_per_s, n, concurrency, p50_ms, p99_ms } => format!(
+                "| {name} ({} jobs/s offered) | {} | {concurrency} | p50 {p50_ms:.3} ms, p99 {p99_ms:.3} ms |",
+                thousands(rate_per_s as f64),
+                thousands(n as f64)
+            ),
+        }
+    }
+}
+
+/// A measurement as one line of `--json` output; the variants fix the key order.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JsonLine<'a> {
+    Enqueue {
+        backend: &'a str,
+        measurement: &'static str,
+        n: u64,
+        per_s: f64,
+    },
+    Drain {
+        backend: &'a str,
+        measurement: &'static str,
+        n: u64,
+        concurrency: usize,
+        per_s: f64,
+    },
+    Latency {
+        backend: &'a str,
+        measurement: &'static str,
+        rate_per_s: u64,
+        p50_ms: f64,
+        p99_ms: f64,
+        n: u64,
+        concurrency: usize,
+    },
+}
+
+/// One backend's results, written as its section of `docs/benchmarks.md`.
+pub struct Report {
+    backend: String,
+    command: String,
+    measurements: Vec<Measurement>,
+}
+
+impl Report {
+    pub fn new(backend: &str, command: String) -> Self {
+        Self {
+            backend: backend.to_owned(),
+            command,
+            measurements: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, measurement: Measurement) {
+        self.measurements.push(measurement);
+    }
+
+    /// Replace (or add) this backend's section of `docs/benchmarks.md`.
+    pub fn write(&self) -> anyhow::Result<PathBuf> {
+        let path = workspace_root().join("docs").join("benchmarks.md");
+        let existing = std::fs::read_to_string(&path).unwrap_or_default();
+        let updated = replace_section(&existing, &self.backend, &self.section());
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, updated)?;
+        Ok(path)
+    }
+
+    fn section(&self) -> String {
+        let cores = std::thread::available_parallelism().map_or(0, usize::from);
+        let date = chrono::Utc::now().format("%Y-%m-%d");
+        let mut text = format!(
+            "## {}\n\nMeasured {date} on a machine with {cores} cores, with `{}`.\n\n\
+             | measurement | jobs | concurrency | result |\n|---|---:|---:|---:|\n",
+            self.backend, self.command
+        );
+        for measurement in &self.measurements {
+            text.push_str(&measurement.to_row());
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// `document` with the `## backend` section replaced by `section` (or added at the end), the
+/// intro and every other section kept as they were.
+fn replace_section(document: &str, backend: &str, section: &str) -> String {
+    let heading = format!("## {backend}");
+    let mut intro = String::new();
+    let mut sections: Vec<(String, String)> = Vec::new();
+    for line in document.lines() {
+        if line.starts_with("## ") {
+            sections.push((line.trim_end().to_owned(), String::new()));
+        }
+        let target = match sections.last_mut() {
+            Some((_, body)) => body,
+            None => &mut intro,
+        };
+        target.push_str(line);
+        target.push('\n');
+    }
+    if intro.trim().is_empty() {
+        intro = INTRO.to_owned();
+    }
+    let section = format!("{}\n", section.trim_end());
+    match sections.iter_mut().find(|(h, _)| *h == heading) {
+        Some((_, body)) => *body = section,
+        None => sections.push((heading, section)),
+    }
+    let mut out = format!("{}\n", intro.trim_end());
+    for (_, body) in sections {
+        out.push('\n');
+        out.push_str(&format!("{}\n", body.trim_end()));
+    }
+    out
+}
+
+fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+/// `1234567.8` as `1,234,568`.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_the_designed_shape() {
+        let drain = Measurement::Drain {
+            n: 10_000,
+            concurrency: 10,
+            per_s: 31_250.04,
+        };
+        assert_eq!(
+            drain.to_json("postgres"),
+            r#"{"backend":"postgres","measurement":"drain","n":10000,"concurrency":10,"per_s":31250.0}"#
+        );
+        let latency = Measurement::Latency {
+            rate_per_s: 1_000,
+            n: 3_000,
+            concurrency: 50,
+            p50_ms: 1.2,
+            p99_ms: 4.8,
+        };
+        let value: serde_json::Value = serde_json::from_str(&latency.to_json("memory")).unwrap();
+        assert_eq!(value["measurement"], "latency");
+        assert_eq!(value["rate_per_s"], 1_000);
+        assert_eq!(value["p99_ms"], 4.8);
+    }
+
+    #[test]
+    fn a_section_is_replaced_and_the_others_kept() {
+        let first = replace_section("", "memory", "## memory\n\nold\n");
+        assert!(first.starts_with("# Benchmarks"));
+        let both = replace_section(&first, "postgres", "## postgres\n\npg\n");
+        let updated = replace_section(&both, "memory", "## memory\n\nnew\n");
+        assert!(updated.contains("new") && !updated.contains("old"));
+        assert!(updated.find("## memory") < updated.find("## postgres"));
+        assert!(updated.contains("## postgres\n\npg\n"));
+        assert_eq!(
+            replace_section(&updated, "memory", "## memory\n\nnew\n"),
+            updated
+        );
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(1_234_567.8), "1,234,568");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1_000.0), "1,000");
+    }
+}

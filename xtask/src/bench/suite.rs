@@ -1,0 +1,379 @@
+//! The standard workload, generic over the storage: bulk enqueue, single enqueue, drain at two
+//! concurrencies, and latency from enqueue to start at a steady offered rate.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use drover_core::{BoxDynError, Data, Enqueue, WorkerBuilder};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+/// The bench's job: `{"id": i, "to": "user<i>@example.com"}`, plus the time it was enqueued
+/// for the latency measurement (0 elsewhere).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchJob {
+    pub id: u64,
+    pub to: String,
+    pub enqueued_at_us: u64,
+}
+
+impl BenchJob {
+    fn new(id: u64) -> Self {
+        Self {
+            id,
+            to: format!("user{id}@example.com"),
+            enqueued_at_us: 0,
+        }
+    }
+}
+
+/// The sizes of the workload.
+#[derive(Clone, Copy, Debug)]
+pub struct Workload {
+    /// Jobs for the bulk enqueue and for each drain.
+    pub n: u64,
+    /// Jobs for the single enqueue.
+    pub single_n: u64,
+    /// Largest `push_bulk` call (a backend that limits a batch lowers it).
+    pub bulk_chunk: usize,
+    /// Worker concurrencies of the drains.
+    pub drain_concurrency: [usize; 2],
+    /// The offered rate of the latency measurement.
+    pub latency_rate_per_s: u64,
+    /// How long jobs are offered at that rate.
+    pub latency_for: Duration,
+    /// The latency worker's concurrency.
+    pub latency_concurrency: usize,
+    /// How long a drain may take before the bench gives up on it.
+    pub timeout: Duration,
+}
+
+impl Workload {
+    /// The job count of DESIGN.md's standard workload.
+    pub const STANDARD_N: u64 = 10_000;
+
+    /// The standard workload with `n` jobs per bulk enqueue and drain.
+    pub fn standard(n: u64) -> Self {
+        Self {
+            n,
+            single_n: n.min(2_000),
+            bulk_chunk: usize::MAX,
+            drain_concurrency: [10, 50],
+            latency_rate_per_s: 1_000,
+            latency_for: Duration::from_secs(3),
+            latency_concurrency: 50,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// One result.
+#[derive(Clone, Debug)]
+pub enum Measurement {
+    EnqueueBulk {
+        n: u64,
+        per_s: f64,
+    },
+    EnqueueSingle {
+        n: u64,
+        per_s: f64,
+    },
+    Drain {
+        n: u64,
+        concurrency: usize,
+        per_s: f64,
+    },
+    Latency {
+        rate_per_s: u64,
+        n: u64,
+        concurrency: usize,
+        p50_ms: f64,
+        p99_ms: f64,
+    },
+}
+
+/// Run every measurement, each on a fresh storage from `make_backend(queue_name)`, and hand
+/// each result to `on_result` as soon as it is known.
+pub async fn run_suite<B, F, Fut>(
+    workload: &Workload,
+    mut on_result: impl FnMut(&Measurement),
+    mut make_backend: F,
+) -> anyhow::Result<()>
+where
+    B: Enqueue<Job = BenchJob>,
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = anyhow::Result<B>>,
+{
+    let result = enqueue_bulk(make_backend(queue_name("enqueue_bulk")).await?, workload).await?;
+    on_result(&result);
+    let result =
+        enqueue_single(make_backend(queue_name("enqueue_single")).await?, workload).await?;
+    on_result(&result);
+    for concurrency in workload.drain_concurrency {
+        let backend = make_backend(queue_name(&format!("drain_{concurrency}"))).await?;
+        let result = drain(backend, workload, concurrency).await?;
+        on_result(&result);
+    }
+    let result = latency(make_backend(queue_name("latency")).await?, workload).await?;
+    on_result(&result);
+    Ok(())
+}
+
+async fn enqueue_bulk<B: Enqueue<Job = BenchJob>>(
+    backend: B,
+    workload: &Workload,
+) -> anyhow::Result<Measurement> {
+    let batches = batches(workload.n, workload.bulk_chunk);
+    let started = Instant::now();
+    for batch in batches {
+        backend.push_bulk(batch).await?;
+    }
+    Ok(Measurement::EnqueueBulk {
+        n: workload.n,
+        per_s: per_second(workload.n, started.elapsed()),
+    })
+}
+
+async fn enqueue_single<B: Enqueue<Job = BenchJob>>(
+    backend: B,
+    workload: &Workload,
+) -> anyhow::Result<Measurement> {
+    let jobs: Vec<BenchJob> = (0..workload.single_n).map(BenchJob::new).collect();
+    let started = Instant::now();
+    for job in jobs {
+        backend.push(job).await?;
+    }
+    let n = workload.single_n;
+    Ok(Measurement::EnqueueSingle {
+        n,
+        per_s: per_second(n, started.elapsed()),
+    })
+}
+
+/// Enqueue `n` jobs, then time one worker from its start until every job has run and the
+/// worker has stopped (its last completions recorded).
+async fn drain<B: Enqueue<Job = BenchJob>>(
+    backend: B,
+    workload: &Workload,
+    concurrency: usize,
+) -> anyhow::Result<Measurement> {
+    for batch in batches(workload.n, workload.bulk_chunk) {
+        backend.push_bulk(batch).await?;
+    }
+    let progress = Progress::new(workload.n);
+    let started = Instant::now();
+    let worker = start_worker(backend, concurrency, &progress);
+    finish(worker, &progress, workload.timeout, "drain").await?;
+    let per_s = per_second(workload.n, started.elapsed());
+    Ok(Measurement::Drain {
+        n: workload.n,
+        concurrency,
+        per_s,
+    })
+}
+
+/// Offer single pushes at a fixed rate to a running worker and record, for each job, the
+/// time from its push to the start of its handler.
+async fn latency<B: Enqueue<Job = BenchJob>>(
+    backend: B,
+    workload: &Workload,
+) -> anyhow::Result<Measurement> {
+    let rate = workload.latency_rate_per_s.max(1);
+    let total = rate * workload.latency_for.as_secs().max(1);
+    let progress = Progress::new(total);
+    let worker = start_worker(backend.clone(), workload.latency_concurrency, &progress);
+    // Let the worker find the queue empty and wait for work, as a live worker would.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let mut ticks = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    // Each push is its own task, so a slow push does not lower the offered rate.
+    let mut pushes = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    for id in 0..total {
+        ticks.tick().await;
+        let backend = backend.clone();
+        let job = BenchJob {
+            enqueued_at_us: now_us(),
+            ..BenchJob::new(id)
+        };
+        pushes.push(tokio::spawn(async move { backend.push(job).await }));
+    }
+    for push in pushes {
+        push.await??;
+    }
+    finish(worker, &progress, workload.timeout, "latency").await?;
+
+    let mut latencies = progress.take_latencies();
+    latencies.sort_unstable();
+    Ok(Measurement::Latency {
+        rate_per_s: rate,
+        n: total,
+        concurrency: workload.latency_concurrency,
+        p50_ms: percentile_ms(&latencies, 50.0),
+        p99_ms: percentile_ms(&latencies, 99.0),
+    })
+}
+
+/// The bench's handler: count the job and, when it carries its enqueue time, its latency.
+async fn handle(job: BenchJob, progress: Data<Arc<Progress>>) -> Result<(), BoxDynError> {
+    progress.record(&job);
+    Ok(())
+}
+
+/// One worker that stops once `progress` has seen every job.
+fn start_worker<B: Enqueue<Job = BenchJob>>(
+    backend: B,
+    concurrency: usize,
+    progress: &Arc<Progress>,
+) -> JoinHandle<drover_core::Result<()>> {
+    let worker = WorkerBuilder::new("bench")
+        .backend(backend)
+        .concurrency(concurrency)
+        .parallelize(tokio::spawn)
+        .data(progress.clone())
+        .build_fn(handle);
+    let all_done = progress.clone();
+    tokio::spawn(worker.run_until(async move { all_done.all_done.notified().await }))
+}
+
+/// Wait for the worker to stop, or give up after `timeout`.
+async fn finish(
+    mut worker: JoinHandle<drover_core::Result<()>>,
+    progress: &Progress,
+    timeout: Duration,
+    what: &str,
+) -> anyhow::Result<()> {
+    match tokio::time::timeout(timeout, &mut worker).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(error))) => Err(anyhow::anyhow!("{what}: the worker failed: {error}")),
+        Ok(Err(error)) => Err(anyhow::anyhow!(
+            "{what}: the worker task ended abnormally: {error}"
+        )),
+        Err(_) => {
+            worker.abort();
+            anyhow::bail!(
+                "{what}: not finished after {} s ({} of {} jobs ran)",
+                timeout.as_secs(),
+                progress.done.load(Ordering::Relaxed),
+                progress.target
+            )
+        }
+    }
+}
+
+/// What the handlers have done, shared with them as `Data<Arc<Progress>>`.
+struct Progress {
+    target: u64,
+    done: AtomicU64,
+    all_done: Notify,
+    latencies_us: Mutex<Vec<u64>>,
+}
+
+impl Progress {
+    fn new(target: u64) -> Arc<Self> {
+        Arc::new(Self {
+            target,
+            done: AtomicU64::new(0),
+            all_done: Notify::new(),
+            latencies_us: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn record(&self, job: &BenchJob) {
+        if job.enqueued_at_us != 0 {
+            let latency = now_us().saturating_sub(job.enqueued_at_us);
+            self.latencies().push(latency);
+        }
+        // `notify_one` keeps a permit if nobody waits yet, so the stop signal is never missed.
+        if self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
+            self.all_done.notify_one();
+        }
+    }
+
+    fn take_latencies(&self) -> Vec<u64> {
+        std::mem::take(&mut *self.latencies())
+    }
+
+    fn latencies(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
+        // A handler cannot panic while holding the lock, and a Vec of numbers stays valid anyway.
+        self.latencies_us
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// `n` jobs in `push_bulk` calls of at most `chunk`.
+fn batches(n: u64, chunk: usize) -> Vec<Vec<BenchJob>> {
+    let mut rest: Vec<BenchJob> = (0..n).map(BenchJob::new).collect();
+    let chunk = chunk.max(1);
+    let mut batches = Vec::new();
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        batches.push(rest);
+        rest = tail;
+    }
+    batches.push(rest);
+    batches
+}
+
+/// A queue name no earlier run used, for backends that keep their queues.
+fn queue_name(measurement: &str) -> String {
+    format!("bench_{measurement}_{}", now_us())
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+        })
+}
+
+fn per_second(n: u64, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+/// The nearest-rank percentile of sorted microseconds, in milliseconds.
+fn percentile_ms(sorted_us: &[u64], percentile: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = (percentile / 100.0 * sorted_us.len() as f64).ceil() as usize;
+    let index = rank.clamp(1, sorted_us.len()) - 1;
+    sorted_us[index] as f64 / 1_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_split_and_keep_every_job() {
+        let split = batches(2_500, 1_000);
+        assert_eq!(
+            split.iter().map(Vec::len).collect::<Vec<_>>(),
+            [1_000, 1_000, 500]
+        );
+        assert_eq!(split[2][499].id, 2_499);
+        assert_eq!(batches(10, usize::MAX).len(), 1);
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let us: Vec<u64> = (1..=100).map(|i| i * 1_000).collect();
+        assert_eq!(percentile_ms(&us, 50.0), 50.0);
+        assert_eq!(percentile_ms(&us, 99.0), 99.0);
+        assert_eq!(percentile_ms(&[], 99.0), 0.0);
+    }
+
+    #[test]
+    fn the_job_encodes_as_the_standard_payload() {
+        let json = serde_json::to_value(BenchJob::new(7)).unwrap();
+        assert_eq!(json["id"], 7);
+        assert_eq!(json["to"], "user7@example.com");
+    }
+}
