@@ -8,10 +8,10 @@ use std::time::Duration;
 use drover_core::{
     Attempt, Backend, Backoff, BoxDynError, ClaimRequest, ClaimedTask, Data, Request, Worker, WorkerBuilder,
 };
-use tower::layer::util::Identity;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower::layer::util::Identity;
 
 /// What the test handler does with a job.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,7 +120,12 @@ pub fn test_builder(name: &str, recorder: &Recorder, concurrency: usize) -> Work
 }
 
 /// Start a test worker on `backend` running [`handle`].
-pub fn start_worker<B: Backend<Job = TestJob>>(name: &str, backend: B, recorder: &Recorder, concurrency: usize) -> Running {
+pub fn start_worker<B: Backend<Job = TestJob>>(
+    name: &str,
+    backend: B,
+    recorder: &Recorder,
+    concurrency: usize,
+) -> Running {
     Running::start(test_builder(name, recorder, concurrency).backend(backend).build_fn(handle))
 }
 

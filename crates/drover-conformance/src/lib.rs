@@ -29,8 +29,8 @@ pub mod checks;
 mod harness;
 
 pub use harness::{
-    claim, claim_n, decode, handle, start_worker, test_builder, wait_until, Action, Factory, Recorder, Running, TestJob,
-    SHORT_LEASE,
+    claim, claim_n, decode, handle, start_worker, test_builder, wait_until, Action, Factory, Recorder, Running,
+    TestJob, SHORT_LEASE,
 };
 
 /// Generate one `#[tokio::test]` per check, in a module per group, for a backend made by the

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use drover_conformance::{checks, TestJob};
-use drover_core::{Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, JsonCodec, Lease, MemoryStorage, NewTask, TaskId};
+use drover_core::{
+    Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, JsonCodec, Lease, MemoryStorage, NewTask,
+    TaskId,
+};
 
 #[derive(Clone, Copy, Debug)]
 enum Fault {

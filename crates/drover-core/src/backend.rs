@@ -52,16 +52,10 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn queue(&self) -> &str;
 
     /// Claim up to `request.max` due tasks.
-    fn claim(
-        &self,
-        request: ClaimRequest,
-    ) -> impl Future<Output = Result<Vec<ClaimedTask>, BackendError>> + Send;
+    fn claim(&self, request: ClaimRequest) -> impl Future<Output = Result<Vec<ClaimedTask>, BackendError>> + Send;
 
     /// Record a batch of outcomes, each fenced by its lease token.
-    fn complete(
-        &self,
-        batch: Vec<Completion>,
-    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    fn complete(&self, batch: Vec<Completion>) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Extend these leases to now + `lease`.
     fn extend_leases(
@@ -86,10 +80,7 @@ pub trait Enqueue: Backend {
     /// Store already-encoded tasks; returns their ids in order (for a duplicate unique key, the
     /// id of the task already there). Options the backend cannot honour are an
     /// [`BackendError::Unsupported`] error, never silently dropped.
-    fn enqueue(
-        &self,
-        tasks: Vec<NewTask>,
-    ) -> impl Future<Output = Result<Vec<TaskId>, BackendError>> + Send;
+    fn enqueue(&self, tasks: Vec<NewTask>) -> impl Future<Output = Result<Vec<TaskId>, BackendError>> + Send;
 
     /// Push one job to run now.
     fn push(&self, job: Self::Job) -> impl Future<Output = Result<TaskId, BackendError>> + Send {
@@ -105,9 +96,9 @@ pub trait Enqueue: Backend {
         let task = Self::Codec::encode(&job).map(|payload| NewTask::new(payload, options));
         async move {
             let ids = self.enqueue(vec![task?]).await?;
-            ids.into_iter().next().ok_or_else(|| {
-                BackendError::Config("the backend accepted a push but returned no task id".into())
-            })
+            ids.into_iter()
+                .next()
+                .ok_or_else(|| BackendError::Config("the backend accepted a push but returned no task id".into()))
         }
     }
 

@@ -32,12 +32,8 @@ pub struct JsonCodec;
 
 impl<T: Serialize + DeserializeOwned> Codec<T> for JsonCodec {
     fn encode(job: &T) -> Result<Vec<u8>, CodecError> {
-        serde_json::to_vec(job).map_err(|e| {
-            CodecError::new(format!(
-                "could not encode a `{}` as JSON: {e}",
-                std::any::type_name::<T>()
-            ))
-        })
+        serde_json::to_vec(job)
+            .map_err(|e| CodecError::new(format!("could not encode a `{}` as JSON: {e}", std::any::type_name::<T>())))
     }
 
     fn decode(bytes: &[u8]) -> Result<T, CodecError> {

@@ -45,8 +45,8 @@ mod task;
 mod worker;
 
 pub use backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueInTransaction, Inspect, ListQuery, Priorities, QueueStats,
-    Requeue, UniqueKeys, Wakeup, WakeupSender,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueInTransaction, Inspect, ListQuery, Priorities, QueueStats, Requeue,
+    UniqueKeys, Wakeup, WakeupSender,
 };
 pub use backoff::Backoff;
 pub use builder::WorkerBuilder;

@@ -105,13 +105,7 @@ pub enum Status {
 
 impl Status {
     /// Every status, in life order.
-    pub const ALL: [Status; 5] = [
-        Status::Pending,
-        Status::Running,
-        Status::Done,
-        Status::Dead,
-        Status::Cancelled,
-    ];
+    pub const ALL: [Status; 5] = [Status::Pending, Status::Running, Status::Done, Status::Dead, Status::Cancelled];
 
     /// Whether the task will never run again unless someone requeues it.
     pub fn is_final(self) -> bool {
@@ -145,10 +139,7 @@ impl FromStr for Status {
     type Err = ParseStatusError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| ParseStatusError(s.to_owned()))
+        Status::ALL.into_iter().find(|status| status.as_str() == s).ok_or_else(|| ParseStatusError(s.to_owned()))
     }
 }
 

@@ -54,7 +54,13 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(100)).await;
             let Ok(s) = stats_storage.stats().await else { continue };
             let finished = s.done + s.dead;
-            print!("\r{} {finished:>7}/{total} done {:>6}  dead {:>2}  retrying {:>4}", bar(finished, total, 30), s.done, s.dead, s.pending);
+            print!(
+                "\r{} {finished:>7}/{total} done {:>6}  dead {:>2}  retrying {:>4}",
+                bar(finished, total, 30),
+                s.done,
+                s.dead,
+                s.pending
+            );
             let _ = std::io::stdout().flush();
             if finished >= total {
                 println!();
@@ -93,9 +99,17 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("Summary");
     println!("  enqueued     {total} jobs in {:.1} ms (bulk)", enqueued_in.as_secs_f64() * 1000.0);
-    println!("  processed    {} jobs in {:.2} s ({:.0} jobs/s, including retry backoff)", s.done + s.dead, elapsed.as_secs_f64(), (s.done + s.dead) as f64 / elapsed.as_secs_f64());
+    println!(
+        "  processed    {} jobs in {:.2} s ({:.0} jobs/s, including retry backoff)",
+        s.done + s.dead,
+        elapsed.as_secs_f64(),
+        (s.done + s.dead) as f64 / elapsed.as_secs_f64()
+    );
     println!("  succeeded    {}", s.done);
-    println!("  failures     {} (retried with backoff, then succeeded)", failures.load(Ordering::Relaxed).saturating_sub(s.dead));
+    println!(
+        "  failures     {} (retried with backoff, then succeeded)",
+        failures.load(Ordering::Relaxed).saturating_sub(s.dead)
+    );
     println!("  dead         {}", s.dead);
     for task in dead {
         println!("    {}: {}", task.id, task.last_error.unwrap_or_default());

@@ -54,7 +54,9 @@ async fn send_email(job: Email, _: Data<()>) -> Result<(), BoxDynError> {
 async fn main() -> anyhow::Result<()> {
     let storage = MemoryStorage::named("email");
     storage.push_bulk((0..30).map(Email::numbered)).await?;
-    storage.push_with(Email { to: "panic@example.com".into(), body: String::new() }, PushOptions::new().max_attempts(2)).await?;
+    storage
+        .push_with(Email { to: "panic@example.com".into(), body: String::new() }, PushOptions::new().max_attempts(2))
+        .await?;
     storage.push(Email { to: "invalid@example.com".into(), body: String::new() }).await?;
 
     let retry_worker = WorkerBuilder::new("email-worker")

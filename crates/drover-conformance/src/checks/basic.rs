@@ -45,13 +45,27 @@ pub async fn bulk_push<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {
 /// a past run time is claimable at once.
 pub async fn scheduling<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {
     let backend = make().await;
-    let later = ok("push_with delay", backend.push_with(TestJob::ok(1), PushOptions::new().delay(Duration::from_millis(1200))).await);
+    let later = ok(
+        "push_with delay",
+        backend.push_with(TestJob::ok(1), PushOptions::new().delay(Duration::from_millis(1200))).await,
+    );
     let past = chrono::Utc::now() - chrono::Duration::seconds(5);
     let now = ok("push_with past run_at", backend.push_with(TestJob::ok(2), PushOptions::new().run_at(past)).await);
     let first = claim(&backend, 10, Duration::from_secs(30)).await;
-    assert_eq!(first.iter().map(|t| t.id).collect::<Vec<_>>(), vec![now], "only the due job may be claimed before the delay");
+    assert_eq!(
+        first.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![now],
+        "only the due job may be claimed before the delay"
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(claim(&backend, 10, Duration::from_secs(30)).await.is_empty(), "a delayed job was claimed before its run time");
+    assert!(
+        claim(&backend, 10, Duration::from_secs(30)).await.is_empty(),
+        "a delayed job was claimed before its run time"
+    );
     let due = claim_n(&backend, 1, Duration::from_secs(30), Duration::from_secs(3)).await;
-    assert_eq!(due.iter().map(|t| t.id).collect::<Vec<_>>(), vec![later], "the delayed job must be claimable after its run time");
+    assert_eq!(
+        due.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![later],
+        "the delayed job must be claimable after its run time"
+    );
 }

@@ -5,7 +5,9 @@ use drover_core::{
     Requeue, Status, TaskId, UniqueKeys,
 };
 
-use crate::harness::{claim, claim_n, decode, ok, start_worker, wait_until, Action, Factory, Recorder, TestJob, SHORT_LEASE};
+use crate::harness::{
+    claim, claim_n, decode, ok, start_worker, wait_until, Action, Factory, Recorder, TestJob, SHORT_LEASE,
+};
 
 /// Among due tasks, higher priority is claimed first.
 pub async fn priorities<B: Priorities<Job = TestJob>>(make: impl Factory<B>) {
@@ -56,7 +58,12 @@ pub async fn cancel<B: Cancel + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
     assert!(ok("cancel running", backend.cancel(running).await), "cancelling a running task must succeed");
     ok(
         "complete after cancel",
-        backend.complete(vec![Completion { lease: claimed[0].lease(), outcome: Outcome::Retry { delay: Duration::ZERO, error: "x".into() } }]).await,
+        backend
+            .complete(vec![Completion {
+                lease: claimed[0].lease(),
+                outcome: Outcome::Retry { delay: Duration::ZERO, error: "x".into() },
+            }])
+            .await,
     );
     tokio::time::sleep(SHORT_LEASE + Duration::from_millis(200)).await;
     assert!(claim(&backend, 10, SHORT_LEASE).await.is_empty(), "a cancelled running task came back");
@@ -68,7 +75,12 @@ pub async fn requeue_dead<B: Requeue + Enqueue<Job = TestJob>>(make: impl Factor
     let id = ok("push", backend.push_with(TestJob::ok(1), PushOptions::new().max_attempts(1)).await);
     let claimed = claim(&backend, 1, SHORT_LEASE).await;
     assert_eq!(claimed.len(), 1);
-    ok("complete dead", backend.complete(vec![Completion { lease: claimed[0].lease(), outcome: Outcome::Dead { error: "bad".into() } }]).await);
+    ok(
+        "complete dead",
+        backend
+            .complete(vec![Completion { lease: claimed[0].lease(), outcome: Outcome::Dead { error: "bad".into() } }])
+            .await,
+    );
     assert!(claim(&backend, 1, SHORT_LEASE).await.is_empty(), "a dead task was claimable");
     assert!(!ok("requeue unknown", backend.requeue(TaskId::new()).await));
     assert!(ok("requeue", backend.requeue(id).await), "requeueing a dead task must succeed");
@@ -82,31 +94,55 @@ pub async fn requeue_dead<B: Requeue + Enqueue<Job = TestJob>>(make: impl Factor
 pub async fn inspect<B: Inspect + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
     let backend = make().await;
     let a = ok("push", backend.push(TestJob::ok(1)).await);
-    let scheduled = ok("push delayed", backend.push_with(TestJob::ok(2), PushOptions::new().delay(Duration::from_secs(3600))).await);
+    let scheduled = ok(
+        "push delayed",
+        backend.push_with(TestJob::ok(2), PushOptions::new().delay(Duration::from_secs(3600))).await,
+    );
     let info = ok("get", backend.get(a).await);
     let Some(info) = info else { panic!("conformance: get returned nothing for a pushed task") };
     assert_eq!((info.status, info.attempt), (Status::Pending, 0));
-    assert_eq!(info.payload, serde_json::to_vec(&TestJob::ok(1)).unwrap_or_default(), "stored payload must be the encoded job");
+    assert_eq!(
+        info.payload,
+        serde_json::to_vec(&TestJob::ok(1)).unwrap_or_default(),
+        "stored payload must be the encoded job"
+    );
     assert!(ok("get unknown", backend.get(TaskId::new()).await).is_none());
 
     let claimed = claim(&backend, 1, Duration::from_secs(30)).await;
     assert_eq!(claimed.len(), 1);
     let running = ok("get", backend.get(a).await).map(|i| (i.status, i.attempt, i.lease_expires_at.is_some()));
-    assert_eq!(running, Some((Status::Running, 1, true)), "a claimed task must show running, attempt 1, with a lease deadline");
-    ok("retry", backend.complete(vec![Completion { lease: claimed[0].lease(), outcome: Outcome::Retry { delay: Duration::from_secs(600), error: "try later".into() } }]).await);
+    assert_eq!(
+        running,
+        Some((Status::Running, 1, true)),
+        "a claimed task must show running, attempt 1, with a lease deadline"
+    );
+    ok(
+        "retry",
+        backend
+            .complete(vec![Completion {
+                lease: claimed[0].lease(),
+                outcome: Outcome::Retry { delay: Duration::from_secs(600), error: "try later".into() },
+            }])
+            .await,
+    );
     let retried = ok("get", backend.get(a).await);
     let Some(retried) = retried else { panic!("conformance: task vanished") };
     assert_eq!(retried.status, Status::Pending);
     assert_eq!(retried.last_error.as_deref(), Some("try later"), "a retry must record the error");
-    assert!(retried.run_at > chrono::Utc::now() + chrono::Duration::seconds(500), "a retry must move run_at by the delay");
+    assert!(
+        retried.run_at > chrono::Utc::now() + chrono::Duration::seconds(500),
+        "a retry must move run_at by the delay"
+    );
 
     let stats = ok("stats", backend.stats().await);
     assert_eq!((stats.pending, stats.scheduled, stats.running), (2, 2, 0), "stats: {stats:?}");
 
     // Failures recorded by a real worker.
     let recorder = Recorder::default();
-    let bad = ok("enqueue raw", backend.enqueue(vec![NewTask::new(b"{not json".to_vec(), PushOptions::new())]).await)[0];
-    let panics = ok("push", backend.push_with(TestJob::with(3, Action::Panic), PushOptions::new().max_attempts(1)).await);
+    let bad =
+        ok("enqueue raw", backend.enqueue(vec![NewTask::new(b"{not json".to_vec(), PushOptions::new())]).await)[0];
+    let panics =
+        ok("push", backend.push_with(TestJob::with(3, Action::Panic), PushOptions::new().max_attempts(1)).await);
     let good = ok("push", backend.push(TestJob::ok(4)).await);
     let worker = start_worker("inspect", backend.clone(), &recorder, 1);
     wait_until("the good job finished", Duration::from_secs(5), || recorder.finished() == 1).await;

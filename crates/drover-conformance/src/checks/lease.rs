@@ -2,7 +2,10 @@ use std::time::Duration;
 
 use drover_core::{Completion, Enqueue, Outcome};
 
-use crate::harness::{claim, claim_n, ok, start_worker, test_builder, handle, wait_until, Action, Factory, Recorder, Running, TestJob, SHORT_LEASE};
+use crate::harness::{
+    claim, claim_n, handle, ok, start_worker, test_builder, wait_until, Action, Factory, Recorder, Running, TestJob,
+    SHORT_LEASE,
+};
 
 /// A claim that is neither acked nor extended expires, and the task is claimed again with the
 /// next attempt and a new token.
@@ -34,7 +37,10 @@ pub async fn stale_ack_ignored<B: Enqueue<Job = TestJob>>(make: impl Factory<B>)
     ok(
         "current complete",
         backend
-            .complete(vec![Completion { lease: b[0].lease(), outcome: Outcome::Retry { delay: Duration::ZERO, error: "again".into() } }])
+            .complete(vec![Completion {
+                lease: b[0].lease(),
+                outcome: Outcome::Retry { delay: Duration::ZERO, error: "again".into() },
+            }])
             .await,
     );
     let c = claim_n(&backend, 1, Duration::from_secs(30), Duration::from_secs(3)).await;
@@ -49,7 +55,13 @@ pub async fn heartbeat_keeps_long_task<B: Enqueue<Job = TestJob>>(make: impl Fac
     let recorder = Recorder::default();
     ok("push", backend.push(TestJob::with(1, Action::Sleep(1500))).await);
     let lease = Duration::from_millis(500);
-    let w1 = Running::start(test_builder("hb-1", &recorder, 2).lease(lease).heartbeat(Duration::from_millis(100)).backend(backend.clone()).build_fn(handle));
+    let w1 = Running::start(
+        test_builder("hb-1", &recorder, 2)
+            .lease(lease)
+            .heartbeat(Duration::from_millis(100))
+            .backend(backend.clone())
+            .build_fn(handle),
+    );
     wait_until("the long job started", Duration::from_secs(5), || recorder.runs(1) == 1).await;
     let w2 = start_worker("hb-2", backend.clone(), &recorder, 2);
     wait_until("the long job finished", Duration::from_secs(10), || recorder.finished() == 1).await;

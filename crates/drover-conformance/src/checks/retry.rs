@@ -15,10 +15,18 @@ pub async fn persisted_retry_with_backoff<B: Enqueue<Job = TestJob>>(make: impl 
     let delay = Duration::from_millis(800);
     ok(
         "complete with retry",
-        backend.complete(vec![Completion { lease: first[0].lease(), outcome: Outcome::Retry { delay, error: "boom".into() } }]).await,
+        backend
+            .complete(vec![Completion {
+                lease: first[0].lease(),
+                outcome: Outcome::Retry { delay, error: "boom".into() },
+            }])
+            .await,
     );
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert!(claim(&backend, 1, Duration::from_secs(30)).await.is_empty(), "a retried task came back before its backoff delay");
+    assert!(
+        claim(&backend, 1, Duration::from_secs(30)).await.is_empty(),
+        "a retried task came back before its backoff delay"
+    );
     let second = claim_n(&backend, 1, Duration::from_secs(30), Duration::from_secs(3)).await;
     assert_eq!(second.len(), 1, "a retried task never came back");
     assert_eq!(second[0].attempt, 2, "the retry must count as the next attempt");

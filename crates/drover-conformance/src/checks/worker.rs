@@ -2,7 +2,9 @@ use std::time::Duration;
 
 use drover_core::{Enqueue, NewTask, PushOptions};
 
-use crate::harness::{claim, handle, ok, start_worker, test_builder, wait_until, Action, Factory, Recorder, Running, TestJob};
+use crate::harness::{
+    claim, handle, ok, start_worker, test_builder, wait_until, Action, Factory, Recorder, Running, TestJob,
+};
 
 /// On shutdown a worker hands back claimed tasks it had not started, at once (not after their
 /// leases), without counting an attempt; the running task finishes.
@@ -24,7 +26,11 @@ pub async fn shutdown_hands_back_unstarted<B: Enqueue<Job = TestJob>>(make: impl
     assert_eq!(recorder.finished(), 1, "the running job must finish during graceful shutdown");
     let back = claim(&backend, 10, Duration::from_secs(30)).await;
     assert_eq!(back.len(), 4, "unstarted claims must be claimable at once after shutdown (not after their 60 s lease)");
-    assert!(back.iter().all(|t| t.attempt == 1), "a handed-back task's attempt must not count: {:?}", back.iter().map(|t| t.attempt).collect::<Vec<_>>());
+    assert!(
+        back.iter().all(|t| t.attempt == 1),
+        "a handed-back task's attempt must not count: {:?}",
+        back.iter().map(|t| t.attempt).collect::<Vec<_>>()
+    );
 }
 
 /// Several workers with several slots each process every job exactly once.
@@ -33,7 +39,8 @@ pub async fn no_double_processing<B: Enqueue<Job = TestJob>>(make: impl Factory<
     let recorder = Recorder::default();
     let n = 300u64;
     ok("push_bulk", backend.push_bulk((0..n).map(|i| TestJob::with(i, Action::Sleep(i % 3)))).await);
-    let workers: Vec<Running> = (0..3).map(|i| start_worker(&format!("many-{i}"), backend.clone(), &recorder, 8)).collect();
+    let workers: Vec<Running> =
+        (0..3).map(|i| start_worker(&format!("many-{i}"), backend.clone(), &recorder, 8)).collect();
     wait_until("every job finished", Duration::from_secs(60), || recorder.finished() >= n as usize).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     for w in workers {
@@ -49,13 +56,19 @@ pub async fn no_double_processing<B: Enqueue<Job = TestJob>>(make: impl Factory<
 pub async fn undecodable_payload<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {
     let backend = make().await;
     let recorder = Recorder::default();
-    ok("enqueue raw", backend.enqueue(vec![NewTask::new(b"{not json".to_vec(), PushOptions::new().max_attempts(3))]).await);
+    ok(
+        "enqueue raw",
+        backend.enqueue(vec![NewTask::new(b"{not json".to_vec(), PushOptions::new().max_attempts(3))]).await,
+    );
     ok("push", backend.push(TestJob::ok(2)).await);
     let worker = start_worker("bad-payload", backend.clone(), &recorder, 1);
     wait_until("the good job finished", Duration::from_secs(5), || recorder.finished() == 1).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     ok("stop", worker.stop().await);
-    assert!(claim(&backend, 10, Duration::from_secs(1)).await.is_empty(), "an undecodable task must be dead, not retried or left pending");
+    assert!(
+        claim(&backend, 10, Duration::from_secs(1)).await.is_empty(),
+        "an undecodable task must be dead, not retried or left pending"
+    );
 }
 
 /// A panicking handler is recorded as a failure; the worker keeps processing.
@@ -65,8 +78,14 @@ pub async fn panicking_handler<B: Enqueue<Job = TestJob>>(make: impl Factory<B>)
     ok("push", backend.push_with(TestJob::with(1, Action::Panic), PushOptions::new().max_attempts(1)).await);
     ok("push", backend.push(TestJob::ok(2)).await);
     let worker = start_worker("panics", backend.clone(), &recorder, 1);
-    wait_until("the job after the panic finished", Duration::from_secs(5), || recorder.runs(2) == 1 && recorder.finished() == 1).await;
+    wait_until("the job after the panic finished", Duration::from_secs(5), || {
+        recorder.runs(2) == 1 && recorder.finished() == 1
+    })
+    .await;
     ok("stop", worker.stop().await);
     assert_eq!(recorder.runs(1), 1, "the panicking job must run once (max_attempts 1)");
-    assert!(claim(&backend, 10, Duration::from_secs(1)).await.is_empty(), "a panicked job with no attempts left must be dead");
+    assert!(
+        claim(&backend, 10, Duration::from_secs(1)).await.is_empty(),
+        "a panicked job with no attempts left must be dead"
+    );
 }

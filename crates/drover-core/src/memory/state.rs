@@ -30,10 +30,7 @@ pub(super) struct QueueState {
 }
 
 fn after(now: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(d)
-        .ok()
-        .and_then(|d| now.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    chrono::Duration::from_std(d).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 impl QueueState {
@@ -134,16 +131,20 @@ impl QueueState {
             record.info.lease_expires_at = Some(deadline);
             record.info.updated_at = now;
             self.leases.insert((deadline, id));
-            claimed.push(ClaimedTask::new(id, token, record.info.attempt, record.info.max_attempts, record.info.payload.clone()));
+            claimed.push(ClaimedTask::new(
+                id,
+                token,
+                record.info.attempt,
+                record.info.max_attempts,
+                record.info.payload.clone(),
+            ));
         }
         claimed
     }
 
     /// The record of a claim that still holds, if `lease` is it.
     fn held(&mut self, lease: &Lease) -> bool {
-        self.tasks
-            .get(&lease.id)
-            .is_some_and(|r| r.info.status == Status::Running && r.token == Some(lease.token))
+        self.tasks.get(&lease.id).is_some_and(|r| r.info.status == Status::Running && r.token == Some(lease.token))
     }
 
     pub(super) fn complete(&mut self, batch: Vec<Completion>, now: DateTime<Utc>) -> bool {
@@ -270,12 +271,8 @@ impl QueueState {
     }
 
     pub(super) fn list(&self, query: &ListQuery) -> Vec<TaskInfo> {
-        let mut infos: Vec<&TaskInfo> = self
-            .tasks
-            .values()
-            .map(|r| &r.info)
-            .filter(|info| query.status.is_none_or(|s| info.status == s))
-            .collect();
+        let mut infos: Vec<&TaskInfo> =
+            self.tasks.values().map(|r| &r.info).filter(|info| query.status.is_none_or(|s| info.status == s)).collect();
         infos.sort_unstable_by(|a, b| b.id.cmp(&a.id));
         infos
             .into_iter()

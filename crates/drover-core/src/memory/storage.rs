@@ -5,8 +5,8 @@ use chrono::Utc;
 
 use super::state::QueueState;
 use crate::backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueInTransaction, Inspect, ListQuery, Priorities, QueueStats,
-    Requeue, UniqueKeys, Wakeup, WakeupSender,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueInTransaction, Inspect, ListQuery, Priorities, QueueStats, Requeue,
+    UniqueKeys, Wakeup, WakeupSender,
 };
 use crate::codec::{Codec, JsonCodec};
 use crate::error::BackendError;

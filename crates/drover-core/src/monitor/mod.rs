@@ -118,7 +118,8 @@ impl Monitor {
         let (tx, rx) = watch::channel(false);
         let mut handles = Vec::new();
         for (name, factory) in self.factories {
-            let supervisor = supervise(name, factory, rx.clone(), self.events.clone(), self.shutdown_timeout, self.restart_backoff);
+            let supervisor =
+                supervise(name, factory, rx.clone(), self.events.clone(), self.shutdown_timeout, self.restart_backoff);
             handles.push(tokio::spawn(supervisor));
         }
         let all = futures_util::future::join_all(handles);

@@ -73,7 +73,7 @@ where
         stop_deadline = Some(Instant::now() + config.shutdown_timeout);
     }
 
-    loop {
+    let failure: Result<(), Error> = 'run: loop {
         let stopping = stop_deadline.is_some();
 
         // Start as many unstarted tasks as the service accepts right now.
@@ -82,13 +82,22 @@ where
                 None => break,
                 Some(Err(e)) => {
                     let e: BoxDynError = e.into();
-                    return Err(Error::Config(format!("the job service failed and cannot take more jobs: {e}")));
+                    break 'run Err(service_failed(e));
                 }
                 Some(Ok(())) => {
                     if let Some(task) = unstarted.pop_front() {
                         dispatch::<B, S>(
-                            task, &mut service, &context, &data, &config.backoff, &done_tx,
-                            config.spawner.as_ref(), &mut local, &mut running, &mut acks, &events,
+                            task,
+                            &mut service,
+                            &context,
+                            &data,
+                            &config.backoff,
+                            &done_tx,
+                            config.spawner.as_ref(),
+                            &mut local,
+                            &mut running,
+                            &mut acks,
+                            &events,
                         );
                     }
                 }
@@ -120,8 +129,14 @@ where
             claim_fut = Some(Box::pin(async move { b.claim(request).await }));
         }
 
-        if stopping && running.is_empty() && claim_fut.is_none() && unstarted.is_empty() && acks.is_empty() && ack_fut.is_none() {
-            break;
+        if stopping
+            && running.is_empty()
+            && claim_fut.is_none()
+            && unstarted.is_empty()
+            && acks.is_empty()
+            && ack_fut.is_none()
+        {
+            break 'run Ok(());
         }
 
         tokio::select! {
@@ -184,7 +199,7 @@ where
                     }
                     Err(e) => {
                         let e: BoxDynError = e.into();
-                        return Err(Error::Config(format!("the job service failed and cannot take more jobs: {e}")));
+                        break 'run Err(service_failed(e));
                     }
                 }
             }
@@ -256,9 +271,34 @@ where
                 };
             }
         }
+    };
+    if failure.is_err() {
+        // The run is ending early: hand back what never started and record what finished, so
+        // only the tasks still running wait for their leases.
+        release(&backend, &mut unstarted, &events, &name).await;
+        if let Some(f) = claim_fut.take() {
+            if let Ok(tasks) = f.await {
+                unstarted.extend(tasks);
+                release(&backend, &mut unstarted, &events, &name).await;
+            }
+        }
+        if let Some(f) = ack_fut.take() {
+            let (result, batch) = f.await;
+            if result.is_err() {
+                acks.splice(0..0, batch);
+            }
+        }
+        if !acks.is_empty() {
+            let _ = backend.complete(std::mem::take(&mut acks)).await;
+        }
+        return failure;
     }
     events.emit(&Event::WorkerStopped { worker: name.clone(), abandoned: 0 });
     Ok(())
+}
+
+fn service_failed(e: BoxDynError) -> Error {
+    Error::Config(format!("the job service failed and cannot take more jobs: {e}"))
 }
 
 /// Hand back claimed tasks that never started.
@@ -303,14 +343,25 @@ fn dispatch<B, S>(
         Ok(job) => job,
         Err(error) => {
             let error = error.to_string();
-            events.emit(&Event::TaskFailed { worker: context.name().into(), task_id: lease.id, error: error.clone(), dead: true });
+            events.emit(&Event::TaskFailed {
+                worker: context.name().into(),
+                task_id: lease.id,
+                error: error.clone(),
+                dead: true,
+            });
             acks.push(Completion { lease, outcome: Outcome::Dead { error } });
             return;
         }
     };
     let request = Request {
         job,
-        ctx: TaskContext { id: task.id, attempt: task.attempt, max_attempts: task.max_attempts, data: data.clone(), worker: context.clone() },
+        ctx: TaskContext {
+            id: task.id,
+            attempt: task.attempt,
+            max_attempts: task.max_attempts,
+            data: data.clone(),
+            worker: context.clone(),
+        },
     };
     let (attempt, max_attempts, backoff) = (task.attempt, task.max_attempts, *backoff);
     let call = std::panic::catch_unwind(AssertUnwindSafe(|| service.call(request)));

@@ -81,9 +81,9 @@ where
                 Ok(result) => result.map_err(Into::into),
                 Err(payload) => Err(Box::new(PanicError::from_payload(payload)) as BoxDynError),
             })),
-            Err(payload) => Box::pin(std::future::ready(Err(
-                Box::new(PanicError::from_payload(payload)) as BoxDynError
-            ))),
+            Err(payload) => {
+                Box::pin(std::future::ready(Err(Box::new(PanicError::from_payload(payload)) as BoxDynError)))
+            }
         }
     }
 }

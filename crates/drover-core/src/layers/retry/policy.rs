@@ -31,11 +31,7 @@ impl RetryPolicy {
 impl<T: Clone, Res> tower::retry::Policy<Request<T>, Res, BoxDynError> for RetryPolicy {
     type Future = Ready<()>;
 
-    fn retry(
-        &mut self,
-        _req: &mut Request<T>,
-        result: &mut Result<Res, BoxDynError>,
-    ) -> Option<Self::Future> {
+    fn retry(&mut self, _req: &mut Request<T>, result: &mut Result<Res, BoxDynError>) -> Option<Self::Future> {
         match result {
             Ok(_) => None,
             Err(e) if e.is::<Abort>() => None,

@@ -1,0 +1,249 @@
+//! The worker runtime and monitor on the memory backend: restarts, in-process retries,
+//! timeouts, missing data, shutdown timeouts, backend errors.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use drover_core::layers::retry::{RetryLayer, RetryPolicy};
+use drover_core::{
+    Backend, BackendError, Backoff, BoxDynError, ClaimRequest, ClaimedTask, Completion, Data, Enqueue, Event, Inspect,
+    JsonCodec, Lease, MemoryStorage, Monitor, Request, Status, TaskId, WorkerBuilder,
+};
+
+async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn status(storage: &MemoryStorage<u32>, id: TaskId) -> (Status, u32, Option<String>) {
+    let info = storage.get(id).await.unwrap().unwrap();
+    (info.status, info.attempt, info.last_error)
+}
+
+/// A service that fails readiness once, which crashes the worker run.
+#[derive(Clone)]
+struct FailOnce {
+    failed: Arc<AtomicBool>,
+}
+
+impl tower::Service<Request<u32>> for FailOnce {
+    type Response = ();
+    type Error = BoxDynError;
+    type Future = std::future::Ready<Result<(), BoxDynError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxDynError>> {
+        if self.failed.swap(true, Ordering::SeqCst) {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Ready(Err("the service is broken".into()))
+        }
+    }
+
+    fn call(&mut self, _req: Request<u32>) -> Self::Future {
+        std::future::ready(Ok(()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_restarts_a_crashed_worker_and_reports_it() {
+    let storage = MemoryStorage::<u32>::new();
+    let id = storage.push(1).await.unwrap();
+    let events = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = events.clone();
+    let check = storage.clone();
+    Monitor::new()
+        .register(WorkerBuilder::new("crashy").backend(storage.clone()).build(FailOnce { failed: Arc::default() }))
+        .restart_backoff(Duration::from_millis(50), Duration::from_millis(100))
+        .on_event(move |e| seen.lock().unwrap().push(e.to_string()))
+        .run_with_signal(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if check.get(id).await.unwrap().is_some_and(|t| t.status == Status::Done) {
+                    break;
+                }
+            }
+        })
+        .await
+        .unwrap();
+    let events = events.lock().unwrap().join("\n");
+    assert!(events.contains("worker crashy crashed: the job service failed"), "{events}");
+    assert!(events.contains("worker crashy restarted (run 1)"), "{events}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_retries_do_not_count_attempts() {
+    let storage = MemoryStorage::<u32>::new();
+    let id = storage.push(1).await.unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    async fn flaky(_job: u32, calls: Data<Arc<AtomicU32>>) -> Result<(), BoxDynError> {
+        if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+            return Err("blip".into());
+        }
+        Ok(())
+    }
+    let worker = WorkerBuilder::new("retry")
+        .layer(RetryLayer::new(RetryPolicy::retries(3)))
+        .data(calls.clone())
+        .backend(storage.clone())
+        .build_fn(flaky);
+    let check = storage.clone();
+    worker.run_until(async move { wait_for_done(&check, id).await }).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(status(&storage, id).await, (Status::Done, 1, None));
+}
+
+async fn wait_for_done(storage: &MemoryStorage<u32>, id: TaskId) {
+    for _ in 0..500 {
+        if storage.get(id).await.unwrap().is_some_and(|t| t.status.is_final()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("task {id} never finished");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_is_a_recorded_failure() {
+    let storage = MemoryStorage::<u32>::new();
+    let id = storage.push_with(1, drover_core::PushOptions::new().max_attempts(1)).await.unwrap();
+    async fn slow(_job: u32) -> Result<(), BoxDynError> {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Ok(())
+    }
+    let check = storage.clone();
+    WorkerBuilder::new("timeout")
+        .timeout(Duration::from_millis(50))
+        .backend(storage.clone())
+        .build_fn(slow)
+        .run_until(async move { wait_for_done(&check, id).await })
+        .await
+        .unwrap();
+    let (state, _, error) = status(&storage, id).await;
+    assert_eq!(state, Status::Dead);
+    assert!(error.unwrap().contains("timed out"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_data_says_how_to_fix_it() {
+    let storage = MemoryStorage::<u32>::new();
+    let id = storage.push_with(1, drover_core::PushOptions::new().max_attempts(1)).await.unwrap();
+    async fn needs_data(_job: u32, _s: Data<String>) -> Result<(), BoxDynError> {
+        Ok(())
+    }
+    let check = storage.clone();
+    WorkerBuilder::new("data")
+        .backend(storage.clone())
+        .build_fn(needs_data)
+        .run_until(async move { wait_for_done(&check, id).await })
+        .await
+        .unwrap();
+    let error = status(&storage, id).await.2.unwrap();
+    assert!(error.contains("Data<alloc::string::String>") && error.contains("WorkerBuilder::data"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_timeout_leaves_the_task_to_its_lease() {
+    let storage = MemoryStorage::<u32>::new();
+    let id = storage.push(1).await.unwrap();
+    let started = Arc::new(AtomicBool::new(false));
+    async fn stuck(_job: u32, started: Data<Arc<AtomicBool>>) -> Result<(), BoxDynError> {
+        started.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(())
+    }
+    let flag = started.clone();
+    let begun = std::time::Instant::now();
+    let result = Monitor::new()
+        .register(
+            WorkerBuilder::new("stuck")
+                .parallelize(tokio::spawn)
+                .data(started.clone())
+                .backend(storage.clone())
+                .build_fn(stuck),
+        )
+        .shutdown_timeout(Duration::from_millis(200))
+        .run_with_signal(async move { wait_for("the job to start", || flag.load(Ordering::SeqCst)).await })
+        .await;
+    assert!(begun.elapsed() < Duration::from_secs(5));
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("1 task(s) still running"), "{error}");
+    assert_eq!(
+        status(&storage, id).await.0,
+        Status::Running,
+        "the task stays leased, to be re-run when the lease expires"
+    );
+}
+
+/// A backend whose first claims fail, as during a server restart.
+#[derive(Clone)]
+struct Flaky {
+    inner: MemoryStorage<u32>,
+    failures: Arc<AtomicU32>,
+}
+
+impl Backend for Flaky {
+    type Job = u32;
+    type Codec = JsonCodec;
+    fn queue(&self) -> &str {
+        self.inner.queue()
+    }
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(BackendError::connection("claim", "connection refused"));
+        }
+        self.inner.claim(request).await
+    }
+    async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        self.inner.complete(batch).await
+    }
+    async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
+        self.inner.extend_leases(leases, lease).await
+    }
+    async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
+        self.inner.release(leases).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_errors_are_reported_and_the_worker_goes_on() {
+    let inner = MemoryStorage::<u32>::new();
+    let id = inner.push(1).await.unwrap();
+    let events = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = events.clone();
+    async fn ok(_job: u32) -> Result<(), BoxDynError> {
+        Ok(())
+    }
+    let check = inner.clone();
+    Monitor::new()
+        .register(
+            WorkerBuilder::new("flaky")
+                .backoff(Backoff::constant(Duration::from_millis(10)))
+                .backend(Flaky { inner: inner.clone(), failures: Arc::new(AtomicU32::new(2)) })
+                .build_fn(ok),
+        )
+        .on_event(move |e| {
+            if matches!(e, Event::BackendError { .. }) {
+                seen.lock().unwrap().push(e.to_string());
+            }
+        })
+        .run_with_signal(async move { wait_for_done(&check, id).await })
+        .await
+        .unwrap();
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events[0].contains("claim failed") && events[0].contains("connection refused"), "{events:?}");
+    assert_eq!(status(&inner, id).await.0, Status::Done);
+}
+
+#[tokio::test]
+async fn a_monitor_without_workers_says_so() {
+    let error = Monitor::new().run_with_signal(async {}).await.unwrap_err().to_string();
+    assert!(error.contains("Monitor::register"), "{error}");
+}
