@@ -1,4 +1,5 @@
 //! Every example runs to completion and prints its result.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 

@@ -1,5 +1,6 @@
 //! The suite must fail for backends that break the contract: each test wraps the memory
 //! backend with one fault and expects the matching check to panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

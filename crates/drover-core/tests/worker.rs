@@ -1,5 +1,6 @@
 //! The worker runtime and monitor on the memory backend: restarts, in-process retries,
 //! timeouts, missing data, shutdown timeouts, backend errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -236,7 +237,7 @@ async fn backend_errors_are_reported_and_the_worker_goes_on() {
         .run_with_signal(async move { wait_for_done(&check, id).await })
         .await
         .unwrap();
-    let events = events.lock().unwrap();
+    let events = events.lock().unwrap().clone();
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(events[0].contains("claim failed") && events[0].contains("connection refused"), "{events:?}");
     assert_eq!(status(&inner, id).await.0, Status::Done);

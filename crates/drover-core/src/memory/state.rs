@@ -273,7 +273,7 @@ impl QueueState {
     pub(super) fn list(&self, query: &ListQuery) -> Vec<TaskInfo> {
         let mut infos: Vec<&TaskInfo> =
             self.tasks.values().map(|r| &r.info).filter(|info| query.status.is_none_or(|s| info.status == s)).collect();
-        infos.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+        infos.sort_unstable_by_key(|info| std::cmp::Reverse(info.id));
         infos
             .into_iter()
             .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))

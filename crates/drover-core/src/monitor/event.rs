@@ -100,7 +100,9 @@ impl fmt::Display for Event {
 
 /// Where events go: a user's callback or, by default, `tracing`.
 #[derive(Clone)]
-pub struct EventSink(Option<Arc<dyn Fn(&Event) + Send + Sync>>);
+pub struct EventSink(Option<EventCallback>);
+
+type EventCallback = Arc<dyn Fn(&Event) + Send + Sync>;
 
 impl EventSink {
     /// Log events with `tracing` at a level fitting each.

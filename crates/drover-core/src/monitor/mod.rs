@@ -10,12 +10,10 @@ use futures_util::FutureExt;
 use tokio::sync::watch;
 
 pub use event::{Event, EventSink};
-pub use register::{IntoWorkerFactory, RunnableWorker};
+pub use register::{IntoWorkerFactory, RunnableWorker, WorkerFactory};
 
 use crate::error::Error;
 use crate::worker::RunContext;
-
-type Factory = Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>;
 
 /// Runs registered workers until a shutdown signal, then stops them gracefully.
 ///
@@ -45,7 +43,7 @@ type Factory = Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>;
 /// # }
 /// ```
 pub struct Monitor {
-    factories: Vec<(String, Factory)>,
+    factories: Vec<(String, WorkerFactory)>,
     events: EventSink,
     shutdown_timeout: Option<Duration>,
     restart_backoff: (Duration, Duration),
@@ -149,7 +147,7 @@ impl Monitor {
 /// Run one worker, restarting it with backoff when it crashes, until shutdown.
 async fn supervise(
     name: String,
-    mut factory: Factory,
+    mut factory: WorkerFactory,
     shutdown: watch::Receiver<bool>,
     events: EventSink,
     shutdown_timeout: Option<Duration>,

@@ -7,6 +7,10 @@ use crate::error::{BoxDynError, Error};
 use crate::request::Request;
 use crate::worker::{RunContext, Worker};
 
+/// Builds a worker for each run (the first, then restarts).
+#[doc(hidden)]
+pub type WorkerFactory = Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>;
+
 /// A worker with its types erased, as the monitor runs it.
 pub trait RunnableWorker: Send {
     /// The worker's name.
@@ -46,7 +50,7 @@ where
 /// crash runs a fresh clone of that worker, so its service state starts over.
 pub trait IntoWorkerFactory<M> {
     #[doc(hidden)]
-    fn into_factory(self) -> (String, Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>);
+    fn into_factory(self) -> (String, WorkerFactory);
 }
 
 #[doc(hidden)]
@@ -58,7 +62,7 @@ impl<B, S> IntoWorkerFactory<WorkerMarker> for Worker<B, S>
 where
     Worker<B, S>: RunnableWorker + Clone + 'static,
 {
-    fn into_factory(self) -> (String, Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>) {
+    fn into_factory(self) -> (String, WorkerFactory) {
         let name = self.name().to_owned();
         (name, Box::new(move |_| Box::new(self.clone())))
     }
@@ -69,7 +73,7 @@ where
     F: FnOnce(usize) -> Worker<B, S>,
     Worker<B, S>: RunnableWorker + Clone + 'static,
 {
-    fn into_factory(self) -> (String, Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>) {
+    fn into_factory(self) -> (String, WorkerFactory) {
         (self)(0).into_factory()
     }
 }

@@ -23,6 +23,9 @@ use crate::task::{ClaimedTask, Completion, Lease, LeaseToken, Outcome, TaskId};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// A completion call in flight; it gives its batch back so a failed call can be retried.
+type AckFuture = BoxFuture<(Result<(), BackendError>, Vec<Completion>)>;
+
 /// What the monitor hands a worker run: the shutdown signal, where events go, the run number.
 #[doc(hidden)]
 #[derive(Debug)]
@@ -60,7 +63,7 @@ where
     let mut acks: Vec<Completion> = Vec::new();
     let mut claim_fut: Option<BoxFuture<Result<Vec<ClaimedTask>, BackendError>>> = None;
     let mut claim_asked = 0usize;
-    let mut ack_fut: Option<BoxFuture<(Result<(), BackendError>, Vec<Completion>)>> = None;
+    let mut ack_fut: Option<AckFuture> = None;
     let mut idle_until: Option<Instant> = None;
     let mut ack_retry_at: Option<Instant> = None;
     let mut claim_errors = 0u32;
