@@ -16,51 +16,15 @@ pub struct BackendSpec {
 
 /// Every backend DESIGN.md plans. Only those whose crate exists in `crates/` are used.
 pub const BACKENDS: &[BackendSpec] = &[
-    BackendSpec {
-        name: "memory",
-        crates: &["drover-core", "drover-conformance", "drover"],
-        servers: &[],
-    },
-    BackendSpec {
-        name: "sqlite",
-        crates: &["drover-sqlite"],
-        servers: &[],
-    },
-    BackendSpec {
-        name: "postgres",
-        crates: &["drover-postgres"],
-        servers: &["postgres"],
-    },
-    BackendSpec {
-        name: "mysql",
-        crates: &["drover-mysql"],
-        servers: &["mysql"],
-    },
-    BackendSpec {
-        name: "redis",
-        crates: &["drover-redis"],
-        servers: &["redis"],
-    },
-    BackendSpec {
-        name: "rsmq",
-        crates: &["drover-rsmq"],
-        servers: &["redis"],
-    },
-    BackendSpec {
-        name: "amqp",
-        crates: &["drover-amqp"],
-        servers: &["amqp"],
-    },
-    BackendSpec {
-        name: "nats",
-        crates: &["drover-nats"],
-        servers: &["nats"],
-    },
-    BackendSpec {
-        name: "pgmq",
-        crates: &["drover-pgmq"],
-        servers: &["postgres"],
-    },
+    BackendSpec { name: "memory", crates: &["drover-core", "drover-conformance", "drover"], servers: &[] },
+    BackendSpec { name: "sqlite", crates: &["drover-sqlite"], servers: &[] },
+    BackendSpec { name: "postgres", crates: &["drover-postgres"], servers: &["postgres"] },
+    BackendSpec { name: "mysql", crates: &["drover-mysql"], servers: &["mysql"] },
+    BackendSpec { name: "redis", crates: &["drover-redis"], servers: &["redis"] },
+    BackendSpec { name: "rsmq", crates: &["drover-rsmq"], servers: &["redis"] },
+    BackendSpec { name: "amqp", crates: &["drover-amqp"], servers: &["amqp"] },
+    BackendSpec { name: "nats", crates: &["drover-nats"], servers: &["nats"] },
+    BackendSpec { name: "pgmq", crates: &["drover-pgmq"], servers: &["postgres"] },
 ];
 
 impl BackendSpec {
@@ -68,10 +32,7 @@ impl BackendSpec {
     pub fn by_name(name: &str) -> anyhow::Result<&'static BackendSpec> {
         BACKENDS.iter().find(|b| b.name == name).ok_or_else(|| {
             let known: Vec<&str> = BACKENDS.iter().map(|b| b.name).collect();
-            anyhow::anyhow!(
-                "unknown backend `{name}`; known backends: {}",
-                known.join(", ")
-            )
+            anyhow::anyhow!("unknown backend `{name}`; known backends: {}", known.join(", "))
         })
     }
 
@@ -82,17 +43,12 @@ impl BackendSpec {
 
     /// The crates of this backend that exist, for `cargo test -p`.
     pub fn existing_crates(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.crates
-            .iter()
-            .copied()
-            .filter(|krate| crate_exists(krate))
+        self.crates.iter().copied().filter(|krate| crate_exists(krate))
     }
 
     /// The servers this backend's tests need.
     pub fn required_servers(&self) -> impl Iterator<Item = &'static Server> + '_ {
-        self.servers
-            .iter()
-            .filter_map(|key| SERVERS.iter().find(|s| s.key == *key))
+        self.servers.iter().filter_map(|key| SERVERS.iter().find(|s| s.key == *key))
     }
 }
 
@@ -103,18 +59,11 @@ pub fn existing() -> impl Iterator<Item = &'static BackendSpec> {
 
 /// The names of existing backends that need `server`.
 pub fn needing(server: &Server) -> Vec<&'static str> {
-    existing()
-        .filter(|b| b.servers.contains(&server.key))
-        .map(|b| b.name)
-        .collect()
+    existing().filter(|b| b.servers.contains(&server.key)).map(|b| b.name).collect()
 }
 
 fn crate_exists(krate: &str) -> bool {
-    workspace_root()
-        .join("crates")
-        .join(krate)
-        .join("Cargo.toml")
-        .is_file()
+    workspace_root().join("crates").join(krate).join("Cargo.toml").is_file()
 }
 
 #[cfg(test)]
@@ -124,12 +73,7 @@ mod tests {
     #[test]
     fn every_backend_names_known_servers() {
         for backend in BACKENDS {
-            assert_eq!(
-                backend.required_servers().count(),
-                backend.servers.len(),
-                "{}",
-                backend.name
-            );
+            assert_eq!(backend.required_servers().count(), backend.servers.len(), "{}", backend.name);
         }
     }
 

@@ -7,17 +7,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = TestOptions::parse(args)?;
     let steps: [(&str, &[&str]); 3] = [
         ("fmt", &["fmt", "--all", "--", "--check"]),
-        (
-            "clippy",
-            &[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ],
-        ),
+        ("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         ("doc", &["doc", "--workspace", "--no-deps"]),
     ];
     let total = steps.len() + 1;
@@ -38,8 +28,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
     println!("==> ci [{total}/{total}] test: cargo xtask test");
-    test::run_with(&options)
-        .map_err(|error| anyhow::anyhow!("ci step `test` failed: {error:#}"))?;
+    test::run_with(&options).map_err(|error| anyhow::anyhow!("ci step `test` failed: {error:#}"))?;
     println!("==> ci: all {total} steps passed");
     Ok(())
 }

@@ -26,7 +26,7 @@ commands:
         check the servers the backends need, then cargo test (the workspace by default)
   services
         report every backend server; start the local ones that are down
-  bench [--backend NAME]... [--json] [--n N]
+  bench [--backend NAME]... [--json] [--n N] [--runs R]
         throughput and latency of the standard workload; rewrites docs/benchmarks.md
 
 backends: memory sqlite postgres mysql redis rsmq amqp nats pgmq (only those whose crate exists)";
@@ -106,9 +106,7 @@ impl TestOptions {
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--backend" => {
-                    let name = args
-                        .next()
-                        .ok_or_else(|| anyhow::anyhow!("--backend needs a name"))?;
+                    let name = args.next().ok_or_else(|| anyhow::anyhow!("--backend needs a name"))?;
                     options.backends.push(name.clone());
                 }
                 "--skip-missing" => options.skip_missing = true,

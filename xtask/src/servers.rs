@@ -108,10 +108,7 @@ pub const SERVERS: &[Server] = &[
 impl Server {
     /// The URL in use: the environment variable's value, or the default.
     pub fn url(&self) -> String {
-        std::env::var(self.env)
-            .ok()
-            .filter(|url| !url.trim().is_empty())
-            .unwrap_or_else(|| self.default_url.to_owned())
+        std::env::var(self.env).ok().filter(|url| !url.trim().is_empty()).unwrap_or_else(|| self.default_url.to_owned())
     }
 
     /// Host and port of the URL in use.
@@ -167,11 +164,7 @@ impl Server {
             if started.elapsed() > START_COMMAND_TIMEOUT {
                 let _ = child.kill();
                 let _ = child.wait();
-                anyhow::bail!(
-                    "`{}` did not finish within {} s",
-                    self.start,
-                    START_COMMAND_TIMEOUT.as_secs()
-                );
+                anyhow::bail!("`{}` did not finish within {} s", self.start, START_COMMAND_TIMEOUT.as_secs());
             }
             std::thread::sleep(Duration::from_millis(100));
         };
@@ -188,11 +181,7 @@ impl Server {
                 self.start,
                 self.name,
                 self.start_wait.as_secs(),
-                if output.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(":\n{}", output.trim())
-                }
+                if output.trim().is_empty() { String::new() } else { format!(":\n{}", output.trim()) }
             )
         }
     }
@@ -221,9 +210,8 @@ pub fn host_and_port(url: &str, default_port: u16) -> anyhow::Result<(String, u1
     // A list of hosts (`h1:1,h2:2`) is checked at its first.
     let host_port = host_port.split(',').next().unwrap_or_default();
     let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
-        let (host, after) = bracketed
-            .split_once(']')
-            .ok_or_else(|| anyhow::anyhow!("unclosed `[` in the host of `{url}`"))?;
+        let (host, after) =
+            bracketed.split_once(']').ok_or_else(|| anyhow::anyhow!("unclosed `[` in the host of `{url}`"))?;
         (host, after.strip_prefix(':'))
     } else {
         match host_port.rsplit_once(':') {
@@ -232,9 +220,7 @@ pub fn host_and_port(url: &str, default_port: u16) -> anyhow::Result<(String, u1
         }
     };
     let port = match port {
-        Some(port) if !port.is_empty() => port
-            .parse()
-            .map_err(|_| anyhow::anyhow!("bad port `{port}` in `{url}`"))?,
+        Some(port) if !port.is_empty() => port.parse().map_err(|_| anyhow::anyhow!("bad port `{port}` in `{url}`"))?,
         _ => default_port,
     };
     let host = if host.is_empty() { "localhost" } else { host };
@@ -246,9 +232,7 @@ pub fn tcp_answers(host: &str, port: u16) -> bool {
     let Ok(addresses) = (host, port).to_socket_addrs() else {
         return false;
     };
-    addresses
-        .into_iter()
-        .any(|address| TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).is_ok())
+    addresses.into_iter().any(|address| TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).is_ok())
 }
 
 /// Whether `docker compose` can start containers here (the client alone is not enough: it
@@ -290,13 +274,8 @@ mod tests {
 
     #[test]
     fn host_and_port_of_the_default_urls() {
-        let expected = [
-            ("127.0.0.1", 5432),
-            ("127.0.0.1", 3306),
-            ("127.0.0.1", 6379),
-            ("127.0.0.1", 5672),
-            ("127.0.0.1", 4222),
-        ];
+        let expected =
+            [("127.0.0.1", 5432), ("127.0.0.1", 3306), ("127.0.0.1", 6379), ("127.0.0.1", 5672), ("127.0.0.1", 4222)];
         for (server, (host, port)) in SERVERS.iter().zip(expected) {
             let parsed = host_and_port(server.default_url, server.default_port).unwrap();
             assert_eq!(parsed, (host.to_owned(), port), "{}", server.name);
@@ -306,11 +285,7 @@ mod tests {
     #[test]
     fn host_and_port_of_other_urls() {
         let cases = [
-            (
-                "postgres://u:p@db.example:6000/x?sslmode=require",
-                5432,
-                ("db.example", 6000),
-            ),
+            ("postgres://u:p@db.example:6000/x?sslmode=require", 5432, ("db.example", 6000)),
             ("rediss://:secret@cache", 6379, ("cache", 6379)),
             ("amqp://[::1]:5673/%2f", 5672, ("::1", 5673)),
             ("mysql://root@[::1]/test", 3306, ("::1", 3306)),
@@ -319,11 +294,7 @@ mod tests {
             ("localhost:1234", 1, ("localhost", 1234)),
         ];
         for (url, default_port, (host, port)) in cases {
-            assert_eq!(
-                host_and_port(url, default_port).unwrap(),
-                (host.to_owned(), port),
-                "{url}"
-            );
+            assert_eq!(host_and_port(url, default_port).unwrap(), (host.to_owned(), port), "{url}");
         }
         assert!(host_and_port("redis://h:notaport", 6379).is_err());
     }

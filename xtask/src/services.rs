@@ -37,17 +37,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             Status::Down(_) if needed.is_empty() => "DOWN (warning)".to_owned(),
             Status::Down(_) => "DOWN".to_owned(),
         };
-        let needed_text = if needed.is_empty() {
-            "no crate yet".to_owned()
-        } else {
-            needed.join(", ")
-        };
-        println!(
-            "{:<11} {:<45} {:<16} {needed_text}",
-            server.name,
-            server.url(),
-            status_text
-        );
+        let needed_text = if needed.is_empty() { "no crate yet".to_owned() } else { needed.join(", ") };
+        println!("{:<11} {:<45} {:<16} {needed_text}", server.name, server.url(), status_text);
         if matches!(status, Status::Down(_)) && !needed.is_empty() {
             missing_needed.push(server.name);
         }
@@ -61,10 +52,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     if missing_needed.is_empty() {
         Ok(())
     } else {
-        anyhow::bail!(
-            "servers that existing backend crates need are down: {}",
-            missing_needed.join(", ")
-        )
+        anyhow::bail!("servers that existing backend crates need are down: {}", missing_needed.join(", "))
     }
 }
 
@@ -86,12 +74,7 @@ fn ensure(server: &'static Server, docker: &mut Option<bool>) -> Status {
     }
     let mut failures = Vec::new();
     if let Some(program) = server.installed() {
-        println!(
-            "{}: down; starting the local server ({}): {}",
-            server.name,
-            program.display(),
-            server.start
-        );
+        println!("{}: down; starting the local server ({}): {}", server.name, program.display(), server.start);
         match server.start_local() {
             Ok(()) => {
                 println!("{}: up", server.name);
@@ -105,14 +88,8 @@ fn ensure(server: &'static Server, docker: &mut Option<bool>) -> Status {
     }
     if *docker.get_or_insert_with(docker_compose_works) {
         let mut command = std::process::Command::new("docker");
-        command
-            .args(["compose", "up", "-d", server.compose_service])
-            .current_dir(workspace_root());
-        println!(
-            "{}: down; running `{}`",
-            server.name,
-            display_command(&command)
-        );
+        command.args(["compose", "up", "-d", server.compose_service]).current_dir(workspace_root());
+        println!("{}: down; running `{}`", server.name, display_command(&command));
         match command.status() {
             Ok(status) if status.success() => {
                 if server.wait_until_answers(server.start_wait * 2) {
@@ -124,10 +101,9 @@ fn ensure(server: &'static Server, docker: &mut Option<bool>) -> Status {
                     server.compose_service
                 ));
             }
-            Ok(status) => failures.push(format!(
-                "  `docker compose up -d {}` failed ({status})",
-                server.compose_service
-            )),
+            Ok(status) => {
+                failures.push(format!("  `docker compose up -d {}` failed ({status})", server.compose_service))
+            }
             Err(error) => failures.push(format!("  could not run docker: {error}")),
         }
     }

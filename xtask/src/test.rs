@@ -26,10 +26,7 @@ pub fn run_with(options: &TestOptions) -> anyhow::Result<()> {
                     backend.crates.first().copied().unwrap_or_default()
                 );
             }
-            if !selected
-                .iter()
-                .any(|b: &&BackendSpec| b.name == backend.name)
-            {
+            if !selected.iter().any(|b: &&BackendSpec| b.name == backend.name) {
                 selected.push(backend);
             }
         }
@@ -41,9 +38,7 @@ pub fn run_with(options: &TestOptions) -> anyhow::Result<()> {
     let mut skipped: Vec<(&'static BackendSpec, &'static Server)> = Vec::new();
     for backend in &selected {
         for server in backend.required_servers() {
-            let up = *answers
-                .entry(server.key)
-                .or_insert_with(|| server.answers());
+            let up = *answers.entry(server.key).or_insert_with(|| server.answers());
             if up {
                 continue;
             }
@@ -56,10 +51,7 @@ pub fn run_with(options: &TestOptions) -> anyhow::Result<()> {
         }
     }
     if !refusals.is_empty() {
-        anyhow::bail!(
-            "refusing to test without the servers the backends need:\n\n{}",
-            refusals.join("\n\n")
-        );
+        anyhow::bail!("refusing to test without the servers the backends need:\n\n{}", refusals.join("\n\n"));
     }
     print_skipped(&skipped);
 

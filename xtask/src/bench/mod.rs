@@ -22,34 +22,34 @@ struct BenchOptions {
     backends: Vec<String>,
     json: bool,
     n: u64,
+    runs: usize,
 }
 
 impl BenchOptions {
     fn parse(args: &[String]) -> anyhow::Result<Self> {
-        let mut options = Self {
-            backends: Vec::new(),
-            json: false,
-            n: Workload::STANDARD_N,
-        };
+        let mut options =
+            Self { backends: Vec::new(), json: false, n: Workload::STANDARD_N, runs: Workload::STANDARD_RUNS };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--backend" => {
-                    let name = args
-                        .next()
-                        .ok_or_else(|| anyhow::anyhow!("--backend needs a name"))?;
+                    let name = args.next().ok_or_else(|| anyhow::anyhow!("--backend needs a name"))?;
                     options.backends.push(name.clone());
                 }
                 "--json" => options.json = true,
                 "--n" => {
-                    let n = args
-                        .next()
-                        .ok_or_else(|| anyhow::anyhow!("--n needs a number"))?;
+                    let n = args.next().ok_or_else(|| anyhow::anyhow!("--n needs a number"))?;
                     options.n = n
                         .replace('_', "")
                         .parse()
                         .map_err(|_| anyhow::anyhow!("--n needs a positive number, got `{n}`"))?;
                     anyhow::ensure!(options.n > 0, "--n needs a positive number");
+                }
+                "--runs" => {
+                    let runs = args.next().ok_or_else(|| anyhow::anyhow!("--runs needs a number"))?;
+                    options.runs =
+                        runs.parse().map_err(|_| anyhow::anyhow!("--runs needs a positive number, got `{runs}`"))?;
+                    anyhow::ensure!(options.runs > 0, "--runs needs a positive number");
                 }
                 other => anyhow::bail!("unknown bench option `{other}`"),
             }
@@ -59,10 +59,7 @@ impl BenchOptions {
         }
         for name in &options.backends {
             if !BENCHED.contains(&name.as_str()) {
-                anyhow::bail!(
-                    "no bench for backend `{name}` yet; benched backends: {}",
-                    BENCHED.join(", ")
-                );
+                anyhow::bail!("no bench for backend `{name}` yet; benched backends: {}", BENCHED.join(", "));
             }
         }
         Ok(options)
@@ -74,6 +71,9 @@ impl BenchOptions {
         if self.n != Workload::STANDARD_N {
             line.push_str(&format!(" --n {}", self.n));
         }
+        if self.runs != Workload::STANDARD_RUNS {
+            line.push_str(&format!(" --runs {}", self.runs));
+        }
         line
     }
 }
@@ -83,21 +83,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     // Check the options here too, so a typo fails before a release build.
     BenchOptions::parse(args)?;
     let mut command = cargo();
-    command
-        .args([
-            "run",
-            "--profile",
-            "bench-fast",
-            "--package",
-            "xtask",
-            "--",
-            "bench-inner",
-        ])
-        .args(args);
-    eprintln!(
-        "$ {}  (an optimized build; the first one takes a few minutes)",
-        display_command(&command)
-    );
+    command.args(["run", "--profile", "bench-fast", "--package", "xtask", "--", "bench-inner"]).args(args);
+    eprintln!("$ {}  (an optimized build; the first one takes a few minutes)", display_command(&command));
     let status = command.status()?;
     if !status.success() {
         anyhow::bail!("the bench failed ({status})");
@@ -111,10 +98,8 @@ pub fn run_inner(args: &[String]) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: this bench is a debug build; run `cargo xtask bench` for real figures");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let workload = Workload::standard(options.n);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let workload = Workload::standard(options.n, options.runs);
     for backend in &options.backends {
         let mut report = Report::new(backend, options.command_for(backend));
         runtime.block_on(run_backend(backend, &workload, |measurement| {
@@ -139,10 +124,7 @@ async fn run_backend(
 ) -> anyhow::Result<()> {
     match backend {
         "memory" => {
-            run_suite(workload, on_result, |queue| async move {
-                Ok(MemoryStorage::<BenchJob>::named(queue))
-            })
-            .await
+            run_suite(workload, on_result, |queue| async move { Ok(MemoryStorage::<BenchJob>::named(queue)) }).await
         }
         other => anyhow::bail!("no bench for backend `{other}` yet"),
     }

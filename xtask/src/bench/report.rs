@@ -21,7 +21,8 @@ Measured by `cargo xtask bench`, never by timed tests. The standard workload (DE
 - **latency**: a running worker at concurrency 50 while jobs are pushed one at a time at a
   steady 1,000 jobs/s for 3 s; time from `push` to the handler's start, p50 and p99.
 
-The bench runs in the `bench-fast` profile (release, thin LTO) on a multi-threaded Tokio
+Each throughput is the median of 5 runs (`--runs`), each on a fresh queue. The bench runs
+in the `bench-fast` profile (release, thin LTO) on a multi-threaded Tokio
 runtime. `cargo xtask bench --backend NAME` rewrites that backend's section below and keeps
 the others; add `--json` for one JSON object per line and measurement on standard output.
 ";
@@ -41,31 +42,12 @@ impl Measurement {
         let measurement = self.name();
         let line = match *self {
             Self::EnqueueBulk { n, per_s } | Self::EnqueueSingle { n, per_s } => {
-                JsonLine::Enqueue {
-                    backend,
-                    measurement,
-                    n,
-                    per_s: round(per_s, 1),
-                }
+                JsonLine::Enqueue { backend, measurement, n, per_s: round(per_s, 1) }
             }
-            Self::Drain {
-                n,
-                concurrency,
-                per_s,
-            } => JsonLine::Drain {
-                backend,
-                measurement,
-                n,
-                concurrency,
-                per_s: round(per_s, 1),
-            },
-            Self::Latency {
-                rate_per_s,
-                n,
-                concurrency,
-                p50_ms,
-                p99_ms,
-            } => JsonLine::Latency {
+            Self::Drain { n, concurrency, per_s } => {
+                JsonLine::Drain { backend, measurement, n, concurrency, per_s: round(per_s, 1) }
+            }
+            Self::Latency { rate_per_s, n, concurrency, p50_ms, p99_ms } => JsonLine::Latency {
                 backend,
                 measurement,
                 rate_per_s,
@@ -83,26 +65,13 @@ impl Measurement {
         let name = self.name();
         match *self {
             Self::EnqueueBulk { n, per_s } | Self::EnqueueSingle { n, per_s } => {
-                format!(
-                    "{backend:<10} {name:<15} n={n:<6} {:>30} jobs/s",
-                    thousands(per_s)
-                )
+                format!("{backend:<10} {name:<15} n={n:<6} {:>30} jobs/s", thousands(per_s))
             }
-            Self::Drain {
-                n,
-                concurrency,
-                per_s,
-            } => format!(
-                "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} {:>15} jobs/s",
+            Self::Drain { n, concurrency, per_s } => format!(
+                "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} {:>13} jobs/s",
                 thousands(per_s)
             ),
-            Self::Latency {
-                rate_per_s,
-                n,
-                concurrency,
-                p50_ms,
-                p99_ms,
-            } => format!(
+            Self::Latency { rate_per_s, n, concurrency, p50_ms, p99_ms } => format!(
                 "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} at {rate_per_s}/s: \
                  p50 {p50_ms:.3} ms, p99 {p99_ms:.3} ms"
             ),
@@ -115,11 +84,9 @@ impl Measurement {
             Self::EnqueueBulk { n, per_s } | Self::EnqueueSingle { n, per_s } => {
                 format!("| {name} | {} | | {} jobs/s |", thousands(n as f64), thousands(per_s))
             }
-            Self::Drain { n, concurrency, per_s } => format!(
-                "| {name} | {} | {concurrency} | {} jobs/s |",
-                thousands(n as f64),
-                thousands(per_s)
-            ),
+            Self::Drain { n, concurrency, per_s } => {
+                format!("| {name} | {} | {concurrency} | {} jobs/s |", thousands(n as f64), thousands(per_s))
+            }
             Self::Latency { rate_per_s, n, concurrency, p50_ms, p99_ms } => format!(
                 "| {name} ({} jobs/s offered) | {} | {concurrency} | p50 {p50_ms:.3} ms, p99 {p99_ms:.3} ms |",
                 thousands(rate_per_s as f64),
@@ -166,11 +133,7 @@ pub struct Report {
 
 impl Report {
     pub fn new(backend: &str, command: String) -> Self {
-        Self {
-            backend: backend.to_owned(),
-            command,
-            measurements: Vec::new(),
-        }
+        Self { backend: backend.to_owned(), command, measurements: Vec::new() }
     }
 
     pub fn push(&mut self, measurement: Measurement) {
@@ -262,22 +225,12 @@ mod tests {
 
     #[test]
     fn json_has_the_designed_shape() {
-        let drain = Measurement::Drain {
-            n: 10_000,
-            concurrency: 10,
-            per_s: 31_250.04,
-        };
+        let drain = Measurement::Drain { n: 10_000, concurrency: 10, per_s: 31_250.04 };
         assert_eq!(
             drain.to_json("postgres"),
             r#"{"backend":"postgres","measurement":"drain","n":10000,"concurrency":10,"per_s":31250.0}"#
         );
-        let latency = Measurement::Latency {
-            rate_per_s: 1_000,
-            n: 3_000,
-            concurrency: 50,
-            p50_ms: 1.2,
-            p99_ms: 4.8,
-        };
+        let latency = Measurement::Latency { rate_per_s: 1_000, n: 3_000, concurrency: 50, p50_ms: 1.2, p99_ms: 4.8 };
         let value: serde_json::Value = serde_json::from_str(&latency.to_json("memory")).unwrap();
         assert_eq!(value["measurement"], "latency");
         assert_eq!(value["rate_per_s"], 1_000);
@@ -293,10 +246,7 @@ mod tests {
         assert!(updated.contains("new") && !updated.contains("old"));
         assert!(updated.find("## memory") < updated.find("## postgres"));
         assert!(updated.contains("## postgres\n\npg\n"));
-        assert_eq!(
-            replace_section(&updated, "memory", "## memory\n\nnew\n"),
-            updated
-        );
+        assert_eq!(replace_section(&updated, "memory", "## memory\n\nnew\n"), updated);
     }
 
     #[test]

@@ -23,11 +23,7 @@ pub struct BenchJob {
 
 impl BenchJob {
     fn new(id: u64) -> Self {
-        Self {
-            id,
-            to: format!("user{id}@example.com"),
-            enqueued_at_us: 0,
-        }
+        Self { id, to: format!("user{id}@example.com"), enqueued_at_us: 0 }
     }
 }
 
@@ -50,14 +46,20 @@ pub struct Workload {
     pub latency_concurrency: usize,
     /// How long a drain may take before the bench gives up on it.
     pub timeout: Duration,
+    /// Runs of each throughput measurement; the median is reported.
+    pub runs: usize,
 }
 
 impl Workload {
     /// The job count of DESIGN.md's standard workload.
     pub const STANDARD_N: u64 = 10_000;
 
-    /// The standard workload with `n` jobs per bulk enqueue and drain.
-    pub fn standard(n: u64) -> Self {
+    /// Runs of each throughput measurement unless told otherwise.
+    pub const STANDARD_RUNS: usize = 5;
+
+    /// The standard workload with `n` jobs per bulk enqueue and drain, and `runs` runs of
+    /// each throughput measurement.
+    pub fn standard(n: u64, runs: usize) -> Self {
         Self {
             n,
             single_n: n.min(2_000),
@@ -67,6 +69,7 @@ impl Workload {
             latency_for: Duration::from_secs(3),
             latency_concurrency: 50,
             timeout: Duration::from_secs(300),
+            runs,
         }
     }
 }
@@ -74,30 +77,24 @@ impl Workload {
 /// One result.
 #[derive(Clone, Debug)]
 pub enum Measurement {
-    EnqueueBulk {
-        n: u64,
-        per_s: f64,
-    },
-    EnqueueSingle {
-        n: u64,
-        per_s: f64,
-    },
-    Drain {
-        n: u64,
-        concurrency: usize,
-        per_s: f64,
-    },
-    Latency {
-        rate_per_s: u64,
-        n: u64,
-        concurrency: usize,
-        p50_ms: f64,
-        p99_ms: f64,
-    },
+    EnqueueBulk { n: u64, per_s: f64 },
+    EnqueueSingle { n: u64, per_s: f64 },
+    Drain { n: u64, concurrency: usize, per_s: f64 },
+    Latency { rate_per_s: u64, n: u64, concurrency: usize, p50_ms: f64, p99_ms: f64 },
 }
 
-/// Run every measurement, each on a fresh storage from `make_backend(queue_name)`, and hand
-/// each result to `on_result` as soon as it is known.
+/// The throughput measurements, each repeated [`Workload::runs`] times.
+#[derive(Clone, Copy, Debug)]
+enum Throughput {
+    EnqueueBulk,
+    EnqueueSingle,
+    Drain(usize),
+}
+
+/// Run every measurement, each run on a fresh storage from `make_backend(queue_name)`, and
+/// hand each result to `on_result` as soon as it is known. Throughputs are the median of
+/// [`Workload::runs`] runs: one drain takes tens of milliseconds here, too short for one
+/// sample to mean much.
 pub async fn run_suite<B, F, Fut>(
     workload: &Workload,
     mut on_result: impl FnMut(&Measurement),
@@ -108,50 +105,62 @@ where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = anyhow::Result<B>>,
 {
-    let result = enqueue_bulk(make_backend(queue_name("enqueue_bulk")).await?, workload).await?;
-    on_result(&result);
-    let result =
-        enqueue_single(make_backend(queue_name("enqueue_single")).await?, workload).await?;
-    on_result(&result);
-    for concurrency in workload.drain_concurrency {
-        let backend = make_backend(queue_name(&format!("drain_{concurrency}"))).await?;
-        let result = drain(backend, workload, concurrency).await?;
-        on_result(&result);
+    let mut throughputs = vec![Throughput::EnqueueBulk, Throughput::EnqueueSingle];
+    throughputs.extend(workload.drain_concurrency.map(Throughput::Drain));
+    for throughput in throughputs {
+        let mut results = Vec::with_capacity(workload.runs);
+        for _ in 0..workload.runs.max(1) {
+            let result = match throughput {
+                Throughput::EnqueueBulk => {
+                    enqueue_bulk(make_backend(queue_name("enqueue_bulk")).await?, workload).await?
+                }
+                Throughput::EnqueueSingle => {
+                    enqueue_single(make_backend(queue_name("enqueue_single")).await?, workload).await?
+                }
+                Throughput::Drain(concurrency) => {
+                    let backend = make_backend(queue_name(&format!("drain_{concurrency}"))).await?;
+                    drain(backend, workload, concurrency).await?
+                }
+            };
+            results.push(result);
+        }
+        results.sort_by(|a, b| a.per_s().total_cmp(&b.per_s()));
+        if let Some(median) = results.get(results.len() / 2) {
+            on_result(median);
+        }
     }
     let result = latency(make_backend(queue_name("latency")).await?, workload).await?;
     on_result(&result);
     Ok(())
 }
 
-async fn enqueue_bulk<B: Enqueue<Job = BenchJob>>(
-    backend: B,
-    workload: &Workload,
-) -> anyhow::Result<Measurement> {
+impl Measurement {
+    /// Jobs per second (0 for latency).
+    fn per_s(&self) -> f64 {
+        match *self {
+            Self::EnqueueBulk { per_s, .. } | Self::EnqueueSingle { per_s, .. } | Self::Drain { per_s, .. } => per_s,
+            Self::Latency { .. } => 0.0,
+        }
+    }
+}
+
+async fn enqueue_bulk<B: Enqueue<Job = BenchJob>>(backend: B, workload: &Workload) -> anyhow::Result<Measurement> {
     let batches = batches(workload.n, workload.bulk_chunk);
     let started = Instant::now();
     for batch in batches {
         backend.push_bulk(batch).await?;
     }
-    Ok(Measurement::EnqueueBulk {
-        n: workload.n,
-        per_s: per_second(workload.n, started.elapsed()),
-    })
+    Ok(Measurement::EnqueueBulk { n: workload.n, per_s: per_second(workload.n, started.elapsed()) })
 }
 
-async fn enqueue_single<B: Enqueue<Job = BenchJob>>(
-    backend: B,
-    workload: &Workload,
-) -> anyhow::Result<Measurement> {
+async fn enqueue_single<B: Enqueue<Job = BenchJob>>(backend: B, workload: &Workload) -> anyhow::Result<Measurement> {
     let jobs: Vec<BenchJob> = (0..workload.single_n).map(BenchJob::new).collect();
     let started = Instant::now();
     for job in jobs {
         backend.push(job).await?;
     }
     let n = workload.single_n;
-    Ok(Measurement::EnqueueSingle {
-        n,
-        per_s: per_second(n, started.elapsed()),
-    })
+    Ok(Measurement::EnqueueSingle { n, per_s: per_second(n, started.elapsed()) })
 }
 
 /// Enqueue `n` jobs, then time one worker from its start until every job has run and the
@@ -169,19 +178,12 @@ async fn drain<B: Enqueue<Job = BenchJob>>(
     let worker = start_worker(backend, concurrency, &progress);
     finish(worker, &progress, workload.timeout, "drain").await?;
     let per_s = per_second(workload.n, started.elapsed());
-    Ok(Measurement::Drain {
-        n: workload.n,
-        concurrency,
-        per_s,
-    })
+    Ok(Measurement::Drain { n: workload.n, concurrency, per_s })
 }
 
 /// Offer single pushes at a fixed rate to a running worker and record, for each job, the
 /// time from its push to the start of its handler.
-async fn latency<B: Enqueue<Job = BenchJob>>(
-    backend: B,
-    workload: &Workload,
-) -> anyhow::Result<Measurement> {
+async fn latency<B: Enqueue<Job = BenchJob>>(backend: B, workload: &Workload) -> anyhow::Result<Measurement> {
     let rate = workload.latency_rate_per_s.max(1);
     let total = rate * workload.latency_for.as_secs().max(1);
     let progress = Progress::new(total);
@@ -196,10 +198,7 @@ async fn latency<B: Enqueue<Job = BenchJob>>(
     for id in 0..total {
         ticks.tick().await;
         let backend = backend.clone();
-        let job = BenchJob {
-            enqueued_at_us: now_us(),
-            ..BenchJob::new(id)
-        };
+        let job = BenchJob { enqueued_at_us: now_us(), ..BenchJob::new(id) };
         pushes.push(tokio::spawn(async move { backend.push(job).await }));
     }
     for push in pushes {
@@ -250,9 +249,7 @@ async fn finish(
     match tokio::time::timeout(timeout, &mut worker).await {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(error))) => Err(anyhow::anyhow!("{what}: the worker failed: {error}")),
-        Ok(Err(error)) => Err(anyhow::anyhow!(
-            "{what}: the worker task ended abnormally: {error}"
-        )),
+        Ok(Err(error)) => Err(anyhow::anyhow!("{what}: the worker task ended abnormally: {error}")),
         Err(_) => {
             worker.abort();
             anyhow::bail!(
@@ -300,9 +297,7 @@ impl Progress {
 
     fn latencies(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
         // A handler cannot panic while holding the lock, and a Vec of numbers stays valid anyway.
-        self.latencies_us
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.latencies_us.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -326,11 +321,7 @@ fn queue_name(measurement: &str) -> String {
 }
 
 fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
-        })
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
 }
 
 fn per_second(n: u64, elapsed: Duration) -> f64 {
@@ -354,10 +345,7 @@ mod tests {
     #[test]
     fn batches_split_and_keep_every_job() {
         let split = batches(2_500, 1_000);
-        assert_eq!(
-            split.iter().map(Vec::len).collect::<Vec<_>>(),
-            [1_000, 1_000, 500]
-        );
+        assert_eq!(split.iter().map(Vec::len).collect::<Vec<_>>(), [1_000, 1_000, 500]);
         assert_eq!(split[2][499].id, 2_499);
         assert_eq!(batches(10, usize::MAX).len(), 1);
     }
