@@ -23,7 +23,8 @@
 //! ```
 //!
 //! The in-memory backend of `drover-core` runs all of it in this crate's own tests, and a
-//! deliberately broken backend (one that drops acks) is shown to fail it.
+//! set of deliberately broken backends (dropping acks, releases or heartbeats, ignoring run
+//! times or retry delays) is shown to fail it.
 
 // A test suite reports a broken contract by panicking, like `assert!` does.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
@@ -51,7 +52,7 @@ macro_rules! conformance_tests {
         mod contract {
             $crate::conformance_tests!(@tests $factory;
                 push_claim_ack, bulk_push, scheduling, persisted_retry_with_backoff, dead_after_max_attempts,
-                lease_expiry_redelivers, stale_ack_ignored, heartbeat_keeps_long_task,
+                lease_expiry_redelivers, lease_expiry_on_last_attempt_is_dead, stale_ack_ignored, heartbeat_keeps_long_task,
                 shutdown_hands_back_unstarted, no_double_processing, undecodable_payload, panicking_handler);
         }
     };

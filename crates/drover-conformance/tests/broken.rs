@@ -22,6 +22,8 @@ enum Fault {
     IgnoreRunAt,
     /// Retries are applied at once, ignoring the delay.
     IgnoreRetryDelay,
+    /// Pushes lose their attempt limit.
+    IgnoreMaxAttempts,
 }
 
 #[derive(Clone)]
@@ -74,9 +76,11 @@ impl Backend for Broken {
 
 impl Enqueue for Broken {
     async fn enqueue(&self, mut tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
-        if let Fault::IgnoreRunAt = self.fault {
-            for t in &mut tasks {
-                t.run_at = None;
+        for t in &mut tasks {
+            match self.fault {
+                Fault::IgnoreRunAt => t.run_at = None,
+                Fault::IgnoreMaxAttempts => t.max_attempts = 1000,
+                _ => {}
             }
         }
         self.inner.enqueue(tasks).await
@@ -121,4 +125,10 @@ async fn ignored_run_at_fails_scheduling() {
 #[should_panic(expected = "came back before its backoff delay")]
 async fn ignored_retry_delay_fails_persisted_retry() {
     checks::persisted_retry_with_backoff(broken(Fault::IgnoreRetryDelay)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "expired on its last attempt was claimed again")]
+async fn ignored_max_attempts_fail_lease_expiry_on_last_attempt() {
+    checks::lease_expiry_on_last_attempt_is_dead(broken(Fault::IgnoreMaxAttempts)).await;
 }

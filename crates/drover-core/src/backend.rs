@@ -37,6 +37,9 @@ impl ClaimRequest {
 /// - `claim` returns due, pending tasks (or running tasks whose lease expired), highest priority
 ///   first then oldest `run_at`, at most `max`, each with a fresh token, its attempt counted,
 ///   status running and the lease deadline set — atomically, so no two claims share a task.
+///   A task whose lease expired on its last attempt (`attempt >= max_attempts`) is not claimed
+///   but made dead with [`LEASE_EXPIRED_ON_LAST_ATTEMPT`](crate::LEASE_EXPIRED_ON_LAST_ATTEMPT)
+///   as its error, so a job that kills its worker cannot run forever.
 /// - `complete` applies each outcome only where the token still matches; others are ignored.
 ///   A retry outcome sets the task pending with `run_at = now + delay` and records the error in
 ///   the same step; dead records the error.
@@ -199,7 +202,8 @@ pub trait Cancel: Backend {
 /// Run finished tasks again.
 pub trait Requeue: Backend {
     /// Make a dead or cancelled task pending again, due now, with its attempts reset. Returns
-    /// whether it was requeued.
+    /// whether it was requeued (false when it is not dead or cancelled, does not exist, or its
+    /// unique key is held by another pending or running task).
     fn requeue(&self, id: TaskId) -> impl Future<Output = Result<bool, BackendError>> + Send;
 }
 

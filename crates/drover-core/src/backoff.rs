@@ -59,7 +59,9 @@ impl Backoff {
             return raw;
         }
         let spread = 1.0 + self.jitter * (fastrand::f64() * 2.0 - 1.0);
-        raw.mul_f64(spread).min(self.max)
+        // Through f64 seconds with a clamp, so huge caps cannot overflow.
+        let seconds = (raw.as_secs_f64() * spread).min(self.max.as_secs_f64());
+        Duration::try_from_secs_f64(seconds).unwrap_or(self.max)
     }
 }
 

@@ -133,7 +133,8 @@ impl<B, L> WorkerBuilder<B, L> {
         self
     }
 
-    /// How often running tasks' leases are extended (default a third of the lease).
+    /// How often running tasks' leases are extended (default a third of the lease; a value not
+    /// shorter than the lease is replaced by a third of it).
     pub fn heartbeat(mut self, every: Duration) -> Self {
         self.config.heartbeat = every;
         self.heartbeat_set = true;
@@ -170,7 +171,7 @@ impl<B, L> WorkerBuilder<B, L> {
         self.layer(TraceLayer::new())
     }
 
-    /// Start at most `num` jobs per `per` (tower's rate limit; jobs wait, claimed, meanwhile).
+    /// Start at most `num` jobs per `per` (claimed jobs wait, their leases held, meanwhile).
     pub fn rate_limit(self, num: u64, per: Duration) -> WorkerBuilder<B, Stack<RateLimitLayer, L>> {
         self.layer(RateLimitLayer::new(num, per))
     }

@@ -59,6 +59,6 @@ pub use monitor::{Event, EventSink, IntoWorkerFactory, Monitor, RunnableWorker};
 pub use request::{Extensions, Request, TaskContext};
 pub use task::{
     ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,
-    Status, TaskId, TaskInfo, DEFAULT_MAX_ATTEMPTS,
+    Status, TaskId, TaskInfo, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 pub use worker::{outcome_of, Spawner, Worker, WorkerConfig, WorkerContext};

@@ -143,6 +143,11 @@ impl FromStr for Status {
     }
 }
 
+/// The error recorded when a task's lease expires on its last attempt: the worker running it
+/// crashed, was killed or stopped heartbeating, and the task is dead instead of re-run forever.
+pub const LEASE_EXPIRED_ON_LAST_ATTEMPT: &str =
+    "lease expired on the final attempt: the worker running it crashed, was killed or stopped heartbeating";
+
 /// The default number of attempts a task gets before it is dead.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 25;
 

@@ -173,7 +173,17 @@ pub async fn inspect<B: Inspect + Enqueue<Job = TestJob>>(make: impl Factory<B>)
     assert!(all.windows(2).all(|w| w[0].id > w[1].id), "list must be newest first");
     let rest = ok("list page 2", backend.list(ListQuery::new(None, 3).offset(3)).await);
     assert_eq!(rest.len(), 2, "the second page must hold the remaining 2 of 5 tasks");
-    assert!(rest.iter().any(|t| t.id == scheduled) || all.iter().any(|t| t.id == scheduled));
+    assert!(rest.iter().chain(all.iter()).any(|t| t.id == scheduled), "pages must cover every task");
+
+    // A lease that expires on the last attempt leaves the task dead, with a clear error.
+    let crashed = ok("push", backend.push_with(TestJob::ok(5), PushOptions::new().max_attempts(1)).await);
+    let claimed = claim(&backend, 1, SHORT_LEASE).await;
+    assert_eq!(claimed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![crashed]);
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(300)).await;
+    assert!(claim(&backend, 1, SHORT_LEASE).await.is_empty());
+    let Some((status, error)) = status_of(crashed).await else { panic!("conformance: crashed task vanished") };
+    assert_eq!(status, Status::Dead, "a task whose lease expired on its last attempt must be dead");
+    assert!(error.contains("lease expired"), "the lease expiry must be recorded, got {error:?}");
 }
 
 /// A push inside a transaction is invisible until commit, and gone on rollback.

@@ -22,6 +22,23 @@ pub async fn lease_expiry_redelivers<B: Enqueue<Job = TestJob>>(make: impl Facto
     assert_ne!(again[0].token, first[0].token, "a new claim needs a new token");
 }
 
+/// A task whose lease expires on its last attempt is dead, not re-run forever (a job that
+/// kills its worker, say with an out-of-memory abort, must not loop).
+pub async fn lease_expiry_on_last_attempt_is_dead<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    ok("push", backend.push_with(TestJob::ok(1), drover_core::PushOptions::new().max_attempts(2)).await);
+    let first = claim(&backend, 1, SHORT_LEASE).await;
+    assert_eq!(first.len(), 1);
+    let second = claim_n(&backend, 1, SHORT_LEASE, SHORT_LEASE * 4).await;
+    assert_eq!(second.len(), 1, "with attempts left, an expired lease must re-deliver the task");
+    assert_eq!(second[0].attempt, 2);
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(300)).await;
+    assert!(
+        claim(&backend, 1, SHORT_LEASE).await.is_empty(),
+        "a task whose lease expired on its last attempt was claimed again: it must be dead"
+    );
+}
+
 /// After a lease expired and another worker took the task, the first worker's completion is
 /// ignored and the second one's applies.
 pub async fn stale_ack_ignored<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {

@@ -9,6 +9,8 @@ mod worker;
 
 pub use basic::{bulk_push, push_claim_ack, scheduling};
 pub use capabilities::{cancel, inspect, priorities, requeue_dead, transactional_enqueue, unique_keys};
-pub use lease::{heartbeat_keeps_long_task, lease_expiry_redelivers, stale_ack_ignored};
+pub use lease::{
+    heartbeat_keeps_long_task, lease_expiry_on_last_attempt_is_dead, lease_expiry_redelivers, stale_ack_ignored,
+};
 pub use retry::{dead_after_max_attempts, persisted_retry_with_backoff};
 pub use worker::{no_double_processing, panicking_handler, shutdown_hands_back_unstarted, undecodable_payload};

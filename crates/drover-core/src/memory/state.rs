@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use crate::backend::{ListQuery, QueueStats};
 use crate::task::{ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, Status, TaskId, TaskInfo};
 
+use crate::task::LEASE_EXPIRED_ON_LAST_ATTEMPT;
+
 type ReadyKey = (Reverse<i32>, DateTime<Utc>, u64, TaskId);
 
 struct Record {
@@ -96,12 +98,19 @@ impl QueueState {
                 break;
             }
             self.leases.remove(&(deadline, id));
-            if let Some(record) = self.tasks.get_mut(&id) {
-                record.lease = None;
-                record.token = None;
-                record.info.status = Status::Pending;
-                record.info.lease_expires_at = None;
+            let Some(record) = self.tasks.get_mut(&id) else { continue };
+            record.lease = None;
+            record.token = None;
+            record.info.lease_expires_at = None;
+            record.info.updated_at = now;
+            if record.info.attempt >= record.info.max_attempts {
+                // A task that keeps killing its worker must not be re-run forever.
+                record.info.status = Status::Dead;
+                record.info.last_error = Some(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned());
+                self.release_unique(id);
+                continue;
             }
+            record.info.status = Status::Pending;
             self.index_pending(id, now);
         }
         // Scheduled tasks that are due now.
@@ -239,7 +248,11 @@ impl QueueState {
         }
         let key = self.tasks.get(&id).and_then(|r| r.info.unique_key.clone());
         if let Some(key) = key {
-            self.unique.entry(key).or_insert(id);
+            // Another live task holds the key now: requeueing would make two.
+            if self.unique.get(&key).is_some_and(|holder| *holder != id) {
+                return false;
+            }
+            self.unique.insert(key, id);
         }
         if let Some(record) = self.tasks.get_mut(&id) {
             record.info.status = Status::Pending;

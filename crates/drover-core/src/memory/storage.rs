@@ -31,7 +31,7 @@ impl Shared {
 /// Clones share the queue. Pushes wake idle workers at once (no polling).
 ///
 /// Tasks are lost when the process exits: use it for tests, examples and doctests, or pick a
-/// durable backend (`drover-sqlite` needs no server).
+/// durable backend.
 ///
 /// ```
 /// use drover_core::{Enqueue, Inspect, MemoryStorage, Status};

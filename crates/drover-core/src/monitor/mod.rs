@@ -132,14 +132,17 @@ impl Monitor {
         };
         self.events.emit(&Event::ShutdownComplete);
         let mut abandoned = 0;
+        let mut waited = Duration::ZERO;
         for result in results {
-            if let Ok(Err(Error::ShutdownTimeout { running, .. })) = result {
+            if let Ok(Err(Error::ShutdownTimeout { running, timeout })) = result {
                 abandoned += running;
+                waited = waited.max(timeout);
             }
         }
-        match (abandoned, self.shutdown_timeout) {
-            (0, _) => Ok(()),
-            (running, timeout) => Err(Error::ShutdownTimeout { timeout: timeout.unwrap_or_default(), running }),
+        if abandoned == 0 {
+            Ok(())
+        } else {
+            Err(Error::ShutdownTimeout { timeout: waited, running: abandoned })
         }
     }
 }

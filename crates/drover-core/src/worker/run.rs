@@ -35,6 +35,12 @@ pub struct RunContext {
     pub(crate) run_id: usize,
 }
 
+/// Now plus `d`, saturating far in the future instead of overflowing.
+fn deadline_in(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
 /// Backoff after a failed backend call: 100 ms doubling to 30 s.
 fn error_backoff(consecutive: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1 << consecutive.min(9))).min(Duration::from_secs(30))
@@ -69,11 +75,19 @@ where
     let mut claim_errors = 0u32;
     let mut ack_errors = 0u32;
     let mut stop_deadline: Option<Instant> = None;
-    let mut heartbeat = tokio::time::interval(config.heartbeat.max(Duration::from_millis(10)));
+    // A heartbeat at or beyond the lease would let live claims expire; keep it well inside.
+    let heartbeat_every = if config.heartbeat.is_zero() || config.heartbeat >= config.lease {
+        tracing::warn!(worker = %name, heartbeat = ?config.heartbeat, lease = ?config.lease, "heartbeat must be shorter than the lease; using a third of the lease");
+        config.lease / 3
+    } else {
+        config.heartbeat
+    };
+    let heartbeat_busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut heartbeat = tokio::time::interval(heartbeat_every.max(Duration::from_millis(10)));
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown_open = true;
     if *run.shutdown.borrow() {
-        stop_deadline = Some(Instant::now() + config.shutdown_timeout);
+        stop_deadline = Some(deadline_in(config.shutdown_timeout));
     }
 
     let failure: Result<(), Error> = 'run: loop {
@@ -143,137 +157,145 @@ where
         }
 
         tokio::select! {
-            changed = run.shutdown.changed(), if shutdown_open && !stopping => {
-                if changed.is_err() || *run.shutdown.borrow() {
-                    shutdown_open = changed.is_ok();
-                    stop_deadline = Some(Instant::now() + config.shutdown_timeout);
-                    context.set_stopping();
-                    events.emit(&Event::WorkerStopping { worker: name.clone(), running: running.len() });
-                    release(&backend, &mut unstarted, &events, &name).await;
-                }
-            }
-            n = done_rx.recv_many(&mut done_buf, 1024) => {
-                if n > 0 {
-                    for (lease, outcome) in done_buf.drain(..) {
-                        running.remove(&lease.id);
-                        if let Outcome::Retry { error, .. } | Outcome::Dead { error } = &outcome {
-                            events.emit(&Event::TaskFailed {
-                                worker: name.clone(),
-                                task_id: lease.id,
-                                error: error.clone(),
-                                dead: matches!(outcome, Outcome::Dead { .. }),
-                            });
-                        }
-                        acks.push(Completion { lease, outcome });
-                    }
-                }
-            }
-            Some(()) = local.next(), if !local.is_empty() => {}
-            claimed = async { match claim_fut.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if claim_fut.is_some() => {
-                claim_fut = None;
-                match claimed {
-                    Ok(tasks) => {
-                        claim_errors = 0;
-                        if tasks.len() < claim_asked {
-                            idle_until = Some(Instant::now() + config.poll_interval);
-                        }
-                        unstarted.extend(tasks);
-                        if stop_deadline.is_some() {
+                    changed = run.shutdown.changed(), if shutdown_open && !stopping => {
+                        if changed.is_err() || *run.shutdown.borrow() {
+                            shutdown_open = changed.is_ok();
+                            stop_deadline = Some(deadline_in(config.shutdown_timeout));
+                            context.set_stopping();
+                            events.emit(&Event::WorkerStopping { worker: name.clone(), running: running.len() });
                             release(&backend, &mut unstarted, &events, &name).await;
                         }
                     }
-                    Err(error) => {
-                        claim_errors = claim_errors.saturating_add(1);
-                        let retry_in = error_backoff(claim_errors);
-                        events.emit(&Event::BackendError { worker: name.clone(), operation: "claim", error: error.to_string(), retry_in });
-                        idle_until = Some(Instant::now() + retry_in);
-                    }
-                }
-            }
-            ready = poll_fn(|cx| service.poll_ready(cx)), if !stopping && !unstarted.is_empty() => {
-                match ready {
-                    Ok(()) => {
-                        if let Some(task) = unstarted.pop_front() {
-                            dispatch::<B, S>(
-                                task, &mut service, &context, &data, &config.backoff, &done_tx,
-                                config.spawner.as_ref(), &mut local, &mut running, &mut acks, &events,
-                            );
+                    n = done_rx.recv_many(&mut done_buf, 1024) => {
+                        if n > 0 {
+                            for (lease, outcome) in done_buf.drain(..) {
+                                running.remove(&lease.id);
+                                if let Outcome::Retry { error, .. } | Outcome::Dead { error } = &outcome {
+                                    events.emit(&Event::TaskFailed {
+                                        worker: name.clone(),
+                                        task_id: lease.id,
+                                        error: error.clone(),
+                                        dead: matches!(outcome, Outcome::Dead { .. }),
+                                    });
+                                }
+                                acks.push(Completion { lease, outcome });
+                            }
                         }
                     }
-                    Err(e) => {
-                        let e: BoxDynError = e.into();
-                        break 'run Err(service_failed(e));
-                    }
-                }
-            }
-            acked = async { match ack_fut.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if ack_fut.is_some() => {
-                ack_fut = None;
-                let (result, batch) = acked;
-                match result {
-                    Ok(()) => ack_errors = 0,
-                    Err(error) => {
-                        ack_errors = ack_errors.saturating_add(1);
-                        let retry_in = error_backoff(ack_errors);
-                        events.emit(&Event::BackendError { worker: name.clone(), operation: "complete", error: error.to_string(), retry_in });
-                        // Keep the batch, in front of newer completions, and try again later.
-                        acks.splice(0..0, batch);
-                        ack_retry_at = Some(Instant::now() + retry_in);
-                    }
-                }
-            }
-            _ = async { match ack_retry_at { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if ack_retry_at.is_some() && ack_fut.is_none() => {
-                ack_retry_at = None;
-            }
-            woke = async { match wakeup.as_mut() { Some(w) => w.changed().await, None => std::future::pending().await } }, if idle_until.is_some() && wakeup.is_some() && claim_errors == 0 => {
-                if !woke {
-                    wakeup = None;
-                }
-                idle_until = None;
-            }
-            _ = async { match idle_until { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if idle_until.is_some() => {
-                idle_until = None;
-            }
-            _ = heartbeat.tick() => {
-                if !running.is_empty() || !unstarted.is_empty() {
-                    // Claimed tasks waiting for the service (a rate limit) are held too.
-                    let leases: Vec<Lease> = running
-                        .iter()
-                        .map(|(id, token)| Lease { id: *id, token: *token })
-                        .chain(unstarted.iter().map(ClaimedTask::lease))
-                        .collect();
-                    let b = backend.clone();
-                    let lease = config.lease;
-                    let events = events.clone();
-                    let name = name.clone();
-                    tokio::spawn(async move {
-                        if let Err(error) = b.extend_leases(leases, lease).await {
-                            events.emit(&Event::BackendError { worker: name, operation: "extend leases", error: error.to_string(), retry_in: Duration::ZERO });
+                    Some(()) = local.next(), if !local.is_empty() => {}
+                    claimed = async { match claim_fut.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if claim_fut.is_some() => {
+                        claim_fut = None;
+                        match claimed {
+                            Ok(tasks) => {
+                                claim_errors = 0;
+                                if tasks.len() < claim_asked {
+                                    idle_until = Some(deadline_in(config.poll_interval));
+                                }
+                                unstarted.extend(tasks);
+                                if stop_deadline.is_some() {
+                                    release(&backend, &mut unstarted, &events, &name).await;
+                                }
+                            }
+                            Err(error) => {
+                                claim_errors = claim_errors.saturating_add(1);
+                                let retry_in = error_backoff(claim_errors);
+                                events.emit(&Event::BackendError { worker: name.clone(), operation: "claim", error: error.to_string(), retry_in });
+                                idle_until = Some(deadline_in(retry_in));
+                            }
                         }
-                    });
-                }
-            }
-            _ = async { match stop_deadline { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if stop_deadline.is_some() => {
-                // Out of time: flush what finished, leave the rest to their leases.
-                if let Some(f) = ack_fut.take() {
-                    let (result, batch) = f.await;
-                    if result.is_err() {
-                        acks.splice(0..0, batch);
+                    }
+                    ready = poll_fn(|cx| service.poll_ready(cx)), if !stopping && !unstarted.is_empty() => {
+                        match ready {
+                            Ok(()) => {
+                                if let Some(task) = unstarted.pop_front() {
+                                    dispatch::<B, S>(
+                                        task, &mut service, &context, &data, &config.backoff, &done_tx,
+                                        config.spawner.as_ref(), &mut local, &mut running, &mut acks, &events,
+                                    );
+                                }
+                            }
+                            Err(e) => {
+                                let e: BoxDynError = e.into();
+                                break 'run Err(service_failed(e));
+                            }
+                        }
+                    }
+                    acked = async { match ack_fut.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if ack_fut.is_some() => {
+                        ack_fut = None;
+                        let (result, batch) = acked;
+                        match result {
+                            Ok(()) => ack_errors = 0,
+                            Err(error) => {
+                                ack_errors = ack_errors.saturating_add(1);
+                                let retry_in = error_backoff(ack_errors);
+                                events.emit(&Event::BackendError { worker: name.clone(), operation: "complete", error: error.to_string(), retry_in });
+                                // Keep the batch, in front of newer completions, and try again later.
+                                acks.splice(0..0, batch);
+                                ack_retry_at = Some(deadline_in(retry_in));
+                            }
+                        }
+                    }
+                    _ = async { match ack_retry_at { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if ack_retry_at.is_some() && ack_fut.is_none() => {
+                        ack_retry_at = None;
+                    }
+                    woke = async { match wakeup.as_mut() { Some(w) => w.changed().await, None => std::future::pending().await } }, if idle_until.is_some() && wakeup.is_some() && claim_errors == 0 => {
+                        if !woke {
+                            wakeup = None;
+                        }
+                        idle_until = None;
+                    }
+                    _ = async { match idle_until { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if idle_until.is_some() => {
+                        idle_until = None;
+                    }
+                    _ = heartbeat.tick() => {
+                        // One extension call at a time: a slow backend must not pile them up.
+                        if (!running.is_empty() || !unstarted.is_empty()) && !heartbeat_busy.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                            // Claimed tasks waiting for the service (a rate limit) are held too.
+                            let leases: Vec<Lease> = running
+                                .iter()
+                                .map(|(id, token)| Lease { id: *id, token: *token })
+                                .chain(unstarted.iter().map(ClaimedTask::lease))
+                                .collect();
+                            let b = backend.clone();
+                            let lease = config.lease;
+                            let events = events.clone();
+        let name = name.clone();
+                            let busy = heartbeat_busy.clone();
+                            tokio::spawn(async move {
+                                if let Err(error) = b.extend_leases(leases, lease).await {
+                                    events.emit(&Event::BackendError {
+                                        worker: name,
+                                        operation: "extend leases",
+                                        error: error.to_string(),
+                                        retry_in: heartbeat_every,
+                                    });
+                                }
+                                busy.store(false, std::sync::atomic::Ordering::Release);
+                            });
+                        }
+                    }
+                    _ = async { match stop_deadline { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if stop_deadline.is_some() => {
+                        // Out of time: flush what finished, leave the rest to their leases.
+                        if let Some(f) = ack_fut.take() {
+                            let (result, batch) = f.await;
+                            if result.is_err() {
+                                acks.splice(0..0, batch);
+                            }
+                        }
+                        if !acks.is_empty() {
+                            if let Err(error) = backend.complete(std::mem::take(&mut acks)).await {
+                                events.emit(&Event::BackendError { worker: name.clone(), operation: "complete", error: error.to_string(), retry_in: Duration::ZERO });
+                            }
+                        }
+                        let left = running.len();
+                        events.emit(&Event::WorkerStopped { worker: name.clone(), abandoned: left });
+                        return if left == 0 {
+                            Ok(())
+                        } else {
+                            Err(Error::ShutdownTimeout { timeout: config.shutdown_timeout, running: left })
+                        };
                     }
                 }
-                if !acks.is_empty() {
-                    if let Err(error) = backend.complete(std::mem::take(&mut acks)).await {
-                        events.emit(&Event::BackendError { worker: name.clone(), operation: "complete", error: error.to_string(), retry_in: Duration::ZERO });
-                    }
-                }
-                let left = running.len();
-                events.emit(&Event::WorkerStopped { worker: name.clone(), abandoned: left });
-                return if left == 0 {
-                    Ok(())
-                } else {
-                    Err(Error::ShutdownTimeout { timeout: config.shutdown_timeout, running: left })
-                };
-            }
-        }
     };
     if failure.is_err() {
         // The run is ending early: hand back what never started and record what finished, so

@@ -69,12 +69,12 @@ where
                         return Poll::Pending;
                     }
                     self.sleep = None;
-                    self.window_end = Some(end + self.per);
+                    self.window_end = Some(end.checked_add(self.per).unwrap_or(end));
                     self.left = self.num;
                 }
             }
             _ => {
-                self.window_end = Some(now + self.per);
+                self.window_end = Some(now.checked_add(self.per).unwrap_or(now));
                 self.left = self.num;
                 self.sleep = None;
             }
