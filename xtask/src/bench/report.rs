@@ -21,8 +21,9 @@ Measured by `cargo xtask bench`, never by timed tests. The standard workload (DE
 - **latency**: a running worker at concurrency 50 while jobs are pushed one at a time at a
   steady 1,000 jobs/s for 3 s; time from `push` to the handler's start, p50 and p99.
 
-Each throughput is the median of 5 runs (`--runs`), each on a fresh queue. The bench runs
-in the `bench-fast` profile (release, thin LTO) on a multi-threaded Tokio
+Each throughput is the median of 5 runs (`--runs`), each on a fresh queue; on a 2-core
+machine doing other work the drain figures still move by a third or more between runs.
+The bench runs in the `bench-fast` profile (release, thin LTO) on a multi-threaded Tokio
 runtime. `cargo xtask bench --backend NAME` rewrites that backend's section below and keeps
 the others; add `--json` for one JSON object per line and measurement on standard output.
 ";
@@ -155,8 +156,13 @@ impl Report {
     fn section(&self) -> String {
         let cores = std::thread::available_parallelism().map_or(0, usize::from);
         let date = chrono::Utc::now().format("%Y-%m-%d");
+        // Other work on a small machine moves these figures a lot; the load says how busy it was.
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|text| text.split_whitespace().next().map(|one_minute| format!(" (load average {one_minute})")))
+            .unwrap_or_default();
         let mut text = format!(
-            "## {}\n\nMeasured {date} on a machine with {cores} cores, with `{}`.\n\n\
+            "## {}\n\nMeasured {date} on a machine with {cores} cores{load}, with `{}`.\n\n\
              | measurement | jobs | concurrency | result |\n|---|---:|---:|---:|\n",
             self.backend, self.command
         );
