@@ -223,18 +223,15 @@ async fn handle(job: BenchJob, progress: Data<Arc<Progress>>) -> Result<(), BoxD
     Ok(())
 }
 
-/// One worker that stops once `progress` has seen every job.
+/// One worker that stops once `progress` has seen every job. Jobs run inside the worker's own
+/// task (no `parallelize`), so the drain measures the runtime's overhead, not Tokio's spawn.
 fn start_worker<B: Enqueue<Job = BenchJob>>(
     backend: B,
     concurrency: usize,
     progress: &Arc<Progress>,
 ) -> JoinHandle<drover_core::Result<()>> {
-    let worker = WorkerBuilder::new("bench")
-        .backend(backend)
-        .concurrency(concurrency)
-        .parallelize(tokio::spawn)
-        .data(progress.clone())
-        .build_fn(handle);
+    let worker =
+        WorkerBuilder::new("bench").backend(backend).concurrency(concurrency).data(progress.clone()).build_fn(handle);
     let all_done = progress.clone();
     tokio::spawn(worker.run_until(async move { all_done.all_done.notified().await }))
 }

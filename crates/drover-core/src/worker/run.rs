@@ -60,6 +60,7 @@ where
     events.emit(&Event::WorkerStarted { worker: name.clone(), run_id: run.run_id });
 
     let concurrency = config.concurrency.max(1);
+    let claim_batch_floor = (concurrency / 4).max(1);
     let mut wakeup = backend.wakeup();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Lease, Outcome)>();
     let mut done_buf: Vec<(Lease, Outcome)> = Vec::with_capacity(concurrency);
@@ -134,9 +135,12 @@ where
             }));
         }
 
-        // Claim up to free capacity when not idle and no claim is in flight.
+        // Claim up to free capacity when not idle and no claim is in flight. While jobs run,
+        // wait until a quarter of the slots are free, so claims come in batches rather than
+        // one round trip per finished job.
         let free = concurrency.saturating_sub(running.len() + unstarted.len());
-        if !stopping && claim_fut.is_none() && idle_until.is_none() && free > 0 {
+        let worth_claiming = free > 0 && (free >= claim_batch_floor || running.is_empty());
+        if !stopping && claim_fut.is_none() && idle_until.is_none() && worth_claiming {
             if let Some(w) = wakeup.as_mut() {
                 w.mark_seen();
             }
