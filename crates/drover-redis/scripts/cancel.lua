@@ -1,0 +1,21 @@
+-- Cancel task ARGV[7] if pending or running (a running task's token then no longer matches
+-- anything). Returns 1 if cancelled, 0 if it was final or unknown.
+local now = now_ms()
+local id = ARGV[7]
+local key = task_key(id)
+local f = redis.call('HMGET', key, 's', 'k', 'ra')
+if f[1] == 'pending' then
+  redis.call('ZREM', K_READY, ready_member(tonumber(f[3]), id))
+  redis.call('ZREM', K_SCHEDULED, id)
+elseif f[1] == 'running' then
+  redis.call('ZREM', K_LEASES, id)
+else
+  return 0
+end
+redis.call('ZREM', STATUS_SET[f[1]], id)
+redis.call('HSET', key, 's', 'cancelled', 'u', now)
+release_unique(f[2], id)
+redis.call('ZADD', STATUS_SET.cancelled, 0, id)
+redis.call('ZADD', K_EXPIRY, math.min(now + finished_ttl('cancelled'), MAX_MS), id)
+prune(now)
+return 1

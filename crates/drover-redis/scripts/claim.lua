@@ -1,0 +1,97 @@
+-- Claim up to ARGV[7] (at most 1,000) due tasks for ARGV[9] with a lease of ARGV[8] ms.
+-- ARGV[10]: the error recorded when a lease expires on the last attempt.
+-- First expired leases go back to the ready set and due scheduled tasks are promoted.
+-- Returns five values per task: id, token, attempt, max attempts, payload.
+local max = tonumber(ARGV[7])
+local lease = tonumber(ARGV[8])
+local worker = ARGV[9]
+local now = now_ms()
+
+-- Expired leases: pending again, ahead of newer work of their priority (run_at unchanged);
+-- on the last attempt the task is dead instead (ARGV[10] is the error), so a job that kills
+-- its worker cannot run forever.
+local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, BUDGET)
+if #expired > 0 then
+  local ready, pending, dead, expiry = {}, {}, {}, {}
+  for _, id in ipairs(expired) do
+    local key = task_key(id)
+    local f = redis.call('HMGET', key, 's', 'pr', 'ra', 'a', 'm', 'k')
+    if f[1] == 'running' then
+      if tonumber(f[4]) >= tonumber(f[5]) then
+        redis.call('HSET', key, 's', 'dead', 'e', ARGV[10], 'u', now)
+        release_unique(f[6], id)
+        dead[#dead + 1] = 0
+        dead[#dead + 1] = id
+        expiry[#expiry + 1] = math.min(now + finished_ttl('dead'), MAX_MS)
+        expiry[#expiry + 1] = id
+      else
+        redis.call('HSET', key, 's', 'pending', 'u', now)
+        ready[#ready + 1] = -tonumber(f[2])
+        ready[#ready + 1] = ready_member(tonumber(f[3]), id)
+        pending[#pending + 1] = 0
+        pending[#pending + 1] = id
+      end
+    end
+  end
+  zrem(K_LEASES, expired)
+  zrem(STATUS_SET.running, expired)
+  zadd(K_READY, ready)
+  zadd(STATUS_SET.pending, pending)
+  zadd(STATUS_SET.dead, dead)
+  zadd(K_EXPIRY, expiry)
+end
+
+-- Scheduled tasks whose time has come.
+local due = redis.call('ZRANGEBYSCORE', K_SCHEDULED, '-inf', now, 'LIMIT', 0, BUDGET)
+if #due > 0 then
+  local ready = {}
+  for _, id in ipairs(due) do
+    local f = redis.call('HMGET', task_key(id), 'pr', 'ra')
+    if f[1] then
+      ready[#ready + 1] = -tonumber(f[1])
+      ready[#ready + 1] = ready_member(tonumber(f[2]), id)
+    end
+  end
+  zrem(K_SCHEDULED, due)
+  zadd(K_READY, ready)
+end
+
+local out = {}
+if max > 0 then
+  local popped = redis.call('ZPOPMIN', K_READY, math.min(max, BUDGET))
+  local n = #popped / 2
+  if n > 0 then
+    local base = redis.call('INCRBY', K_SEQ, n) - n
+    local deadline = math.min(now + lease, MAX_MS)
+    local leases, running, claimed = {}, {}, {}
+    for i = 1, n do
+      local id = ready_id(popped[2 * i - 1])
+      local key = task_key(id)
+      local f = redis.call('HMGET', key, 's', 'p', 'm')
+      if f[1] == 'pending' then
+        local token = base + i
+        redis.call('HSET', key, 's', 'running', 't', token, 'l', deadline, 'u', now, 'w', worker)
+        local attempt = redis.call('HINCRBY', key, 'a', 1)
+        out[#out + 1] = id
+        out[#out + 1] = token
+        out[#out + 1] = attempt
+        out[#out + 1] = f[3]
+        out[#out + 1] = f[2]
+        leases[#leases + 1] = deadline
+        leases[#leases + 1] = id
+        running[#running + 1] = 0
+        running[#running + 1] = id
+        claimed[#claimed + 1] = id
+      end
+    end
+    zadd(K_LEASES, leases)
+    zrem(STATUS_SET.pending, claimed)
+    zadd(STATUS_SET.running, running)
+  end
+end
+
+-- Who claims, for inspection; names silent for a day are dropped.
+redis.call('ZADD', K_WORKERS, now, worker)
+redis.call('ZREMRANGEBYSCORE', K_WORKERS, '-inf', now - 86400000)
+prune(now)
+return out

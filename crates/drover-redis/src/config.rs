@@ -1,0 +1,131 @@
+//! The storage's settings: the queue's namespace, retention of finished tasks, batch sizes.
+
+use std::time::Duration;
+
+/// Most tasks one script call handles. Larger pushes are split into chunks of this size, and a
+/// claim never asks for more, so no script unpacks or returns an unbounded list.
+pub const MAX_BATCH: usize = 1_000;
+
+/// Settings of a [`RedisStorage`](crate::RedisStorage). Every setter has a default; the
+/// namespace is the queue's name.
+///
+/// ```
+/// use drover_redis::Config;
+/// use std::time::Duration;
+///
+/// let config = Config::default()
+///     .set_namespace("my-app::dead-letter")
+///     .set_done_ttl(Duration::from_secs(3600))
+///     .set_done_cap(50_000);
+/// assert_eq!(config.namespace(), "my-app::dead-letter");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    namespace: String,
+    done_ttl: Duration,
+    done_cap: u64,
+    dead_ttl: Duration,
+    dead_cap: u64,
+    claim_batch: usize,
+    push_batch: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            namespace: "default".to_owned(),
+            done_ttl: Duration::from_secs(24 * 3600),
+            done_cap: 10_000,
+            dead_ttl: Duration::from_secs(30 * 24 * 3600),
+            dead_cap: 10_000,
+            claim_batch: MAX_BATCH,
+            push_batch: MAX_BATCH,
+        }
+    }
+}
+
+impl Config {
+    /// Settings for the queue `namespace`, every other setting at its default.
+    pub fn new(namespace: impl Into<String>) -> Self {
+        Self::default().set_namespace(namespace)
+    }
+
+    /// The queue's name; its keys are `drover:{<namespace>}:…` (default `default`). The braces
+    /// are a Redis Cluster hash tag: all of one queue's keys live in one slot.
+    pub fn set_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// How long a done task is kept for inspection (default one day).
+    pub fn set_done_ttl(mut self, ttl: Duration) -> Self {
+        self.done_ttl = ttl;
+        self
+    }
+
+    /// Most done tasks kept; beyond it the oldest are deleted (default 10,000; 0 keeps none).
+    pub fn set_done_cap(mut self, cap: u64) -> Self {
+        self.done_cap = cap;
+        self
+    }
+
+    /// How long a dead or cancelled task is kept for inspection and requeue (default 30 days).
+    pub fn set_dead_ttl(mut self, ttl: Duration) -> Self {
+        self.dead_ttl = ttl;
+        self
+    }
+
+    /// Most dead tasks, and most cancelled tasks, kept; beyond it the oldest are deleted
+    /// (default 10,000 each).
+    pub fn set_dead_cap(mut self, cap: u64) -> Self {
+        self.dead_cap = cap;
+        self
+    }
+
+    /// Most tasks one claim takes (default and most 1,000).
+    pub fn set_claim_batch(mut self, n: usize) -> Self {
+        self.claim_batch = n.clamp(1, MAX_BATCH);
+        self
+    }
+
+    /// Most tasks stored by one script call; a larger push is split (default and most 1,000).
+    pub fn set_push_batch(mut self, n: usize) -> Self {
+        self.push_batch = n.clamp(1, MAX_BATCH);
+        self
+    }
+
+    /// The queue's name.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// How long done tasks are kept.
+    pub fn done_ttl(&self) -> Duration {
+        self.done_ttl
+    }
+
+    /// Most done tasks kept.
+    pub fn done_cap(&self) -> u64 {
+        self.done_cap
+    }
+
+    /// How long dead and cancelled tasks are kept.
+    pub fn dead_ttl(&self) -> Duration {
+        self.dead_ttl
+    }
+
+    /// Most dead (and most cancelled) tasks kept.
+    pub fn dead_cap(&self) -> u64 {
+        self.dead_cap
+    }
+
+    /// Most tasks one claim takes.
+    pub fn claim_batch(&self) -> usize {
+        self.claim_batch
+    }
+
+    /// Most tasks stored by one script call.
+    pub fn push_batch(&self) -> usize {
+        self.push_batch
+    }
+}

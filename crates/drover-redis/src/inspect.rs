@@ -1,0 +1,190 @@
+//! Reading and steering a queue: counts, pages, one task, workers, queues; cancel, requeue,
+//! purge.
+
+use chrono::{DateTime, Utc};
+use drover_core::{
+    BackendError, Cancel, Codec, Inspect, ListQuery, QueueStats, Requeue, TaskId, TaskInfo,
+};
+use redis::Value;
+
+use crate::config::MAX_BATCH;
+use crate::connection::backend_error;
+use crate::keys::QUEUES_KEY;
+use crate::scripts;
+use crate::storage::RedisStorage;
+use crate::values::{ints, scored, task_info, task_infos};
+
+/// A worker that claimed from the queue, as [`RedisStorage::workers`] lists it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct WorkerSeen {
+    /// The worker's name.
+    pub name: String,
+    /// When it last claimed (even when it found nothing).
+    pub last_claim: DateTime<Utc>,
+}
+
+impl<T, C> Inspect for RedisStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn stats(&self) -> Result<QueueStats, BackendError> {
+        let value: Value = self.run("stats", &scripts::STATS, |_| {}).await?;
+        let n = ints(value).map_err(|e| BackendError::server("stats", e))?;
+        let count = |i: usize| n.get(i).copied().unwrap_or(0).max(0).unsigned_abs();
+        let mut stats = QueueStats::default();
+        stats.pending = count(0);
+        stats.scheduled = count(1);
+        stats.running = count(2);
+        stats.done = count(3);
+        stats.dead = count(4);
+        stats.cancelled = count(5);
+        Ok(stats)
+    }
+
+    /// Pages newest first by id; `limit` is capped at 1,000 per call.
+    async fn list(&self, query: ListQuery) -> Result<Vec<TaskInfo>, BackendError> {
+        let limit = query.limit.min(MAX_BATCH as u64);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let value: Value = self
+            .run("list", &scripts::LIST, |inv| {
+                inv.arg(query.status.map(|s| s.as_str()).unwrap_or("")).arg(query.offset).arg(limit);
+            })
+            .await?;
+        task_infos(self.shared.config.namespace(), value).map_err(|e| BackendError::server("list", e))
+    }
+
+    async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
+        self.check_namespace()?;
+        let mut conn = self.shared.conn.clone();
+        let value: Value = redis::cmd("HGETALL")
+            .arg(self.shared.keys.task(&id.to_string()))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend_error("get", e))?;
+        match value {
+            Value::Array(ref fields) if fields.is_empty() => Ok(None),
+            Value::Map(ref fields) if fields.is_empty() => Ok(None),
+            Value::Nil => Ok(None),
+            Value::Map(pairs) => {
+                let flat = pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
+                task_info(id, self.shared.config.namespace(), Value::Array(flat))
+                    .map(Some)
+                    .map_err(|e| BackendError::server("get", e))
+            }
+            fields => task_info(id, self.shared.config.namespace(), fields)
+                .map(Some)
+                .map_err(|e| BackendError::server("get", e)),
+        }
+    }
+}
+
+impl<T, C> Cancel for RedisStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
+        let n: i64 = self.run("cancel", &scripts::CANCEL, |inv| {
+            inv.arg(id.to_string());
+        })
+        .await?;
+        Ok(n == 1)
+    }
+}
+
+impl<T, C> Requeue for RedisStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
+        let n: i64 = self.run("requeue", &scripts::REQUEUE, |inv| {
+            inv.arg(id.to_string());
+        })
+        .await?;
+        if n == 1 {
+            self.shared.wakeup.notify();
+        }
+        Ok(n == 1)
+    }
+}
+
+impl<T, C> RedisStorage<T, C> {
+    /// Workers that claimed from this queue in the last day, most recent first (at most
+    /// 1,000).
+    pub async fn workers(&self) -> Result<Vec<WorkerSeen>, BackendError> {
+        let mut conn = self.shared.conn.clone();
+        let value: Value = redis::cmd("ZRANGE")
+            .arg(self.shared.keys.workers())
+            .arg(0)
+            .arg(MAX_BATCH - 1)
+            .arg("REV")
+            .arg("WITHSCORES")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend_error("list workers", e))?;
+        let seen = scored(value).map_err(|e| BackendError::server("list workers", e))?;
+        Ok(seen
+            .into_iter()
+            .map(|(name, ms)| WorkerSeen {
+                name,
+                last_claim: DateTime::<Utc>::from_timestamp_millis(ms as i64).unwrap_or(DateTime::<Utc>::MIN_UTC),
+            })
+            .collect())
+    }
+
+    /// The namespaces of every queue pushed to on this server (at most 1,000 a call: pass
+    /// `cursor` 0 first, then the returned cursor until it is 0).
+    pub async fn queues(&self, cursor: u64) -> Result<(u64, Vec<String>), BackendError> {
+        let mut conn = self.shared.conn.clone();
+        redis::cmd("SSCAN")
+            .arg(QUEUES_KEY)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(MAX_BATCH)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend_error("list queues", e))
+    }
+
+    /// Delete every key of this queue (tasks of every status, indexes, workers), in batches
+    /// of 1,000. Meant for tests and for retiring a queue: workers should be stopped first.
+    pub async fn purge(&self) -> Result<u64, BackendError> {
+        self.check_namespace()?;
+        let mut conn = self.shared.conn.clone();
+        let pattern = self.shared.keys.scan_pattern();
+        let mut cursor = 0u64;
+        let mut deleted = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(MAX_BATCH)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| backend_error("purge", e))?;
+            if !keys.is_empty() {
+                let n: u64 =
+                    redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await.map_err(|e| backend_error("purge", e))?;
+                deleted += n;
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let _: i64 = redis::cmd("SREM")
+            .arg(QUEUES_KEY)
+            .arg(self.shared.config.namespace())
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend_error("purge", e))?;
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,112 @@
+//! Redis storage for [Drover](https://docs.rs/drover): durable background jobs at high
+//! throughput.
+//!
+//! ```no_run
+//! use drover_core::{BoxDynError, Enqueue, WorkerBuilder};
+//! use drover_redis::{Config, RedisStorage};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Email { to: String }
+//!
+//! async fn send_email(job: Email) -> Result<(), BoxDynError> {
+//!     println!("sending to {}", job.to);
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxDynError> {
+//! let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+//! let conn = drover_redis::connect(&redis_url).await?;
+//! let storage = RedisStorage::new_with_config(conn, Config::default().set_namespace("email"));
+//! storage.push(Email { to: "user@example.com".into() }).await?;
+//! let worker = WorkerBuilder::new("email-worker").concurrency(10).backend(storage).build_fn(send_email);
+//! worker.run_until(tokio::signal::ctrl_c()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How it stores a queue
+//!
+//! Every key of a queue starts with `drover:{<namespace>}`; the braces make the namespace a
+//! Redis Cluster hash tag, so a queue's keys share one slot. A task is a hash
+//! `drover:{ns}:task:<id>` (payload, status, attempt, max attempts, priority, run time, lease,
+//! unique key, last error, timestamps). Indexes, all sorted sets:
+//!
+//! | key | holds | score |
+//! |---|---|---|
+//! | `ready` | due pending tasks | minus the priority; ties by run time, then id |
+//! | `scheduled` | pending tasks due later (delays, retry backoff) | run time |
+//! | `leases` | running tasks | lease deadline |
+//! | `ids`, `status:<status>` | every task, and the tasks of each status | 0: pages by id, newest first |
+//! | `expiry` | finished tasks | when to delete them |
+//!
+//! Every state change is one Lua script (`scripts/*.lua`), so it is atomic and a claim can
+//! never hand one task to two workers. Times come from the server's clock (`TIME`). A claim
+//! first makes expired leases pending again (or dead, on the last attempt) and moves due
+//! scheduled tasks to `ready`, then pops up to 1,000 tasks. Completions arrive in batches of
+//! up to 1,000, one script call each, each applied only where its lease token still matches.
+//! No script unpacks or returns more than about 1,000 items, whatever the backlog: pushes
+//! are split into chunks of 1,000 (a few in flight at once), and every maintenance step is
+//! bounded per call.
+//!
+//! If the server restarts, the connection reconnects by itself and the scripts are loaded
+//! again on their first `NOSCRIPT`; failed calls are retried by the worker with backoff, and
+//! a claim whose reply was lost comes back when its lease expires. For durability run Redis
+//! with `appendonly yes` (and `appendfsync always` to lose no acknowledged write).
+//!
+//! # Wake-ups
+//!
+//! Scripts that make work due publish on `drover:{ns}:signal`; each storage that a worker
+//! uses holds one dedicated subscription and wakes its idle workers on a message, so idle
+//! workers wait instead of polling. Scheduled tasks become due without a message; workers
+//! find them at their poll interval (1 s by default). A storage built from a bare
+//! `ConnectionManager` (no client to open the subscription with) polls.
+//!
+//! # Retention
+//!
+//! Finished tasks do not pile up: done tasks are deleted after [`Config::set_done_ttl`]
+//! (one day) and beyond [`Config::set_done_cap`] (10,000, oldest first); dead and cancelled
+//! tasks after [`Config::set_dead_ttl`] (30 days) and beyond [`Config::set_dead_cap`]
+//! (10,000 each). Claims and completions do this work a bounded amount at a time.
+//!
+//! # Capabilities
+//!
+//! Every optional trait: [`Priorities`](drover_core::Priorities) (any `i32`),
+//! [`UniqueKeys`](drover_core::UniqueKeys), [`Inspect`](drover_core::Inspect) (plus
+//! [`RedisStorage::workers`] and [`RedisStorage::queues`]), [`Cancel`](drover_core::Cancel),
+//! [`Requeue`](drover_core::Requeue), and
+//! [`EnqueueInTransaction`](drover_core::EnqueueInTransaction) (pushes buffered and stored
+//! atomically on commit).
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it does |
+//! |---|---|---|
+//! | `tls-rustls` | no | `rediss://` URLs, TLS through rustls |
+//!
+//! # Tests
+//!
+//! `cargo test -p drover-redis` runs the conformance suite and this crate's own tests against
+//! the server at `REDIS_URL` (default `redis://127.0.0.1:6379`); each test uses its own
+//! namespace. The restart and crash tests start their own `redis-server` on a spare loopback
+//! port, so the `redis-server` binary must be installed.
+
+mod config;
+mod connection;
+mod inspect;
+mod keys;
+mod scripts;
+mod storage;
+mod transaction;
+mod values;
+mod wakeup;
+
+pub use config::{Config, MAX_BATCH};
+pub use connection::{connect, RedisConnection};
+pub use inspect::WorkerSeen;
+pub use storage::RedisStorage;
+pub use transaction::RedisTransaction;
+
+/// The redis crate this storage is built on, for making your own `ConnectionManager`.
+pub use redis;

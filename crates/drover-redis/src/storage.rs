@@ -1,0 +1,316 @@
+//! `RedisStorage`: the queue's handle, its construction, and the produce and consume sides.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use drover_core::{
+    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Enqueue, JsonCodec, Lease, NewTask, Outcome,
+    Priorities, TaskId, UniqueKeys, Wakeup, WakeupSender, LEASE_EXPIRED_ON_LAST_ATTEMPT,
+};
+use futures_util::{StreamExt, TryStreamExt};
+use redis::aio::ConnectionManager;
+use redis::{FromRedisValue, Script, Value};
+
+use crate::config::{Config, MAX_BATCH};
+use crate::connection::{backend_error, RedisConnection};
+use crate::keys::{clamp_ms, duration_ms, Keys, QUEUES_KEY};
+use crate::scripts;
+use crate::values::{claimed_tasks, ids};
+use crate::wakeup;
+
+/// Chunks of one push sent at once: the server runs one while the next is encoded and sent.
+const PUSH_CHUNKS_IN_FLIGHT: usize = 4;
+
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) keys: Keys,
+    pub(crate) conn: ConnectionManager,
+    client: Option<redis::Client>,
+    pub(crate) wakeup: WakeupSender,
+    listener: OnceLock<bool>,
+    registered: AtomicBool,
+}
+
+/// A queue stored in Redis, for jobs of type `T` encoded by codec `C` (JSON by default).
+/// Clones share the connection and the queue.
+///
+/// Every state change is one atomic Lua script: push (up to 1,000 tasks a call), claim (up
+/// to 1,000, after moving expired leases and due scheduled tasks to the ready set), complete
+/// (a whole batch), extend, release, cancel, requeue. Idle workers wait on a subscription
+/// that pushes wake them from, instead of polling.
+///
+/// ```no_run
+/// use drover_core::Enqueue;
+/// use drover_redis::{Config, RedisStorage};
+///
+/// # async fn run() -> Result<(), drover_core::BackendError> {
+/// let conn = drover_redis::connect("redis://127.0.0.1:6379").await?;
+/// let emails: RedisStorage<String> = RedisStorage::new(conn.clone());
+/// emails.push("user@example.com".to_owned()).await?;
+///
+/// let dlq_config = Config::default().set_namespace("my-app::dead-letter");
+/// let dlq_storage: RedisStorage<String> = RedisStorage::new_with_config(conn.clone(), dlq_config);
+/// # Ok(())
+/// # }
+/// ```
+pub struct RedisStorage<T, C = JsonCodec> {
+    pub(crate) shared: Arc<Shared>,
+    _job: PhantomData<fn() -> (T, C)>,
+}
+
+impl<T, C> Clone for RedisStorage<T, C> {
+    fn clone(&self) -> Self {
+        Self { shared: self.shared.clone(), _job: PhantomData }
+    }
+}
+
+impl<T, C> std::fmt::Debug for RedisStorage<T, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStorage").field("namespace", &self.shared.config.namespace()).finish()
+    }
+}
+
+impl<T> RedisStorage<T> {
+    /// The queue `default` on `conn`, with JSON payloads.
+    pub fn new(conn: impl Into<RedisConnection>) -> Self {
+        Self::new_with_config(conn, Config::default())
+    }
+
+    /// The queue `config.namespace()` on `conn`, with JSON payloads.
+    pub fn new_with_config(conn: impl Into<RedisConnection>, config: Config) -> Self {
+        Self::with_codec(conn, config)
+    }
+}
+
+impl<T, C> RedisStorage<T, C> {
+    /// The queue `config.namespace()` on `conn`, with payloads encoded by `C`.
+    pub fn with_codec(conn: impl Into<RedisConnection>, config: Config) -> Self {
+        let conn = conn.into();
+        let keys = Keys::new(&config);
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                keys,
+                conn: conn.manager,
+                client: conn.client,
+                wakeup: WakeupSender::new(),
+                listener: OnceLock::new(),
+                registered: AtomicBool::new(false),
+            }),
+            _job: PhantomData,
+        }
+    }
+
+    /// The storage's settings.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Run `script` with the queue's keys, its common arguments and `args`.
+    pub(crate) async fn run<R: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        script: &Script,
+        args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
+    ) -> Result<R, BackendError> {
+        self.check_namespace()?;
+        let mut invocation = script.prepare_invoke();
+        invocation.key(&self.shared.keys.script_keys).arg(&self.shared.keys.common_args);
+        args(&mut invocation);
+        let mut conn = self.shared.conn.clone();
+        invocation.invoke_async(&mut conn).await.map_err(|e| backend_error(operation, e))
+    }
+
+    pub(crate) fn check_namespace(&self) -> Result<(), BackendError> {
+        if self.shared.config.namespace().is_empty() {
+            return Err(BackendError::Config(
+                "the Redis namespace is empty: set one with Config::default().set_namespace(\"my-queue\")".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Store one chunk of at most [`MAX_BATCH`] tasks.
+    async fn enqueue_chunk(&self, chunk: &[NewTask]) -> Result<Vec<TaskId>, BackendError> {
+        let value: Value = self.run("push", &scripts::ENQUEUE, |inv| push_args(inv, chunk)).await?;
+        let stored = ids(value).map_err(|e| BackendError::server("push", e))?;
+        if stored.len() != chunk.len() {
+            return Err(BackendError::server(
+                "push",
+                format!("the push script returned {} ids for {} tasks", stored.len(), chunk.len()),
+            ));
+        }
+        Ok(stored)
+    }
+
+    /// Add the namespace to the set of queues, once per storage. It is a key outside the
+    /// queue's slot, so it cannot be written by the push script.
+    async fn register(&self) {
+        if self.shared.registered.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let mut conn = self.shared.conn.clone();
+        let result: Result<(), _> =
+            redis::cmd("SADD").arg(QUEUES_KEY).arg(self.shared.config.namespace()).query_async(&mut conn).await;
+        if result.is_err() {
+            self.shared.registered.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Something script arguments are appended to: a script invocation or a raw `EVALSHA`.
+pub(crate) trait ArgSink {
+    fn push_arg<A: redis::ToRedisArgs>(&mut self, arg: A) -> &mut Self;
+}
+
+impl ArgSink for redis::ScriptInvocation<'_> {
+    fn push_arg<A: redis::ToRedisArgs>(&mut self, arg: A) -> &mut Self {
+        self.arg(arg)
+    }
+}
+
+impl ArgSink for redis::Pipeline {
+    fn push_arg<A: redis::ToRedisArgs>(&mut self, arg: A) -> &mut Self {
+        self.arg(arg)
+    }
+}
+
+/// The arguments of `scripts/enqueue.lua`: six per task.
+pub(crate) fn push_args(sink: &mut impl ArgSink, tasks: &[NewTask]) {
+    for task in tasks {
+        sink.push_arg(task.id.to_string())
+            .push_arg(task.payload.as_slice())
+            .push_arg(task.run_at.map(|at| clamp_ms(at.timestamp_millis()).to_string()).unwrap_or_default())
+            .push_arg(task.priority)
+            .push_arg(task.max_attempts)
+            .push_arg(task.unique_key.as_deref().unwrap_or(""));
+    }
+}
+
+impl<T, C> Backend for RedisStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    type Job = T;
+    type Codec = C;
+
+    fn queue(&self) -> &str {
+        self.shared.config.namespace()
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        let max = request.max.min(self.shared.config.claim_batch());
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let value: Value = self
+            .run("claim", &scripts::CLAIM, |inv| {
+                inv.arg(max)
+                    .arg(duration_ms(request.lease).max(1))
+                    .arg(&*request.worker)
+                    .arg(LEASE_EXPIRED_ON_LAST_ATTEMPT);
+            })
+            .await?;
+        claimed_tasks(value).map_err(|e| BackendError::server("claim", e))
+    }
+
+    async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        for chunk in batch.chunks(MAX_BATCH) {
+            let _: i64 = self
+                .run("complete", &scripts::COMPLETE, |inv| {
+                    for c in chunk {
+                        inv.arg(c.lease.id.to_string()).arg(c.lease.token.0);
+                        match &c.outcome {
+                            Outcome::Done => inv.arg("done").arg(0).arg(""),
+                            Outcome::Retry { delay, error } => {
+                                inv.arg("retry").arg(duration_ms(*delay)).arg(error.as_str())
+                            }
+                            Outcome::Dead { error } => inv.arg("dead").arg(0).arg(error.as_str()),
+                        };
+                    }
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
+        for chunk in leases.chunks(MAX_BATCH) {
+            let _: i64 = self
+                .run("extend leases", &scripts::EXTEND, |inv| {
+                    inv.arg(duration_ms(lease).max(1));
+                    lease_args(inv, chunk);
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
+        for chunk in leases.chunks(MAX_BATCH) {
+            let _: i64 = self.run("release", &scripts::RELEASE, |inv| lease_args(inv, chunk)).await?;
+        }
+        self.shared.wakeup.notify();
+        Ok(())
+    }
+
+    fn wakeup(&self) -> Option<Wakeup> {
+        let client = self.shared.client.as_ref()?;
+        let started = self.shared.listener.get_or_init(|| {
+            wakeup::spawn_listener(
+                client.clone(),
+                self.shared.keys.channel.clone(),
+                self.shared.wakeup.clone(),
+                Arc::downgrade(&self.shared),
+            )
+        });
+        started.then(|| self.shared.wakeup.subscribe())
+    }
+}
+
+fn lease_args(inv: &mut redis::ScriptInvocation<'_>, leases: &[Lease]) {
+    for lease in leases {
+        inv.arg(lease.id.to_string()).arg(lease.token.0);
+    }
+}
+
+impl<T, C> Enqueue for RedisStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    /// Stores the tasks in chunks of [`Config::push_batch`] (each chunk one atomic script
+    /// call), a few chunks in flight at once.
+    async fn enqueue(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.register().await;
+        let batch = self.shared.config.push_batch();
+        let ids = if tasks.len() <= batch {
+            self.enqueue_chunk(&tasks).await?
+        } else {
+            let mut tasks = tasks.into_iter();
+            let chunks: Vec<Vec<NewTask>> = std::iter::from_fn(|| {
+                let chunk: Vec<NewTask> = tasks.by_ref().take(batch).collect();
+                (!chunk.is_empty()).then_some(chunk)
+            })
+            .collect();
+            let chunks: Vec<Vec<TaskId>> = futures_util::stream::iter(chunks)
+                .map(|chunk| async move { self.enqueue_chunk(&chunk).await })
+                .buffered(PUSH_CHUNKS_IN_FLIGHT)
+                .try_collect()
+                .await?;
+            chunks.into_iter().flatten().collect()
+        };
+        // Workers of this process need not wait for the server's message.
+        self.shared.wakeup.notify();
+        Ok(ids)
+    }
+}
+
+impl<T: Send + 'static, C: Codec<T>> Priorities for RedisStorage<T, C> {}
+impl<T: Send + 'static, C: Codec<T>> UniqueKeys for RedisStorage<T, C> {}

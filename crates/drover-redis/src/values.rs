@@ -1,0 +1,145 @@
+//! Turning script replies into Drover's types.
+
+use chrono::{DateTime, Utc};
+use drover_core::{ClaimedTask, LeaseToken, NewTask, PushOptions, Status, TaskId, TaskInfo};
+use redis::Value;
+
+/// A reply that is not what the script returns.
+pub(crate) type BadReply = String;
+
+fn items(value: Value) -> Result<Vec<Value>, BadReply> {
+    match value {
+        Value::Array(items) | Value::Set(items) => Ok(items),
+        Value::Nil => Ok(Vec::new()),
+        other => Err(format!("expected an array from the script, got {other:?}")),
+    }
+}
+
+fn bytes(value: Value) -> Result<Vec<u8>, BadReply> {
+    match value {
+        Value::BulkString(b) => Ok(b),
+        Value::SimpleString(s) => Ok(s.into_bytes()),
+        Value::Int(n) => Ok(n.to_string().into_bytes()),
+        other => Err(format!("expected a string from the script, got {other:?}")),
+    }
+}
+
+fn text(value: Value) -> Result<String, BadReply> {
+    String::from_utf8(bytes(value)?).map_err(|e| format!("expected UTF-8 text: {e}"))
+}
+
+fn int(value: Value) -> Result<i64, BadReply> {
+    match value {
+        Value::Int(n) => Ok(n),
+        other => {
+            let s = text(other)?;
+            s.parse().map_err(|_| format!("expected a number, got {s:?}"))
+        }
+    }
+}
+
+fn task_id(value: Value) -> Result<TaskId, BadReply> {
+    let s = text(value)?;
+    s.parse().map_err(|e| format!("bad task id in Redis: {e}"))
+}
+
+fn small<N: TryFrom<i64>>(n: i64, what: &str) -> Result<N, BadReply> {
+    N::try_from(n).map_err(|_| format!("{what} {n} is out of range"))
+}
+
+/// The ids the push script returns, in order.
+pub(crate) fn ids(value: Value) -> Result<Vec<TaskId>, BadReply> {
+    items(value)?.into_iter().map(task_id).collect()
+}
+
+/// The claim script's reply: id, token, attempt, max attempts, payload per task.
+pub(crate) fn claimed_tasks(value: Value) -> Result<Vec<ClaimedTask>, BadReply> {
+    let items = items(value)?;
+    if items.len() % 5 != 0 {
+        return Err(format!("the claim script returned {} values, not five per task", items.len()));
+    }
+    let mut tasks = Vec::with_capacity(items.len() / 5);
+    let mut it = items.into_iter();
+    while let (Some(id), Some(token), Some(attempt), Some(max), Some(payload)) =
+        (it.next(), it.next(), it.next(), it.next(), it.next())
+    {
+        tasks.push(ClaimedTask::new(
+            task_id(id)?,
+            LeaseToken(int(token)?),
+            small(int(attempt)?, "attempt")?,
+            small(int(max)?, "max attempts")?,
+            bytes(payload)?,
+        ));
+    }
+    Ok(tasks)
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// A task's envelope from its id, its queue and the field/value pairs of its hash.
+pub(crate) fn task_info(id: TaskId, queue: &str, fields: Value) -> Result<TaskInfo, BadReply> {
+    let fields = items(fields)?;
+    let mut task = NewTask::new(Vec::new(), PushOptions::new());
+    task.id = id;
+    let mut info = TaskInfo::from_new(queue, &task, time(0));
+    let mut lease = None;
+    let mut it = fields.into_iter();
+    while let (Some(field), Some(value)) = (it.next(), it.next()) {
+        match bytes(field)?.as_slice() {
+            b"p" => info.payload = bytes(value)?,
+            b"s" => {
+                let s = text(value)?;
+                info.status = s.parse().map_err(|e| format!("{e}"))?;
+            }
+            b"a" => info.attempt = small(int(value)?, "attempt")?,
+            b"m" => info.max_attempts = small(int(value)?, "max attempts")?,
+            b"pr" => info.priority = small(int(value)?, "priority")?,
+            b"ra" => info.run_at = time(int(value)?),
+            b"c" => info.created_at = time(int(value)?),
+            b"u" => info.updated_at = time(int(value)?),
+            b"l" => lease = Some(time(int(value)?)),
+            b"k" => info.unique_key = Some(text(value)?),
+            b"e" => info.last_error = Some(String::from_utf8_lossy(&bytes(value)?).into_owned()),
+            _ => {}
+        }
+    }
+    // The deadline field outlives the claim; it means something only while running.
+    info.lease_expires_at = if info.status == Status::Running { lease } else { None };
+    Ok(info)
+}
+
+/// The list script's reply: id, then the hash's field/value pairs, per task.
+pub(crate) fn task_infos(queue: &str, value: Value) -> Result<Vec<TaskInfo>, BadReply> {
+    let items = items(value)?;
+    let mut infos = Vec::with_capacity(items.len() / 2);
+    let mut it = items.into_iter();
+    while let (Some(id), Some(fields)) = (it.next(), it.next()) {
+        infos.push(task_info(task_id(id)?, queue, fields)?);
+    }
+    Ok(infos)
+}
+
+/// Numbers from a reply of integers.
+pub(crate) fn ints(value: Value) -> Result<Vec<i64>, BadReply> {
+    items(value)?.into_iter().map(int).collect()
+}
+
+/// Member/score pairs (`WITHSCORES`) as (text, score).
+pub(crate) fn scored(value: Value) -> Result<Vec<(String, f64)>, BadReply> {
+    let items = items(value)?;
+    let mut out = Vec::with_capacity(items.len() / 2);
+    let mut it = items.into_iter();
+    while let (Some(member), Some(score)) = (it.next(), it.next()) {
+        let score = match score {
+            Value::Double(d) => d,
+            other => {
+                let s = text(other)?;
+                s.parse().map_err(|_| format!("expected a score, got {s:?}"))?
+            }
+        };
+        out.push((text(member)?, score));
+    }
+    Ok(out)
+}
