@@ -1,0 +1,46 @@
+-- Claim up to $2 tasks of queue $1 for worker $4 with a lease of $3 microseconds, in one
+-- statement. Two index-ordered scans feed it: due pending tasks (tasks_pending_claim_idx, in
+-- claim order) and running tasks whose lease expired (tasks_running_lease_idx). SKIP LOCKED
+-- makes concurrent claims take disjoint tasks. An expired task on its last attempt is made
+-- dead ($5 is the error) instead of being run again.
+WITH expired AS (
+    SELECT id, priority, run_at, attempt, max_attempts
+    FROM drover.tasks
+    WHERE queue = $1 AND status = 'running' AND lease_expires_at <= now()
+    ORDER BY lease_expires_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+),
+buried AS (
+    UPDATE drover.tasks AS t
+    SET status = 'dead', last_error = $5, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+    FROM expired AS e
+    WHERE t.id = e.id AND e.attempt >= e.max_attempts
+),
+due AS (
+    SELECT id, priority, run_at
+    FROM drover.tasks
+    WHERE queue = $1 AND status = 'pending' AND run_at <= now()
+    ORDER BY priority DESC, run_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+),
+picked AS (
+    SELECT id FROM (
+        SELECT id, priority, run_at FROM due
+        UNION ALL
+        SELECT id, priority, run_at FROM expired WHERE attempt < max_attempts
+    ) AS candidates
+    ORDER BY priority DESC, run_at, id
+    LIMIT $2
+)
+UPDATE drover.tasks AS t
+SET status = 'running',
+    attempt = t.attempt + 1,
+    lease_token = nextval('drover.lease_token_seq'),
+    lease_expires_at = now() + $3 * interval '1 microsecond',
+    worker = $4,
+    updated_at = now()
+FROM picked
+WHERE t.id = picked.id /*COMMIT_MODE*/
+RETURNING t.id, t.lease_token, t.attempt, t.max_attempts, t.payload, t.priority, t.run_at

@@ -1,0 +1,7 @@
+-- A page of one status, newest first (tasks_queue_status_id_idx, read backwards).
+SELECT id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, last_error,
+       created_at, updated_at, lease_expires_at
+FROM drover.tasks
+WHERE queue = $1 AND status = $2
+ORDER BY id DESC
+LIMIT $3 OFFSET $4

@@ -1,0 +1,152 @@
+//! The consume side: claim, complete, extend, release, wake-ups.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use drover_core::{
+    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, TaskId, Wakeup,
+    LEASE_EXPIRED_ON_LAST_ATTEMPT,
+};
+use uuid::Uuid;
+
+use crate::error::db_error;
+use crate::storage::PostgresStorage;
+
+const COMPLETE_SQL: &str = include_str!("../sql/complete.sql");
+const EXTEND_SQL: &str = include_str!("../sql/extend.sql");
+const RELEASE_SQL: &str = include_str!("../sql/release.sql");
+
+/// The longest delay or lease written to the database (100 years): beyond it timestamps would
+/// overflow, and nobody waits that long.
+const MAX_SPAN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A duration in whole microseconds, capped at [`MAX_SPAN`].
+pub(crate) fn micros(d: Duration) -> i64 {
+    i64::try_from(d.min(MAX_SPAN).as_micros()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn uuid_of(id: TaskId) -> Uuid {
+    Uuid::from_u128(id.to_u128())
+}
+
+pub(crate) fn task_id(id: Uuid) -> TaskId {
+    TaskId::from_u128(id.as_u128())
+}
+
+/// A non-negative count from the database.
+pub(crate) fn count(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+type ClaimRow = (Uuid, i64, i32, i32, Vec<u8>, i32, DateTime<Utc>);
+
+fn lease_arrays(leases: &[Lease]) -> (Vec<Uuid>, Vec<i64>) {
+    leases.iter().map(|l| (uuid_of(l.id), l.token.0)).unzip()
+}
+
+impl<T, C> Backend for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    type Job = T;
+    type Codec = C;
+
+    fn queue(&self) -> &str {
+        self.queue_name()
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        let max = request.max.min(self.inner.config.claim_limit());
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut rows: Vec<ClaimRow> = sqlx::query_as(&self.inner.claim_sql)
+            .bind(self.queue_name())
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .bind(micros(request.lease))
+            .bind(&*request.worker)
+            .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("claim", e))?;
+        // RETURNING has no order: hand tasks out in claim order.
+        rows.sort_unstable_by(|a, b| b.5.cmp(&a.5).then(a.6.cmp(&b.6)).then(a.0.cmp(&b.0)));
+        Ok(rows
+            .into_iter()
+            .map(|(id, token, attempt, max_attempts, payload, _, _)| {
+                ClaimedTask::new(task_id(id), LeaseToken(token), count(attempt), count(max_attempts), payload)
+            })
+            .collect())
+    }
+
+    async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let n = batch.len();
+        let (mut ids, mut tokens) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut kinds, mut delays, mut errors) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for Completion { lease, outcome } in batch {
+            ids.push(uuid_of(lease.id));
+            tokens.push(lease.token.0);
+            let (kind, delay, error): (i16, i64, Option<String>) = match outcome {
+                Outcome::Done => (0, 0, None),
+                Outcome::Retry { delay, error } => (1, micros(delay), Some(error)),
+                Outcome::Dead { error } => (2, 0, Some(error)),
+            };
+            kinds.push(kind);
+            delays.push(delay);
+            errors.push(error);
+        }
+        sqlx::query(COMPLETE_SQL)
+            .bind(ids)
+            .bind(tokens)
+            .bind(kinds)
+            .bind(delays)
+            .bind(errors)
+            .bind(self.queue_name())
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("complete", e))?;
+        Ok(())
+    }
+
+    async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let (ids, tokens) = lease_arrays(&leases);
+        sqlx::query(EXTEND_SQL)
+            .bind(ids)
+            .bind(tokens)
+            .bind(micros(lease))
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("extend leases", e))?;
+        Ok(())
+    }
+
+    async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let (ids, tokens) = lease_arrays(&leases);
+        sqlx::query(RELEASE_SQL)
+            .bind(ids)
+            .bind(tokens)
+            .bind(self.queue_name())
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("release", e))?;
+        self.inner.hub.notify_local(self.queue_name());
+        Ok(())
+    }
+
+    fn wakeup(&self) -> Option<Wakeup> {
+        if !self.inner.config.listen() {
+            return None;
+        }
+        self.inner.hub.subscribe(self.queue_name())
+    }
+}

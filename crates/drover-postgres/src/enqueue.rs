@@ -1,0 +1,264 @@
+//! The produce side: batched inserts (one statement per chunk), unique keys, and pushes inside
+//! the caller's transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use drover_core::{
+    BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, Priorities, PushOptions, TaskId, UniqueKeys,
+};
+use sqlx::{PgConnection, Postgres};
+use uuid::Uuid;
+
+use crate::backend::{task_id, uuid_of};
+use crate::error::db_error;
+use crate::storage::PostgresStorage;
+
+const ENQUEUE_SQL: &str = include_str!("../sql/enqueue.sql");
+const ENQUEUE_UNIQUE_SQL: &str = include_str!("../sql/enqueue_unique.sql");
+const UNIQUE_HOLDERS_SQL: &str = include_str!("../sql/unique_holders.sql");
+
+/// How often a push whose unique key's holder raced with it is tried again.
+const UNIQUE_RACE_TRIES: usize = 5;
+
+/// The columns of a batch, as arrays for `unnest`.
+struct Columns {
+    ids: Vec<Uuid>,
+    payloads: Vec<Vec<u8>>,
+    run_ats: Vec<Option<DateTime<Utc>>>,
+    priorities: Vec<i32>,
+    max_attempts: Vec<i32>,
+    unique_keys: Vec<Option<String>>,
+}
+
+impl Columns {
+    fn of(tasks: &[NewTask]) -> Self {
+        let n = tasks.len();
+        let mut c = Columns {
+            ids: Vec::with_capacity(n),
+            payloads: Vec::with_capacity(n),
+            run_ats: Vec::with_capacity(n),
+            priorities: Vec::with_capacity(n),
+            max_attempts: Vec::with_capacity(n),
+            unique_keys: Vec::with_capacity(n),
+        };
+        for t in tasks {
+            c.ids.push(uuid_of(t.id));
+            c.payloads.push(t.payload.clone());
+            c.run_ats.push(t.run_at);
+            c.priorities.push(t.priority);
+            c.max_attempts.push(i32::try_from(t.max_attempts.max(1)).unwrap_or(i32::MAX));
+            c.unique_keys.push(t.unique_key.clone());
+        }
+        c
+    }
+}
+
+/// Insert `tasks` into `queue` on `conn`, `chunk` per statement; returns the ids in order.
+///
+/// Boxed: the future borrows a connection, and a boxed `Send` future pins its lifetimes down
+/// where the compiler otherwise fails to prove `Send` for every lifetime (a known limit of
+/// async functions over sqlx executors).
+pub(crate) fn insert<'a>(
+    conn: &'a mut PgConnection,
+    queue: &'a str,
+    chunk: usize,
+    tasks: &'a [NewTask],
+) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
+    Box::pin(async move {
+        let mut ids = Vec::with_capacity(tasks.len());
+        for part in tasks.chunks(chunk.max(1)) {
+            if part.iter().any(|t| t.unique_key.is_some()) {
+                ids.extend(insert_unique(conn, queue, part).await?);
+            } else {
+                insert_plain(conn, queue, part).await?;
+                ids.extend(part.iter().map(|t| t.id));
+            }
+        }
+        Ok(ids)
+    })
+}
+
+async fn insert_plain(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) -> Result<(), BackendError> {
+    let c = Columns::of(tasks);
+    sqlx::query(ENQUEUE_SQL)
+        .bind(queue)
+        .bind(c.ids)
+        .bind(c.payloads)
+        .bind(c.run_ats)
+        .bind(c.priorities)
+        .bind(c.max_attempts)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| db_error("enqueue", e))?;
+    Ok(())
+}
+
+async fn insert_unique_once(
+    conn: &mut PgConnection,
+    queue: &str,
+    tasks: &[NewTask],
+) -> Result<Vec<Option<Uuid>>, BackendError> {
+    let c = Columns::of(tasks);
+    let rows: Vec<(Option<Uuid>,)> = sqlx::query_as(ENQUEUE_UNIQUE_SQL)
+        .bind(queue)
+        .bind(c.ids)
+        .bind(c.payloads)
+        .bind(c.run_ats)
+        .bind(c.priorities)
+        .bind(c.max_attempts)
+        .bind(c.unique_keys)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| db_error("enqueue", e))?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Insert a batch that has unique keys. A duplicate's holder that committed after the insert's
+/// snapshot is looked up with a fresh one; if it finished meanwhile, the task is inserted again.
+async fn insert_unique(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) -> Result<Vec<TaskId>, BackendError> {
+    let mut ids = insert_unique_once(conn, queue, tasks).await?;
+    for _ in 0..UNIQUE_RACE_TRIES {
+        let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_none()).collect();
+        if missing.is_empty() {
+            break;
+        }
+        let keys: Vec<String> = missing.iter().filter_map(|&i| tasks.get(i)?.unique_key.clone()).collect();
+        let holders: HashMap<String, Uuid> = sqlx::query_as(UNIQUE_HOLDERS_SQL)
+            .bind(queue)
+            .bind(&keys)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| db_error("enqueue (unique key look-up)", e))?
+            .into_iter()
+            .collect();
+        let mut again = Vec::new();
+        for &i in &missing {
+            let holder = tasks.get(i).and_then(|t| t.unique_key.as_ref()).and_then(|k| holders.get(k));
+            match holder {
+                Some(id) => ids[i] = Some(*id),
+                None => again.push(i),
+            }
+        }
+        if again.is_empty() {
+            break;
+        }
+        let retry: Vec<NewTask> = again.iter().filter_map(|&i| tasks.get(i).cloned()).collect();
+        for (i, id) in again.into_iter().zip(insert_unique_once(conn, queue, &retry).await?) {
+            ids[i] = id;
+        }
+    }
+    ids.into_iter()
+        .map(|id| {
+            id.map(task_id).ok_or_else(|| {
+                BackendError::server(
+                    "enqueue",
+                    "a unique key kept changing hands while pushing; try the push again".to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+impl<T, C> Enqueue for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn enqueue(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let chunk = self.inner.config.enqueue_chunk();
+        let ids = if tasks.len() <= chunk {
+            let mut conn = self.inner.pool.acquire().await.map_err(|e| db_error("enqueue", e))?;
+            insert(&mut conn, self.queue_name(), chunk, &tasks).await?
+        } else {
+            // Several statements: one transaction keeps the batch all or nothing.
+            let mut tx = self.inner.pool.begin().await.map_err(|e| db_error("enqueue", e))?;
+            let ids = insert(&mut tx, self.queue_name(), chunk, &tasks).await?;
+            tx.commit().await.map_err(|e| db_error("enqueue (commit)", e))?;
+            ids
+        };
+        self.inner.hub.notify_local(self.queue_name());
+        Ok(ids)
+    }
+}
+
+impl<T: Send + 'static, C: Codec<T>> Priorities for PostgresStorage<T, C> {}
+impl<T: Send + 'static, C: Codec<T>> UniqueKeys for PostgresStorage<T, C> {}
+
+impl<T, C> EnqueueInTransaction for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    type Transaction = sqlx::Transaction<'static, Postgres>;
+
+    async fn begin(&self) -> Result<Self::Transaction, BackendError> {
+        self.inner.pool.begin().await.map_err(|e| db_error("begin transaction", e))
+    }
+
+    fn push_in<'a>(
+        &'a self,
+        tx: &'a mut Self::Transaction,
+        job: T,
+        options: PushOptions,
+    ) -> impl std::future::Future<Output = Result<TaskId, BackendError>> + Send + 'a {
+        let task = C::encode(&job).map(|payload| NewTask::new(payload, options));
+        async move { self.enqueue_in(&mut **tx, vec![task?]).await.and_then(first_id) }
+    }
+
+    async fn commit(&self, tx: Self::Transaction) -> Result<(), BackendError> {
+        tx.commit().await.map_err(|e| db_error("commit", e))?;
+        self.inner.hub.notify_local(self.queue_name());
+        Ok(())
+    }
+}
+
+fn first_id(ids: Vec<TaskId>) -> Result<TaskId, BackendError> {
+    ids.into_iter()
+        .next()
+        .ok_or_else(|| BackendError::Config("the backend accepted a push but returned no task id".into()))
+}
+
+impl<T, C> PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    /// Push `job` inside the caller's own transaction (or on any connection): the task is
+    /// visible to workers only when that transaction commits, and gone if it rolls back.
+    /// Workers are woken by the `NOTIFY` the commit delivers.
+    ///
+    /// ```no_run
+    /// # use drover_postgres::PostgresStorage;
+    /// # async fn run(pool: sqlx::PgPool, storage: PostgresStorage<String>) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut tx = pool.begin().await?;
+    /// sqlx::query("UPDATE users SET welcomed = true WHERE id = $1").bind(42).execute(&mut *tx).await?;
+    /// storage.push_in_tx(&mut tx, "welcome user 42".to_owned()).await?;
+    /// tx.commit().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn push_in_tx(&self, conn: &mut PgConnection, job: T) -> Result<TaskId, BackendError> {
+        self.push_in_tx_with(conn, job, PushOptions::default()).await
+    }
+
+    /// [`push_in_tx`](Self::push_in_tx) with options (delay, priority, attempts, unique key).
+    pub async fn push_in_tx_with(
+        &self,
+        conn: &mut PgConnection,
+        job: T,
+        options: PushOptions,
+    ) -> Result<TaskId, BackendError> {
+        let task = NewTask::new(C::encode(&job)?, options);
+        self.enqueue_in(conn, vec![task]).await.and_then(first_id)
+    }
+
+    /// Enqueue already-encoded tasks on the caller's connection or transaction.
+    pub async fn enqueue_in(&self, conn: &mut PgConnection, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
+        insert(conn, self.queue_name(), self.inner.config.enqueue_chunk(), &tasks).await
+    }
+}

@@ -1,0 +1,197 @@
+//! Inspection for the board and CLI (counts, pages, one task, queues, workers), cancel and
+//! requeue. Every query is served by an index; see `sql/*.sql`.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use drover_core::{
+    BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, PushOptions, QueueStats, Requeue, Status, TaskId,
+    TaskInfo,
+};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::backend::{count, task_id, uuid_of};
+use crate::error::{db_error, is_unique_violation};
+use crate::storage::PostgresStorage;
+
+const STATS_SQL: &str = include_str!("../sql/stats.sql");
+const LIST_STATUS_SQL: &str = include_str!("../sql/list_status.sql");
+const LIST_ALL_SQL: &str = include_str!("../sql/list_all.sql");
+const GET_SQL: &str = include_str!("../sql/get.sql");
+const CANCEL_SQL: &str = include_str!("../sql/cancel.sql");
+const REQUEUE_SQL: &str = include_str!("../sql/requeue.sql");
+const QUEUES_SQL: &str = include_str!("../sql/queues.sql");
+const WORKERS_SQL: &str = include_str!("../sql/workers.sql");
+
+/// A worker holding claims on a queue, as [`PostgresStorage::workers`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerInfo {
+    /// The worker's name.
+    pub name: String,
+    /// Tasks it is running now.
+    pub running: u64,
+    /// When it last claimed a task.
+    pub last_claim: DateTime<Utc>,
+    /// The latest lease deadline it holds.
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+fn decode(op: &'static str, row: &PgRow) -> Result<TaskInfo, BackendError> {
+    let get = |e: sqlx::Error| db_error(op, e);
+    let status: String = row.try_get("status").map_err(get)?;
+    let status = Status::from_str(&status).map_err(|e| BackendError::server(op, e))?;
+    let payload: Vec<u8> = row.try_get("payload").map_err(get)?;
+    let mut new = NewTask::new(payload, PushOptions::new());
+    new.id = task_id(row.try_get::<Uuid, _>("id").map_err(get)?);
+    let queue: String = row.try_get("queue").map_err(get)?;
+    let created_at: DateTime<Utc> = row.try_get("created_at").map_err(get)?;
+    let mut info = TaskInfo::from_new(&queue, &new, created_at);
+    info.status = status;
+    info.attempt = count(row.try_get("attempt").map_err(get)?);
+    info.max_attempts = count(row.try_get("max_attempts").map_err(get)?);
+    info.run_at = row.try_get("run_at").map_err(get)?;
+    info.priority = row.try_get("priority").map_err(get)?;
+    info.unique_key = row.try_get("unique_key").map_err(get)?;
+    info.last_error = row.try_get("last_error").map_err(get)?;
+    info.updated_at = row.try_get("updated_at").map_err(get)?;
+    info.lease_expires_at = row.try_get("lease_expires_at").map_err(get)?;
+    Ok(info)
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl<T, C> Inspect for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn stats(&self) -> Result<QueueStats, BackendError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(STATS_SQL)
+            .bind(self.queue_name())
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("stats", e))?;
+        let mut stats = QueueStats::default();
+        for (status, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match status.as_str() {
+                "pending" => stats.pending = n,
+                "scheduled" => stats.scheduled = n,
+                "running" => stats.running = n,
+                "done" => stats.done = n,
+                "dead" => stats.dead = n,
+                "cancelled" => stats.cancelled = n,
+                _ => {}
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<TaskInfo>, BackendError> {
+        let rows = match query.status {
+            Some(status) => {
+                sqlx::query(LIST_STATUS_SQL)
+                    .bind(self.queue_name())
+                    .bind(status.as_str())
+                    .bind(to_i64(query.limit))
+                    .bind(to_i64(query.offset))
+                    .fetch_all(&self.inner.pool)
+                    .await
+            }
+            None => {
+                sqlx::query(LIST_ALL_SQL)
+                    .bind(self.queue_name())
+                    .bind(to_i64(query.limit))
+                    .bind(to_i64(query.offset.saturating_add(query.limit)))
+                    .bind(to_i64(query.offset))
+                    .fetch_all(&self.inner.pool)
+                    .await
+            }
+        }
+        .map_err(|e| db_error("list", e))?;
+        rows.iter().map(|row| decode("list", row)).collect()
+    }
+
+    async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
+        let row = sqlx::query(GET_SQL)
+            .bind(uuid_of(id))
+            .bind(self.queue_name())
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("get", e))?;
+        row.as_ref().map(|row| decode("get", row)).transpose()
+    }
+}
+
+impl<T, C> Cancel for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
+        let done = sqlx::query(CANCEL_SQL)
+            .bind(uuid_of(id))
+            .bind(self.queue_name())
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("cancel", e))?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+impl<T, C> Requeue for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
+        let result: Result<(i64, Option<String>), _> = sqlx::query_as(REQUEUE_SQL)
+            .bind(uuid_of(id))
+            .bind(self.queue_name())
+            .fetch_one(&self.inner.pool)
+            .await;
+        match result {
+            Ok((n, _)) => {
+                if n > 0 {
+                    self.inner.hub.notify_local(self.queue_name());
+                }
+                Ok(n > 0)
+            }
+            // Another task took the unique key between the check and the update.
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(db_error("requeue", e)),
+        }
+    }
+}
+
+impl<T, C> PostgresStorage<T, C> {
+    /// Every queue with tasks in the database (one index probe per queue).
+    pub async fn queues(&self) -> Result<Vec<String>, BackendError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as(QUEUES_SQL).fetch_all(&self.inner.pool).await.map_err(|e| db_error("list queues", e))?;
+        Ok(rows.into_iter().map(|(q,)| q).collect())
+    }
+
+    /// The workers holding claims on this queue now, with how many tasks each runs.
+    pub async fn workers(&self) -> Result<Vec<WorkerInfo>, BackendError> {
+        let rows: Vec<(Option<String>, i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(WORKERS_SQL)
+            .bind(self.queue_name())
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("list workers", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, running, last_claim, lease_until)| WorkerInfo {
+                name: name.unwrap_or_default(),
+                running: u64::try_from(running).unwrap_or(0),
+                last_claim,
+                lease_until,
+            })
+            .collect())
+    }
+}

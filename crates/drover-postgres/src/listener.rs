@@ -1,0 +1,183 @@
+//! `LISTEN/NOTIFY` wake-ups: one listener connection per pool, shared by every storage made
+//! from that pool, feeding one [`WakeupSender`] per queue.
+//!
+//! Every statement that makes work due (enqueue, `drover.push_job`, release, requeue, a retry
+//! due at once) runs `pg_notify('drover_tasks', queue)`, delivered when its transaction
+//! commits. The listener task routes each notification by its payload (the queue name) to
+//! the queue's sender. A burst is debounced: the task drains every notification already
+//! buffered and wakes each queue once. When the connection breaks it reconnects with backoff
+//! (100 ms doubling to 30 s) and wakes every queue once reconnected, since notifications sent
+//! meanwhile are lost; workers also poll at their poll interval, so a lost wake-up only
+//! delays work.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Duration;
+
+use drover_core::{Wakeup, WakeupSender};
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+
+/// The channel every notification goes to; the payload is the queue name.
+pub(crate) const CHANNEL: &str = "drover_tasks";
+
+/// How often an idle listener checks whether any storage still uses it.
+const LIVENESS_CHECK: Duration = Duration::from_secs(10);
+
+/// The wake-ups of every queue of one pool, and the listener task feeding them.
+pub(crate) struct Hub {
+    pool: PgPool,
+    senders: Mutex<HashMap<String, WakeupSender>>,
+    running: AtomicBool,
+}
+
+/// The hubs of this process, one per pool (identified by its shared connect options).
+fn registry() -> MutexGuard<'static, Vec<(usize, Weak<Hub>)>> {
+    static REGISTRY: OnceLock<Mutex<Vec<(usize, Weak<Hub>)>>> = OnceLock::new();
+    // The registry holds plain data, so a panic elsewhere cannot leave it inconsistent.
+    REGISTRY.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Hub {
+    /// The hub of `pool`, shared with every other storage of the same pool.
+    pub(crate) fn for_pool(pool: &PgPool) -> Arc<Hub> {
+        // Clones of a pool share one `Arc` of connect options: its address names the pool.
+        // The hub keeps the pool (and so that `Arc`) alive, so the address is not reused
+        // while the entry is live.
+        let key = Arc::as_ptr(&pool.connect_options()) as usize;
+        let mut hubs = registry();
+        hubs.retain(|(_, hub)| hub.strong_count() > 0);
+        if let Some(hub) = hubs.iter().find(|(k, _)| *k == key).and_then(|(_, hub)| hub.upgrade()) {
+            return hub;
+        }
+        let hub = Arc::new(Hub { pool: pool.clone(), senders: Mutex::default(), running: AtomicBool::new(false) });
+        hubs.push((key, Arc::downgrade(&hub)));
+        hub
+    }
+
+    fn senders(&self) -> MutexGuard<'_, HashMap<String, WakeupSender>> {
+        self.senders.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn sender(&self, queue: &str) -> WakeupSender {
+        self.senders().entry(queue.to_owned()).or_default().clone()
+    }
+
+    /// A wake-up for `queue`, starting the listener task if it is not running. `None` outside
+    /// a Tokio runtime (the worker then polls).
+    pub(crate) fn subscribe(self: &Arc<Self>, queue: &str) -> Option<Wakeup> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let wakeup = self.sender(queue).subscribe();
+        if !self.running.swap(true, Ordering::AcqRel) {
+            let guard = RunningGuard(Arc::downgrade(self));
+            handle.spawn(listen(Arc::downgrade(self), self.pool.clone(), guard));
+        }
+        Some(wakeup)
+    }
+
+    /// Wake this process's workers of `queue` at once (a push from this process), without
+    /// waiting for the notification's round trip through the server.
+    pub(crate) fn notify_local(&self, queue: &str) {
+        if let Some(sender) = self.senders().get(queue) {
+            sender.notify();
+        }
+    }
+
+    fn notify_all(&self) {
+        for sender in self.senders().values() {
+            sender.notify();
+        }
+    }
+}
+
+/// Marks the hub's task as stopped however it ends (including its runtime shutting down), so
+/// the next subscription starts a new one.
+struct RunningGuard(Weak<Hub>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if let Some(hub) = self.0.upgrade() {
+            hub.running.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// Backoff between failed (re)connections: 100 ms doubling to 30 s.
+fn reconnect_backoff(failures: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << failures.min(9))).min(Duration::from_secs(30))
+}
+
+/// The listener task: runs while any storage holds the hub.
+async fn listen(hub: Weak<Hub>, pool: PgPool, _running: RunningGuard) {
+    let mut failures = 0u32;
+    let mut listener: Option<PgListener> = None;
+    loop {
+        if hub.strong_count() == 0 {
+            return;
+        }
+        let active = match listener.as_mut() {
+            Some(active) => active,
+            None => match connect(&pool).await {
+                Ok(fresh) => {
+                    if failures > 0 {
+                        tracing::info!("drover-postgres: the LISTEN connection is back");
+                    }
+                    failures = 0;
+                    // Anything notified while we were away is lost: wake every queue once.
+                    if let Some(hub) = hub.upgrade() {
+                        hub.notify_all();
+                    }
+                    listener.insert(fresh)
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let wait = reconnect_backoff(failures);
+                    tracing::warn!(%error, ?wait, "drover-postgres: could not LISTEN; workers poll meanwhile");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            },
+        };
+        let received = tokio::time::timeout(LIVENESS_CHECK, active.try_recv()).await;
+        match received {
+            Err(_elapsed) => {}
+            Ok(Ok(Some(first))) => {
+                // Debounce: take every notification already here, wake each queue once.
+                let mut queues: HashSet<String> = HashSet::from([first.payload().to_owned()]);
+                while let Some(more) = active.next_buffered() {
+                    queues.insert(more.payload().to_owned());
+                }
+                if let Some(hub) = hub.upgrade() {
+                    let senders = hub.senders();
+                    for queue in &queues {
+                        if let Some(sender) = senders.get(queue) {
+                            sender.notify();
+                        }
+                    }
+                }
+            }
+            Ok(Ok(None)) => {
+                // The connection broke and sqlx reconnected it; notifications may be lost.
+                if let Some(hub) = hub.upgrade() {
+                    hub.notify_all();
+                }
+            }
+            Ok(Err(sqlx::Error::PoolClosed)) => return,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "drover-postgres: the LISTEN connection failed; reconnecting");
+                listener = None;
+                failures = failures.saturating_add(1);
+                tokio::time::sleep(reconnect_backoff(failures)).await;
+            }
+        }
+    }
+}
+
+async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    // The listener holds one of the pool's connections; closing the pool ends it (the task
+    // then stops), so `pool.close()` never waits on it.
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}

@@ -1,0 +1,117 @@
+//! The storage type, its constructors and set-up.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use drover_core::{BackendError, JsonCodec};
+use sqlx::PgPool;
+
+use crate::config::{ClaimCommit, PostgresConfig};
+use crate::listener::Hub;
+use crate::migrate;
+
+/// The claim statement; see `sql/claim.sql`.
+const CLAIM_SQL: &str = include_str!("../sql/claim.sql");
+
+/// Appended to the claim's `WHERE` for [`ClaimCommit::Asynchronous`]: an initplan run once per
+/// statement that turns `synchronous_commit` off for this transaction only.
+const ASYNC_CLAIM_COMMIT: &str = "AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'";
+
+pub(crate) struct Inner {
+    pub(crate) pool: PgPool,
+    pub(crate) config: PostgresConfig,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) claim_sql: String,
+}
+
+/// A PostgreSQL queue: tasks live in `drover.tasks`, claimed with `FOR UPDATE SKIP LOCKED`,
+/// woken by `LISTEN/NOTIFY`. Implements every capability of the contract. Clones are cheap and
+/// share the pool and the listener.
+///
+/// ```no_run
+/// use drover_core::Enqueue;
+/// use drover_postgres::PostgresStorage;
+/// use sqlx::PgPool;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let database_url = std::env::var("DATABASE_URL")?;
+/// let pool = PgPool::connect(&database_url).await?;
+/// PostgresStorage::setup(&pool).await?;
+/// let storage = PostgresStorage::new(pool);
+/// storage.push("hello@example.com".to_owned()).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct PostgresStorage<T, C = JsonCodec> {
+    pub(crate) inner: Arc<Inner>,
+    _job: PhantomData<fn() -> (T, C)>,
+}
+
+impl<T, C> Clone for PostgresStorage<T, C> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), _job: PhantomData }
+    }
+}
+
+impl<T, C> std::fmt::Debug for PostgresStorage<T, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+impl PostgresStorage<()> {
+    /// Create or upgrade the `drover` schema: embedded, versioned migrations, each applied once
+    /// in a transaction under an advisory lock. Safe to run at every start-up, from several
+    /// processes at once.
+    pub async fn setup(pool: &PgPool) -> Result<(), BackendError> {
+        migrate::setup(pool).await
+    }
+
+    /// The schema version this crate's migrations bring the database to.
+    pub fn schema_version() -> i32 {
+        migrate::latest_version()
+    }
+}
+
+impl<T> PostgresStorage<T> {
+    /// A storage for queue `default`, JSON-encoded.
+    pub fn new(pool: PgPool) -> Self {
+        Self::new_with_config(pool, PostgresConfig::default())
+    }
+
+    /// A storage with `config` (queue name, batch sizes, wake-ups, retention), JSON-encoded.
+    pub fn new_with_config(pool: PgPool, config: PostgresConfig) -> Self {
+        Self::with_codec(pool, config)
+    }
+}
+
+impl<T, C> PostgresStorage<T, C> {
+    /// A storage with `config` and the codec `C`.
+    pub fn with_codec(pool: PgPool, config: PostgresConfig) -> Self {
+        let hub = Hub::for_pool(&pool);
+        let claim_sql = match config.claim_commit() {
+            ClaimCommit::Synchronous => CLAIM_SQL.to_owned(),
+            ClaimCommit::Asynchronous => CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT),
+        };
+        Self { inner: Arc::new(Inner { pool, config, hub, claim_sql }), _job: PhantomData }
+    }
+
+    /// A storage of another job type or queue on the same pool and listener.
+    pub fn with_config<U, D>(&self, config: PostgresConfig) -> PostgresStorage<U, D> {
+        PostgresStorage::with_codec(self.inner.pool.clone(), config)
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PostgresConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn queue_name(&self) -> &str {
+        self.inner.config.queue()
+    }
+}
