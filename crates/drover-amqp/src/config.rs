@@ -1,0 +1,168 @@
+//! The storage's configuration: where the broker is, which queue, and the knobs of consumption.
+
+use std::time::Duration;
+
+use drover_core::BackendError;
+
+/// The broker URL used when neither the code nor `AMQP_URL` names one.
+pub const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// The longest queue name accepted: AMQP allows 255 bytes, and the derived names
+/// (`<queue>.dead`, `<queue>.delay.<ms>`) need room.
+const MAX_QUEUE_NAME: usize = 200;
+
+/// How an [`AmqpStorage`](crate::AmqpStorage) connects and consumes.
+///
+/// ```
+/// use drover_amqp::AmqpConfig;
+/// use std::time::Duration;
+///
+/// let config = AmqpConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f", "emails")
+///     .prefetch(64)
+///     .consumer_timeout(Duration::from_secs(4 * 3600));
+/// assert_eq!(config.queue(), "emails");
+/// ```
+#[derive(Clone, Debug)]
+pub struct AmqpConfig {
+    url: String,
+    queue: String,
+    prefetch: Option<u16>,
+    claim_wait: Duration,
+    lease_check_interval: Duration,
+    connect_timeout: Duration,
+    consumer_timeout: Option<Duration>,
+    queue_expires: Option<Duration>,
+}
+
+impl AmqpConfig {
+    /// Connect to `url` and use the queue `queue` (and its `<queue>.dead` and
+    /// `<queue>.delay.<ms>` companions).
+    pub fn new(url: impl Into<String>, queue: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            queue: queue.into(),
+            prefetch: None,
+            claim_wait: Duration::from_millis(50),
+            lease_check_interval: Duration::from_millis(50),
+            connect_timeout: Duration::from_secs(10),
+            consumer_timeout: None,
+            queue_expires: None,
+        }
+    }
+
+    /// The URL from `AMQP_URL`, or [`DEFAULT_URL`], and the queue `queue`.
+    pub fn from_env(queue: impl Into<String>) -> Self {
+        let url = std::env::var("AMQP_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_URL.to_owned());
+        Self::new(url, queue)
+    }
+
+    /// A fixed consumer prefetch (`basic.qos`): how many unacknowledged deliveries the broker
+    /// sends ahead. By default it follows the workers: twice the capacity they ask for, so one
+    /// batch is buffered while another runs.
+    pub fn prefetch(mut self, prefetch: u16) -> Self {
+        self.prefetch = Some(prefetch.max(1));
+        self
+    }
+
+    /// How long a claim waits for a delivery when nothing is buffered (default 50 ms). Workers
+    /// are woken by deliveries anyway, so this only matters for direct `claim` calls.
+    pub fn claim_wait(mut self, wait: Duration) -> Self {
+        self.claim_wait = wait;
+        self
+    }
+
+    /// How often expired leases are looked for (default 50 ms).
+    pub fn lease_check_interval(mut self, every: Duration) -> Self {
+        self.lease_check_interval = every.max(Duration::from_millis(5));
+        self
+    }
+
+    /// How long connecting may take before it is an error (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Declare the work queue with `x-consumer-timeout` (RabbitMQ 3.12 and later): how long a
+    /// delivery may stay unacknowledged before the broker closes the channel. Set it above the
+    /// longest job. See the crate docs, "Long jobs and the consumer timeout".
+    pub fn consumer_timeout(mut self, timeout: Duration) -> Self {
+        self.consumer_timeout = Some(timeout);
+        self
+    }
+
+    /// Declare every queue with `x-expires`: the broker deletes a queue unused (no consumer, no
+    /// declaration) for this long, messages included. For tests and throw-away queues only.
+    pub fn queue_expires(mut self, after: Duration) -> Self {
+        self.queue_expires = Some(after);
+        self
+    }
+
+    /// The broker URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The work queue's name.
+    pub fn queue(&self) -> &str {
+        &self.queue
+    }
+
+    pub(crate) fn fixed_prefetch(&self) -> Option<u16> {
+        self.prefetch
+    }
+
+    pub(crate) fn wait(&self) -> Duration {
+        self.claim_wait
+    }
+
+    pub(crate) fn lease_check(&self) -> Duration {
+        self.lease_check_interval
+    }
+
+    pub(crate) fn connect_within(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    pub(crate) fn consumer_timeout_arg(&self) -> Option<Duration> {
+        self.consumer_timeout
+    }
+
+    pub(crate) fn expires_arg(&self) -> Option<Duration> {
+        self.queue_expires
+    }
+
+    /// Check the queue name before anything is declared.
+    pub(crate) fn validate(&self) -> Result<(), BackendError> {
+        let q = &self.queue;
+        if q.is_empty() {
+            return Err(BackendError::Config("the AMQP queue name is empty: give the storage a queue name".into()));
+        }
+        if q.len() > MAX_QUEUE_NAME {
+            return Err(BackendError::Config(format!(
+                "the AMQP queue name `{q}` is {} bytes long; use at most {MAX_QUEUE_NAME} (the broker allows 255, and \
+                 `<queue>.delay.<ms>` needs room)",
+                q.len()
+            )));
+        }
+        if q.starts_with("amq.") {
+            return Err(BackendError::Config(format!(
+                "the AMQP queue name `{q}` starts with `amq.`, which the broker reserves; pick another name"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_queue_names() {
+        assert!(AmqpConfig::new(DEFAULT_URL, "jobs").validate().is_ok());
+        assert!(AmqpConfig::new(DEFAULT_URL, "").validate().is_err());
+        assert!(AmqpConfig::new(DEFAULT_URL, "amq.jobs").validate().is_err());
+        assert!(AmqpConfig::new(DEFAULT_URL, "x".repeat(201)).validate().is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! Consumption: a consumer whose prefetch follows the workers' capacity, a task moving its
+//! deliveries into the buffer, and the triage of each delivery (claimable now, not due yet, or
+//! redelivered after a lost connection).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use drover_core::{BackendError, LEASE_EXPIRED_ON_LAST_ATTEMPT};
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use lapin::Consumer;
+
+use crate::envelope::{now_ms, Envelope};
+use crate::inner::Inner;
+use crate::session::{connection_error, lock, ConsumerRun, Outgoing, Session};
+use crate::state::Buffered;
+use crate::topology::Route;
+
+/// The most deliveries the automatic prefetch lets the broker send ahead.
+const MAX_AUTO_PREFETCH: usize = 2_000;
+
+/// How long stopping a consumer waits for its last deliveries to be buffered.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What to do with a delivery.
+enum Triage {
+    /// Claimable now.
+    Ready(Envelope),
+    /// Publish a copy elsewhere (a delay queue, the work queue with a counted attempt, the
+    /// dead-letter queue), then ack this one.
+    Forward(Route, Envelope),
+}
+
+fn triage(delivery: &Delivery, now: i64) -> Triage {
+    let mut envelope = match Envelope::from_properties(&delivery.properties, now) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            let mut envelope = Envelope::foreign(now);
+            envelope.last_error = Some(error);
+            return Triage::Forward(Route::Dead, envelope);
+        }
+    };
+    if delivery.redelivered {
+        // This copy was delivered before on a connection that is gone (a crashed or killed
+        // worker, a broker restart): that delivery may have run, so it counts as an attempt,
+        // and a task that keeps killing its worker ends up dead instead of looping.
+        envelope.attempts = envelope.attempts.saturating_add(1);
+        if envelope.attempts >= envelope.max_attempts {
+            envelope.last_error = Some(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned());
+            return Triage::Forward(Route::Dead, envelope);
+        }
+        return Triage::Forward(Route::for_run_at(envelope.run_at_ms, now), envelope);
+    }
+    match Route::for_run_at(envelope.run_at_ms, now) {
+        Route::Work => Triage::Ready(envelope),
+        later => Triage::Forward(later, envelope),
+    }
+}
+
+impl Inner {
+    /// Make sure a consumer runs with a prefetch that covers `capacity` (claims held plus the
+    /// claim being made). The prefetch of a running consumer cannot change, so a larger one
+    /// means a new consumer; the old one is cancelled and its deliveries stay valid.
+    pub(crate) async fn ensure_consuming(self: &Arc<Self>, session: &Arc<Session>, capacity: usize) -> Result<(), BackendError> {
+        let fixed = self.config.fixed_prefetch();
+        let enough = |current: u32| current != 0 && (fixed.is_some() || capacity <= current as usize);
+        if enough(session.prefetch.load(Ordering::Acquire)) {
+            return Ok(());
+        }
+        let mut runs = session.consumers.lock().await;
+        if enough(session.prefetch.load(Ordering::Acquire)) {
+            return Ok(());
+        }
+        let prefetch = fixed.unwrap_or_else(|| {
+            u16::try_from(capacity.saturating_mul(2).clamp(2, MAX_AUTO_PREFETCH)).unwrap_or(u16::MAX)
+        });
+        let channel = &session.consumer_channel;
+        channel
+            .basic_qos(prefetch, BasicQosOptions { global: false })
+            .await
+            .map_err(|e| connection_error("setting the consumer prefetch", e))
+            .inspect_err(|_| session.mark_broken())?;
+        let number = session.active_consumer.load(Ordering::Acquire) + 1;
+        let tag = format!("drover-{}-{}-{number}", self.names.work, session.generation);
+        let consumer = channel
+            .basic_consume(&self.names.work, &tag, BasicConsumeOptions::default(), FieldTable::default())
+            .await
+            .map_err(|e| connection_error("starting a consumer", e))
+            .inspect_err(|_| session.mark_broken())?;
+        session.active_consumer.store(number, Ordering::Release);
+        let pump = tokio::spawn(pump(Arc::downgrade(self), session.generation, number, consumer));
+        for old in runs.drain(..) {
+            // Its pump ends by itself once the cancel is confirmed.
+            let _ = channel.basic_cancel(&old.tag, BasicCancelOptions::default()).await;
+        }
+        runs.push(ConsumerRun { tag, pump });
+        session.prefetch.store(u32::from(prefetch), Ordering::Release);
+        Ok(())
+    }
+
+    /// Cancel the consumer, wait for its last deliveries, and take everything buffered.
+    pub(crate) async fn stop_consuming(&self, session: &Session) -> Vec<Buffered> {
+        let mut runs = session.consumers.lock().await;
+        session.prefetch.store(0, Ordering::Release);
+        for run in runs.drain(..) {
+            let _ = session.consumer_channel.basic_cancel(&run.tag, BasicCancelOptions::default()).await;
+            if tokio::time::timeout(DRAIN_TIMEOUT, run.pump).await.is_err() {
+                tracing::warn!(queue = %self.names.work, "the consumer did not stop in time");
+            }
+        }
+        let mut st = lock(&self.state);
+        if st.generation != session.generation {
+            return Vec::new();
+        }
+        st.buffer.drain(..).collect()
+    }
+
+    /// A delivery arrived on connection `generation`.
+    fn arrive(self: &Arc<Self>, generation: u64, delivery: Delivery) {
+        let tag = delivery.delivery_tag;
+        let triage = triage(&delivery, now_ms());
+        {
+            let mut st = lock(&self.state);
+            if st.generation != generation {
+                return;
+            }
+            st.outstanding.insert(tag);
+            if let Triage::Ready(envelope) = triage {
+                st.buffer.push_back(Buffered { tag, envelope, payload: delivery.data });
+                drop(st);
+                self.arrived.notify_waiters();
+                self.wakeup.notify();
+                return;
+            }
+        }
+        if let Triage::Forward(route, envelope) = triage {
+            let inner = self.clone();
+            let message = Outgoing { route, envelope, payload: delivery.data };
+            tokio::spawn(async move { inner.forward(generation, tag, message).await });
+        }
+    }
+
+    /// Publish a copy of a delivery elsewhere, then ack it.
+    async fn forward(&self, generation: u64, tag: u64, message: Outgoing) {
+        let Some(session) = self.current().filter(|s| s.generation == generation) else { return };
+        match self.publish(&session, std::slice::from_ref(&message)).await {
+            Ok(()) => {
+                if let Err(error) = session.settle(&self.state, vec![tag], false).await {
+                    tracing::warn!(%error, "could not ack a forwarded delivery; the broker will redeliver it");
+                }
+            }
+            Err(error) => {
+                // Leave it unacked on a connection marked broken: reconnecting returns it.
+                tracing::warn!(%error, task_id = %message.envelope.id, "could not forward a delivery; reconnecting");
+                session.mark_broken();
+            }
+        }
+    }
+
+    /// The consumer `number` of connection `generation` stopped.
+    fn consumer_ended(&self, generation: u64, number: u64, failed: bool) {
+        let Some(session) = self.current().filter(|s| s.generation == generation) else { return };
+        if failed {
+            session.mark_broken();
+        }
+        if session.active_consumer.load(Ordering::Acquire) == number {
+            // The broker cancelled it (queue deleted) or the channel closed: start again on the
+            // next claim.
+            session.prefetch.store(0, Ordering::Release);
+        }
+    }
+}
+
+/// Move deliveries from the consumer into the storage until the consumer ends or the storage
+/// is dropped.
+async fn pump(inner: Weak<Inner>, generation: u64, number: u64, mut consumer: Consumer) {
+    while let Some(item) = consumer.next().await {
+        let Some(inner) = inner.upgrade() else { return };
+        match item {
+            Ok(delivery) => inner.arrive(generation, delivery),
+            Err(error) => {
+                tracing::warn!(%error, "the AMQP consumer failed; the next claim reconnects");
+                inner.consumer_ended(generation, number, true);
+                return;
+            }
+        }
+    }
+    if let Some(inner) = inner.upgrade() {
+        inner.consumer_ended(generation, number, false);
+    }
+}

@@ -1,0 +1,274 @@
+//! The shared heart of a storage: its session (reconnected on demand), its in-memory state, and
+//! the lease logic that maps the core's claims onto unacknowledged deliveries.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use drover_core::{
+    BackendError, ClaimRequest, ClaimedTask, Completion, Lease, LeaseToken, Outcome, WakeupSender,
+    LEASE_EXPIRED_ON_LAST_ATTEMPT,
+};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::AmqpConfig;
+use crate::envelope::{ms_after, now_ms};
+use crate::session::{lock, Outgoing, Session};
+use crate::state::{Claim, State};
+use crate::topology::{Names, Route};
+
+/// After the first delivery reaches an empty buffer, how long a claim lets the rest of a burst
+/// arrive before it returns.
+const BURST_GRACE: Duration = Duration::from_millis(3);
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: AmqpConfig,
+    pub(crate) names: Names,
+    pub(crate) state: Mutex<State>,
+    slot: RwLock<Option<Arc<Session>>>,
+    reconnecting: tokio::sync::Mutex<()>,
+    generations: AtomicU64,
+    /// Fired on every delivery that becomes claimable.
+    pub(crate) arrived: Notify,
+    pub(crate) wakeup: WakeupSender,
+    reaper: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(reaper) = lock(&self.reaper).take() {
+            reaper.abort();
+        }
+        if let Some(session) = self.slot.get_mut().ok().and_then(|s| s.take()) {
+            session.shut_down();
+        }
+    }
+}
+
+/// `now + d`, far in the future instead of overflowing.
+fn deadline_in(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
+impl Inner {
+    /// Connect and start the lease checker.
+    pub(crate) async fn connect(config: AmqpConfig) -> Result<Arc<Self>, BackendError> {
+        config.validate()?;
+        let names = Names::new(config.queue());
+        let every = config.lease_check();
+        let inner = Arc::new(Self {
+            config,
+            names,
+            state: Mutex::new(State::default()),
+            slot: RwLock::new(None),
+            reconnecting: tokio::sync::Mutex::new(()),
+            generations: AtomicU64::new(0),
+            arrived: Notify::new(),
+            wakeup: WakeupSender::new(),
+            reaper: Mutex::new(None),
+        });
+        inner.session().await?;
+        let reaper = tokio::spawn(reap_loop(Arc::downgrade(&inner), every));
+        *lock(&inner.reaper) = Some(reaper);
+        Ok(inner)
+    }
+
+    /// The current session, if it is still healthy.
+    pub(crate) fn current(&self) -> Option<Arc<Session>> {
+        let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().filter(|s| s.healthy()).cloned()
+    }
+
+    /// The current session, reconnecting (and re-declaring the queues) if it broke.
+    pub(crate) async fn session(&self) -> Result<Arc<Session>, BackendError> {
+        if let Some(session) = self.current() {
+            return Ok(session);
+        }
+        let _one_at_a_time = self.reconnecting.lock().await;
+        if let Some(session) = self.current() {
+            return Ok(session);
+        }
+        let old = self.slot.write().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(old) = old {
+            tracing::warn!(queue = %self.names.work, generation = old.generation, "AMQP connection lost; reconnecting");
+            old.shut_down();
+        }
+        let generation = self.generations.fetch_add(1, Ordering::AcqRel) + 1;
+        let session = Arc::new(Session::open(&self.config, &self.names, generation).await?);
+        lock(&self.state).reset(generation);
+        *self.slot.write().unwrap_or_else(|p| p.into_inner()) = Some(session.clone());
+        if generation > 1 {
+            tracing::info!(queue = %self.names.work, generation, "AMQP connection re-established");
+        }
+        Ok(session)
+    }
+
+    pub(crate) async fn publish(&self, session: &Session, messages: &[Outgoing]) -> Result<(), BackendError> {
+        session.publish_all(&self.config, &self.names, messages).await
+    }
+
+    /// Take up to `max` buffered deliveries as claims; when none is buffered, wait up to the
+    /// configured claim wait for one (and let the rest of its burst arrive).
+    pub(crate) async fn claim(self: &Arc<Self>, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        if request.max == 0 {
+            return Ok(Vec::new());
+        }
+        let session = self.session().await?;
+        let claimed = lock(&self.state).claims.len();
+        self.ensure_consuming(&session, claimed.saturating_add(request.max)).await?;
+        let give_up = Instant::now() + self.config.wait();
+        let mut out = Vec::with_capacity(request.max.min(1024));
+        loop {
+            let notified = self.arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            lock(&self.state).take(request.max, deadline_in(request.lease), &mut out);
+            if !out.is_empty() || Instant::now() >= give_up {
+                return Ok(out);
+            }
+            if tokio::time::timeout_at(give_up, notified).await.is_err() {
+                return Ok(out);
+            }
+            tokio::time::sleep(BURST_GRACE).await;
+            lock(&self.state).take(request.max, deadline_in(request.lease), &mut out);
+            if !out.is_empty() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Apply outcomes: publish the retried and dead copies (confirmed), then ack the originals.
+    pub(crate) async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let session = self.session().await?;
+        let now = now_ms();
+        let mut taken: Vec<(LeaseToken, Claim)> = Vec::with_capacity(batch.len());
+        let mut outgoing = Vec::new();
+        {
+            let mut st = lock(&self.state);
+            for Completion { lease, outcome } in batch {
+                let Some(claim) = st.take_claim(&lease) else { continue };
+                let mut envelope = claim.envelope.clone();
+                envelope.attempts = claim.attempt;
+                match outcome {
+                    Outcome::Done => {}
+                    Outcome::Retry { delay, error } => {
+                        envelope.last_error = Some(error);
+                        envelope.run_at_ms = Some(ms_after(now, delay)).filter(|at| *at > now);
+                        let route = Route::for_run_at(envelope.run_at_ms, now);
+                        outgoing.push(Outgoing { route, envelope, payload: claim.payload.clone() });
+                    }
+                    Outcome::Dead { error } => {
+                        envelope.last_error = Some(error);
+                        envelope.run_at_ms = None;
+                        outgoing.push(Outgoing { route: Route::Dead, envelope, payload: claim.payload.clone() });
+                    }
+                }
+                taken.push((lease.token, claim));
+            }
+        }
+        if let Err(error) = self.publish(&session, &outgoing).await {
+            lock(&self.state).restore(taken);
+            return Err(error);
+        }
+        let tags = taken.iter().filter(|(_, c)| c.generation == session.generation).map(|(_, c)| c.tag).collect();
+        session.settle(&self.state, tags, false).await
+    }
+
+    /// Push the local deadline of each claim that still holds.
+    pub(crate) fn extend(&self, leases: &[Lease], lease: Duration) {
+        let deadline = deadline_in(lease);
+        let mut st = lock(&self.state);
+        for l in leases {
+            if let Some(claim) = st.claims.get_mut(&l.token).filter(|c| c.envelope.id == l.id) {
+                claim.deadline = deadline;
+            }
+        }
+    }
+
+    /// Hand back unstarted claims and everything buffered: stop consuming (a worker releases
+    /// when it stops), publish each back to the work queue unchanged, then ack the originals.
+    /// Nothing is left unacknowledged on a connection about to close, where the broker would
+    /// requeue it as redelivered and a lost attempt would be counted.
+    pub(crate) async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
+        let session = self.session().await?;
+        let mut taken: Vec<(LeaseToken, Claim)> = Vec::new();
+        {
+            let mut st = lock(&self.state);
+            for lease in &leases {
+                if let Some(claim) = st.take_claim(lease) {
+                    taken.push((lease.token, claim));
+                }
+            }
+        }
+        let buffered = self.stop_consuming(&session).await;
+        let mut tags: Vec<u64> = taken.iter().map(|(_, c)| c.tag).collect();
+        tags.extend(buffered.iter().map(|b| b.tag));
+        let outgoing: Vec<Outgoing> = taken
+            .iter()
+            .map(|(_, c)| Outgoing { route: Route::Work, envelope: c.envelope.clone(), payload: c.payload.clone() })
+            .chain(buffered.into_iter().map(|b| Outgoing { route: Route::Work, envelope: b.envelope, payload: b.payload }))
+            .collect();
+        if let Err(error) = self.publish(&session, &outgoing).await {
+            // The broker still holds the originals: requeue them directly instead.
+            tracing::warn!(%error, "could not publish released tasks back; requeueing the deliveries instead");
+            return session.settle(&self.state, tags, true).await;
+        }
+        session.settle(&self.state, tags, false).await
+    }
+
+    /// Republish the claims whose lease ran out: with the attempt counted, or to the
+    /// dead-letter queue when it was the last one.
+    async fn reap(&self) {
+        let expired = lock(&self.state).expired(Instant::now());
+        if expired.is_empty() {
+            return;
+        }
+        let Some(session) = self.current().filter(|s| expired.iter().all(|(_, c)| c.generation == s.generation))
+        else {
+            return;
+        };
+        let outgoing: Vec<Outgoing> = expired
+            .iter()
+            .map(|(_, claim)| {
+                let mut envelope = claim.envelope.clone();
+                envelope.attempts = claim.attempt;
+                let route = if claim.attempt >= envelope.max_attempts {
+                    envelope.last_error = Some(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned());
+                    Route::Dead
+                } else {
+                    Route::Work
+                };
+                Outgoing { route, envelope, payload: claim.payload.clone() }
+            })
+            .collect();
+        if let Err(error) = self.publish(&session, &outgoing).await {
+            tracing::warn!(%error, "could not requeue tasks whose lease expired; trying again");
+            let mut st = lock(&self.state);
+            let now = Instant::now();
+            st.restore(expired.into_iter().map(|(t, mut c)| (t, { c.deadline = now; c })).collect());
+            return;
+        }
+        let tags = expired.iter().map(|(_, c)| c.tag).collect();
+        if let Err(error) = session.settle(&self.state, tags, false).await {
+            tracing::warn!(%error, "could not ack tasks whose lease expired; the broker will redeliver them");
+        }
+    }
+}
+
+/// Look for expired leases every `every` until the storage is dropped.
+async fn reap_loop(inner: Weak<Inner>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        inner.reap().await;
+    }
+}

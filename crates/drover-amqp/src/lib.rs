@@ -1,0 +1,172 @@
+//! AMQP 0-9-1 storage for Drover, on RabbitMQ (through [lapin](https://docs.rs/lapin) 2.x on
+//! the Tokio runtime).
+//!
+//! A broker cannot be queried like a database: messages are pushed to consumers and leave a
+//! queue when acknowledged. This crate maps Drover's task contract onto that, using only the
+//! broker's own features: durable queues, persistent messages, publisher confirms, consumer
+//! prefetch, per-queue message TTLs and dead-letter exchanges.
+//!
+//! ```no_run
+//! use drover_amqp::{AmqpConfig, AmqpStorage};
+//! use drover_core::{BoxDynError, Enqueue, PushOptions, WorkerBuilder};
+//! use serde::{Deserialize, Serialize};
+//! use std::time::Duration;
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Email { to: String }
+//!
+//! async fn send(job: Email) -> Result<(), BoxDynError> {
+//!     println!("sending to {}", job.to);
+//!     Ok(())
+//! }
+//!
+//! # async fn run() -> Result<(), BoxDynError> {
+//! // AMQP_URL, or amqp://guest:guest@127.0.0.1:5672/%2f
+//! let storage: AmqpStorage<Email> = AmqpStorage::connect(AmqpConfig::from_env("email")).await?;
+//! storage.push(Email { to: "a@example.com".into() }).await?;
+//! storage.push_with(Email { to: "b@example.com".into() }, PushOptions::new().delay(Duration::from_secs(60))).await?;
+//! let worker = WorkerBuilder::new("email-worker").backend(storage.clone()).concurrency(10).build_fn(send);
+//! worker.run_until(tokio::signal::ctrl_c()).await?;
+//! storage.close().await?; // hand buffered deliveries back before exiting
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Declared topology
+//!
+//! Every message goes through the default exchange (routing key = queue name); no exchange is
+//! declared. For the queue `q` given in [`AmqpConfig`]:
+//!
+//! | queue | arguments | holds |
+//! |---|---|---|
+//! | `q` | durable; `x-consumer-timeout` if [`AmqpConfig::consumer_timeout`] is set | due tasks; workers consume it |
+//! | `q.dead` | durable | dead tasks, with `x-drover-last-error` |
+//! | `q.delay.<ms>` | durable; `x-message-ttl = <ms>`, `x-dead-letter-exchange = ""`, `x-dead-letter-routing-key = q` | tasks waiting `<ms>` before moving to `q` |
+//!
+//! ([`AmqpConfig::queue_expires`] adds `x-expires` to all of them, for throw-away queues.)
+//! `q` and `q.dead` are declared on connect and on every reconnect; a delay queue the first
+//! time a connection publishes to it. Declaring an existing queue with other arguments is an
+//! error that names the queue.
+//!
+//! # Messages
+//!
+//! Persistent (`delivery_mode = 2`), published with `mandatory` on a channel in confirm mode:
+//! a push returns only once RabbitMQ confirmed every message of it, and `push_bulk` publishes
+//! the whole batch before awaiting the confirms together. The task id is the `message_id`
+//! property (never the delivery tag); the envelope is in headers:
+//!
+//! | header | meaning |
+//! |---|---|
+//! | `x-drover-attempt` | attempts made before this copy was published (a claim is attempt + 1) |
+//! | `x-drover-max-attempts` | attempts allowed |
+//! | `x-drover-enqueued-at` | first push, epoch milliseconds (kept across retries) |
+//! | `x-drover-run-at` | earliest run time, epoch milliseconds (delayed pushes and retries) |
+//! | `x-drover-last-error` | the last failure's error |
+//!
+//! A message without a Drover `message_id` is moved to `q.dead` with an error saying so.
+//!
+//! # Delays: scheduled pushes and retries
+//!
+//! A task due later is published to the delay queue of its wait rounded *down* to three
+//! significant bits (`q.delay.768` for 800 ms), so there are about four delay queues per
+//! doubling of the wait and each queue holds messages of one TTL (a per-message TTL would only
+//! expire at the head of a shared queue). When the TTL passes the broker dead-letters the
+//! message into `q`; a consumer that sees its `x-drover-run-at` still ahead sends it on to the
+//! next smaller delay queue. Each hop at least quarters the remaining wait, so waits are exact
+//! to the millisecond after a few hops, and never early. Run times use the publishing
+//! process's clock. A retry publishes the copy (confirmed) *before* acking the original, so
+//! nothing is lost between the two; at worst a crash in between runs the task twice.
+//!
+//! # Leases
+//!
+//! RabbitMQ holds an unacknowledged delivery until it is acked or its channel closes: that is
+//! the lease against crashes. The shorter leases of the core contract are kept by the storage
+//! itself: each claim has a local deadline, [`extend_leases`](drover_core::Backend::extend_leases)
+//! pushes it (no broker call), and a checker (every 50 ms,
+//! [`AmqpConfig::lease_check_interval`]) republishes a claim whose deadline passed to `q` with
+//! the attempt counted (to `q.dead` with
+//! [`LEASE_EXPIRED_ON_LAST_ATTEMPT`](drover_core::LEASE_EXPIRED_ON_LAST_ATTEMPT) when it was
+//! the last one) and acks the original. A completion whose claim expired, or whose delivery
+//! came on a connection since lost, is ignored.
+//!
+//! # Attempts and crashes
+//!
+//! When a worker process dies (or the connection drops), RabbitMQ requeues its unacknowledged
+//! deliveries marked `redelivered`. Such a delivery may have been running, so the consumer
+//! counts it as an attempt: it republishes the message with `x-drover-attempt + 1` (or, at
+//! the limit, to `q.dead` with the lease-expired error) and acks the redelivered copy. A job
+//! that kills its worker therefore cannot loop forever. The cost: deliveries that were only
+//! buffered (prefetched, never started) when a connection was lost also lose one attempt.
+//! [`AmqpStorage::close`] (and a worker's hand-back on shutdown) returns buffered deliveries
+//! cleanly, so only crashes and broker restarts pay it.
+//!
+//! # Long jobs and the consumer timeout
+//!
+//! RabbitMQ closes a channel whose delivery stays unacknowledged longer than its
+//! `consumer_timeout` (30 minutes by default), which requeues everything delivered on it. A
+//! job that may run longer needs a larger timeout: set [`AmqpConfig::consumer_timeout`] (the
+//! `x-consumer-timeout` queue argument, RabbitMQ 3.12 and later; set it when the queue is
+//! first declared), or raise `consumer_timeout` in `rabbitmq.conf` (milliseconds) or with a
+//! policy. Heartbeats of the worker keep the storage's own lease, not the broker's timer.
+//!
+//! # Consumption
+//!
+//! The first claim starts a consumer. Its prefetch (`basic.qos`) follows the workers' free
+//! capacity: twice the capacity of the claims held plus the one being made (a batch buffered
+//! while another runs), or a fixed [`AmqpConfig::prefetch`]. Deliveries are buffered in the
+//! storage; a claim takes what is buffered and waits briefly only when nothing is. Every
+//! delivery wakes the workers ([`Backend::wakeup`](drover_core::Backend::wakeup)), so they
+//! never poll. Acks are batched: a run of the oldest unacknowledged tags is one `multiple` ack.
+//!
+//! # Reconnecting
+//!
+//! When the connection or a channel fails, the next operation opens a new connection and
+//! declares the queues again; the consumer restarts on the next claim. The broker has requeued
+//! what the old connection held, so nothing is lost; claims from the old connection are stale
+//! and their completions ignored (the task runs again: delivery is at least once).
+//!
+//! # Capabilities
+//!
+//! | trait | supported |
+//! |---|---|
+//! | [`Backend`](drover_core::Backend), [`Enqueue`](drover_core::Enqueue) | yes |
+//! | [`Requeue`](drover_core::Requeue) | yes: scans `q.dead` for the id ([`AmqpStorage::requeue_dead`] moves many at once) |
+//! | [`EnqueueInTransaction`](drover_core::EnqueueInTransaction) | yes: AMQP transactions (`tx.select` / `tx.commit`) on a channel of their own |
+//! | [`Priorities`](drover_core::Priorities) | no: a consumer receives messages as they arrive, before a later, higher-priority one can overtake them; a non-zero priority is [`BackendError::Unsupported`](drover_core::BackendError::Unsupported) |
+//! | [`UniqueKeys`](drover_core::UniqueKeys) | no: queued messages cannot be looked up by key; a unique key is `Unsupported` |
+//! | [`Inspect`](drover_core::Inspect), [`Cancel`](drover_core::Cancel) | no: a queue cannot be listed or edited in place; [`AmqpStorage::queue_depths`] gives the counts |
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `rustls` | off | `amqps://` URLs, TLS through rustls with the platform's root certificates |
+//!
+//! # Configuration
+//!
+//! [`AmqpConfig::from_env`] reads `AMQP_URL` (default [`DEFAULT_URL`]). The other settings are
+//! builder methods on [`AmqpConfig`]: prefetch, claim wait, lease check interval, connect
+//! timeout, consumer timeout, queue expiry.
+//!
+//! # Tests
+//!
+//! `cargo test -p drover-amqp` runs the conformance suite (groups `core`, `requeue`,
+//! `transactions`), a broker restart during a drain (`rabbitmqctl stop_app` /
+//! `start_app`), and a worker process killed with SIGKILL mid-job, against the RabbitMQ at
+//! `AMQP_URL` (start one with `rabbitmq-server -detached`). Each test uses its own queue,
+//! declared with `x-expires` so the broker removes it afterwards.
+
+mod config;
+mod consumer;
+mod dead;
+mod envelope;
+mod inner;
+mod session;
+mod state;
+mod storage;
+mod topology;
+mod transaction;
+
+pub use config::{AmqpConfig, DEFAULT_URL};
+pub use storage::{AmqpStorage, QueueDepths};
+pub use transaction::AmqpTransaction;

@@ -1,0 +1,165 @@
+//! What a storage holds in memory: deliveries buffered from the consumer, the claims handed to
+//! workers (with their local lease deadlines), and the delivery tags not yet settled.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use drover_core::{ClaimedTask, Lease, LeaseToken};
+use tokio::time::Instant;
+
+use crate::envelope::Envelope;
+
+/// A delivery received from the consumer and not yet claimed.
+#[derive(Debug)]
+pub(crate) struct Buffered {
+    pub(crate) tag: u64,
+    pub(crate) envelope: Envelope,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// A delivery handed to a worker: the broker holds it unacknowledged while the claim lasts.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    /// The connection it came on: its tag means nothing on another one.
+    pub(crate) generation: u64,
+    pub(crate) tag: u64,
+    pub(crate) envelope: Envelope,
+    /// This claim's attempt (`envelope.attempts + 1`).
+    pub(crate) attempt: u32,
+    pub(crate) deadline: Instant,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// How to settle a batch of delivery tags in as few frames as is safe.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct AckPlan {
+    /// One `multiple = true` ack up to this tag.
+    pub(crate) up_to: Option<u64>,
+    /// Tags acked one by one.
+    pub(crate) singles: Vec<u64>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// The connection whose deliveries the buffer and `outstanding` hold.
+    pub(crate) generation: u64,
+    pub(crate) buffer: VecDeque<Buffered>,
+    pub(crate) claims: HashMap<LeaseToken, Claim>,
+    /// Every unsettled delivery tag of the current connection's consumer channel.
+    pub(crate) outstanding: BTreeSet<u64>,
+    next_token: i64,
+}
+
+impl State {
+    /// A new connection: what the old one had in flight goes back to the queue on the broker
+    /// side, so the buffer and the unsettled tags are forgotten. Claims stay until completed
+    /// or expired, and then are ignored as stale.
+    pub(crate) fn reset(&mut self, generation: u64) {
+        self.generation = generation;
+        self.buffer.clear();
+        self.outstanding.clear();
+    }
+
+    /// Move up to `max` buffered deliveries into claims leased until `deadline`.
+    pub(crate) fn take(&mut self, max: usize, deadline: Instant, out: &mut Vec<ClaimedTask>) {
+        while out.len() < max {
+            let Some(b) = self.buffer.pop_front() else { break };
+            self.next_token = self.next_token.wrapping_add(1).max(1);
+            let token = LeaseToken(self.next_token);
+            let attempt = b.envelope.attempts.saturating_add(1);
+            out.push(ClaimedTask::new(b.envelope.id, token, attempt, b.envelope.max_attempts, b.payload.clone()));
+            self.claims.insert(
+                token,
+                Claim {
+                    generation: self.generation,
+                    tag: b.tag,
+                    envelope: b.envelope,
+                    attempt,
+                    deadline,
+                    payload: b.payload,
+                },
+            );
+        }
+    }
+
+    /// Take the claim `lease` refers to, if it still holds on the current connection.
+    /// A claim of an old connection is dropped: the broker has already requeued its message.
+    pub(crate) fn take_claim(&mut self, lease: &Lease) -> Option<Claim> {
+        match self.claims.get(&lease.token) {
+            Some(c) if c.envelope.id == lease.id => {}
+            _ => return None,
+        }
+        let claim = self.claims.remove(&lease.token)?;
+        (claim.generation == self.generation).then_some(claim)
+    }
+
+    /// Put back claims whose settlement failed, if their connection is still current.
+    pub(crate) fn restore(&mut self, claims: Vec<(LeaseToken, Claim)>) {
+        for (token, claim) in claims {
+            if claim.generation == self.generation {
+                self.claims.insert(token, claim);
+            }
+        }
+    }
+
+    /// Remove the claims whose lease ran out by `now`; those of old connections are dropped.
+    pub(crate) fn expired(&mut self, now: Instant) -> Vec<(LeaseToken, Claim)> {
+        let tokens: Vec<LeaseToken> =
+            self.claims.iter().filter(|(_, c)| c.deadline <= now).map(|(token, _)| *token).collect();
+        let generation = self.generation;
+        tokens
+            .into_iter()
+            .filter_map(|token| self.claims.remove(&token).map(|claim| (token, claim)))
+            .filter(|(_, claim)| claim.generation == generation)
+            .collect()
+    }
+
+    /// Plan the acknowledgement of `tags`, and mark them settled. Tags no longer outstanding
+    /// are skipped (acking a tag twice is a channel error that would requeue everything).
+    /// `multiple = true` acks every unsettled tag up to its own, so it covers only a run of
+    /// `tags` that are the oldest outstanding ones.
+    pub(crate) fn plan_acks(&mut self, mut tags: Vec<u64>) -> AckPlan {
+        tags.sort_unstable();
+        tags.dedup();
+        tags.retain(|t| self.outstanding.contains(t));
+        let prefix = self.outstanding.iter().zip(&tags).take_while(|(o, t)| o == t).count();
+        for t in &tags {
+            self.outstanding.remove(t);
+        }
+        if prefix >= 2 {
+            AckPlan { up_to: Some(tags[prefix - 1]), singles: tags.split_off(prefix) }
+        } else {
+            AckPlan { up_to: None, singles: tags }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_with(tags: &[u64]) -> State {
+        State { outstanding: tags.iter().copied().collect(), ..State::default() }
+    }
+
+    #[test]
+    fn a_run_of_oldest_tags_is_one_multiple_ack() {
+        let mut s = state_with(&[1, 2, 3, 4, 5]);
+        assert_eq!(s.plan_acks(vec![3, 1, 2]), AckPlan { up_to: Some(3), singles: vec![] });
+        assert_eq!(s.outstanding.iter().copied().collect::<Vec<_>>(), vec![4, 5]);
+    }
+
+    #[test]
+    fn gaps_are_acked_one_by_one() {
+        let mut s = state_with(&[1, 2, 3, 4, 5, 6]);
+        assert_eq!(s.plan_acks(vec![1, 2, 4, 6]), AckPlan { up_to: Some(2), singles: vec![4, 6] });
+        let mut s = state_with(&[1, 2, 3]);
+        assert_eq!(s.plan_acks(vec![2, 3]), AckPlan { up_to: None, singles: vec![2, 3] });
+    }
+
+    #[test]
+    fn settled_tags_are_never_acked_again() {
+        let mut s = state_with(&[1, 2]);
+        assert_eq!(s.plan_acks(vec![1]), AckPlan { up_to: None, singles: vec![1] });
+        assert_eq!(s.plan_acks(vec![1, 1]), AckPlan::default());
+    }
+}

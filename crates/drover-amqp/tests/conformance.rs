@@ -1,0 +1,19 @@
+//! The conformance suite against the real RabbitMQ at `AMQP_URL` (default
+//! amqp://guest:guest@127.0.0.1:5672/%2f): every group AMQP's capabilities allow.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use drover_amqp::{AmqpConfig, AmqpStorage};
+use drover_conformance::TestJob;
+use drover_core::TaskId;
+
+async fn backend() -> AmqpStorage<TestJob> {
+    // A queue of its own per check; the broker deletes it once unused.
+    let config = AmqpConfig::from_env(format!("conf-{}", TaskId::new())).queue_expires(Duration::from_secs(300));
+    AmqpStorage::connect(config)
+        .await
+        .expect("connect to RabbitMQ (AMQP_URL); start it with `rabbitmq-server -detached`")
+}
+
+drover_conformance::conformance_tests!(backend; core, requeue, transactions);
