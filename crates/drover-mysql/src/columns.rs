@@ -1,0 +1,121 @@
+//! How task fields map to columns: ids as 16 big-endian bytes, durations as microseconds,
+//! times as `DATETIME(6)` in UTC, and whole rows back into [`TaskInfo`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use drover_core::{Status, TaskId, TaskInfo};
+use sqlx::mysql::MySqlRow;
+use sqlx::Row;
+
+/// The columns [`task_info`] reads, in a `SELECT`.
+pub(crate) const TASK_COLUMNS: &str = "id, queue, payload, status, attempt, max_attempts, run_at, priority, \
+     unique_key, last_error, created_at, updated_at, lease_expires_at";
+
+/// Longest delay or lease written: about 100 years, far inside `DATETIME`'s range.
+const MAX_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
+
+/// Longest error text stored (`TEXT` holds 65,535 bytes).
+const MAX_ERROR_BYTES: usize = 60_000;
+
+/// An id as stored: [`TaskId::to_u128`] in big-endian order, so byte order is time order.
+pub(crate) fn id_bytes(id: TaskId) -> Vec<u8> {
+    id.to_u128().to_be_bytes().to_vec()
+}
+
+/// An id read back from its 16 bytes.
+pub(crate) fn task_id(bytes: &[u8]) -> Result<TaskId, sqlx::Error> {
+    let array: [u8; 16] = bytes.try_into().map_err(|_| {
+        sqlx::Error::Decode(format!("a task id must be 16 bytes, found {} in drover_tasks.id", bytes.len()).into())
+    })?;
+    Ok(TaskId::from_u128(u128::from_be_bytes(array)))
+}
+
+/// A duration in whole microseconds for `INTERVAL ? MICROSECOND`, capped at about 100 years.
+pub(crate) fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX).min(MAX_MICROS)
+}
+
+/// A run time inside `DATETIME`'s range (years 1000 to 9999).
+pub(crate) fn clamp_time(at: DateTime<Utc>) -> DateTime<Utc> {
+    let min = NaiveDate::from_ymd_opt(1000, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
+    let max = NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
+        .map(|t| t.and_utc());
+    match (min, max) {
+        (Some(min), Some(max)) => at.clamp(min, max),
+        _ => at,
+    }
+}
+
+/// An error message cut to what the `last_error` column holds, at a character boundary.
+pub(crate) fn error_text(error: &str) -> &str {
+    if error.len() <= MAX_ERROR_BYTES {
+        return error;
+    }
+    let mut end = MAX_ERROR_BYTES;
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    &error[..end]
+}
+
+/// Text from a column read as bytes (binary collations come back flagged as binary).
+fn text(row: &MySqlRow, column: &str) -> Result<Option<String>, sqlx::Error> {
+    let bytes: Option<Vec<u8>> = row.try_get(column)?;
+    bytes
+        .map(|b| {
+            String::from_utf8(b)
+                .map_err(|e| sqlx::Error::Decode(format!("drover_tasks.{column} is not UTF-8: {e}").into()))
+        })
+        .transpose()
+}
+
+/// A row selected with [`TASK_COLUMNS`].
+pub(crate) fn task_info(row: &MySqlRow) -> Result<TaskInfo, sqlx::Error> {
+    let id: Vec<u8> = row.try_get("id")?;
+    let status = text(row, "status")?.unwrap_or_default();
+    let status: Status = status.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let mut info = TaskInfo::from_new(
+        &text(row, "queue")?.unwrap_or_default(),
+        &drover_core::NewTask::new(Vec::new(), drover_core::PushOptions::new()),
+        row.try_get("created_at")?,
+    );
+    info.id = task_id(&id)?;
+    info.payload = row.try_get("payload")?;
+    info.status = status;
+    info.attempt = row.try_get("attempt")?;
+    info.max_attempts = row.try_get("max_attempts")?;
+    info.run_at = row.try_get("run_at")?;
+    info.priority = row.try_get("priority")?;
+    info.unique_key = text(row, "unique_key")?;
+    info.last_error = text(row, "last_error")?;
+    info.updated_at = row.try_get("updated_at")?;
+    info.lease_expires_at = row.try_get("lease_expires_at")?;
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_bytes_like_by_time() {
+        let a = TaskId::new();
+        std::thread::sleep(Duration::from_millis(2));
+        let b = TaskId::new();
+        assert!(id_bytes(a) < id_bytes(b));
+        assert_eq!(task_id(&id_bytes(a)).ok(), Some(a));
+        assert!(task_id(&[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn durations_and_errors_are_capped() {
+        assert_eq!(micros(Duration::from_millis(3)), 3_000);
+        assert_eq!(micros(Duration::MAX), MAX_MICROS);
+        let long = "é".repeat(40_000);
+        assert!(error_text(&long).len() <= MAX_ERROR_BYTES);
+        assert_eq!(error_text("short"), "short");
+        assert_eq!(clamp_time(DateTime::<Utc>::MAX_UTC).format("%Y").to_string(), "9999");
+    }
+}

@@ -1,0 +1,156 @@
+//! The storage's configuration: queue name, batch sizes and retention.
+
+use std::time::Duration;
+
+use drover_core::BackendError;
+
+/// The longest queue name: the `queue` column is `VARCHAR(191)`, the most a utf8mb4 column in
+/// an index key can hold on every supported server.
+pub const MAX_QUEUE_NAME_CHARS: usize = 191;
+
+/// The longest unique key: the `unique_key` column is `VARCHAR(255)`.
+pub const MAX_UNIQUE_KEY_CHARS: usize = 255;
+
+/// How long finished tasks are kept before [`MysqlStorage::prune`](crate::MysqlStorage::prune)
+/// deletes them. `None` keeps them forever.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Retention {
+    /// Done tasks (default 1 day).
+    pub done: Option<Duration>,
+    /// Dead tasks (default 7 days: long enough to look at them and requeue).
+    pub dead: Option<Duration>,
+    /// Cancelled tasks (default 7 days).
+    pub cancelled: Option<Duration>,
+    /// Rows deleted per statement, so pruning never holds many row locks or a long
+    /// transaction (default 1,000).
+    pub batch: usize,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            done: Some(Duration::from_secs(24 * 3600)),
+            dead: Some(Duration::from_secs(7 * 24 * 3600)),
+            cancelled: Some(Duration::from_secs(7 * 24 * 3600)),
+            batch: 1_000,
+        }
+    }
+}
+
+impl Retention {
+    /// Keep done tasks for `age` (`None`: forever).
+    pub fn done(mut self, age: Option<Duration>) -> Self {
+        self.done = age;
+        self
+    }
+
+    /// Keep dead tasks for `age` (`None`: forever).
+    pub fn dead(mut self, age: Option<Duration>) -> Self {
+        self.dead = age;
+        self
+    }
+
+    /// Keep cancelled tasks for `age` (`None`: forever).
+    pub fn cancelled(mut self, age: Option<Duration>) -> Self {
+        self.cancelled = age;
+        self
+    }
+
+    /// Delete at most `rows` per statement (at least 1).
+    pub fn batch(mut self, rows: usize) -> Self {
+        self.batch = rows.max(1);
+        self
+    }
+}
+
+/// Configuration of a [`MysqlStorage`](crate::MysqlStorage).
+///
+/// ```
+/// use drover_mysql::{MysqlConfig, Retention};
+/// use std::time::Duration;
+///
+/// let config = MysqlConfig::new("emails")
+///     .set_enqueue_chunk(2_000)
+///     .set_retention(Retention::default().done(Some(Duration::from_secs(3600))));
+/// assert_eq!(config.queue(), "emails");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MysqlConfig {
+    queue: String,
+    enqueue_chunk: usize,
+    claim_limit: usize,
+    retention: Retention,
+}
+
+impl Default for MysqlConfig {
+    fn default() -> Self {
+        Self::new("default")
+    }
+}
+
+impl MysqlConfig {
+    /// The defaults for queue `queue`.
+    pub fn new(queue: impl Into<String>) -> Self {
+        Self { queue: queue.into(), enqueue_chunk: 1_000, claim_limit: 1_000, retention: Retention::default() }
+    }
+
+    /// The queue name: explicit and stable, never derived from a type.
+    pub fn queue(&self) -> &str {
+        &self.queue
+    }
+
+    /// Use queue `queue` (1 to 191 characters).
+    pub fn set_queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+
+    /// Most tasks inserted by one statement (default 1,000). A larger `push_bulk` is split into
+    /// chunks inside one transaction, so it is still all or nothing. Chunks are also cut at
+    /// about 4 MiB of payload, below MySQL's default `max_allowed_packet`.
+    pub fn enqueue_chunk(&self) -> usize {
+        self.enqueue_chunk
+    }
+
+    /// Set the enqueue chunk (1 to 5,000: a statement has at most 65,535 placeholders).
+    pub fn set_enqueue_chunk(mut self, rows: usize) -> Self {
+        self.enqueue_chunk = rows.clamp(1, 5_000);
+        self
+    }
+
+    /// Most tasks one claim takes, whatever the worker asks (default 1,000).
+    pub fn claim_limit(&self) -> usize {
+        self.claim_limit
+    }
+
+    /// Set the claim limit (1 to 10,000).
+    pub fn set_claim_limit(mut self, rows: usize) -> Self {
+        self.claim_limit = rows.clamp(1, 10_000);
+        self
+    }
+
+    /// How long finished tasks are kept.
+    pub fn retention(&self) -> &Retention {
+        &self.retention
+    }
+
+    /// Set the retention.
+    pub fn set_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Check the settings the server would otherwise refuse later, with a message saying what
+    /// to change.
+    pub(crate) fn validate(&self) -> Result<(), BackendError> {
+        let chars = self.queue.chars().count();
+        if chars == 0 || chars > MAX_QUEUE_NAME_CHARS {
+            return Err(BackendError::Config(format!(
+                "the queue name must have 1 to {MAX_QUEUE_NAME_CHARS} characters, `{}` has {chars}",
+                self.queue
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! Inspection (counts, pages, one task) and the operator's actions: cancel and requeue.
+
+use drover_core::{BackendError, Cancel, Codec, Inspect, ListQuery, QueueStats, Requeue, Status, TaskId, TaskInfo};
+use sqlx::Row;
+
+use crate::columns::{id_bytes, task_info, TASK_COLUMNS};
+use crate::error::{backend_error, is_duplicate_key, retry_on_lock_conflict};
+use crate::storage::MysqlStorage;
+
+/// Counts by status, and how many pending tasks are not due yet (index
+/// `drover_tasks_claim` covers it).
+const STATS: &str = "SELECT CAST(status AS CHAR) AS status, COUNT(*) AS n,
+  CAST(SUM(status = 'pending' AND run_at > UTC_TIMESTAMP(6)) AS SIGNED) AS scheduled
+  FROM drover_tasks WHERE queue = ? GROUP BY status";
+
+/// Cancel a task that has not finished; a running task's token goes, so its ack is ignored.
+const CANCEL: &str = "UPDATE drover_tasks SET status = 'cancelled', token = NULL, worker = NULL,
+  lease_expires_at = NULL, unique_live = NULL, updated_at = UTC_TIMESTAMP(6)
+  WHERE id = ? AND queue = ? AND status IN ('pending', 'running')";
+
+/// Run a dead or cancelled task again from attempt 1. Taking its unique key back fails with a
+/// duplicate key when another live task holds it, and then nothing changes.
+const REQUEUE: &str = "UPDATE drover_tasks SET status = 'pending', attempt = 0, run_at = UTC_TIMESTAMP(6),
+  unique_live = unique_key, token = NULL, worker = NULL, lease_expires_at = NULL, updated_at = UTC_TIMESTAMP(6)
+  WHERE id = ? AND queue = ? AND status IN ('dead', 'cancelled')";
+
+impl<T, C> Inspect for MysqlStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn stats(&self) -> Result<QueueStats, BackendError> {
+        let rows = sqlx::query(STATS)
+            .bind(self.queue_name())
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| backend_error("stats", e))?;
+        let mut stats = QueueStats::default();
+        for row in rows {
+            let status: String = row.try_get("status").map_err(|e| backend_error("stats", e))?;
+            let n: i64 = row.try_get("n").map_err(|e| backend_error("stats", e))?;
+            let n = u64::try_from(n).unwrap_or(0);
+            match status.parse::<Status>() {
+                Ok(Status::Pending) => {
+                    stats.pending = n;
+                    let scheduled: Option<i64> = row.try_get("scheduled").map_err(|e| backend_error("stats", e))?;
+                    stats.scheduled = scheduled.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+                }
+                Ok(Status::Running) => stats.running = n,
+                Ok(Status::Done) => stats.done = n,
+                Ok(Status::Dead) => stats.dead = n,
+                Ok(Status::Cancelled) => stats.cancelled = n,
+                Err(_) => {}
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<TaskInfo>, BackendError> {
+        let filter = if query.status.is_some() { "AND status = ?" } else { "" };
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM drover_tasks WHERE queue = ? {filter} ORDER BY id DESC LIMIT ? OFFSET ?"
+        );
+        let mut q = sqlx::query(&sql).bind(self.queue_name());
+        if let Some(status) = query.status {
+            q = q.bind(status.as_str());
+        }
+        let rows = q
+            .bind(query.limit.min(i64::MAX as u64))
+            .bind(query.offset.min(i64::MAX as u64))
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| backend_error("list", e))?;
+        rows.iter().map(task_info).collect::<Result<_, _>>().map_err(|e| backend_error("list", e))
+    }
+
+    async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM drover_tasks WHERE id = ? AND queue = ?");
+        let row = sqlx::query(&sql)
+            .bind(id_bytes(id))
+            .bind(self.queue_name())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| backend_error("get", e))?;
+        row.as_ref().map(task_info).transpose().map_err(|e| backend_error("get", e))
+    }
+}
+
+impl<T, C> Cancel for MysqlStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
+        let done = retry_on_lock_conflict("cancel", || {
+            Box::pin(sqlx::query(CANCEL).bind(id_bytes(id)).bind(self.queue_name()).execute(self.pool()))
+        })
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+impl<T, C> Requeue for MysqlStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
+        let result = retry_on_lock_conflict("requeue", || {
+            Box::pin(async move {
+                match sqlx::query(REQUEUE).bind(id_bytes(id)).bind(self.queue_name()).execute(self.pool()).await {
+                    Ok(done) => Ok(done.rows_affected() == 1),
+                    Err(error) if is_duplicate_key(&error) => Ok(false),
+                    Err(error) => Err(error),
+                }
+            })
+        })
+        .await?;
+        if result {
+            self.shared.wakeup.notify();
+        }
+        Ok(result)
+    }
+}

@@ -1,0 +1,116 @@
+//! MySQL 8 and MariaDB 10.6+ storage for [Drover](https://github.com/drover-rs/drover): durable
+//! background jobs in the database your application already uses.
+//!
+//! ```no_run
+//! use drover_core::{BoxDynError, Enqueue, PushOptions, WorkerBuilder};
+//! use drover_mysql::{MysqlConfig, MysqlStorage};
+//! use serde::{Deserialize, Serialize};
+//! use sqlx::MySqlPool;
+//! use std::time::Duration;
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Email { to: String }
+//!
+//! async fn send_email(job: Email) -> Result<(), BoxDynError> {
+//!     println!("sending to {}", job.to);
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), BoxDynError> {
+//! let pool = MySqlPool::connect("mysql://root@127.0.0.1:3306/test").await?;
+//! MysqlStorage::setup(&pool).await?;
+//! let storage = MysqlStorage::new_with_config(pool, MysqlConfig::new("email"))?;
+//! storage.push(Email { to: "user@example.com".into() }).await?;
+//! storage.push_with(Email { to: "later@example.com".into() }, PushOptions::new().delay(Duration::from_secs(60))).await?;
+//!
+//! // Push inside your own transaction: the job exists only if the transaction commits.
+//! use drover_core::EnqueueInTransaction;
+//! let mut tx = storage.begin().await?;
+//! sqlx::query("UPDATE users SET welcomed = 1 WHERE id = ?").bind(42).execute(&mut *tx).await?;
+//! storage.push_in(&mut tx, Email { to: "new@example.com".into() }, PushOptions::new()).await?;
+//! storage.commit(tx).await?;
+//!
+//! let worker = WorkerBuilder::new("email-worker").backend(storage).concurrency(10).build_fn(send_email);
+//! worker.run_until(tokio::signal::ctrl_c()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What it does
+//!
+//! Every queue lives in one table, `drover_tasks`, created by [`MysqlStorage::setup`]
+//! (embedded, versioned migrations recorded in `drover_migrations`; several processes may run
+//! it at once, they take turns through `GET_LOCK`).
+//!
+//! - **Claims** are one transaction (read committed): `SELECT … FOR UPDATE SKIP LOCKED` picks
+//!   due pending tasks by priority then age (index `drover_tasks_claim`) together with running
+//!   tasks whose lease expired (index `drover_tasks_lease`), and one `UPDATE` leases them: a
+//!   new random token, the attempt counted, the deadline set by the server's clock. Concurrent
+//!   workers skip each other's rows, so no two share a task. A task whose lease expired on its
+//!   last attempt becomes dead in the same transaction.
+//! - **Completions** are batched: one statement per batch joins the outcomes to the tasks by
+//!   `(id, token)`, so a stale ack matches nothing. Retries are persisted in that statement:
+//!   the error, `pending`, and `run_at = UTC_TIMESTAMP(6) + delay`.
+//! - **Enqueue** is one multi-row `INSERT` (chunks of [`MysqlConfig::enqueue_chunk`] rows
+//!   inside one transaction for bigger batches). Ids are ULIDs stored as `BINARY(16)`
+//!   big-endian, so `ORDER BY id DESC` is newest first.
+//! - **Unique keys**: MySQL has no partial indexes, so a `unique_live` column holds the key
+//!   while the task is pending or running and `NULL` once it is final, under
+//!   `UNIQUE (queue, unique_live)` (NULLs never collide). A duplicate push returns the id of
+//!   the task holding the key.
+//! - **Deadlocks** (1213) and lock wait timeouts (1205), which InnoDB can report under
+//!   concurrency, are retried inside the backend a few times with a short jittered delay.
+//! - Also: priorities, scheduling, cancel, requeue of dead or cancelled tasks, inspection
+//!   ([`drover_core::Inspect`]), transactional enqueue
+//!   ([`drover_core::EnqueueInTransaction`], with `sqlx::Transaction<'static, MySql>`), and
+//!   retention ([`MysqlStorage::prune`], bounded batches).
+//!
+//! Wake-ups: MySQL cannot push notifications, so workers poll at their poll interval
+//! (`WorkerBuilder::poll_interval`); a push, retry or requeue made through a storage in the
+//! same process wakes that process's idle workers at once.
+//!
+//! # MySQL 8 and MariaDB
+//!
+//! The same SQL runs on both; it needs `SKIP LOCKED` (MySQL 8.0.1+, MariaDB 10.6+). Neither
+//! has `UPDATE … RETURNING` (MariaDB has it for `INSERT` and `DELETE` only), which is why a
+//! claim reads the rows it locked and updates them in a second statement of the same
+//! transaction. Higher priorities come first through a stored generated column
+//! `priority_rank = -priority` with an ascending index, because MariaDB before 10.8 ignores
+//! `DESC` in index definitions. The tests run against MariaDB 10.11; MySQL 8 is expected to
+//! work but is not tested here.
+//!
+//! Times are `DATETIME(6)` in UTC. Leases, retries and "now" come from the server's clock
+//! (`UTC_TIMESTAMP(6)`); a run time set with `PushOptions::delay` or `run_at` is computed by
+//! the producer's clock, so keep the clocks in sync (NTP).
+//!
+//! # Configuration
+//!
+//! [`MysqlConfig`]: the queue name (1 to 191 characters), the enqueue chunk, the most tasks a
+//! claim takes, and the [`Retention`] of finished tasks. Unique keys may have up to 255
+//! characters.
+//!
+//! # Feature flags
+//!
+//! This crate has no optional features. TLS comes with sqlx's rustls support: add
+//! `?ssl-mode=required` (or `verify_ca`, `verify_identity`) to the URL.
+//!
+//! # Tests
+//!
+//! `cargo test -p drover-mysql` runs the whole conformance suite and a kill -9 test against
+//! the server at `MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`); start one with
+//! `cargo xtask services` or `docker compose up -d mariadb`.
+
+mod claim;
+mod columns;
+mod complete;
+mod config;
+mod enqueue;
+mod error;
+mod inspect;
+mod migrate;
+mod retention;
+mod storage;
+
+pub use config::{MysqlConfig, Retention, MAX_QUEUE_NAME_CHARS, MAX_UNIQUE_KEY_CHARS};
+pub use storage::MysqlStorage;

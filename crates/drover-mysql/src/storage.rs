@@ -1,0 +1,149 @@
+//! [`MysqlStorage`]: the storage type, its constructors, and the consume side of the contract.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use drover_core::{
+    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, JsonCodec, Lease, Outcome, Wakeup,
+    WakeupSender,
+};
+use sqlx::MySqlPool;
+
+use crate::config::MysqlConfig;
+use crate::{claim, complete, migrate};
+
+pub(crate) struct Shared {
+    pub(crate) pool: MySqlPool,
+    pub(crate) config: MysqlConfig,
+    /// Wakes this process's idle workers when this process pushes; workers in other processes
+    /// find new tasks at their poll interval (MySQL has no LISTEN/NOTIFY).
+    pub(crate) wakeup: WakeupSender,
+}
+
+/// A queue stored in MySQL 8 or MariaDB 10.6+, in the `drover_tasks` table, for jobs of type
+/// `T` encoded by `C` (JSON by default). Clones share the pool and the configuration.
+///
+/// ```no_run
+/// use drover_core::Enqueue;
+/// use drover_mysql::MysqlStorage;
+/// use sqlx::MySqlPool;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = MySqlPool::connect("mysql://root@127.0.0.1:3306/test").await?;
+/// MysqlStorage::setup(&pool).await?;
+/// let storage: MysqlStorage<String> = MysqlStorage::new(pool);
+/// storage.push("hello".to_owned()).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct MysqlStorage<T, C = JsonCodec> {
+    pub(crate) shared: Arc<Shared>,
+    _job: PhantomData<fn() -> (T, C)>,
+}
+
+impl<T, C> Clone for MysqlStorage<T, C> {
+    fn clone(&self) -> Self {
+        Self { shared: self.shared.clone(), _job: PhantomData }
+    }
+}
+
+impl<T, C> std::fmt::Debug for MysqlStorage<T, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MysqlStorage").field("queue", &self.shared.config.queue()).finish()
+    }
+}
+
+impl MysqlStorage<()> {
+    /// Create or update Drover's tables (embedded, versioned migrations). Safe to call from
+    /// many processes at once: they take turns through `GET_LOCK`, and each migration runs
+    /// once.
+    pub async fn setup(pool: &MySqlPool) -> Result<(), BackendError> {
+        migrate::run(pool).await
+    }
+}
+
+impl<T> MysqlStorage<T> {
+    /// The queue `default` on `pool`, with JSON payloads.
+    pub fn new(pool: MySqlPool) -> Self {
+        Self::from_parts(pool, MysqlConfig::default())
+    }
+
+    /// A queue configured by `config` on `pool`, with JSON payloads. Fails when the
+    /// configuration is invalid (a queue name that is empty or too long).
+    pub fn new_with_config(pool: MySqlPool, config: MysqlConfig) -> Result<Self, BackendError> {
+        Self::with_codec(pool, config)
+    }
+}
+
+impl<T, C> MysqlStorage<T, C> {
+    /// A queue configured by `config` on `pool`, with payloads encoded by the codec `C`.
+    pub fn with_codec(pool: MySqlPool, config: MysqlConfig) -> Result<Self, BackendError> {
+        config.validate()?;
+        Ok(Self::from_parts(pool, config))
+    }
+
+    fn from_parts(pool: MySqlPool, config: MysqlConfig) -> Self {
+        Self { shared: Arc::new(Shared { pool, config, wakeup: WakeupSender::new() }), _job: PhantomData }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.shared.pool
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MysqlConfig {
+        &self.shared.config
+    }
+
+    pub(crate) fn queue_name(&self) -> &str {
+        self.shared.config.queue()
+    }
+}
+
+impl<T, C> Backend for MysqlStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    type Job = T;
+    type Codec = C;
+
+    fn queue(&self) -> &str {
+        self.queue_name()
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        let max = request.max.min(self.shared.config.claim_limit());
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        claim::claim(&self.shared.pool, self.queue_name(), &request.worker, max, request.lease).await
+    }
+
+    async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        let retry_now = batch.iter().any(|c| matches!(&c.outcome, Outcome::Retry { delay, .. } if delay.is_zero()));
+        complete::complete(&self.shared.pool, &batch).await?;
+        if retry_now {
+            self.shared.wakeup.notify();
+        }
+        Ok(())
+    }
+
+    async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
+        complete::extend(&self.shared.pool, &leases, lease).await
+    }
+
+    async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
+        if complete::release(&self.shared.pool, &leases).await? {
+            self.shared.wakeup.notify();
+        }
+        Ok(())
+    }
+
+    fn wakeup(&self) -> Option<Wakeup> {
+        Some(self.shared.wakeup.subscribe())
+    }
+}
