@@ -1,0 +1,238 @@
+//! Reading and steering a queue: inspection, cancel, requeue, and retention.
+
+use std::time::Duration;
+
+use drover_core::{
+    BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, PushOptions, QueueStats, Requeue, Status, TaskId,
+    TaskInfo,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use crate::codec::{id_bytes, id_from, now_millis, time_from};
+use crate::error::sql;
+use crate::storage::SqliteStorage;
+
+const COLUMNS: &str = "id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, \
+                       last_error, created_at, updated_at, lease_expires_at";
+
+const STATS: &str = "\
+SELECT status, COUNT(*), COALESCE(SUM(status = 'pending' AND run_at > ?2), 0)
+FROM drover_tasks WHERE queue = ?1 GROUP BY status";
+
+const CANCEL: &str = "\
+UPDATE drover_tasks
+SET status = 'cancelled', lease_token = NULL, lease_expires_at = NULL, updated_at = ?3
+WHERE id = ?1 AND queue = ?2 AND status IN ('pending', 'running')";
+
+/// `OR IGNORE`: when another task now holds the requeued task's unique key, the requeue is
+/// skipped (reported as not requeued) rather than breaking the key's uniqueness.
+const REQUEUE: &str = "\
+UPDATE OR IGNORE drover_tasks
+SET status = 'pending', attempt = 0, run_at = ?3, lease_token = NULL, lease_expires_at = NULL,
+    updated_at = ?3
+WHERE id = ?1 AND queue = ?2 AND status IN ('dead', 'cancelled')";
+
+/// One bounded batch of a prune: the oldest-updated first is not needed, any old ones will do.
+const PRUNE: &str = "\
+DELETE FROM drover_tasks WHERE id IN (
+    SELECT id FROM drover_tasks
+    WHERE queue = ?1 AND status = ?2 AND updated_at < ?3
+    LIMIT ?4)";
+
+fn task_info(row: &SqliteRow) -> Result<TaskInfo, BackendError> {
+    const OP: &str = "reading a task";
+    let get_i64 = |i: usize| row.try_get::<i64, _>(i).map_err(|e| sql(OP, e));
+    let id = id_from(&row.try_get::<Vec<u8>, _>(0).map_err(|e| sql(OP, e))?)?;
+    let queue: String = row.try_get(1).map_err(|e| sql(OP, e))?;
+    let status: String = row.try_get(3).map_err(|e| sql(OP, e))?;
+    let status: Status = status.parse().map_err(|e| BackendError::server(OP, e))?;
+    // TaskInfo is built from a NewTask envelope, then every stored field is set.
+    let mut envelope = NewTask::new(Vec::new(), PushOptions::new());
+    envelope.id = id;
+    let created_at = time_from(get_i64(10)?);
+    let mut info = TaskInfo::from_new(&queue, &envelope, created_at);
+    info.payload = row.try_get(2).map_err(|e| sql(OP, e))?;
+    info.status = status;
+    info.attempt = u32::try_from(get_i64(4)?).unwrap_or(u32::MAX);
+    info.max_attempts = u32::try_from(get_i64(5)?).unwrap_or(u32::MAX);
+    info.run_at = time_from(get_i64(6)?);
+    info.priority = i32::try_from(get_i64(7)?).unwrap_or_default();
+    info.unique_key = row.try_get(8).map_err(|e| sql(OP, e))?;
+    info.last_error = row.try_get(9).map_err(|e| sql(OP, e))?;
+    info.updated_at = time_from(get_i64(11)?);
+    info.lease_expires_at = row.try_get::<Option<i64>, _>(12).map_err(|e| sql(OP, e))?.map(time_from);
+    Ok(info)
+}
+
+impl<T, C> Inspect for SqliteStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn stats(&self) -> Result<QueueStats, BackendError> {
+        const OP: &str = "counting tasks";
+        let rows = sqlx::query(STATS)
+            .bind(self.inner.config.queue())
+            .bind(now_millis())
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(|e| sql(OP, e))?;
+        let mut stats = QueueStats::default();
+        for row in rows {
+            let status: String = row.try_get(0).map_err(|e| sql(OP, e))?;
+            let count = u64::try_from(row.try_get::<i64, _>(1).map_err(|e| sql(OP, e))?).unwrap_or(0);
+            let scheduled = u64::try_from(row.try_get::<i64, _>(2).map_err(|e| sql(OP, e))?).unwrap_or(0);
+            match status.parse::<Status>().map_err(|e| BackendError::server(OP, e))? {
+                Status::Pending => {
+                    stats.pending = count;
+                    stats.scheduled = scheduled;
+                }
+                Status::Running => stats.running = count,
+                Status::Done => stats.done = count,
+                Status::Dead => stats.dead = count,
+                Status::Cancelled => stats.cancelled = count,
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<TaskInfo>, BackendError> {
+        const OP: &str = "listing tasks";
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        let rows = match query.status {
+            Some(status) => {
+                let statement = format!(
+                    "SELECT {COLUMNS} FROM drover_tasks WHERE queue = ?1 AND status = ?2 \
+                     ORDER BY id DESC LIMIT ?3 OFFSET ?4"
+                );
+                sqlx::query(&statement)
+                    .bind(self.inner.config.queue())
+                    .bind(status.as_str())
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.inner.pool)
+                    .await
+            }
+            None => {
+                let statement =
+                    format!("SELECT {COLUMNS} FROM drover_tasks WHERE queue = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3");
+                sqlx::query(&statement)
+                    .bind(self.inner.config.queue())
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.inner.pool)
+                    .await
+            }
+        }
+        .map_err(|e| sql(OP, e))?;
+        rows.iter().map(task_info).collect()
+    }
+
+    async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
+        const OP: &str = "reading a task";
+        let statement = format!("SELECT {COLUMNS} FROM drover_tasks WHERE id = ?1 AND queue = ?2");
+        let row = sqlx::query(&statement)
+            .bind(id_bytes(id).to_vec())
+            .bind(self.inner.config.queue())
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(|e| sql(OP, e))?;
+        row.as_ref().map(task_info).transpose()
+    }
+}
+
+impl<T, C> Cancel for SqliteStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
+        let _turn = self.inner.hub.write_turn().await;
+        let result = sqlx::query(CANCEL)
+            .bind(id_bytes(id).to_vec())
+            .bind(self.inner.config.queue())
+            .bind(now_millis())
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| sql("cancelling a task", e))?;
+        Ok(result.rows_affected() > 0)
+    }
+}
+
+impl<T, C> Requeue for SqliteStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
+        let requeued = {
+            let _turn = self.inner.hub.write_turn().await;
+            sqlx::query(REQUEUE)
+                .bind(id_bytes(id).to_vec())
+                .bind(self.inner.config.queue())
+                .bind(now_millis())
+                .execute(&self.inner.pool)
+                .await
+                .map_err(|e| sql("requeueing a task", e))?
+                .rows_affected()
+                > 0
+        };
+        if requeued {
+            self.notify();
+        }
+        Ok(requeued)
+    }
+}
+
+impl<T, C> SqliteStorage<T, C> {
+    /// Retention: delete this queue's tasks with the final `status` (done, dead or cancelled)
+    /// whose record last changed more than `older_than` ago. Deletes in batches of
+    /// [`SqliteConfig::prune_batch`](crate::SqliteConfig::prune_batch) rows, each its own
+    /// short write, and returns how many were deleted. Call it from a timer (or a cron job);
+    /// SQLite reuses the freed pages for new tasks.
+    ///
+    /// ```no_run
+    /// # async fn prune(storage: drover_sqlite::SqliteStorage<String>) -> Result<(), drover_core::BackendError> {
+    /// use drover_core::Status;
+    /// use std::time::Duration;
+    ///
+    /// let day = Duration::from_secs(24 * 3600);
+    /// storage.prune(Status::Done, day).await?;
+    /// storage.prune(Status::Dead, 30 * day).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn prune(&self, status: Status, older_than: Duration) -> Result<u64, BackendError> {
+        const OP: &str = "pruning finished tasks";
+        if !status.is_final() {
+            return Err(BackendError::Config(format!(
+                "prune deletes finished tasks only (done, dead or cancelled), not {status} ones"
+            )));
+        }
+        let cutoff = now_millis().saturating_sub(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
+        let batch = self.inner.config.get_prune_batch();
+        let mut deleted = 0;
+        loop {
+            let n = {
+                let _turn = self.inner.hub.write_turn().await;
+                sqlx::query(PRUNE)
+                    .bind(self.inner.config.queue())
+                    .bind(status.as_str())
+                    .bind(cutoff)
+                    .bind(i64::try_from(batch).unwrap_or(i64::MAX))
+                    .execute(&self.inner.pool)
+                    .await
+                    .map_err(|e| sql(OP, e))?
+                    .rows_affected()
+            };
+            deleted += n;
+            if n < batch as u64 {
+                return Ok(deleted);
+            }
+            // Let other writers of this process in between batches.
+            tokio::task::yield_now().await;
+        }
+    }
+}
