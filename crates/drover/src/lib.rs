@@ -38,12 +38,29 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
+//! | `postgres` | `drover::postgres`, the PostgreSQL backend (`drover-postgres`) |
+//! | `sqlite` | `drover::sqlite`, the SQLite backend (`drover-sqlite`) |
+//! | `mysql` | `drover::mysql`, the MySQL / MariaDB backend (`drover-mysql`) |
+//! | `redis` | `drover::redis`, the Redis backend (`drover-redis`) |
+//! | `amqp` | `drover::amqp`, the AMQP (RabbitMQ) backend (`drover-amqp`) |
 //! | `prometheus` | reserved for `drover::layers::prometheus` (the `drover-prometheus` crate is not built yet; the feature adds nothing today) |
 //! | `sentry` | reserved for `drover::layers::sentry` (the `drover-sentry` crate is not built yet; the feature adds nothing today) |
 //!
-//! Backends are separate crates: add `drover-postgres`, `drover-redis`, … next to `drover`.
+//! Backends are separate crates: add `drover-postgres`, `drover-redis`, … next to `drover`, or
+//! turn on the feature of the same name to reach them as `drover::postgres`, `drover::redis`, …
 
 pub use drover_core::*;
+
+#[cfg(feature = "amqp")]
+pub use drover_amqp as amqp;
+#[cfg(feature = "mysql")]
+pub use drover_mysql as mysql;
+#[cfg(feature = "postgres")]
+pub use drover_postgres as postgres;
+#[cfg(feature = "redis")]
+pub use drover_redis as redis;
+#[cfg(feature = "sqlite")]
+pub use drover_sqlite as sqlite;
 
 /// Tower layers: in-process retries, panics, tracing, rate limits and timeouts.
 pub mod layers {
