@@ -52,14 +52,20 @@ impl<T, C> RsmqStorage<T, C> {
     }
 
     async fn read_attributes(&self, which: &'static str) -> Result<Option<QueueAttributes>, BackendError> {
-        let values: Vec<Value> = self.run("queue attributes", &scripts::ATTRIBUTES, |inv| { inv.arg(which); }).await?;
+        let values: Vec<Value> = self
+            .run("queue attributes", &scripts::ATTRIBUTES, |inv| {
+                inv.arg(which);
+            })
+            .await?;
         if values.is_empty() {
             return Ok(None);
         }
         let number = |i: usize| -> i64 {
             match values.get(i) {
                 Some(Value::Int(n)) => *n,
-                Some(Value::BulkString(text)) => std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()).unwrap_or(0),
+                Some(Value::BulkString(text)) => {
+                    std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()).unwrap_or(0)
+                }
                 _ => 0,
             }
         };

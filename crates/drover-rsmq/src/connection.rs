@@ -57,7 +57,11 @@ pub async fn connect(url: &str) -> Result<RsmqConnection, BackendError> {
         BackendError::Config(format!(
             "`{}` is not a usable Redis URL: {e} (expected redis://[:password@]host:port[/db]{})",
             without_password(url),
-            if cfg!(feature = "tls-rustls") { " or rediss://…" } else { "; rediss:// needs the `tls-rustls` feature" }
+            if cfg!(feature = "tls-rustls") {
+                " or rediss://…"
+            } else {
+                "; rediss:// needs the `tls-rustls` feature"
+            }
         ))
     })?;
     let config = ConnectionManagerConfig::new()

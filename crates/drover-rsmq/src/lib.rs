@@ -69,7 +69,9 @@
 //!   with another [`PushOptions::max_attempts`](drover_core::PushOptions) keeps its own.
 //!
 //! Pushing is rsmq's sendMessage (`totalsent`, and the realtime publish when on): a run time
-//! becomes the message's delay, measured on the server's clock. A body longer than the queue's
+//! becomes the message's delay, measured on the server's clock. Messages that become visible
+//! in the same millisecond (a bulk push, say) are received in id order, as rsmq orders equal
+//! scores, not necessarily in push order. A body longer than the queue's
 //! `maxsize` (counted as rsmq counts: UTF-16 code units) is refused with
 //! [`BackendError::Unsupported`](drover_core::BackendError::Unsupported), nothing sent.
 //!

@@ -5,8 +5,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use drover_core::{
-    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, JsonCodec, Lease, LeaseToken, Outcome,
-    Wakeup, WakeupSender, LEASE_EXPIRED_ON_LAST_ATTEMPT,
+    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, JsonCodec, Lease, LeaseToken, Outcome, Wakeup,
+    WakeupSender, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, Script, Value};

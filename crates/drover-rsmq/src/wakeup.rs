@@ -19,7 +19,12 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(3);
 
 /// Start listening on the current Tokio runtime. False outside a runtime: workers then poll.
-pub(crate) fn spawn_listener(client: redis::Client, channel: String, sender: WakeupSender, owner: Weak<Shared>) -> bool {
+pub(crate) fn spawn_listener(
+    client: redis::Client,
+    channel: String,
+    sender: WakeupSender,
+    owner: Weak<Shared>,
+) -> bool {
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
             runtime.spawn(listen(client, channel, sender, owner));
@@ -51,7 +56,11 @@ async fn listen(client: redis::Client, channel: String, sender: WakeupSender, ow
 
 /// Wake the workers on every message until the stream ends (true: subscribe again) or the
 /// storage is gone (false: stop).
-async fn forward(mut messages: impl Stream<Item = redis::Msg> + Unpin, sender: &WakeupSender, owner: &Weak<Shared>) -> bool {
+async fn forward(
+    mut messages: impl Stream<Item = redis::Msg> + Unpin,
+    sender: &WakeupSender,
+    owner: &Weak<Shared>,
+) -> bool {
     loop {
         match tokio::time::timeout(OWNER_CHECK, messages.next()).await {
             Ok(Some(_)) => sender.notify(),
