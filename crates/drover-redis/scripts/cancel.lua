@@ -12,10 +12,8 @@ elseif f[1] == 'running' then
 else
   return 0
 end
-redis.call('ZREM', STATUS_SET[f[1]], id)
 redis.call('HSET', key, 's', 'cancelled', 'u', now)
 release_unique(f[2], id)
-redis.call('ZADD', STATUS_SET.cancelled, 0, id)
-redis.call('ZADD', K_EXPIRY, math.min(now + finished_ttl('cancelled'), MAX_MS), id)
-prune(now)
+redis.call('ZADD', K_CANCELLED, 0, id)
+prune_caps()
 return 1

@@ -8,11 +8,11 @@ local worker = ARGV[9]
 local now = now_ms()
 
 -- Expired leases: pending again, ahead of newer work of their priority (run_at unchanged);
--- on the last attempt the task is dead instead (ARGV[10] is the error), so a job that kills
--- its worker cannot run forever.
+-- on the last attempt the task is dead instead, so a job that kills its worker cannot run
+-- forever.
 local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, BUDGET)
 if #expired > 0 then
-  local ready, pending, dead, expiry = {}, {}, {}, {}
+  local ready, dead = {}, {}
   for _, id in ipairs(expired) do
     local key = task_key(id)
     local f = redis.call('HMGET', key, 's', 'pr', 'ra', 'a', 'm', 'k')
@@ -22,23 +22,16 @@ if #expired > 0 then
         release_unique(f[6], id)
         dead[#dead + 1] = 0
         dead[#dead + 1] = id
-        expiry[#expiry + 1] = math.min(now + finished_ttl('dead'), MAX_MS)
-        expiry[#expiry + 1] = id
       else
         redis.call('HSET', key, 's', 'pending', 'u', now)
         ready[#ready + 1] = -tonumber(f[2])
         ready[#ready + 1] = ready_member(tonumber(f[3]), id)
-        pending[#pending + 1] = 0
-        pending[#pending + 1] = id
       end
     end
   end
   zrem(K_LEASES, expired)
-  zrem(STATUS_SET.running, expired)
   zadd(K_READY, ready)
-  zadd(STATUS_SET.pending, pending)
-  zadd(STATUS_SET.dead, dead)
-  zadd(K_EXPIRY, expiry)
+  zadd(K_DEAD, dead)
 end
 
 -- Scheduled tasks whose time has come.
@@ -57,41 +50,37 @@ if #due > 0 then
 end
 
 local out = {}
-if max > 0 then
-  local popped = redis.call('ZPOPMIN', K_READY, math.min(max, BUDGET))
-  local n = #popped / 2
-  if n > 0 then
-    local base = redis.call('INCRBY', K_SEQ, n) - n
-    local deadline = math.min(now + lease, MAX_MS)
-    local leases, running, claimed = {}, {}, {}
-    for i = 1, n do
-      local id = ready_id(popped[2 * i - 1])
-      local key = task_key(id)
-      local f = redis.call('HMGET', key, 's', 'p', 'm')
-      if f[1] == 'pending' then
-        local token = base + i
-        redis.call('HSET', key, 's', 'running', 't', token, 'l', deadline, 'u', now, 'w', worker)
-        local attempt = redis.call('HINCRBY', key, 'a', 1)
-        out[#out + 1] = id
-        out[#out + 1] = token
-        out[#out + 1] = attempt
-        out[#out + 1] = f[3]
-        out[#out + 1] = f[2]
-        leases[#leases + 1] = deadline
-        leases[#leases + 1] = id
-        running[#running + 1] = 0
-        running[#running + 1] = id
-        claimed[#claimed + 1] = id
-      end
+local popped = redis.call('ZPOPMIN', K_READY, math.min(max, BUDGET))
+local n = #popped / 2
+if n > 0 then
+  local base = redis.call('INCRBY', K_SEQ, n) - n
+  local deadline = math.min(now + lease, MAX_MS)
+  local leases = {}
+  for i = 1, n do
+    local id = ready_id(popped[2 * i - 1])
+    local key = task_key(id)
+    local f = redis.call('HMGET', key, 's', 'p', 'm', 'a')
+    if f[1] == 'pending' then
+      local token = base + i
+      local attempt = tonumber(f[4]) + 1
+      redis.call('HSET', key, 's', 'running', 'a', attempt, 't', token, 'l', deadline, 'u', now, 'w', worker)
+      out[#out + 1] = id
+      out[#out + 1] = token
+      out[#out + 1] = attempt
+      out[#out + 1] = f[3]
+      out[#out + 1] = f[2]
+      leases[#leases + 1] = deadline
+      leases[#leases + 1] = id
     end
-    zadd(K_LEASES, leases)
-    zrem(STATUS_SET.pending, claimed)
-    zadd(STATUS_SET.running, running)
   end
+  zadd(K_LEASES, leases)
 end
 
--- Who claims, for inspection; names silent for a day are dropped.
+-- Who claims, for inspection.
 redis.call('ZADD', K_WORKERS, now, worker)
-redis.call('ZREMRANGEBYSCORE', K_WORKERS, '-inf', now - 86400000)
-prune(now)
+if n < max then
+  -- A short claim means the queue is quiet: time for the slower upkeep.
+  redis.call('ZREMRANGEBYSCORE', K_WORKERS, '-inf', now - 86400000)
+  prune_ages(now)
+end
 return out

@@ -6,14 +6,13 @@ local K_READY = KEYS[1]     -- due pending tasks: score -priority, member run_at
 local K_SCHEDULED = KEYS[2] -- future pending tasks: score run_at (ms), member id
 local K_LEASES = KEYS[3]    -- running tasks: score lease deadline (ms), member id
 local K_IDS = KEYS[4]       -- every stored task: score 0, member id (ids sort by creation)
-local K_EXPIRY = KEYS[10]   -- finished tasks: score time to forget them (ms), member id
-local K_UNIQUE = KEYS[11]   -- hash unique key -> id, while the task is pending or running
-local K_SEQ = KEYS[12]      -- lease token sequence
-local K_WORKERS = KEYS[13]  -- workers: score last claim (ms), member name
--- One set per status, score 0, member id: pages newest first by rank.
-local STATUS_SET = {
-  pending = KEYS[5], running = KEYS[6], done = KEYS[7], dead = KEYS[8], cancelled = KEYS[9],
-}
+local K_DONE = KEYS[5]      -- finished tasks by status, score 0, member id
+local K_DEAD = KEYS[6]
+local K_CANCELLED = KEYS[7]
+local K_UNIQUE = KEYS[8]    -- hash unique key -> id, while the task is pending or running
+local K_SEQ = KEYS[9]       -- lease token sequence
+local K_WORKERS = KEYS[10]  -- workers: score last claim (ms), member name
+local FINISHED = { done = K_DONE, dead = K_DEAD, cancelled = K_CANCELLED }
 
 local PREFIX = ARGV[1]
 local CHANNEL = ARGV[2]
@@ -57,28 +56,50 @@ local function zrem(key, members)
   if #members > 0 then redis.call('ZREM', key, unpack(members)) end
 end
 
--- Delete finished tasks (at most BUDGET ids) and every index entry they have.
-local function forget(ids)
+-- Delete finished tasks of status set `set` (at most BUDGET ids) and their index entries.
+local function forget(set, ids)
   if #ids == 0 then return end
   local keys = {}
   for i, id in ipairs(ids) do keys[i] = task_key(id) end
   redis.call('UNLINK', unpack(keys))
   zrem(K_IDS, ids)
-  zrem(K_EXPIRY, ids)
-  zrem(STATUS_SET.done, ids)
-  zrem(STATUS_SET.dead, ids)
-  zrem(STATUS_SET.cancelled, ids)
+  zrem(set, ids)
 end
 
--- Retention: forget finished tasks past their time to live, then the oldest beyond each
--- status's cap. Bounded per call; every claim and completion calls it, so it keeps up.
-local function prune(now)
-  forget(redis.call('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, BUDGET))
-  local caps = { {STATUS_SET.done, DONE_CAP}, {STATUS_SET.dead, DEAD_CAP}, {STATUS_SET.cancelled, DEAD_CAP} }
-  for _, c in ipairs(caps) do
-    local excess = redis.call('ZCARD', c[1]) - c[2]
+-- Retention by count: forget the oldest finished tasks beyond each status's cap (bounded per
+-- call; completions call it, so it keeps up with any rate).
+local function prune_caps()
+  for status, set in pairs(FINISHED) do
+    local cap = DONE_CAP
+    if status ~= 'done' then cap = DEAD_CAP end
+    local excess = redis.call('ZCARD', set) - cap
     if excess > 0 then
-      forget(redis.call('ZRANGE', c[1], 0, math.min(excess, BUDGET) - 1))
+      forget(set, redis.call('ZRANGE', set, 0, math.min(excess, BUDGET) - 1))
+    end
+  end
+end
+
+-- The first ten characters of a ULID made at `ms`: ids below it were created earlier.
+local CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+local function ulid_time_prefix(ms)
+  local s = ''
+  for _ = 1, 10 do
+    local r = ms % 32
+    s = string.sub(CROCKFORD, r + 1, r + 1) .. s
+    ms = math.floor(ms / 32)
+  end
+  return s
+end
+
+-- Retention by age: forget finished tasks created longer ago than their status's time to
+-- live (bounded per call; idle claims call it, so a quiet queue empties too).
+local function prune_ages(now)
+  for status, set in pairs(FINISHED) do
+    local ttl = DONE_TTL
+    if status ~= 'done' then ttl = DEAD_TTL end
+    if now - ttl > 0 then
+      local cutoff = '(' .. ulid_time_prefix(now - ttl)
+      forget(set, redis.call('ZRANGEBYLEX', set, '-', cutoff, 'LIMIT', 0, BUDGET))
     end
   end
 end
@@ -90,8 +111,3 @@ local function release_unique(key, id)
   end
 end
 
--- Record a task as finished: its status set and its time to be forgotten.
-local function finished_ttl(status)
-  if status == 'done' then return DONE_TTL end
-  return DEAD_TTL
-end

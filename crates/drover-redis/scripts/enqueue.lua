@@ -40,6 +40,5 @@ end
 zadd(K_READY, ready)
 zadd(K_SCHEDULED, scheduled)
 zadd(K_IDS, indexed)
-zadd(STATUS_SET.pending, indexed)
 if #ready > 0 then redis.call('PUBLISH', CHANNEL, 'push') end
 return out

@@ -1,24 +1,19 @@
 -- Hand back unstarted claims: pending, due now (run_at unchanged, already past), the attempt
 -- not counted. ARGV from 7: id, token pairs; at most 1,000 per call.
 local now = now_ms()
-local released, ready, pending = {}, {}, {}
+local released, ready = {}, {}
 for b = 7, #ARGV, 2 do
   local id = ARGV[b]
   local key = task_key(id)
   local f = redis.call('HMGET', key, 's', 't', 'pr', 'ra', 'a')
   if f[1] == 'running' and f[2] == ARGV[b + 1] then
-    redis.call('HSET', key, 's', 'pending', 'u', now)
-    if tonumber(f[5]) > 0 then redis.call('HINCRBY', key, 'a', -1) end
+    redis.call('HSET', key, 's', 'pending', 'a', math.max(tonumber(f[5]) - 1, 0), 'u', now)
     released[#released + 1] = id
     ready[#ready + 1] = -tonumber(f[3])
     ready[#ready + 1] = ready_member(tonumber(f[4]), id)
-    pending[#pending + 1] = 0
-    pending[#pending + 1] = id
   end
 end
 zrem(K_LEASES, released)
-zrem(STATUS_SET.running, released)
 zadd(K_READY, ready)
-zadd(STATUS_SET.pending, pending)
 if #ready > 0 then redis.call('PUBLISH', CHANNEL, 'release') end
 return #released

@@ -11,10 +11,8 @@ if f[2] then
   if holder and holder ~= id then return 0 end
   redis.call('HSET', K_UNIQUE, f[2], id)
 end
-redis.call('ZREM', STATUS_SET[f[1]], id)
-redis.call('ZREM', K_EXPIRY, id)
+redis.call('ZREM', FINISHED[f[1]], id)
 redis.call('HSET', key, 's', 'pending', 'a', 0, 'ra', now, 'u', now)
 redis.call('ZADD', K_READY, -tonumber(f[3]), ready_member(now, id))
-redis.call('ZADD', STATUS_SET.pending, 0, id)
 redis.call('PUBLISH', CHANNEL, 'requeue')
 return 1

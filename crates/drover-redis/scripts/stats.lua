@@ -1,10 +1,10 @@
 -- Counts by status, and how many pending tasks are due later than now.
 local now = now_ms()
 return {
-  redis.call('ZCARD', STATUS_SET.pending),
+  redis.call('ZCARD', K_READY) + redis.call('ZCARD', K_SCHEDULED),
   redis.call('ZCOUNT', K_SCHEDULED, '(' .. now, '+inf'),
-  redis.call('ZCARD', STATUS_SET.running),
-  redis.call('ZCARD', STATUS_SET.done),
-  redis.call('ZCARD', STATUS_SET.dead),
-  redis.call('ZCARD', STATUS_SET.cancelled),
+  redis.call('ZCARD', K_LEASES),
+  redis.call('ZCARD', K_DONE),
+  redis.call('ZCARD', K_DEAD),
+  redis.call('ZCARD', K_CANCELLED),
 }

@@ -12,7 +12,7 @@ use crate::connection::backend_error;
 use crate::keys::QUEUES_KEY;
 use crate::scripts;
 use crate::storage::RedisStorage;
-use crate::values::{ints, scored, task_info, task_infos};
+use crate::values::{ints, scored, task_info, task_page};
 
 /// A worker that claimed from the queue, as [`RedisStorage::workers`] lists it.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,18 +43,31 @@ where
         Ok(stats)
     }
 
-    /// Pages newest first by id; `limit` is capped at 1,000 per call.
+    /// Pages newest first by id; `limit` is capped at 1,000 per call. Pending and running
+    /// tasks are found by scanning the id index (5,000 ids per script call).
     async fn list(&self, query: ListQuery) -> Result<Vec<TaskInfo>, BackendError> {
         let limit = query.limit.min(MAX_BATCH as u64);
-        if limit == 0 {
-            return Ok(Vec::new());
+        let mut found = Vec::new();
+        let mut to_skip = query.offset;
+        let mut rank = 0i64;
+        while (found.len() as u64) < limit {
+            let value: Value = self
+                .run("list", &scripts::LIST, |inv| {
+                    inv.arg(query.status.map(|s| s.as_str()).unwrap_or(""))
+                        .arg(to_skip)
+                        .arg(limit - found.len() as u64)
+                        .arg(rank);
+                })
+                .await?;
+            let page = task_page(self.shared.config.namespace(), value).map_err(|e| BackendError::server("list", e))?;
+            found.extend(page.tasks);
+            to_skip = to_skip.saturating_sub(page.skipped);
+            match page.next_rank {
+                Some(next) => rank = next,
+                None => break,
+            }
         }
-        let value: Value = self
-            .run("list", &scripts::LIST, |inv| {
-                inv.arg(query.status.map(|s| s.as_str()).unwrap_or("")).arg(query.offset).arg(limit);
-            })
-            .await?;
-        task_infos(self.shared.config.namespace(), value).map_err(|e| BackendError::server("list", e))
+        Ok(found)
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {

@@ -31,21 +31,7 @@ fn millis(d: Duration) -> i64 {
 impl Keys {
     pub(crate) fn new(config: &Config) -> Self {
         let prefix = format!("drover:{{{}}}", config.namespace());
-        let names = [
-            "ready",
-            "scheduled",
-            "leases",
-            "ids",
-            "status:pending",
-            "status:running",
-            "status:done",
-            "status:dead",
-            "status:cancelled",
-            "expiry",
-            "unique",
-            "seq",
-            "workers",
-        ];
+        let names = ["ready", "scheduled", "leases", "ids", "done", "dead", "cancelled", "unique", "seq", "workers"];
         let script_keys = names.iter().map(|name| format!("{prefix}:{name}")).collect();
         let channel = format!("{prefix}:signal");
         let common_args = vec![
@@ -64,7 +50,7 @@ impl Keys {
     }
 
     pub(crate) fn workers(&self) -> &str {
-        &self.script_keys[12]
+        &self.script_keys[9]
     }
 
     /// A SCAN pattern matching every key of the queue (glob characters in the namespace are

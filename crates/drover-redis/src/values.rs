@@ -110,15 +110,25 @@ pub(crate) fn task_info(id: TaskId, queue: &str, fields: Value) -> Result<TaskIn
     Ok(info)
 }
 
-/// The list script's reply: id, then the hash's field/value pairs, per task.
-pub(crate) fn task_infos(queue: &str, value: Value) -> Result<Vec<TaskInfo>, BadReply> {
-    let items = items(value)?;
-    let mut infos = Vec::with_capacity(items.len() / 2);
-    let mut it = items.into_iter();
+/// One call's worth of a listing.
+pub(crate) struct TaskPage {
+    /// Where the scan of the id index goes on, if it has not reached the end.
+    pub(crate) next_rank: Option<i64>,
+    /// Matching tasks skipped for the offset.
+    pub(crate) skipped: u64,
+    pub(crate) tasks: Vec<TaskInfo>,
+}
+
+/// The list script's reply: next rank (or -1), skipped, then id and field/value pairs per task.
+pub(crate) fn task_page(queue: &str, value: Value) -> Result<TaskPage, BadReply> {
+    let mut it = items(value)?.into_iter();
+    let next = it.next().map(int).transpose()?.unwrap_or(-1);
+    let skipped = it.next().map(int).transpose()?.unwrap_or(0);
+    let mut tasks = Vec::new();
     while let (Some(id), Some(fields)) = (it.next(), it.next()) {
-        infos.push(task_info(task_id(id)?, queue, fields)?);
+        tasks.push(task_info(task_id(id)?, queue, fields)?);
     }
-    Ok(infos)
+    Ok(TaskPage { next_rank: (next >= 0).then_some(next), skipped: skipped.max(0).unsigned_abs(), tasks })
 }
 
 /// Numbers from a reply of integers.
