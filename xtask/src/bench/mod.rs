@@ -5,6 +5,8 @@
 //! runtime being measured is optimized. Adding a backend is one arm in [`run_backend`] with a
 //! factory that returns a fresh, empty storage for a queue name.
 
+#[cfg(feature = "redis")]
+mod redis;
 mod report;
 mod suite;
 
@@ -15,7 +17,7 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory"];
+const BENCHED: &[&str] = &["memory", "redis"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -81,9 +83,16 @@ impl BenchOptions {
 /// Build the bench in the `bench-fast` profile and run it there.
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     // Check the options here too, so a typo fails before a release build.
-    BenchOptions::parse(args)?;
+    let options = BenchOptions::parse(args)?;
     let mut command = cargo();
-    command.args(["run", "--profile", "bench-fast", "--package", "xtask", "--", "bench-inner"]).args(args);
+    command.args(["run", "--profile", "bench-fast", "--package", "xtask"]);
+    // Each server backend is an optional dependency behind a feature of its name, so the
+    // memory bench builds no driver.
+    let features: Vec<&str> = options.backends.iter().map(String::as_str).filter(|name| *name != "memory").collect();
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    command.args(["--", "bench-inner"]).args(args);
     eprintln!("$ {}  (an optimized build; the first one takes a few minutes)", display_command(&command));
     let status = command.status()?;
     if !status.success() {
@@ -126,6 +135,8 @@ async fn run_backend(
         "memory" => {
             run_suite(workload, on_result, |queue| async move { Ok(MemoryStorage::<BenchJob>::named(queue)) }).await
         }
-        other => anyhow::bail!("no bench for backend `{other}` yet"),
+        #[cfg(feature = "redis")]
+        "redis" => redis::run(workload, on_result).await,
+        other => anyhow::bail!("no bench for backend `{other}` in this build (run it through `cargo xtask bench`)"),
     }
 }
