@@ -1,24 +1,28 @@
-//! The Lua scripts, each with `scripts/common.lua` prepended. `redis::Script` sends `EVALSHA`
-//! and, when the server answers `NOSCRIPT` (after a restart or `SCRIPT FLUSH`), loads the
-//! script and sends it again, so a restarted server needs nothing from us.
+//! The Lua scripts, each with `scripts/common.lua` (and, where needed, `retention.lua`)
+//! prepended. `redis::Script` sends `EVALSHA` and, when the server answers `NOSCRIPT` (after a
+//! restart or `SCRIPT FLUSH`), loads the script and sends it again, so a restarted server
+//! needs nothing from us.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
 macro_rules! script {
-    ($name:ident, $file:literal) => {
-        pub(crate) static $name: LazyLock<Script> =
-            LazyLock::new(|| Script::new(concat!(include_str!("../scripts/common.lua"), include_str!($file))));
+    ($name:ident, $($file:literal),+) => {
+        pub(crate) static $name: LazyLock<Script> = LazyLock::new(|| {
+            Script::new(concat!(include_str!("../scripts/common.lua"), $(include_str!($file)),+))
+        });
     };
 }
 
+// Only the scripts that finish tasks carry the retention helpers: every function defined in a
+// script is a closure made on each call.
 script!(ENQUEUE, "../scripts/enqueue.lua");
-script!(CLAIM, "../scripts/claim.lua");
-script!(COMPLETE, "../scripts/complete.lua");
+script!(CLAIM, "../scripts/retention.lua", "../scripts/claim.lua");
+script!(COMPLETE, "../scripts/retention.lua", "../scripts/complete.lua");
 script!(EXTEND, "../scripts/extend.lua");
 script!(RELEASE, "../scripts/release.lua");
-script!(CANCEL, "../scripts/cancel.lua");
+script!(CANCEL, "../scripts/retention.lua", "../scripts/cancel.lua");
 script!(REQUEUE, "../scripts/requeue.lua");
 script!(STATS, "../scripts/stats.lua");
 script!(LIST, "../scripts/list.lua");
