@@ -9,7 +9,6 @@ use drover_core::{
 };
 use sqlx::{MySql, MySqlConnection, Row, Transaction};
 
-use crate::claim::in_list;
 use crate::columns::{clamp_time, id_bytes, task_id};
 use crate::config::MAX_UNIQUE_KEY_CHARS;
 use crate::error::{backend_error, retry_on_lock_conflict, Attempt};
@@ -31,6 +30,17 @@ const ON_DUPLICATE: &str = " ON DUPLICATE KEY UPDATE id = id";
 
 /// The holders of unique keys (the `IN` list follows).
 const HOLDERS_PREFIX: &str = "SELECT id, unique_live FROM drover_tasks WHERE queue = ? AND unique_live IN (";
+
+/// `prefix` followed by `n` placeholders and `)`.
+fn in_list(prefix: &str, n: usize) -> String {
+    let mut sql = String::with_capacity(prefix.len() + n * 3);
+    sql.push_str(prefix);
+    for i in 0..n {
+        sql.push_str(if i == 0 { "?" } else { ", ?" });
+    }
+    sql.push(')');
+    sql
+}
 
 /// Check what the table cannot store, before any row is written.
 fn validate(tasks: &[NewTask]) -> Result<(), BackendError> {

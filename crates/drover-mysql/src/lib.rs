@@ -113,4 +113,6 @@ mod retention;
 mod storage;
 
 pub use config::{MysqlConfig, Retention, MAX_QUEUE_NAME_CHARS, MAX_UNIQUE_KEY_CHARS};
+/// The sqlx this crate is built on, so callers name the same pool and transaction types.
+pub use sqlx;
 pub use storage::MysqlStorage;

@@ -5,6 +5,8 @@
 //! runtime being measured is optimized. Adding a backend is one arm in [`run_backend`] with a
 //! factory that returns a fresh, empty storage for a queue name.
 
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "redis")]
 mod redis;
 mod report;
@@ -17,7 +19,7 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis"];
+const BENCHED: &[&str] = &["memory", "redis", "mysql"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -137,6 +139,8 @@ async fn run_backend(
         }
         #[cfg(feature = "redis")]
         "redis" => redis::run(workload, on_result).await,
+        #[cfg(feature = "mysql")]
+        "mysql" => mysql::run(workload, on_result).await,
         other => anyhow::bail!("no bench for backend `{other}` in this build (run it through `cargo xtask bench`)"),
     }
 }
