@@ -1,8 +1,5 @@
 -- Insert a batch without unique keys in one statement; the ids are made by the client.
-WITH inserted AS (
-    INSERT INTO drover.tasks (id, queue, payload, run_at, priority, max_attempts)
-    SELECT i.id, $1, i.payload, coalesce(i.run_at, now()), i.priority, i.max_attempts
-    FROM unnest($2::uuid[], $3::bytea[], $4::timestamptz[], $5::int4[], $6::int4[])
-        AS i(id, payload, run_at, priority, max_attempts)
-)
-SELECT pg_notify('drover_tasks', $1)::text
+INSERT INTO drover.tasks (id, queue, payload, run_at, priority, max_attempts)
+SELECT i.id, $1, i.payload, coalesce(i.run_at, now()), i.priority, i.max_attempts
+FROM unnest($2::uuid[], $3::bytea[], $4::timestamptz[], $5::int4[], $6::int4[])
+    AS i(id, payload, run_at, priority, max_attempts)

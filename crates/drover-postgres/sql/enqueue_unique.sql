@@ -15,13 +15,9 @@ inserted AS (
     ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL AND status IN ('pending', 'running')
     DO NOTHING
     RETURNING id, unique_key
-),
-notified AS (
-    SELECT pg_notify('drover_tasks', $1)
 )
 SELECT coalesce(mine.id, batch.id, live.id) AS id
 FROM input AS i
-CROSS JOIN notified
 LEFT JOIN inserted AS mine ON mine.id = i.id
 LEFT JOIN LATERAL (
     SELECT b.id FROM inserted AS b

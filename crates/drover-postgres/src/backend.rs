@@ -44,23 +44,26 @@ fn lease_arrays(leases: &[Lease]) -> (Vec<Uuid>, Vec<i64>) {
     leases.iter().map(|l| (uuid_of(l.id), l.token.0)).unzip()
 }
 
-impl<T, C> Backend for PostgresStorage<T, C>
+/// Hand claims back: pending, due, the attempt not counted.
+pub(crate) async fn release_on(pool: &sqlx::PgPool, queue: &str, leases: Vec<Lease>) -> Result<(), BackendError> {
+    let (ids, tokens) = lease_arrays(&leases);
+    sqlx::query(RELEASE_SQL)
+        .bind(ids)
+        .bind(tokens)
+        .bind(queue)
+        .execute(pool)
+        .await
+        .map_err(|e| db_error("release", e))?;
+    Ok(())
+}
+
+impl<T, C> PostgresStorage<T, C>
 where
     T: Send + 'static,
     C: Codec<T>,
 {
-    type Job = T;
-    type Codec = C;
-
-    fn queue(&self) -> &str {
-        self.queue_name()
-    }
-
-    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
-        let max = request.max.min(self.inner.config.claim_limit());
-        if max == 0 {
-            return Ok(Vec::new());
-        }
+    /// Claim up to `max` tasks from the database, in claim order.
+    async fn fetch(&self, max: usize, request: &ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
         let mut rows: Vec<ClaimRow> = sqlx::query_as(&self.inner.claim_sql)
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
@@ -78,6 +81,62 @@ where
                 ClaimedTask::new(task_id(id), LeaseToken(token), count(attempt), count(max_attempts), payload)
             })
             .collect())
+    }
+
+    /// Hand claimed-ahead tasks nobody took back to the database; on failure their leases
+    /// bring them back.
+    async fn hand_back(&self, leases: Vec<Lease>) {
+        if leases.is_empty() {
+            return;
+        }
+        if let Err(error) = self.release(leases).await {
+            tracing::warn!(%error, "drover-postgres: could not hand back claimed-ahead tasks; they return when their leases expire");
+        }
+    }
+}
+
+impl<T, C> Backend for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    type Job = T;
+    type Codec = C;
+
+    fn queue(&self) -> &str {
+        self.queue_name()
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        let config = &self.inner.config;
+        let max = request.max.min(config.claim_limit());
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let buffer = &self.inner.buffer;
+        let taken = buffer.take(max, request.lease);
+        if !taken.stale.is_empty() {
+            self.hand_back(taken.stale).await;
+        }
+        let mut tasks = taken.tasks;
+        if tasks.len() < max {
+            let want = max - tasks.len();
+            let ask = want.saturating_add(buffer.ahead(config.prefetch())).min(config.claim_limit().max(want));
+            let mut fetched = self.fetch(ask, &request).await?;
+            buffer.record_claim(ask, fetched.len(), config.prefetch());
+            if fetched.len() > want {
+                let ahead = fetched.split_off(want);
+                let hand_back_at = buffer.keep(ahead, request.lease);
+                let storage = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(hand_back_at).await;
+                    let stale = storage.inner.buffer.take_stale();
+                    storage.hand_back(stale).await;
+                });
+            }
+            tasks.extend(fetched);
+        }
+        Ok(tasks)
     }
 
     async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
@@ -131,14 +190,7 @@ where
         if leases.is_empty() {
             return Ok(());
         }
-        let (ids, tokens) = lease_arrays(&leases);
-        sqlx::query(RELEASE_SQL)
-            .bind(ids)
-            .bind(tokens)
-            .bind(self.queue_name())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("release", e))?;
+        release_on(&self.inner.pool, self.queue_name(), leases).await?;
         self.inner.hub.notify_local(self.queue_name());
         Ok(())
     }

@@ -17,6 +17,7 @@ use crate::storage::PostgresStorage;
 
 const ENQUEUE_SQL: &str = include_str!("../sql/enqueue.sql");
 const ENQUEUE_UNIQUE_SQL: &str = include_str!("../sql/enqueue_unique.sql");
+const NOTIFY_SQL: &str = "SELECT pg_notify('drover_tasks', $1)::text";
 const UNIQUE_HOLDERS_SQL: &str = include_str!("../sql/unique_holders.sql");
 
 /// How often a push whose unique key's holder raced with it is tried again.
@@ -75,6 +76,22 @@ pub(crate) fn insert<'a>(
                 insert_plain(conn, queue, part).await?;
                 ids.extend(part.iter().map(|t| t.id));
             }
+        }
+        Ok(ids)
+    })
+}
+
+/// Insert, then `NOTIFY` in the same transaction (delivered when it commits).
+fn notify_on_commit<'a>(
+    conn: &'a mut PgConnection,
+    queue: &'a str,
+    chunk: usize,
+    tasks: Vec<NewTask>,
+) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
+    Box::pin(async move {
+        let ids = insert(conn, queue, chunk, &tasks).await?;
+        if !ids.is_empty() {
+            sqlx::query(NOTIFY_SQL).bind(queue).execute(&mut *conn).await.map_err(|e| db_error("enqueue (notify)", e))?;
         }
         Ok(ids)
     })
@@ -182,6 +199,7 @@ where
             ids
         };
         self.inner.hub.notify_local(self.queue_name());
+        self.inner.hub.announce(self.queue_name());
         Ok(ids)
     }
 }
@@ -257,8 +275,9 @@ where
         self.enqueue_in(conn, vec![task]).await.and_then(first_id)
     }
 
-    /// Enqueue already-encoded tasks on the caller's connection or transaction.
+    /// Enqueue already-encoded tasks on the caller's connection or transaction. The
+    /// transaction also sends the `NOTIFY` that wakes workers when it commits.
     pub async fn enqueue_in(&self, conn: &mut PgConnection, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
-        insert(conn, self.queue_name(), self.inner.config.enqueue_chunk(), &tasks).await
+        notify_on_commit(conn, self.queue_name(), self.inner.config.enqueue_chunk(), tasks).await
     }
 }

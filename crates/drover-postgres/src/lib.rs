@@ -7,6 +7,7 @@ mod error;
 mod inspect;
 mod listener;
 mod migrate;
+mod prefetch;
 mod retention;
 mod storage;
 
@@ -14,3 +15,6 @@ pub use config::{ClaimCommit, PostgresConfig, Retention};
 pub use inspect::WorkerInfo;
 pub use retention::Pruned;
 pub use storage::PostgresStorage;
+
+/// The sqlx this crate is built with, so applications use the same version for their pool.
+pub use sqlx;

@@ -30,7 +30,13 @@ pub(crate) struct Hub {
     pool: PgPool,
     senders: Mutex<HashMap<String, WakeupSender>>,
     running: AtomicBool,
+    /// Queues with pushes not yet announced to other processes, and whether a task is
+    /// announcing them.
+    unannounced: Mutex<(HashSet<String>, bool)>,
 }
+
+/// Announce pushes to other processes: one `NOTIFY` per queue, from a transaction of its own.
+const ANNOUNCE_SQL: &str = "SELECT count(pg_notify('drover_tasks', q)) FROM unnest($1::text[]) AS q";
 
 /// The hubs of this process, one per pool (identified by its shared connect options).
 fn registry() -> MutexGuard<'static, Vec<(usize, Weak<Hub>)>> {
@@ -51,7 +57,12 @@ impl Hub {
         if let Some(hub) = hubs.iter().find(|(k, _)| *k == key).and_then(|(_, hub)| hub.upgrade()) {
             return hub;
         }
-        let hub = Arc::new(Hub { pool: pool.clone(), senders: Mutex::default(), running: AtomicBool::new(false) });
+        let hub = Arc::new(Hub {
+            pool: pool.clone(),
+            senders: Mutex::default(),
+            running: AtomicBool::new(false),
+            unannounced: Mutex::default(),
+        });
         hubs.push((key, Arc::downgrade(&hub)));
         hub
     }
@@ -82,6 +93,46 @@ impl Hub {
         if let Some(sender) = self.senders().get(queue) {
             sender.notify();
         }
+    }
+
+    /// Tell other processes' workers that `queue` has new work, after the push committed.
+    ///
+    /// Pushes through the pool do not `NOTIFY` inside their own transaction: PostgreSQL holds
+    /// one database-wide lock from a notifying transaction's pre-commit until its commit is
+    /// flushed, which would serialize every push behind the previous one's disk flush. A
+    /// notification sent afterwards, from a transaction that writes nothing, holds that lock
+    /// only briefly. Bursts are coalesced: one statement in flight per pool, naming every
+    /// queue pushed to meanwhile.
+    pub(crate) fn announce(self: &Arc<Self>, queue: &str) {
+        let start = {
+            let mut pending = self.unannounced.lock().unwrap_or_else(|p| p.into_inner());
+            pending.0.insert(queue.to_owned());
+            !std::mem::replace(&mut pending.1, true)
+        };
+        if !start {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.unannounced.lock().unwrap_or_else(|p| p.into_inner()).1 = false;
+            return;
+        };
+        let hub = self.clone();
+        runtime.spawn(async move {
+            loop {
+                let queues: Vec<String> = {
+                    let mut pending = hub.unannounced.lock().unwrap_or_else(|p| p.into_inner());
+                    if pending.0.is_empty() {
+                        pending.1 = false;
+                        return;
+                    }
+                    pending.0.drain().collect()
+                };
+                if let Err(error) = sqlx::query(ANNOUNCE_SQL).bind(&queues).execute(&hub.pool).await {
+                    // Other processes' workers find the work at their next poll.
+                    tracing::debug!(%error, "drover-postgres: could not NOTIFY other processes of new tasks");
+                }
+            }
+        });
     }
 
     fn notify_all(&self) {
