@@ -66,7 +66,11 @@ pub async fn connect(url: &str) -> Result<RedisConnection, BackendError> {
         BackendError::Config(format!(
             "`{}` is not a usable Redis URL: {e} (expected redis://[:password@]host:port[/db]{})",
             redact(url),
-            if cfg!(feature = "tls-rustls") { " or rediss://…" } else { "; rediss:// needs the `tls-rustls` feature" }
+            if cfg!(feature = "tls-rustls") {
+                " or rediss://…"
+            } else {
+                "; rediss:// needs the `tls-rustls` feature"
+            }
         ))
     })?;
     let config = ConnectionManagerConfig::new()

@@ -2,9 +2,7 @@
 //! purge.
 
 use chrono::{DateTime, Utc};
-use drover_core::{
-    BackendError, Cancel, Codec, Inspect, ListQuery, QueueStats, Requeue, TaskId, TaskInfo,
-};
+use drover_core::{BackendError, Cancel, Codec, Inspect, ListQuery, QueueStats, Requeue, TaskId, TaskInfo};
 use redis::Value;
 
 use crate::config::MAX_BATCH;
@@ -101,10 +99,11 @@ where
     C: Codec<T>,
 {
     async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
-        let n: i64 = self.run("cancel", &scripts::CANCEL, |inv| {
-            inv.arg(id.to_string());
-        })
-        .await?;
+        let n: i64 = self
+            .run("cancel", &scripts::CANCEL, |inv| {
+                inv.arg(id.to_string());
+            })
+            .await?;
         Ok(n == 1)
     }
 }
@@ -115,10 +114,11 @@ where
     C: Codec<T>,
 {
     async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
-        let n: i64 = self.run("requeue", &scripts::REQUEUE, |inv| {
-            inv.arg(id.to_string());
-        })
-        .await?;
+        let n: i64 = self
+            .run("requeue", &scripts::REQUEUE, |inv| {
+                inv.arg(id.to_string());
+            })
+            .await?;
         if n == 1 {
             self.shared.wakeup.notify();
         }
@@ -183,8 +183,11 @@ impl<T, C> RedisStorage<T, C> {
                 .await
                 .map_err(|e| backend_error("purge", e))?;
             if !keys.is_empty() {
-                let n: u64 =
-                    redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await.map_err(|e| backend_error("purge", e))?;
+                let n: u64 = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| backend_error("purge", e))?;
                 deleted += n;
             }
             cursor = next;

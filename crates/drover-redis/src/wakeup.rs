@@ -19,7 +19,12 @@ const ALIVE_CHECK: Duration = Duration::from_secs(5);
 
 /// Start the listener on the current Tokio runtime. Returns false outside a runtime (the
 /// worker then polls).
-pub(crate) fn spawn_listener(client: redis::Client, channel: String, sender: WakeupSender, owner: Weak<Shared>) -> bool {
+pub(crate) fn spawn_listener(
+    client: redis::Client,
+    channel: String,
+    sender: WakeupSender,
+    owner: Weak<Shared>,
+) -> bool {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return false;
     };

@@ -63,24 +63,19 @@ async fn million_task_backlog_drains() {
         all_done: tokio::sync::Notify::new(),
     });
     let started = Instant::now();
-    let worker = WorkerBuilder::new("backlog")
-        .concurrency(500)
-        .data(tally.clone())
-        .backend(storage.clone())
-        .build_fn(count);
+    let worker =
+        WorkerBuilder::new("backlog").concurrency(500).data(tally.clone()).backend(storage.clone()).build_fn(count);
     let done = tally.clone();
-    tokio::time::timeout(
-        Duration::from_secs(600),
-        worker.run_until(async move { done.all_done.notified().await }),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("drain timed out: {} of {total} jobs ran", tally.runs.load(Ordering::Relaxed)))
-    .unwrap();
+    tokio::time::timeout(Duration::from_secs(600), worker.run_until(async move { done.all_done.notified().await }))
+        .await
+        .unwrap_or_else(|_| panic!("drain timed out: {} of {total} jobs ran", tally.runs.load(Ordering::Relaxed)))
+        .unwrap();
     let drained_in = started.elapsed();
 
-    let seen = tally.seen.lock().unwrap();
-    let missing = seen.iter().filter(|c| **c == 0).count();
-    let twice = seen.iter().filter(|c| **c > 1).count();
+    let (missing, twice) = {
+        let seen = tally.seen.lock().unwrap();
+        (seen.iter().filter(|c| **c == 0).count(), seen.iter().filter(|c| **c > 1).count())
+    };
     assert_eq!((missing, twice), (0, 0), "every job must run exactly once");
     let stats = storage.stats().await.unwrap();
     assert_eq!((stats.pending, stats.running), (0, 0), "the queue must end empty: {stats:?}");
