@@ -7,6 +7,8 @@
 
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "amqp")]
+mod amqp;
 #[cfg(feature = "redis")]
 mod redis;
 mod report;
@@ -19,7 +21,7 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql"];
+const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -139,6 +141,8 @@ async fn run_backend(
         }
         #[cfg(feature = "redis")]
         "redis" => redis::run(workload, on_result).await,
+        #[cfg(feature = "amqp")]
+        "amqp" => amqp::run(workload, on_result).await,
         #[cfg(feature = "mysql")]
         "mysql" => mysql::run(workload, on_result).await,
         other => anyhow::bail!("no bench for backend `{other}` in this build (run it through `cargo xtask bench`)"),
