@@ -1,0 +1,158 @@
+//! The SQL side: migrations under concurrency, `drover.push_job` through the real psql,
+//! wake-ups from another connection, unique keys in bulk, retention.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use drover_conformance::TestJob;
+use drover_core::{
+    Backend, BoxDynError, ClaimRequest, Completion, Enqueue, Inspect, NewTask, Outcome, PushOptions, Status, TaskId,
+    WorkerBuilder,
+};
+use drover_postgres::{PostgresConfig, PostgresStorage, Retention};
+
+fn psql(sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .args([&common::url(), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("run psql (the PostgreSQL client)");
+    assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_is_rerunnable_and_safe_in_parallel() {
+    let url = common::url();
+    let runs = (0..6).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            PostgresStorage::setup(&pool).await
+        })
+    });
+    for run in runs {
+        run.await.unwrap().expect("concurrent setup");
+    }
+    let version: i32 = psql("SELECT max(version) FROM drover.schema_migrations").parse().unwrap();
+    assert_eq!(version, PostgresStorage::schema_version());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_job_from_psql_is_a_normal_task() {
+    let storage: PostgresStorage<TestJob> = common::storage("psql").await;
+    let queue = storage.queue().to_owned();
+    let id: TaskId = psql(&format!("SELECT drover.push_job('{queue}', '{{\"n\": 7}}')")).parse().expect("a task id");
+    let info = storage.get(id).await.unwrap().expect("the pushed task");
+    assert_eq!((info.status, info.attempt, info.max_attempts, info.priority), (Status::Pending, 0, 25, 0));
+    assert!(id.created_at() <= chrono::Utc::now() + chrono::Duration::seconds(1), "ids carry their creation time");
+
+    // Options: unique key (a duplicate returns the same id), priority, attempts, run time.
+    let first = psql(&format!(
+        "SELECT drover.push_job('{queue}', '{{\"n\": 8}}', now(), 5, 'only-once', max_attempts => 3)"
+    ));
+    let again = psql(&format!("SELECT drover.push_job('{queue}', '{{\"n\": 9}}', unique_key => 'only-once')"));
+    assert_eq!(first, again, "a duplicate unique key returns the live task's id");
+    let later: TaskId = psql(&format!(
+        "SELECT drover.push_job('{queue}', '{{\"n\": 10}}', run_at => now() + interval '1 hour')"
+    ))
+    .parse()
+    .unwrap();
+    assert!(storage.get(later).await.unwrap().unwrap().run_at > chrono::Utc::now() + chrono::Duration::minutes(59));
+
+    let claimed = storage.claim(ClaimRequest::new("psql-test", 10, Duration::from_secs(30))).await.unwrap();
+    let jobs: Vec<(u64, u32)> = claimed.iter().map(|t| (drover_conformance::decode(t).n, t.max_attempts)).collect();
+    assert_eq!(jobs, vec![(8, 3), (7, 25)], "priority first; the scheduled job waits");
+    let ids: Vec<TaskId> = claimed.iter().map(|t| t.id).collect();
+    assert_eq!(ids[0], first.parse::<TaskId>().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_from_another_connection_wakes_an_idle_worker() {
+    let storage: PostgresStorage<TestJob> = common::storage("notify").await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let worker = WorkerBuilder::new("listener")
+        .backend(storage.clone())
+        // Polling alone would take a minute: only a wake-up can start the job sooner.
+        .poll_interval(Duration::from_secs(60))
+        .data(tx)
+        .build_fn(|job: TestJob, tx: drover_core::Data<tokio::sync::mpsc::UnboundedSender<u64>>| async move {
+            let _ = tx.send(job.n);
+            Ok::<(), BoxDynError>(())
+        });
+    let handle = tokio::spawn(worker.run_until(tokio::time::sleep(Duration::from_secs(3600))));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let queue = storage.queue().to_owned();
+    tokio::task::spawn_blocking(move || psql(&format!("SELECT drover.push_job('{queue}', '{{\"n\": 42}}')")))
+        .await
+        .unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("woken by NOTIFY, not polling");
+    assert_eq!(n, Some(42));
+    handle.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_pushes_with_unique_keys_span_chunks() {
+    let pool = common::pool().await;
+    let storage: PostgresStorage<TestJob> = PostgresStorage::new_with_config(
+        pool,
+        PostgresConfig::new(common::queue("bulk-unique")).set_enqueue_chunk(7),
+    );
+    let live = storage.push_with(TestJob::ok(0), PushOptions::new().unique_key("k-0")).await.unwrap();
+    let tasks: Vec<NewTask> = (0..30u64)
+        .map(|n| {
+            let options = PushOptions::new().unique_key(format!("k-{}", n % 10));
+            NewTask::new(serde_json::to_vec(&TestJob::ok(n)).unwrap(), options)
+        })
+        .collect();
+    let ids = storage.enqueue(tasks).await.unwrap();
+    assert_eq!(ids.len(), 30);
+    assert_eq!(ids[0], live, "a key held by a live task returns its id");
+    for n in 0..30 {
+        assert_eq!(ids[n], ids[n % 10], "every duplicate, in or across chunks, returns the first holder");
+    }
+    assert_eq!(storage.stats().await.unwrap().pending, 10);
+
+    // Plain bulk pushes larger than a chunk are all or nothing, in order.
+    let plain = storage.push_bulk((100..150).map(TestJob::ok)).await.unwrap();
+    assert_eq!(plain.len(), 50);
+    assert_eq!(storage.stats().await.unwrap().pending, 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_deletes_old_finished_tasks_in_batches() {
+    let pool = common::pool().await;
+    let retention = Retention::default().done(Some(Duration::from_secs(3600))).dead(None).batch(4);
+    let storage: PostgresStorage<TestJob> = PostgresStorage::new_with_config(
+        pool.clone(),
+        PostgresConfig::new(common::queue("prune")).set_retention(retention).set_prefetch(0),
+    );
+    storage.push_bulk((0..12).map(TestJob::ok)).await.unwrap();
+    let claimed = storage.claim(ClaimRequest::new("pruner", 11, Duration::from_secs(30))).await.unwrap();
+    let (done, dead) = claimed.split_at(9);
+    let mut batch: Vec<Completion> = done.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    batch.extend(dead.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Dead { error: "x".into() } }));
+    storage.complete(batch).await.unwrap();
+    // Eight of the nine done tasks finished two hours ago.
+    let old: Vec<uuid::Uuid> = done[..8].iter().map(|t| uuid::Uuid::from_u128(t.id.to_u128())).collect();
+    sqlx::query("UPDATE drover.tasks SET updated_at = now() - interval '2 hours' WHERE id = ANY($1)")
+        .bind(&old)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Their ids say they were made just now; the cutoff must not hide them: age the ids too.
+    let pruned = storage.prune().await.unwrap();
+    assert_eq!(pruned.total(), 0, "tasks created within the retention age are kept whatever updated_at says");
+    sqlx::query(
+        "UPDATE drover.tasks SET id = ('00000000' || substr(replace(id::text, '-', ''), 9))::uuid WHERE id = ANY($1)",
+    )
+    .bind(&old)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let pruned = storage.prune().await.unwrap();
+    assert_eq!((pruned.done, pruned.dead), (8, 0), "old done tasks go (in batches of 4); dead ones are kept");
+    let stats = storage.stats().await.unwrap();
+    assert_eq!((stats.done, stats.dead, stats.pending), (1, 2, 1));
+}
