@@ -9,6 +9,8 @@
 mod mysql;
 #[cfg(feature = "amqp")]
 mod amqp;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod report;
@@ -21,7 +23,7 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp"];
+const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -145,6 +147,8 @@ async fn run_backend(
         "amqp" => amqp::run(workload, on_result).await,
         #[cfg(feature = "mysql")]
         "mysql" => mysql::run(workload, on_result).await,
+        #[cfg(feature = "postgres")]
+        "postgres" => postgres::run(workload, on_result).await,
         other => anyhow::bail!("no bench for backend `{other}` in this build (run it through `cargo xtask bench`)"),
     }
 }
