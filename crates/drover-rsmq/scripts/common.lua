@@ -24,48 +24,53 @@ local FIRST_ARG = 9
 -- Message ids are 32 characters like rsmq's: the send time in microseconds in base 36 (10
 -- characters), then 22 characters of A-Z a-z 0-9. An id Drover makes holds its task id (a
 -- 128-bit ULID) in those 22 characters, as a base-62 number, and the ULID's milliseconds * 1000
--- as its time. Any other id (sent by an rsmq client) gets a task id made of its time in ms and
--- 80 bits of the SHA-1 of the id, recorded in the side data so the task id finds it again.
-local B62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
-local B62_DIGIT = {}
-for i = 1, 62 do
-  B62_DIGIT[string.byte(B62, i)] = i - 1
-end
-local TWO32 = 4294967296
+-- as its time; Drover decodes such ids itself. Any other id (sent by an rsmq client) gets a
+-- task id made of its time in ms and 80 bits of the SHA-1 of the id, recorded in the side
+-- data so the task id finds the message again.
 local TIME_MODULUS = 3656158440062976 -- 36^10: the time part stays 10 characters
+local TWO80 = 1208925819614629174706176
 
--- The task id of message `id` as 32 hex digits, and whether Drover made the id.
-local function task_id_of(id)
+-- The value of an rsmq id character in base 62 (A-Z, a-z, 0-9), or nil.
+local function b62(byte)
+  if byte >= 65 and byte <= 90 then
+    return byte - 65
+  elseif byte >= 97 and byte <= 122 then
+    return byte - 71
+  elseif byte >= 48 and byte <= 57 then
+    return byte + 4
+  end
+  return nil
+end
+
+-- Whether Drover made message id `id`: its time part is the milliseconds held in the top 48
+-- bits of its base-62 part, times 1000. Doubles hold those bits to within one unit, hence the
+-- tolerance; an rsmq id passes by chance about once in 10^15 (and Drover checks exactly).
+local function made_by_drover(id)
   local micros = tonumber(string.sub(id, 1, 10), 36)
-  if #id == 32 and micros then
-    -- The 128-bit number in four 32-bit limbs, most significant first (exact in doubles).
-    local limbs = {0, 0, 0, 0}
-    local fits = true
-    for i = 11, 32 do
-      local carry = B62_DIGIT[string.byte(id, i)]
-      if not carry then
-        fits = false
-        break
-      end
-      for j = 4, 1, -1 do
-        local v = limbs[j] * 62 + carry
-        limbs[j] = v % TWO32
-        carry = math.floor(v / TWO32)
-      end
-      if carry > 0 then
-        fits = false
-        break
-      end
+  if #id ~= 32 or not micros then
+    return false
+  end
+  local value = 0
+  for i = 11, 32 do
+    local digit = b62(string.byte(id, i))
+    if not digit then
+      return false
     end
-    if fits then
-      local ms = limbs[1] * 65536 + math.floor(limbs[2] / 65536)
-      if (ms * 1000) % TIME_MODULUS == micros then
-        return string.format('%08x%08x%08x%08x', limbs[1], limbs[2], limbs[3], limbs[4]), true
-      end
+    value = value * 62 + digit
+  end
+  local ms = math.floor(value / TWO80)
+  for candidate = ms - 1, ms + 1 do
+    if (candidate * 1000) % TIME_MODULUS == micros then
+      return true
     end
   end
-  local ms = math.floor((micros or 0) / 1000) % 281474976710656
-  return string.format('%012x', ms) .. string.sub(redis.sha1hex(id), 1, 20), false
+  return false
+end
+
+-- The task id, as 32 hex digits, of a message Drover did not make.
+local function foreign_task_id(id)
+  local ms = math.floor((tonumber(string.sub(id, 1, 10), 36) or 0) / 1000) % 281474976710656
+  return string.format('%012x', ms) .. string.sub(redis.sha1hex(id), 1, 20)
 end
 
 -- The server clock, in the unit rsmq scores with: seconds * 1000 + the milliseconds of the
@@ -105,25 +110,34 @@ local function resolve(hash, task_id, candidate)
   return nil
 end
 
--- Whether the Drover claim with this token still holds the message: the claim is recorded
--- and nobody (Drover or an rsmq client) has received the message since.
-local function held(id, token)
+-- The message a Drover claim (task id, the id Drover would have made, token) still holds, or
+-- nil: the claim is recorded and nobody (Drover or an rsmq client) has received or deleted
+-- the message since (a deleted message has no receive count left to match).
+local function held(task_id, candidate, token)
+  local id = candidate
   local lease = redis.call('HGET', SIDE, id .. ':lease')
   if not lease then
-    return false
+    id = redis.call('HGET', SIDE, 'id:' .. task_id)
+    if not id then
+      return nil
+    end
+    lease = redis.call('HGET', SIDE, id .. ':lease')
+    if not lease then
+      return nil
+    end
   end
   local rc = redis.call('HGET', Q, id .. ':rc') or '0'
-  return lease == token .. ':' .. rc
+  if lease ~= token .. ':' .. rc then
+    return nil
+  end
+  return id
 end
 
 -- rsmq's deleteMessage, plus Drover's side data.
 local function delete_message(id, task_id)
   redis.call('ZREM', Z, id)
   redis.call('HDEL', Q, id, id .. ':rc', id .. ':fr')
-  redis.call('HDEL', SIDE, id .. ':lease', id .. ':max', id .. ':err')
-  if task_id then
-    redis.call('HDEL', SIDE, 'id:' .. task_id)
-  end
+  redis.call('HDEL', SIDE, id .. ':lease', id .. ':max', id .. ':err', 'id:' .. (task_id or ''))
 end
 
 -- Take a message out of the queue and send it to the dead queue under the same id (the

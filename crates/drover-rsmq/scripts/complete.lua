@@ -10,8 +10,8 @@ for i = 1, count do
   local base = FIRST_ARG + (i - 1) * 6
   local task_id, candidate, token = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
   local kind, delay, err = ARGV[base + 4], tonumber(ARGV[base + 5]), ARGV[base + 6]
-  local id = resolve(Q, task_id, candidate)
-  if id and held(id, token) then
+  local id = held(task_id, candidate, token)
+  if id then
     if kind == 'done' then
       delete_message(id, task_id)
     elseif kind == 'retry' then

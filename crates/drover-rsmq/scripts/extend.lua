@@ -4,8 +4,8 @@ local now = clock()
 local visible = int(now + tonumber(ARGV[FIRST_ARG]))
 local extended = 0
 for base = FIRST_ARG + 1, #ARGV, 3 do
-  local id = resolve(Q, ARGV[base], ARGV[base + 1])
-  if id and held(id, ARGV[base + 2]) then
+  local id = held(ARGV[base], ARGV[base + 1], ARGV[base + 2])
+  if id then
     redis.call('ZADD', Z, 'XX', visible, id)
     extended = extended + 1
   end

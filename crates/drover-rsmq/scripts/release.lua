@@ -4,8 +4,8 @@
 local now = clock()
 local released = 0
 for base = FIRST_ARG, #ARGV, 3 do
-  local id = resolve(Q, ARGV[base], ARGV[base + 1])
-  if id and held(id, ARGV[base + 2]) then
+  local id = held(ARGV[base], ARGV[base + 1], ARGV[base + 2])
+  if id then
     redis.call('ZADD', Z, int(now), id)
     if redis.call('HINCRBY', Q, id .. ':rc', -1) <= 0 then
       redis.call('HDEL', Q, id .. ':rc', id .. ':fr')

@@ -41,6 +41,14 @@ impl<T, C> RsmqStorage<T, C> {
         Ok(created == 1)
     }
 
+    /// rsmq's deleteQueue: the queue, its messages and Drover's side data are deleted (the
+    /// dead queue stays). Returns whether the queue existed. Workers still running on it see
+    /// an empty queue; a later push creates it again.
+    pub async fn delete_queue(&self) -> Result<bool, BackendError> {
+        let deleted: i64 = self.run("delete queue", &scripts::DELETE, |_| {}).await?;
+        Ok(deleted == 1)
+    }
+
     /// The queue's attributes, as rsmq's getQueueAttributes; `None` when it does not exist.
     pub async fn attributes(&self) -> Result<Option<QueueAttributes>, BackendError> {
         self.read_attributes("queue").await

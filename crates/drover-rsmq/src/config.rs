@@ -71,9 +71,12 @@ impl RsmqConfig {
         self
     }
 
-    /// Attempts a message gets before it moves to the dead queue (at least 1). rsmq messages
-    /// carry no attempt limit, so this applies to every message; a push with a different
-    /// [`PushOptions::max_attempts`](drover_core::PushOptions::max_attempts) stores its own.
+    /// Attempts a message gets before it moves to the dead queue (at least 1; default
+    /// [`DEFAULT_MAX_ATTEMPTS`]). rsmq messages carry no attempt limit, so this applies to every
+    /// message, including those rsmq clients send. A push whose
+    /// [`PushOptions::max_attempts`](drover_core::PushOptions::max_attempts) is neither this
+    /// nor [`DEFAULT_MAX_ATTEMPTS`] (which is what a push that sets none gets, so it follows
+    /// this setting) keeps its own limit beside the message.
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self

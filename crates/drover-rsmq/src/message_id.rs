@@ -28,6 +28,21 @@ pub(crate) fn message_id(id: TaskId) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The task id held by a message id Drover made, or `None` for any other id.
+pub(crate) fn task_id_of(message_id: &[u8]) -> Option<TaskId> {
+    if message_id.len() != 32 {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for &byte in &message_id[10..] {
+        let digit = BASE62.iter().position(|&c| c == byte)? as u128;
+        value = value.checked_mul(62)?.checked_add(digit)?;
+    }
+    let id = TaskId::from_u128(value);
+    // The time part must be the one Drover makes from the id.
+    (message_id == self::message_id(id).as_bytes()).then_some(id)
+}
+
 /// The task id as the scripts write it: 32 hex digits.
 pub(crate) fn task_hex(id: TaskId) -> String {
     format!("{:032x}", id.to_u128())
@@ -66,6 +81,7 @@ mod tests {
             let micros = u64::from_str_radix(&id[..10], 36).unwrap();
             assert_eq!(micros / 1000, task.created_at().timestamp_millis() as u64);
             assert_eq!(parse_task_hex(task_hex(task).as_bytes()), Some(task));
+            assert_eq!(task_id_of(id.as_bytes()), Some(task));
         }
     }
 
@@ -74,5 +90,9 @@ mod tests {
         let id = message_id(TaskId::from_u128(u128::MAX));
         assert_eq!(id.len(), 32);
         assert!(parse_task_hex(b"xyz").is_none());
+        assert_eq!(task_id_of(id.as_bytes()), Some(TaskId::from_u128(u128::MAX)));
+        // An id the npm client made: random characters after the time.
+        assert_eq!(task_id_of(b"lx2h1a9k3mQ7fXbT0pLrZcW2yN8vKdEa"), None);
+        assert_eq!(task_id_of(b"short"), None);
     }
 }

@@ -21,3 +21,4 @@ script!(CANCEL, "../scripts/cancel.lua");
 script!(REQUEUE, "../scripts/requeue.lua");
 script!(ATTRIBUTES, "../scripts/attributes.lua");
 script!(CREATE, "../scripts/create.lua");
+script!(DELETE, "../scripts/delete.lua");

@@ -14,7 +14,7 @@ use redis::{FromRedisValue, Script, Value};
 use crate::config::{RsmqConfig, MAX_BATCH};
 use crate::connection::{command_error, RsmqConnection};
 use crate::keys::Keys;
-use crate::message_id::{message_id, parse_task_hex, task_hex};
+use crate::message_id::{message_id, parse_task_hex, task_hex, task_id_of};
 use crate::scripts;
 use crate::wakeup;
 
@@ -218,29 +218,31 @@ where
     }
 }
 
-/// The claim script's answer: five values per message (task id, body, receive count, max
-/// attempts, token).
+/// The claim script's answer: six values per message (message id, task id of a message Drover
+/// did not make or '', body, receive count, max attempts, token).
 fn claimed_tasks(value: Value) -> Result<Vec<ClaimedTask>, String> {
     let Value::Array(items) = value else {
         return Err(format!("the claim script returned {value:?}, not a list"));
     };
-    if items.len() % 5 != 0 {
-        return Err(format!("the claim script returned {} values, not five per message", items.len()));
+    if items.len() % 6 != 0 {
+        return Err(format!("the claim script returned {} values, not six per message", items.len()));
     }
-    let mut tasks = Vec::with_capacity(items.len() / 5);
+    let mut tasks = Vec::with_capacity(items.len() / 6);
     let mut items = items.into_iter();
-    while let (Some(id), Some(body), Some(rc), Some(max), Some(token)) =
-        (items.next(), items.next(), items.next(), items.next(), items.next())
+    while let (Some(message), Some(foreign), Some(body), Some(rc), Some(max), Some(token)) =
+        (items.next(), items.next(), items.next(), items.next(), items.next(), items.next())
     {
-        let id = match id {
-            Value::BulkString(hex) => parse_task_hex(&hex),
-            _ => None,
-        }
-        .ok_or("the claim script returned a malformed task id")?;
-        let payload = match body {
-            Value::BulkString(bytes) => bytes,
-            other => return Err(format!("the claim script returned {other:?} as a message body")),
+        let (Value::BulkString(message), Value::BulkString(foreign), Value::BulkString(payload)) =
+            (message, foreign, body)
+        else {
+            return Err("the claim script returned a message id, task id or body that is not a string".into());
         };
+        let id = if foreign.is_empty() { task_id_of(&message) } else { parse_task_hex(&foreign) }.ok_or_else(|| {
+            format!(
+                "message `{}` has no task id: its id looked like one Drover makes but is not",
+                String::from_utf8_lossy(&message)
+            )
+        })?;
         let number = |v: Value, what: &str| match v {
             Value::Int(n) => Ok(n),
             other => Err(format!("the claim script returned {other:?} as the {what}")),
