@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use futures_util::future::BoxFuture;
 use drover_core::{
     BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, Priorities, PushOptions, TaskId, UniqueKeys,
 };
+use futures_util::future::BoxFuture;
 use sqlx::{PgConnection, Postgres};
 use uuid::Uuid;
 
@@ -91,7 +91,11 @@ fn notify_on_commit<'a>(
     Box::pin(async move {
         let ids = insert(conn, queue, chunk, &tasks).await?;
         if !ids.is_empty() {
-            sqlx::query(NOTIFY_SQL).bind(queue).execute(&mut *conn).await.map_err(|e| db_error("enqueue (notify)", e))?;
+            sqlx::query(NOTIFY_SQL)
+                .bind(queue)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| db_error("enqueue (notify)", e))?;
         }
         Ok(ids)
     })
@@ -225,7 +229,7 @@ where
         options: PushOptions,
     ) -> impl std::future::Future<Output = Result<TaskId, BackendError>> + Send + 'a {
         let task = C::encode(&job).map(|payload| NewTask::new(payload, options));
-        async move { self.enqueue_in(&mut **tx, vec![task?]).await.and_then(first_id) }
+        async move { self.enqueue_in(tx, vec![task?]).await.and_then(first_id) }
     }
 
     async fn commit(&self, tx: Self::Transaction) -> Result<(), BackendError> {

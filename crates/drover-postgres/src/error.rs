@@ -14,7 +14,9 @@ pub(crate) fn db_error(operation: &'static str, error: sqlx::Error) -> BackendEr
             let code = db.code();
             match code.as_deref() {
                 // undefined_table, undefined_function, invalid_schema_name
-                Some("42P01" | "42883" | "3F000") => BackendError::Config(format!("{operation} failed: {db}; {SETUP_HINT}")),
+                Some("42P01" | "42883" | "3F000") => {
+                    BackendError::Config(format!("{operation} failed: {db}; {SETUP_HINT}"))
+                }
                 // connection_exception class, admin/crash shutdown, cannot_connect_now,
                 // too_many_connections: the server is restarting or overloaded.
                 Some(c) if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {

@@ -39,6 +39,9 @@ pub struct WorkerInfo {
     pub lease_until: Option<DateTime<Utc>>,
 }
 
+/// A row of `sql/workers.sql`: name, running tasks, last claim, latest lease deadline.
+type WorkerRow = (Option<String>, i64, DateTime<Utc>, Option<DateTime<Utc>>);
+
 fn decode(op: &'static str, row: &PgRow) -> Result<TaskInfo, BackendError> {
     let get = |e: sqlx::Error| db_error(op, e);
     let status: String = row.try_get("status").map_err(get)?;
@@ -150,11 +153,8 @@ where
     C: Codec<T>,
 {
     async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
-        let result: Result<(i64, Option<String>), _> = sqlx::query_as(REQUEUE_SQL)
-            .bind(uuid_of(id))
-            .bind(self.queue_name())
-            .fetch_one(&self.inner.pool)
-            .await;
+        let result: Result<(i64, Option<String>), _> =
+            sqlx::query_as(REQUEUE_SQL).bind(uuid_of(id)).bind(self.queue_name()).fetch_one(&self.inner.pool).await;
         match result {
             Ok((n, _)) => {
                 if n > 0 {
@@ -179,7 +179,7 @@ impl<T, C> PostgresStorage<T, C> {
 
     /// The workers holding claims on this queue now, with how many tasks each runs.
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>, BackendError> {
-        let rows: Vec<(Option<String>, i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(WORKERS_SQL)
+        let rows: Vec<WorkerRow> = sqlx::query_as(WORKERS_SQL)
             .bind(self.queue_name())
             .fetch_all(&self.inner.pool)
             .await

@@ -1,4 +1,210 @@
-//! PostgreSQL storage for Drover (docs to come).
+//! PostgreSQL storage for [Drover](https://docs.rs/drover): durable background jobs in the
+//! database you already run, with transactional enqueue.
+//!
+//! ```no_run
+//! use drover_core::{BoxDynError, Enqueue, WorkerBuilder};
+//! use drover_postgres::PostgresStorage;
+//! use serde::{Deserialize, Serialize};
+//! use sqlx::PgPool;
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Email { to: String }
+//!
+//! async fn send_email(job: Email) -> Result<(), BoxDynError> {
+//!     println!("sending to {}", job.to);
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxDynError> {
+//! let database_url = std::env::var("DATABASE_URL")?;
+//! let pool = PgPool::connect(&database_url).await?;
+//! // Run migrations to create the jobs table
+//! PostgresStorage::setup(&pool).await?;
+//! let storage = PostgresStorage::new(pool);
+//! storage.push(Email { to: "user@example.com".into() }).await?;
+//! let worker = WorkerBuilder::new("email-worker").concurrency(10).backend(storage).build_fn(send_email);
+//! worker.run_until(tokio::signal::ctrl_c()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`PostgresStorage`] implements every capability of the contract: `Backend`, `Enqueue`,
+//! `Priorities`, `UniqueKeys`, `Inspect`, `Cancel`, `Requeue` and `EnqueueInTransaction`, and
+//! passes the whole conformance suite. Connections use TLS (rustls) when the URL asks for it
+//! (`sslmode=require`). The crate re-exports [`sqlx`] so the pool you build matches its
+//! version.
+//!
+//! # Configuration
+//!
+//! [`PostgresStorage::new`] uses queue `default` and the defaults below;
+//! [`PostgresStorage::new_with_config`] takes a [`PostgresConfig`]:
+//!
+//! | setting | default | what it does |
+//! |---|---|---|
+//! | `set_queue` | `"default"` | the queue name: explicit and stable, never a type path |
+//! | `set_enqueue_chunk` | 10,000 | most rows one insert statement takes; larger `push_bulk` calls are split inside one transaction |
+//! | `set_claim_limit` | 1,000 | most rows one claim statement takes |
+//! | `set_prefetch` | 256 | most tasks claimed ahead of what the worker asked for (see "Tuning"); 0 turns it off |
+//! | `set_listen` | true | wait on `LISTEN/NOTIFY`; turn off behind a transaction-mode pooler |
+//! | `set_claim_commit` | [`ClaimCommit::Synchronous`] | how a claim's commit reaches disk (see "Tuning") |
+//! | `set_retention` | [`Retention::default`] | how long done (1 day), dead and cancelled (7 days) tasks are kept |
+//!
+//! The lease, heartbeat, concurrency and poll interval are the worker's
+//! (`WorkerBuilder::lease`, `heartbeat`, `concurrency`, `poll_interval`). The poll interval is
+//! also the fallback when no wake-up comes: while the listener reconnects, with `set_listen(false)`,
+//! and for scheduled tasks and retries, which are found by the next claim after they fall due.
+//! Several storages (queues, job types) can share one pool: they share its listener too.
+//! The pool needs a connection for the listener besides those the workers use; sqlx's default
+//! of 10 suits a few workers.
+//!
+//! There are no cargo features: the crate always builds the PostgreSQL driver with rustls.
+//!
+//! # Schema
+//!
+//! [`PostgresStorage::setup`] applies the embedded migrations (`migrations/*.sql`) into the
+//! schema `drover`, each once, in one transaction under `pg_advisory_xact_lock`: run it at
+//! every start-up, from as many processes at once as you like. Applied versions and their
+//! checksums are in `drover.schema_migrations`; an edited migration is refused.
+//!
+//! One table, `drover.tasks`: `id uuid` (the task's ULID, so `ORDER BY id` is creation order
+//! and `TaskId::from_u128(uuid.as_u128())` is the id), `queue`, `payload bytea` (the encoded
+//! job, JSON by default), `status` (`pending`, `running`, `done`, `dead`, `cancelled`),
+//! `attempt`, `max_attempts`, `run_at`, `priority`, `unique_key`, `last_error`, `lease_token`,
+//! `lease_expires_at`, `worker`, `created_at`, `updated_at`. Its indexes, and what uses them:
+//!
+//! | index | columns | used by |
+//! |---|---|---|
+//! | `tasks_pending_claim_idx` | `(queue, priority DESC, run_at, id) WHERE status = 'pending'` | claims: due tasks in claim order, read from the top |
+//! | `tasks_running_lease_idx` | `(queue, lease_expires_at) WHERE status = 'running'` | claims: expired leases, read from the oldest deadline |
+//! | `tasks_queue_status_id_idx` | `(queue, status, id)` | stats, pages by status (newest first), retention, the queue list |
+//! | `tasks_unique_key_idx` | unique `(queue, unique_key) WHERE unique_key IS NOT NULL AND status IN ('pending', 'running')` | unique keys |
+//! | primary key | `id` | completions, leases, cancel, requeue, get |
+//!
+//! A claim is one statement (`sql/claim.sql`): it locks up to N due pending tasks from the
+//! first index and up to N expired running tasks from the second, each with `FOR UPDATE SKIP
+//! LOCKED` (so concurrent claims take disjoint tasks and never wait on each other), merges
+//! them in claim order (priority, then `run_at`, then id), and updates the first N: status
+//! running, attempt + 1, a new token from `drover.lease_token_seq`, `lease_expires_at = now() +
+//! lease`. Two partial indexes rather than one over both states: with one, every claim would
+//! step over the live leases, and a pending task's position depends on `run_at` while an
+//! expired one's depends on its deadline, so neither order serves both. Expired leases are
+//! thus claimed again by the same statement; no separate rescuer is needed. An expired task on
+//! its last attempt is made dead in that statement instead (a job that kills its worker must
+//! not loop). Every timestamp is the server's `now()`.
+//!
+//! Completions are one statement per batch (`UPDATE … FROM unnest($ids, $tokens, $kinds,
+//! $delays, $errors)`), each row fenced by its lease token, so stale acks change nothing. A
+//! retry writes `pending`, `run_at = now() + delay` and the error in that same statement.
+//! Lease extensions and hand-backs are batched the same way; a bulk push is one `INSERT …
+//! SELECT FROM unnest(…)` per chunk, and with unique keys an `ON CONFLICT DO NOTHING` against
+//! the partial unique index that returns, for a duplicate, the id of the live task holding the
+//! key (looked up again with a fresh snapshot if that task committed concurrently).
+//!
+//! Scheduled tasks are pending rows with a future `run_at`: cheap to store, but a claim that
+//! finds fewer due tasks than it wants steps over the queue's scheduled entries of the
+//! priorities it scans. Millions of far-future tasks in one queue make idle claims slower;
+//! put them in a queue of their own if that matters.
+//!
+//! # Wake-ups
+//!
+//! Statements that make work due send `pg_notify('drover_tasks', <queue>)`. One listener
+//! connection per pool (shared by every storage of that pool) routes notifications to the
+//! queue's idle workers, debounced (a burst wakes each queue once), and reconnects with
+//! backoff (100 ms doubling to 30 s), waking every queue when it is back. Pushes through the
+//! pool wake this process's workers at once and notify other processes right after their
+//! commit, from a separate statement: PostgreSQL serializes the commits of notifying
+//! transactions, so a `NOTIFY` inside every push would make pushes wait for each other's disk
+//! flushes. Pushes inside your transaction notify within it, so workers wake when it commits.
+//!
+//! # Enqueue from SQL (other languages)
+//!
+//! Producers that are not Rust call `drover.push_job`:
+//!
+//! ```sql
+//! drover.push_job(queue text, payload jsonb, run_at timestamptz DEFAULT now(),
+//!                 priority integer DEFAULT 0, unique_key text DEFAULT NULL,
+//!                 max_attempts integer DEFAULT 25) RETURNS text
+//! ```
+//!
+//! It returns the task id as the 26-character ULID that `TaskId` parses (for a duplicate
+//! unique key, the live task's id), and wakes the queue's workers when the transaction
+//! commits. For example, with psql:
+//!
+//! ```text
+//! $ psql "$DATABASE_URL" -c "SELECT drover.push_job('email', '{\"to\": \"user@example.com\"}')"
+//!          push_job
+//! ----------------------------
+//!  01JDQ7ZK3R8YB2M4N6P7S9T0V1
+//! $ psql "$DATABASE_URL" -c "SELECT drover.push_job('email', '{\"to\": \"a@b.c\"}',
+//!        run_at => now() + interval '10 minutes', priority => 5, unique_key => 'welcome:42')"
+//! ```
+//!
+//! The payload is stored as the UTF-8 text of the JSON, so the default [`JsonCodec`](drover_core::JsonCodec)
+//! reads it. `drover.new_task_id()` makes an id (a ULID as uuid) and `drover.task_id_text(uuid)`
+//! prints one, for queries by hand: `SELECT drover.task_id_text(id), status FROM drover.tasks`.
+//!
+//! # Enqueue in your transaction
+//!
+//! [`PostgresStorage::push_in_tx`] (and [`push_in_tx_with`](PostgresStorage::push_in_tx_with),
+//! [`enqueue_in`](PostgresStorage::enqueue_in)) take your `&mut PgConnection` — a
+//! `sqlx::Transaction` derefs to one — so the job commits or rolls back with your own writes.
+//! The `EnqueueInTransaction` trait does the same with a transaction the storage begins.
+//!
+//! # Inspection, cancel, requeue, retention
+//!
+//! `Inspect` counts by status, pages by status newest first, and gets by id, all from indexes;
+//! [`PostgresStorage::queues`] lists queues by an index skip scan and
+//! [`PostgresStorage::workers`] the workers holding claims. Counting is an index-only scan
+//! over the queue's entries, so it grows with the rows kept: keep retention on. Cancel revokes
+//! a running task's claim (its completion is then ignored); requeue makes a dead or cancelled
+//! task pending with attempts reset, unless its unique key is taken meanwhile.
+//!
+//! [`PostgresStorage::prune`] is one retention pass: it deletes finished tasks older than
+//! their [`Retention`] age, at most `batch` rows per statement (each its own short
+//! transaction) until none are left. Run it periodically with
+//! `tokio::spawn(storage.clone().run_retention())`, which prunes every `Retention::interval`
+//! and survives database restarts.
+//!
+//! # Tuning
+//!
+//! - **Claim ahead** (`set_prefetch`). A worker claims up to its free slots; with short jobs
+//!   that is one round trip, and one commit, per few tasks. The storage therefore claims up
+//!   to `prefetch` extra tasks while claims come back full (a backlog), keeps them in memory
+//!   and hands them to the next claims, which then need no round trip. Those tasks are
+//!   claimed in the database (running, under the lease), so no other worker takes them; they
+//!   wait at most a quarter of the lease (and at most 1 s) before they are handed back,
+//!   pending and with the attempt not counted, and the amount claimed ahead halves each time
+//!   that happens, so slow jobs soon stop claiming ahead. The cost: during a backlog, a
+//!   process holds up to `prefetch` tasks other processes cannot take for that second, and
+//!   they show as running in stats. Set 0 for strict one-claim-per-slot behaviour.
+//! - **Claim commit** (`set_claim_commit`). Each claim is a write transaction; by default it
+//!   waits for its WAL flush like any other. [`ClaimCommit::Asynchronous`] sets
+//!   `synchronous_commit = off` for the claim's own transaction only: a crash can forget a
+//!   claim made in the last few hundred milliseconds, which puts the task back as it was
+//!   (pending, or leased to its previous claim) to run again — the same at-least-once outcome
+//!   as a worker crash. Enqueues and completions always commit synchronously.
+//! - **Pool size**: one connection for the listener, one per claim, completion and heartbeat
+//!   in flight per worker, plus your producers. 10 to 20 suits most processes.
+//! - **Server**: a queue table turns over fast; the migration sets aggressive autovacuum
+//!   thresholds on it. Keep retention on so finished rows do not pile up.
+//!
+//! # Running the tests
+//!
+//! The tests talk to a real server at `DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`; start a local one with `cargo xtask services`
+//! or `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`):
+//!
+//! ```text
+//! cargo test -p drover-postgres
+//! ```
+//!
+//! `tests/conformance.rs` runs the whole conformance suite, each check on its own queue;
+//! `tests/faults.rs` kills a real worker process with SIGKILL mid-job and feeds undecodable
+//! rows; `tests/restart.rs` restarts the local server with `pg_ctlcluster` during a drain
+//! (so it needs a local cluster it may restart); `tests/sql.rs` calls `drover.push_job`
+//! through the `psql` binary and checks migrations, wake-ups, unique keys and retention.
+//! Throughput is measured by `cargo xtask bench --backend postgres`, never by tests.
 
 mod backend;
 mod config;

@@ -38,9 +38,12 @@ pub(crate) struct Hub {
 /// Announce pushes to other processes: one `NOTIFY` per queue, from a transaction of its own.
 const ANNOUNCE_SQL: &str = "SELECT count(pg_notify('drover_tasks', q)) FROM unnest($1::text[]) AS q";
 
+/// The hubs of this process, each with the address that names its pool.
+type Hubs = Vec<(usize, Weak<Hub>)>;
+
 /// The hubs of this process, one per pool (identified by its shared connect options).
-fn registry() -> MutexGuard<'static, Vec<(usize, Weak<Hub>)>> {
-    static REGISTRY: OnceLock<Mutex<Vec<(usize, Weak<Hub>)>>> = OnceLock::new();
+fn registry() -> MutexGuard<'static, Hubs> {
+    static REGISTRY: OnceLock<Mutex<Hubs>> = OnceLock::new();
     // The registry holds plain data, so a panic elsewhere cannot leave it inconsistent.
     REGISTRY.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -26,7 +26,8 @@ const CHILD_LEASE: Duration = Duration::from_secs(2);
 #[ignore = "run as a child process by killed_worker_loses_nothing"]
 async fn child_worker_process() {
     let Ok(queue) = std::env::var(CHILD_QUEUE) else { return };
-    let storage: PostgresStorage<Job> = PostgresStorage::new_with_config(common::pool().await, PostgresConfig::new(queue));
+    let storage: PostgresStorage<Job> =
+        PostgresStorage::new_with_config(common::pool().await, PostgresConfig::new(queue));
     async fn hang(_job: Job) -> Result<(), BoxDynError> {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         Ok(())

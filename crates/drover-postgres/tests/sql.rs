@@ -49,16 +49,14 @@ async fn push_job_from_psql_is_a_normal_task() {
     assert!(id.created_at() <= chrono::Utc::now() + chrono::Duration::seconds(1), "ids carry their creation time");
 
     // Options: unique key (a duplicate returns the same id), priority, attempts, run time.
-    let first = psql(&format!(
-        "SELECT drover.push_job('{queue}', '{{\"n\": 8}}', now(), 5, 'only-once', max_attempts => 3)"
-    ));
+    let first =
+        psql(&format!("SELECT drover.push_job('{queue}', '{{\"n\": 8}}', now(), 5, 'only-once', max_attempts => 3)"));
     let again = psql(&format!("SELECT drover.push_job('{queue}', '{{\"n\": 9}}', unique_key => 'only-once')"));
     assert_eq!(first, again, "a duplicate unique key returns the live task's id");
-    let later: TaskId = psql(&format!(
-        "SELECT drover.push_job('{queue}', '{{\"n\": 10}}', run_at => now() + interval '1 hour')"
-    ))
-    .parse()
-    .unwrap();
+    let later: TaskId =
+        psql(&format!("SELECT drover.push_job('{queue}', '{{\"n\": 10}}', run_at => now() + interval '1 hour')"))
+            .parse()
+            .unwrap();
     assert!(storage.get(later).await.unwrap().unwrap().run_at > chrono::Utc::now() + chrono::Duration::minutes(59));
 
     let claimed = storage.claim(ClaimRequest::new("psql-test", 10, Duration::from_secs(30))).await.unwrap();
@@ -95,10 +93,8 @@ async fn notify_from_another_connection_wakes_an_idle_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_pushes_with_unique_keys_span_chunks() {
     let pool = common::pool().await;
-    let storage: PostgresStorage<TestJob> = PostgresStorage::new_with_config(
-        pool,
-        PostgresConfig::new(common::queue("bulk-unique")).set_enqueue_chunk(7),
-    );
+    let storage: PostgresStorage<TestJob> =
+        PostgresStorage::new_with_config(pool, PostgresConfig::new(common::queue("bulk-unique")).set_enqueue_chunk(7));
     let live = storage.push_with(TestJob::ok(0), PushOptions::new().unique_key("k-0")).await.unwrap();
     let tasks: Vec<NewTask> = (0..30u64)
         .map(|n| {
@@ -131,7 +127,8 @@ async fn prune_deletes_old_finished_tasks_in_batches() {
     storage.push_bulk((0..12).map(TestJob::ok)).await.unwrap();
     let claimed = storage.claim(ClaimRequest::new("pruner", 11, Duration::from_secs(30))).await.unwrap();
     let (done, dead) = claimed.split_at(9);
-    let mut batch: Vec<Completion> = done.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    let mut batch: Vec<Completion> =
+        done.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
     batch.extend(dead.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Dead { error: "x".into() } }));
     storage.complete(batch).await.unwrap();
     // Eight of the nine done tasks finished two hours ago.
