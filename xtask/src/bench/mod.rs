@@ -13,6 +13,8 @@ mod amqp;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "rsmq")]
+mod rsmq;
 mod report;
 mod suite;
 
@@ -23,7 +25,7 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres"];
+const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -149,6 +151,8 @@ async fn run_backend(
         "mysql" => mysql::run(workload, on_result).await,
         #[cfg(feature = "postgres")]
         "postgres" => postgres::run(workload, on_result).await,
+        #[cfg(feature = "rsmq")]
+        "rsmq" => rsmq::run(workload, on_result).await,
         other => anyhow::bail!("no bench for backend `{other}` in this build (run it through `cargo xtask bench`)"),
     }
 }
