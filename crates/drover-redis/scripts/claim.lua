@@ -17,14 +17,14 @@ if #expired > 0 then
     local key = task_key(id)
     local f = redis.call('HMGET', key, 's', 'pr', 'ra', 'a', 'm', 'k')
     if f[1] == 'running' then
-      if tonumber(f[4]) >= tonumber(f[5]) then
+      if (tonumber(f[4]) or 0) >= tonumber(f[5]) then
         redis.call('HSET', key, 's', 'dead', 'e', ARGV[10], 'u', now)
         release_unique(f[6], id)
         dead[#dead + 1] = 0
         dead[#dead + 1] = id
       else
         redis.call('HSET', key, 's', 'pending', 'u', now)
-        ready[#ready + 1] = -tonumber(f[2])
+        ready[#ready + 1] = -(tonumber(f[2]) or 0)
         ready[#ready + 1] = ready_member(tonumber(f[3]), id)
       end
     end
@@ -40,8 +40,8 @@ if #due > 0 then
   local ready = {}
   for _, id in ipairs(due) do
     local f = redis.call('HMGET', task_key(id), 'pr', 'ra')
-    if f[1] then
-      ready[#ready + 1] = -tonumber(f[1])
+    if f[2] then
+      ready[#ready + 1] = -(tonumber(f[1]) or 0)
       ready[#ready + 1] = ready_member(tonumber(f[2]), id)
     end
   end
@@ -62,8 +62,8 @@ if n > 0 then
     local f = redis.call('HMGET', key, 's', 'p', 'm', 'a')
     if f[1] == 'pending' then
       local token = base + i
-      local attempt = tonumber(f[4]) + 1
-      redis.call('HSET', key, 's', 'running', 'a', attempt, 't', token, 'l', deadline, 'u', now, 'w', worker)
+      local attempt = (tonumber(f[4]) or 0) + 1
+      redis.call('HSET', key, 's', 'running', 'a', attempt, 't', token, 'u', now)
       out[#out + 1] = id
       out[#out + 1] = token
       out[#out + 1] = attempt

@@ -20,7 +20,7 @@ for b = 7, #ARGV, 5 do
       local run_at = math.min(now + tonumber(ARGV[b + 3]), MAX_MS)
       redis.call('HSET', key, 's', 'pending', 'ra', run_at, 'e', ARGV[b + 4], 'u', now)
       if run_at <= now then
-        ready[#ready + 1] = -tonumber(f[4])
+        ready[#ready + 1] = -(tonumber(f[4]) or 0)
         ready[#ready + 1] = ready_member(run_at, id)
       else
         scheduled[#scheduled + 1] = run_at

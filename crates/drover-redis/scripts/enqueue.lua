@@ -18,13 +18,17 @@ for b = 7, #ARGV, 6 do
     if ARGV[b + 2] ~= '' then run_at = tonumber(ARGV[b + 2]) end
     local priority = ARGV[b + 3]
     local key = task_key(id)
-    if unique ~= '' then
-      redis.call('HSET', key, 'p', ARGV[b + 1], 's', 'pending', 'a', 0, 'm', ARGV[b + 4], 'pr', priority,
-        'ra', run_at, 'c', now, 'u', now, 'k', unique)
-    else
-      redis.call('HSET', key, 'p', ARGV[b + 1], 's', 'pending', 'a', 0, 'm', ARGV[b + 4], 'pr', priority,
-        'ra', run_at, 'c', now, 'u', now)
+    -- Fields at their defaults are left out (see common.lua): every field costs on this path.
+    local fields = {'p', ARGV[b + 1], 's', 'pending', 'm', ARGV[b + 4], 'ra', run_at, 'c', now}
+    if priority ~= '0' then
+      fields[#fields + 1] = 'pr'
+      fields[#fields + 1] = priority
     end
+    if unique ~= '' then
+      fields[#fields + 1] = 'k'
+      fields[#fields + 1] = unique
+    end
+    redis.call('HSET', key, unpack(fields))
     if run_at <= now then
       ready[#ready + 1] = -tonumber(priority)
       ready[#ready + 1] = ready_member(run_at, id)

@@ -7,7 +7,6 @@ for b = 8, #ARGV, 2 do
   local key = task_key(id)
   local f = redis.call('HMGET', key, 's', 't')
   if f[1] == 'running' and f[2] == ARGV[b + 1] then
-    redis.call('HSET', key, 'l', deadline)
     leases[#leases + 1] = deadline
     leases[#leases + 1] = id
   end

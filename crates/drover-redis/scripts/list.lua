@@ -10,9 +10,15 @@ local offset = tonumber(ARGV[8])
 local limit = math.min(tonumber(ARGV[9]), BUDGET)
 local out = {-1, 0}
 if limit <= 0 then return out end
+-- The hash's pairs, and for a running task its lease deadline as field 'l'.
 local function add(id)
   local h = redis.call('HGETALL', task_key(id))
   if #h > 0 then
+    local deadline = redis.call('ZSCORE', K_LEASES, id)
+    if deadline then
+      h[#h + 1] = 'l'
+      h[#h + 1] = deadline
+    end
     out[#out + 1] = id
     out[#out + 1] = h
   end

@@ -13,6 +13,6 @@ if f[2] then
 end
 redis.call('ZREM', FINISHED[f[1]], id)
 redis.call('HSET', key, 's', 'pending', 'a', 0, 'ra', now, 'u', now)
-redis.call('ZADD', K_READY, -tonumber(f[3]), ready_member(now, id))
+redis.call('ZADD', K_READY, -(tonumber(f[3]) or 0), ready_member(now, id))
 redis.call('PUBLISH', CHANNEL, 'requeue')
 return 1

@@ -71,21 +71,19 @@ where
     async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
         self.check_namespace()?;
         let mut conn = self.shared.conn.clone();
-        let value: Value = redis::cmd("HGETALL")
-            .arg(self.shared.keys.task(&id.to_string()))
+        let id_text = id.to_string();
+        // A running task's lease deadline is its score in the leases set, not a hash field.
+        let (value, deadline): (Value, Value) = redis::pipe()
+            .cmd("HGETALL")
+            .arg(self.shared.keys.task(&id_text))
+            .cmd("ZSCORE")
+            .arg(self.shared.keys.leases())
+            .arg(&id_text)
             .query_async(&mut conn)
             .await
             .map_err(|e| backend_error("get", e))?;
-        match value {
-            Value::Array(ref fields) if fields.is_empty() => Ok(None),
-            Value::Map(ref fields) if fields.is_empty() => Ok(None),
-            Value::Nil => Ok(None),
-            Value::Map(pairs) => {
-                let flat = pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
-                task_info(id, self.shared.config.namespace(), Value::Array(flat))
-                    .map(Some)
-                    .map_err(|e| BackendError::server("get", e))
-            }
+        match with_deadline(value, deadline) {
+            Value::Array(fields) if fields.is_empty() => Ok(None),
             fields => task_info(id, self.shared.config.namespace(), fields)
                 .map(Some)
                 .map_err(|e| BackendError::server("get", e)),
@@ -203,4 +201,18 @@ impl<T, C> RedisStorage<T, C> {
             .map_err(|e| backend_error("purge", e))?;
         Ok(deleted)
     }
+}
+
+/// HGETALL's reply as flat pairs, with the lease deadline added as field `l` when there is one.
+fn with_deadline(fields: Value, deadline: Value) -> Value {
+    let mut flat = match fields {
+        Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    };
+    if !flat.is_empty() && deadline != Value::Nil {
+        flat.push(Value::BulkString(b"l".to_vec()));
+        flat.push(deadline);
+    }
+    Value::Array(flat)
 }

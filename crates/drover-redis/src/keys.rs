@@ -49,6 +49,10 @@ impl Keys {
         format!("{}:task:{id}", self.prefix)
     }
 
+    pub(crate) fn leases(&self) -> &str {
+        &self.script_keys[2]
+    }
+
     pub(crate) fn workers(&self) -> &str {
         &self.script_keys[9]
     }

@@ -38,6 +38,17 @@ fn int(value: Value) -> Result<i64, BadReply> {
     }
 }
 
+fn float(value: Value) -> Result<f64, BadReply> {
+    match value {
+        Value::Double(d) => Ok(d),
+        Value::Int(n) => Ok(n as f64),
+        other => {
+            let s = text(other)?;
+            s.parse().map_err(|_| format!("expected a number, got {s:?}"))
+        }
+    }
+}
+
 fn task_id(value: Value) -> Result<TaskId, BadReply> {
     let s = text(value)?;
     s.parse().map_err(|e| format!("bad task id in Redis: {e}"))
@@ -85,6 +96,7 @@ pub(crate) fn task_info(id: TaskId, queue: &str, fields: Value) -> Result<TaskIn
     task.id = id;
     let mut info = TaskInfo::from_new(queue, &task, time(0));
     let mut lease = None;
+    let mut updated = None;
     let mut it = fields.into_iter();
     while let (Some(field), Some(value)) = (it.next(), it.next()) {
         match bytes(field)?.as_slice() {
@@ -98,14 +110,15 @@ pub(crate) fn task_info(id: TaskId, queue: &str, fields: Value) -> Result<TaskIn
             b"pr" => info.priority = small(int(value)?, "priority")?,
             b"ra" => info.run_at = time(int(value)?),
             b"c" => info.created_at = time(int(value)?),
-            b"u" => info.updated_at = time(int(value)?),
-            b"l" => lease = Some(time(int(value)?)),
+            b"u" => updated = Some(time(int(value)?)),
+            b"l" => lease = Some(time(float(value)? as i64)),
             b"k" => info.unique_key = Some(text(value)?),
             b"e" => info.last_error = Some(String::from_utf8_lossy(&bytes(value)?).into_owned()),
             _ => {}
         }
     }
-    // The deadline field outlives the claim; it means something only while running.
+    // Fields at their defaults are not stored: a task never updated was updated when created.
+    info.updated_at = updated.unwrap_or(info.created_at);
     info.lease_expires_at = if info.status == Status::Running { lease } else { None };
     Ok(info)
 }
