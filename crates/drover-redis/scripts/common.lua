@@ -3,10 +3,10 @@
 --
 -- Every script gets the same KEYS, all under one hash tag so a queue lives in one cluster
 -- slot, and the same first six ARGV. Task hashes are `<prefix>:task:<id>` under the same tag,
--- with fields p (payload), s (status), m (max attempts), ra (run at, ms), c (created, ms),
--- and, once they differ from their defaults, a (attempt, 0), pr (priority, 0), u (updated, ms;
--- c), t (lease token), k (unique key), e (last error). A running task's lease deadline is its
--- score in the leases set.
+-- with fields p (payload), s (status), m (max attempts), ra (run at, ms) and, once they differ
+-- from their defaults, a (attempt, 0), pr (priority, 0), u (updated, ms; the id's creation
+-- time), t (lease token), k (unique key), e (last error). The creation time is the id's (a
+-- ULID); a running task's lease deadline is its score in the leases set.
 local K_READY = KEYS[1]     -- due pending tasks: score -priority, member run_at..id
 local K_SCHEDULED = KEYS[2] -- future pending tasks: score run_at (ms), member id
 local K_LEASES = KEYS[3]    -- running tasks: score lease deadline (ms), member id

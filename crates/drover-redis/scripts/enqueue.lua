@@ -19,16 +19,12 @@ for b = 7, #ARGV, 6 do
     local priority = ARGV[b + 3]
     local key = task_key(id)
     -- Fields at their defaults are left out (see common.lua): every field costs on this path.
-    local fields = {'p', ARGV[b + 1], 's', 'pending', 'm', ARGV[b + 4], 'ra', run_at, 'c', now}
-    if priority ~= '0' then
-      fields[#fields + 1] = 'pr'
-      fields[#fields + 1] = priority
+    if priority == '0' and unique == '' then
+      redis.call('HSET', key, 'p', ARGV[b + 1], 's', 'pending', 'm', ARGV[b + 4], 'ra', run_at)
+    else
+      redis.call('HSET', key, 'p', ARGV[b + 1], 's', 'pending', 'm', ARGV[b + 4], 'ra', run_at, 'pr', priority)
+      if unique ~= '' then redis.call('HSET', key, 'k', unique) end
     end
-    if unique ~= '' then
-      fields[#fields + 1] = 'k'
-      fields[#fields + 1] = unique
-    end
-    redis.call('HSET', key, unpack(fields))
     if run_at <= now then
       ready[#ready + 1] = -tonumber(priority)
       ready[#ready + 1] = ready_member(run_at, id)

@@ -94,7 +94,8 @@ pub(crate) fn task_info(id: TaskId, queue: &str, fields: Value) -> Result<TaskIn
     let fields = items(fields)?;
     let mut task = NewTask::new(Vec::new(), PushOptions::new());
     task.id = id;
-    let mut info = TaskInfo::from_new(queue, &task, time(0));
+    // The creation time is the id's own (a ULID made when the job was pushed).
+    let mut info = TaskInfo::from_new(queue, &task, id.created_at());
     let mut lease = None;
     let mut updated = None;
     let mut it = fields.into_iter();
@@ -109,7 +110,6 @@ pub(crate) fn task_info(id: TaskId, queue: &str, fields: Value) -> Result<TaskIn
             b"m" => info.max_attempts = small(int(value)?, "max attempts")?,
             b"pr" => info.priority = small(int(value)?, "priority")?,
             b"ra" => info.run_at = time(int(value)?),
-            b"c" => info.created_at = time(int(value)?),
             b"u" => updated = Some(time(int(value)?)),
             b"l" => lease = Some(time(float(value)? as i64)),
             b"k" => info.unique_key = Some(text(value)?),
