@@ -1,91 +1,254 @@
-//! Claiming a batch in one round trip: a script of statements sent together, whose central
-//! `UPDATE` leases the rows a `SELECT … FOR UPDATE SKIP LOCKED` picked.
+//! Claiming a batch: one read-committed transaction that locks candidates with
+//! `SELECT … FOR UPDATE SKIP LOCKED` and leases them with one `UPDATE`, in two round trips.
 //!
-//! Neither MySQL 8 nor MariaDB has `UPDATE … RETURNING`, and a transaction of separate
-//! statements (begin, select, update, commit) costs four round trips. So the claim is one text
-//! query of several statements (sqlx enables multi-statement queries): the candidates are
-//! locked with `SKIP LOCKED` in a derived table of the `UPDATE` itself, so concurrent claims
-//! skip each other's rows and never share a task; the `UPDATE` commits on its own (one
-//! statement, one commit) and a final `SELECT` reads the leased rows back by their deadline
-//! and token. A text query cannot take bound parameters, so every value in it is a number or
-//! a hex literal (`X'…'`): nothing from the caller is ever spliced in as SQL.
+//! Neither MySQL 8 nor MariaDB has `UPDATE … RETURNING`, so the candidates' payloads come from
+//! the locking `SELECT` and the new attempt and token are computed here: the rows are locked,
+//! so nobody else can change them before the `UPDATE` lands. The statements travel as two
+//! text queries of several statements each (sqlx enables multi-statement queries): begin and
+//! select, then update and commit. A text query cannot take bound parameters, so every value
+//! in it is a number or a hex literal (`X'…'`): nothing from the caller is ever spliced in as
+//! SQL.
+//!
+//! With [`ClaimCommit::Asynchronous`] the second query stops before `COMMIT`, the tasks go to
+//! the worker at once, and the commit (which waits for the redo log flush) runs in the
+//! background. Until it lands the rows stay locked by the claim, so nobody else can take them;
+//! a completion or heartbeat for them simply waits for the commit.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use drover_core::{BackendError, ClaimedTask, LeaseToken, LEASE_EXPIRED_ON_LAST_ATTEMPT};
-use sqlx::{MySqlPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Executor, MySql, MySqlPool, Row};
 
 use crate::columns::{micros, task_id};
-use crate::error::retry_on_lock_conflict;
+use crate::config::ClaimCommit;
+use crate::error::{retry_on_lock_conflict, Attempt};
 
-/// The claim script. `{queue}`, `{error}` and `{worker}` are hex literals, the rest numbers.
+/// Begin (read committed: the locking reads take no gap locks that would block enqueues) and
+/// lock the candidates: due pending tasks in claim order (index `drover_tasks_claim`), then
+/// running tasks whose lease expired (index `drover_tasks_lease`). Rows another claim holds
+/// are skipped, so concurrent claims never wait on each other or share a task. `{queue}` is a
+/// hex literal, `{limit}` and `{scan}` numbers.
 ///
-/// 1. The server's now and the new deadline, fixed once for the script.
-/// 2. Expired leases on their last attempt: dead, not re-run forever.
-/// 3. The claim: due pending tasks in claim order (index `drover_tasks_claim`) and running
-///    tasks whose lease expired with attempts left (index `drover_tasks_lease`), locked with
-///    `SKIP LOCKED`, the first `{limit}` by priority then age leased: attempt counted, new
-///    token, deadline. Read committed, so the locking scan takes no gap locks that would block
-///    enqueues.
-/// 4. The leased rows, found by deadline and token (index `drover_tasks_lease`).
-const CLAIM_SCRIPT: &str = "\
-SET @drover_now = UTC_TIMESTAMP(6);
-SET @drover_lease = CAST(@drover_now AS DATETIME(6)) + INTERVAL {lease_us} MICROSECOND;
+/// Each statement finds candidate ids in claim order with a plain read of the secondary index
+/// (`{scan}` of them, a few more than `{limit}`, since other claims may hold the first ones),
+/// then walks them in that order (the materialized derived table keeps it, and no outer
+/// `ORDER BY` forces a sort), locking each through the primary key and re-checking its state,
+/// and stops after `{limit}` locked rows, so a claim holds few rows it does not lease (at most
+/// `{limit}` expired leases beyond them). `SKIP LOCKED` applied to the secondary index
+/// directly skipped rows nobody held on MariaDB 10.11 while other transactions ran (a claim
+/// then found nothing in a queue holding due tasks); through the primary key it skips exactly
+/// the rows other claims hold.
+const SELECT_CANDIDATES: &str = "\
 SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
-UPDATE drover_tasks AS t JOIN (
-  SELECT id FROM drover_tasks
-  WHERE queue = {queue} AND status = 'running' AND lease_expires_at <= CAST(@drover_now AS DATETIME(6))
-    AND attempt >= max_attempts
-  ORDER BY lease_expires_at LIMIT {limit} FOR UPDATE SKIP LOCKED
-) AS d ON t.id = d.id
-SET t.status = 'dead', t.last_error = {error}, t.token = NULL, t.worker = NULL, t.lease_expires_at = NULL,
-  t.unique_live = NULL, t.updated_at = CAST(@drover_now AS DATETIME(6));
-SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
-UPDATE drover_tasks AS t JOIN (
-  SELECT id FROM (
-    (SELECT id, priority_rank, run_at FROM drover_tasks
-      WHERE queue = {queue} AND status = 'pending' AND run_at <= CAST(@drover_now AS DATETIME(6))
-      ORDER BY priority_rank, run_at, id LIMIT {limit} FOR UPDATE SKIP LOCKED)
-    UNION ALL
-    (SELECT id, priority_rank, run_at FROM drover_tasks
-      WHERE queue = {queue} AND status = 'running' AND lease_expires_at <= CAST(@drover_now AS DATETIME(6))
-        AND attempt < max_attempts
-      ORDER BY lease_expires_at LIMIT {limit} FOR UPDATE SKIP LOCKED)
-  ) AS u ORDER BY priority_rank, run_at, id LIMIT {limit}
-) AS c ON t.id = c.id
-SET t.status = 'running', t.attempt = t.attempt + 1, t.token = {token}, t.worker = {worker},
-  t.lease_expires_at = CAST(@drover_lease AS DATETIME(6)), t.updated_at = CAST(@drover_now AS DATETIME(6));
-SELECT id, attempt, max_attempts, payload FROM drover_tasks
-  WHERE queue = {queue} AND status = 'running' AND lease_expires_at = CAST(@drover_lease AS DATETIME(6))
-    AND token = {token}
-  ORDER BY priority_rank, run_at, id";
+START TRANSACTION;
+SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, t.payload, 0 AS expired
+  FROM (SELECT id FROM drover_tasks
+      WHERE queue = {queue} AND status = 'pending' AND run_at <= UTC_TIMESTAMP(6)
+      ORDER BY priority_rank, run_at, id LIMIT {scan}) AS pick
+  STRAIGHT_JOIN drover_tasks AS t ON t.id = pick.id
+  WHERE t.status = 'pending' AND t.run_at <= UTC_TIMESTAMP(6)
+  LIMIT {limit} FOR UPDATE SKIP LOCKED;
+SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, t.payload, 1 AS expired
+  FROM (SELECT id FROM drover_tasks
+      WHERE queue = {queue} AND status = 'running' AND lease_expires_at <= UTC_TIMESTAMP(6)
+      ORDER BY lease_expires_at LIMIT {scan}) AS pick
+  STRAIGHT_JOIN drover_tasks AS t ON t.id = pick.id
+  WHERE t.status = 'running' AND t.lease_expires_at <= UTC_TIMESTAMP(6)
+  LIMIT {limit} FOR UPDATE SKIP LOCKED";
+
+/// Lease the chosen tasks: attempt counted, new token, deadline by the server's clock.
+const LEASE: &str = "UPDATE drover_tasks SET status = 'running', attempt = attempt + 1, token = {token},
+  worker = {worker}, lease_expires_at = UTC_TIMESTAMP(6) + INTERVAL {lease_us} MICROSECOND,
+  updated_at = UTC_TIMESTAMP(6) WHERE id IN ({ids})";
+
+/// A task whose lease expired on its last attempt is dead, not re-run forever.
+const DEAD: &str = "UPDATE drover_tasks SET status = 'dead', last_error = {error}, token = NULL, worker = NULL,
+  lease_expires_at = NULL, unique_live = NULL, updated_at = UTC_TIMESTAMP(6) WHERE id IN ({ids})";
+
+/// How many candidate ids a claim of `max` reads before locking: other workers may hold the
+/// first ones.
+fn scan_limit(max: usize) -> usize {
+    max.saturating_mul(4).saturating_add(16)
+}
 
 /// The longest worker name stored (`worker` is `VARCHAR(255)`).
 const MAX_WORKER_CHARS: usize = 255;
 
-/// `_utf8mb4 X'…'`: text as a hex literal in the column character set, so it compares with
-/// indexed columns like a bound string would, and can never be read as SQL.
-fn text_literal(text: &str) -> String {
-    let mut literal = String::with_capacity(12 + text.len() * 2);
-    literal.push_str("_utf8mb4 X'");
-    for byte in text.as_bytes() {
+/// Bytes as a hex literal `X'…'`.
+fn hex_literal(bytes: &[u8]) -> String {
+    let mut literal = String::with_capacity(3 + bytes.len() * 2);
+    literal.push_str("X'");
+    for byte in bytes {
         let _ = write!(literal, "{byte:02x}");
     }
     literal.push('\'');
     literal
 }
 
-/// The claim script with its values filled in.
-fn claim_script(queue: &str, worker: &str, max: usize, lease: Duration, token: LeaseToken) -> String {
-    let worker: String = worker.chars().take(MAX_WORKER_CHARS).collect();
-    CLAIM_SCRIPT
-        .replace("{lease_us}", &micros(lease).to_string())
-        .replace("{limit}", &max.to_string())
-        .replace("{token}", &token.0.to_string())
-        .replace("{queue}", &text_literal(queue))
-        .replace("{worker}", &text_literal(&worker))
-        .replace("{error}", &text_literal(LEASE_EXPIRED_ON_LAST_ATTEMPT))
+/// `_utf8mb4 X'…'`: text as a hex literal in the column character set, so it compares with
+/// indexed columns like a bound string would, and can never be read as SQL.
+fn text_literal(text: &str) -> String {
+    format!("_utf8mb4 {}", hex_literal(text.as_bytes()))
+}
+
+fn id_list<'a>(ids: impl Iterator<Item = &'a [u8]>) -> String {
+    ids.map(hex_literal).collect::<Vec<_>>().join(", ")
+}
+
+struct Candidate {
+    id: Vec<u8>,
+    attempt: u32,
+    max_attempts: u32,
+    rank: i64,
+    run_at: DateTime<Utc>,
+    payload: Vec<u8>,
+    expired: bool,
+}
+
+/// A pooled connection inside the claim's transaction. Dropped before the transaction ended
+/// (a cancelled claim, a failed rollback), it is closed instead of going back to the pool,
+/// so the server rolls the transaction back and no pooled connection is left inside one.
+struct InTransaction(Option<PoolConnection<MySql>>);
+
+impl InTransaction {
+    /// The transaction ended: the connection may go back to the pool.
+    fn ended(mut self) {
+        self.0.take();
+    }
+
+    /// Roll back after a failed script; a connection that cannot even do that is closed.
+    async fn rollback(mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            if conn.execute("ROLLBACK").await.is_ok() {
+                self.ended();
+            }
+        }
+    }
+
+    /// Commit in the background (the claimed tasks are already with the worker).
+    fn commit_later(mut self) {
+        tokio::spawn(async move {
+            let Some(conn) = self.0.as_mut() else { return };
+            match conn.execute("COMMIT").await {
+                Ok(_) => self.ended(),
+                Err(error) => tracing::warn!(
+                    %error,
+                    "a claim's background commit failed: its tasks are pending again and will run again"
+                ),
+            }
+        });
+    }
+}
+
+impl Drop for InTransaction {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// What a claim needs besides the pool.
+#[derive(Clone, Copy)]
+struct ClaimParams<'a> {
+    queue: &'a str,
+    worker: &'a str,
+    max: usize,
+    lease: Duration,
+    commit: ClaimCommit,
+}
+
+/// One try of the claim on its own connection.
+fn try_claim<'a>(pool: &'a MySqlPool, params: ClaimParams<'a>) -> Attempt<'a, Vec<ClaimedTask>> {
+    Box::pin(async move {
+        let mut tx = InTransaction(Some(pool.acquire().await?));
+        let result = match tx.0.as_mut() {
+            Some(conn) => claim_in(conn, params).await,
+            None => return Err(sqlx::Error::PoolClosed),
+        };
+        match result {
+            Ok((claimed, committed)) => {
+                if committed {
+                    tx.ended();
+                } else {
+                    tx.commit_later();
+                }
+                Ok(claimed)
+            }
+            Err(error) => {
+                tx.rollback().await;
+                Err(error)
+            }
+        }
+    })
+}
+
+/// The two queries. Returns the claimed tasks and whether the transaction was committed
+/// (otherwise the caller commits it in the background).
+fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) -> Attempt<'a, (Vec<ClaimedTask>, bool)> {
+    Box::pin(async move {
+        let select = SELECT_CANDIDATES
+            .replace("{queue}", &text_literal(params.queue))
+            .replace("{limit}", &params.max.to_string())
+            .replace("{scan}", &scan_limit(params.max).to_string());
+        // A `&str` without arguments goes as a text query, so its statements run in order.
+        let rows = conn.fetch_all(select.as_str()).await?;
+        let mut candidates = Vec::with_capacity(rows.len());
+        for row in rows {
+            candidates.push(Candidate {
+                id: row.try_get("id")?,
+                attempt: row.try_get("attempt")?,
+                max_attempts: row.try_get("max_attempts")?,
+                rank: row.try_get("priority_rank")?,
+                run_at: row.try_get("run_at")?,
+                payload: row.try_get("payload")?,
+                expired: row.try_get::<i64, _>("expired")? == 1,
+            });
+        }
+        let (dead, mut live): (Vec<Candidate>, Vec<Candidate>) =
+            candidates.into_iter().partition(|c| c.expired && c.attempt >= c.max_attempts);
+        // Expired claims compete with pending tasks by priority and age, as if never claimed.
+        live.sort_by(|a, b| (a.rank, a.run_at, &a.id).cmp(&(b.rank, b.run_at, &b.id)));
+        live.truncate(params.max);
+        let token = LeaseToken::random();
+        let mut write = String::new();
+        if !dead.is_empty() {
+            write.push_str(
+                &DEAD
+                    .replace("{error}", &text_literal(LEASE_EXPIRED_ON_LAST_ATTEMPT))
+                    .replace("{ids}", &id_list(dead.iter().map(|c| c.id.as_slice()))),
+            );
+            write.push_str(";\n");
+        }
+        if !live.is_empty() {
+            let worker: String = params.worker.chars().take(MAX_WORKER_CHARS).collect();
+            write.push_str(
+                &LEASE
+                    .replace("{token}", &token.0.to_string())
+                    .replace("{lease_us}", &micros(params.lease).to_string())
+                    .replace("{worker}", &text_literal(&worker))
+                    .replace("{ids}", &id_list(live.iter().map(|c| c.id.as_slice()))),
+            );
+            write.push_str(";\n");
+        }
+        if params.commit == ClaimCommit::Synchronous || write.is_empty() {
+            // Nothing written: committing now costs no flush, and frees the rows at once.
+            write.push_str("COMMIT");
+        }
+        let committed = write.ends_with("COMMIT");
+        conn.execute(write.as_str()).await?;
+        let claimed = live
+            .into_iter()
+            .map(|c| {
+                let id = task_id(&c.id)?;
+                Ok(ClaimedTask::new(id, token, c.attempt.saturating_add(1), c.max_attempts, c.payload))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok((claimed, committed))
+    })
 }
 
 /// Claim up to `max` tasks of `queue` for `worker`, leased for `lease`.
@@ -95,25 +258,10 @@ pub(crate) async fn claim(
     worker: &str,
     max: usize,
     lease: Duration,
+    commit: ClaimCommit,
 ) -> Result<Vec<ClaimedTask>, BackendError> {
-    let token = LeaseToken::random();
-    let script = claim_script(queue, worker, max, lease, token);
-    let rows = retry_on_lock_conflict("claim", || Box::pin(sqlx::raw_sql(&script).fetch_all(pool))).await?;
-    let mut claimed = Vec::with_capacity(rows.len());
-    for row in rows {
-        let task = (|| {
-            let id: Vec<u8> = row.try_get("id")?;
-            Ok::<_, sqlx::Error>(ClaimedTask::new(
-                task_id(&id)?,
-                token,
-                row.try_get("attempt")?,
-                row.try_get("max_attempts")?,
-                row.try_get("payload")?,
-            ))
-        })();
-        claimed.push(task.map_err(|e| crate::error::backend_error("claim: read the leased tasks", e))?);
-    }
-    Ok(claimed)
+    let params = ClaimParams { queue, worker, max, lease, commit };
+    retry_on_lock_conflict("claim", || try_claim(pool, params)).await
 }
 
 #[cfg(test)]
@@ -121,13 +269,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_script_holds_only_numbers_and_hex_literals() {
-        let script = claim_script("q'; DROP TABLE x; --", "w", 10, Duration::from_millis(1500), LeaseToken(42));
-        assert!(!script.contains("DROP TABLE"), "{script}");
-        assert!(script.contains("INTERVAL 1500000 MICROSECOND"));
-        assert!(script.contains("LIMIT 10"));
-        assert!(script.contains("t.token = 42"));
-        assert!(!script.contains('{'), "a placeholder was left: {script}");
+    fn values_are_numbers_and_hex_literals() {
+        let queue = text_literal("q'; DROP TABLE x; --");
+        assert!(!queue.contains("DROP TABLE"), "{queue}");
         assert_eq!(text_literal("ab"), "_utf8mb4 X'6162'");
+        assert_eq!(id_list([&[1u8, 255][..], &[0u8][..]].into_iter()), "X'01ff', X'00'");
+        assert!(!SELECT_CANDIDATES
+            .replace("{queue}", &queue)
+            .replace("{limit}", "3")
+            .replace("{scan}", "28")
+            .contains('{'));
     }
 }

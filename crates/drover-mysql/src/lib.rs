@@ -43,12 +43,13 @@
 //! (embedded, versioned migrations recorded in `drover_migrations`; several processes may run
 //! it at once, they take turns through `GET_LOCK`).
 //!
-//! - **Claims** are one transaction (read committed): `SELECT … FOR UPDATE SKIP LOCKED` picks
-//!   due pending tasks by priority then age (index `drover_tasks_claim`) together with running
-//!   tasks whose lease expired (index `drover_tasks_lease`), and one `UPDATE` leases them: a
-//!   new random token, the attempt counted, the deadline set by the server's clock. Concurrent
-//!   workers skip each other's rows, so no two share a task. A task whose lease expired on its
-//!   last attempt becomes dead in the same transaction.
+//! - **Claims** are one read-committed transaction sent as two multi-statement text queries
+//!   (two round trips): candidates in claim order are read from index `drover_tasks_claim`
+//!   (due pending tasks, by priority then age) and `drover_tasks_lease` (expired leases),
+//!   locked through the primary key with `FOR UPDATE SKIP LOCKED`, then leased by one
+//!   `UPDATE`: a new random token, the attempt counted, the deadline set by the server's
+//!   clock. Concurrent workers skip each other's rows, so no two share a task. A task whose
+//!   lease expired on its last attempt becomes dead in the same transaction.
 //! - **Completions** are batched: one statement per batch joins the outcomes to the tasks by
 //!   `(id, token)`, so a stale ack matches nothing. Retries are persisted in that statement:
 //!   the error, `pending`, and `run_at = UTC_TIMESTAMP(6) + delay`.
@@ -70,6 +71,19 @@
 //! (`WorkerBuilder::poll_interval`); a push, retry or requeue made through a storage in the
 //! same process wakes that process's idle workers at once.
 //!
+//! # Throughput: [`ClaimCommit`]
+//!
+//! With the server's default `innodb_flush_log_at_trx_commit = 1`, every commit waits for a
+//! redo log flush (an fsync). A worker claims at most its free slots per claim and one claim at
+//! a time, so with synchronous claims its rate is bounded by the disk's flush latency
+//! (concurrency / flush time). [`ClaimCommit::Asynchronous`] hands the tasks to the worker as
+//! soon as they are leased and commits in the background; the rows stay locked by the claim
+//! until it lands, so nobody else can take them, and if the commit never lands the tasks are
+//! simply pending again (at-least-once, as after a worker crash). Enqueues and completions
+//! always commit before they return. Also build the pool with
+//! `MySqlPoolOptions::new().test_before_acquire(false)`: sqlx otherwise pings the server before
+//! every checkout, one round trip per call.
+//!
 //! # MySQL 8 and MariaDB
 //!
 //! The same SQL runs on both; it needs `SKIP LOCKED` (MySQL 8.0.1+, MariaDB 10.6+). Neither
@@ -77,8 +91,12 @@
 //! claim reads the rows it locked and updates them in a second statement of the same
 //! transaction. Higher priorities come first through a stored generated column
 //! `priority_rank = -priority` with an ascending index, because MariaDB before 10.8 ignores
-//! `DESC` in index definitions. The tests run against MariaDB 10.11; MySQL 8 is expected to
-//! work but is not tested here.
+//! `DESC` in index definitions. On MariaDB 10.11, `SKIP LOCKED` applied while scanning a
+//! secondary index skipped rows nobody held in our tests: with two such selects in one
+//! transaction (or a `UNION` of them) and other transactions running, about one claim in
+//! eight found nothing in a queue holding a due task. So the claim reads candidate ids from
+//! the secondary index without locking and locks them through the primary key. The tests run
+//! against MariaDB 10.11; MySQL 8 is expected to work but is not tested here.
 //!
 //! Times are `DATETIME(6)` in UTC. Leases, retries and "now" come from the server's clock
 //! (`UTC_TIMESTAMP(6)`); a run time set with `PushOptions::delay` or `run_at` is computed by
@@ -87,7 +105,7 @@
 //! # Configuration
 //!
 //! [`MysqlConfig`]: the queue name (1 to 191 characters), the enqueue chunk, the most tasks a
-//! claim takes, and the [`Retention`] of finished tasks. Unique keys may have up to 255
+//! claim takes, how claims commit ([`ClaimCommit`]), and the [`Retention`] of finished tasks. Unique keys may have up to 255
 //! characters.
 //!
 //! # Feature flags
@@ -97,9 +115,12 @@
 //!
 //! # Tests
 //!
-//! `cargo test -p drover-mysql` runs the whole conformance suite and a kill -9 test against
-//! the server at `MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`); start one with
-//! `cargo xtask services` or `docker compose up -d mariadb`.
+//! `cargo test -p drover-mysql` runs the whole conformance suite (twice: synchronous and
+//! asynchronous claim commits), a kill -9 test (a real worker process, `SIGKILL`ed mid-job; a
+//! worker in the test completes the job after the lease) and more (many workers on separate
+//! pools, concurrent setup and unique pushes, retention) against the server at `MYSQL_URL`
+//! (default `mysql://root@127.0.0.1:3306/test`); start one with `cargo xtask services` or
+//! `docker compose up -d mariadb`.
 
 mod claim;
 mod columns;
@@ -112,7 +133,7 @@ mod migrate;
 mod retention;
 mod storage;
 
-pub use config::{MysqlConfig, Retention, MAX_QUEUE_NAME_CHARS, MAX_UNIQUE_KEY_CHARS};
+pub use config::{ClaimCommit, MysqlConfig, Retention, MAX_QUEUE_NAME_CHARS, MAX_UNIQUE_KEY_CHARS};
 /// The sqlx this crate is built on, so callers name the same pool and transaction types.
 pub use sqlx;
 pub use storage::MysqlStorage;

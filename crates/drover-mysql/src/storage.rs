@@ -120,7 +120,15 @@ where
         if max == 0 {
             return Ok(Vec::new());
         }
-        claim::claim(&self.shared.pool, self.queue_name(), &request.worker, max, request.lease).await
+        claim::claim(
+            &self.shared.pool,
+            self.queue_name(),
+            &request.worker,
+            max,
+            request.lease,
+            self.shared.config.claim_commit(),
+        )
+        .await
     }
 
     async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {

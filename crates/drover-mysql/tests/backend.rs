@@ -20,7 +20,7 @@ type Runs = Arc<Mutex<HashMap<u64, Vec<u32>>>>;
 /// Every fifth job fails on its first attempt; every job is recorded with its attempt.
 async fn flaky(job: u64, attempt: Attempt, runs: Data<Runs>) -> Result<(), BoxDynError> {
     runs.lock().unwrap().entry(job).or_default().push(attempt.0);
-    if job % 5 == 0 && attempt.0 == 1 {
+    if job.is_multiple_of(5) && attempt.0 == 1 {
         return Err("first attempt fails".into());
     }
     Ok(())
@@ -70,7 +70,7 @@ async fn many_workers_on_separate_pools_process_each_job_once() {
     let runs = runs.lock().unwrap();
     assert_eq!(runs.len(), n as usize, "every job ran");
     for (job, attempts) in runs.iter() {
-        let expected = if job % 5 == 0 { vec![1, 2] } else { vec![1] };
+        let expected = if job.is_multiple_of(5) { vec![1, 2] } else { vec![1] };
         assert_eq!(attempts, &expected, "job {job} ran with attempts {attempts:?}");
     }
 }

@@ -14,6 +14,9 @@ use drover_mysql::{MysqlConfig, MysqlStorage};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+/// Attempts seen by the rescuing worker, with the time since the kill.
+type Seen = Arc<std::sync::Mutex<Vec<(u32, Duration)>>>;
+
 /// The crashed worker's lease.
 const LEASE: Duration = Duration::from_millis(1500);
 
@@ -49,12 +52,12 @@ async fn killed_worker_job_completes_after_its_lease() {
 
     // A new worker picks the job up once the lease has run out, and completes it.
     let runs = Arc::new(AtomicU32::new(0));
-    let attempts: Arc<std::sync::Mutex<Vec<(u32, Duration)>>> = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let attempts: Seen = Arc::default();
     async fn handle(
         _job: u64,
         attempt: Attempt,
         runs: Data<Arc<AtomicU32>>,
-        seen: Data<Arc<std::sync::Mutex<Vec<(u32, Duration)>>>>,
+        seen: Data<Seen>,
         started: Data<Instant>,
     ) -> Result<(), drover_core::BoxDynError> {
         runs.fetch_add(1, Ordering::SeqCst);
