@@ -57,7 +57,8 @@ impl Config {
         self
     }
 
-    /// How long a done task is kept for inspection (default one day).
+    /// How long a done task is kept for inspection, counted from its creation (default one
+    /// day). Ages are enforced by claims that find the queue short of work.
     pub fn set_done_ttl(mut self, ttl: Duration) -> Self {
         self.done_ttl = ttl;
         self
@@ -69,7 +70,8 @@ impl Config {
         self
     }
 
-    /// How long a dead or cancelled task is kept for inspection and requeue (default 30 days).
+    /// How long a dead or cancelled task is kept for inspection and requeue, counted from its
+    /// creation (default 30 days).
     pub fn set_dead_ttl(mut self, ttl: Duration) -> Self {
         self.dead_ttl = ttl;
         self

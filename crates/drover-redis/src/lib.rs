@@ -29,17 +29,23 @@
 //! # How it stores a queue
 //!
 //! Every key of a queue starts with `drover:{<namespace>}`; the braces make the namespace a
-//! Redis Cluster hash tag, so a queue's keys share one slot. A task is a hash
-//! `drover:{ns}:task:<id>` (payload, status, attempt, max attempts, priority, run time, lease,
-//! unique key, last error, timestamps). Indexes, all sorted sets:
+//! Redis Cluster hash tag, so a queue's keys share one slot and every script may touch them
+//! together. (The storage itself talks to one node through a `ConnectionManager`; a cluster
+//! client is not wired in yet.) A task is a hash `drover:{ns}:task:<id>`: payload, status, max
+//! attempts and run time, plus attempt, priority, lease token, unique key, last error and
+//! update time once they leave their defaults (a push writes four fields). Its creation time is
+//! its id's (a ULID). Indexes, all sorted sets:
 //!
 //! | key | holds | score |
 //! |---|---|---|
 //! | `ready` | due pending tasks | minus the priority; ties by run time, then id |
 //! | `scheduled` | pending tasks due later (delays, retry backoff) | run time |
 //! | `leases` | running tasks | lease deadline |
-//! | `ids`, `status:<status>` | every task, and the tasks of each status | 0: pages by id, newest first |
-//! | `expiry` | finished tasks | when to delete them |
+//! | `ids` | every task | 0: members sort by id, so pages are newest first by rank |
+//! | `done`, `dead`, `cancelled` | finished tasks of each status | 0, as `ids` |
+//!
+//! Listing pending or running tasks scans `ids` newest first (5,000 ids per script call):
+//! keeping id-ordered sets for them too would cost two more writes per task on the hot path.
 //!
 //! Every state change is one Lua script (`scripts/*.lua`), so it is atomic and a claim can
 //! never hand one task to two workers. Times come from the server's clock (`TIME`). A claim
@@ -65,10 +71,12 @@
 //!
 //! # Retention
 //!
-//! Finished tasks do not pile up: done tasks are deleted after [`Config::set_done_ttl`]
-//! (one day) and beyond [`Config::set_done_cap`] (10,000, oldest first); dead and cancelled
-//! tasks after [`Config::set_dead_ttl`] (30 days) and beyond [`Config::set_dead_cap`]
-//! (10,000 each). Claims and completions do this work a bounded amount at a time.
+//! Finished tasks do not pile up: done tasks are deleted once older than
+//! [`Config::set_done_ttl`] (one day, counted from the task's creation) and beyond
+//! [`Config::set_done_cap`] (10,000, oldest first); dead and cancelled tasks likewise with
+//! [`Config::set_dead_ttl`] (30 days) and [`Config::set_dead_cap`] (10,000 each). Every
+//! completion enforces the caps, and a claim that finds the queue short of work enforces the
+//! ages, each a bounded amount per call, so memory stays bounded under any load.
 //!
 //! # Capabilities
 //!
