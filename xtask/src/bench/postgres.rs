@@ -2,7 +2,7 @@
 //! once, a fresh queue per run; each run's tasks are deleted when the next run starts, so the
 //! table stays small.
 
-use drover_postgres::{PostgresConfig, PostgresStorage};
+use drover_postgres::{ClaimCommit, PostgresConfig, PostgresStorage};
 use drover_postgres::sqlx::{self, postgres::PgPoolOptions};
 
 use super::suite::{run_suite, BenchJob, Measurement, Workload};
@@ -10,10 +10,26 @@ use super::suite::{run_suite, BenchJob, Measurement, Workload};
 /// Delete the tasks of one bench queue.
 const DELETE_QUEUE: &str = "DELETE FROM drover.tasks WHERE queue = $1";
 
+/// The storage configuration: the defaults, unless `DROVER_BENCH_PG_CLAIM_COMMIT=async` or
+/// `DROVER_BENCH_PG_PREFETCH=<n>` ask for a variant (to measure what each setting buys).
+fn config(queue: String) -> anyhow::Result<PostgresConfig> {
+    let mut config = PostgresConfig::new(queue);
+    if std::env::var("DROVER_BENCH_PG_CLAIM_COMMIT").is_ok_and(|v| v == "async") {
+        config = config.set_claim_commit(ClaimCommit::Asynchronous);
+    }
+    if let Ok(prefetch) = std::env::var("DROVER_BENCH_PG_PREFETCH") {
+        config = config.set_prefetch(prefetch.parse().map_err(|_| anyhow::anyhow!("DROVER_BENCH_PG_PREFETCH: not a number"))?);
+    }
+    Ok(config)
+}
+
 pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> anyhow::Result<()> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    // No ping before each acquire: a round trip saved per statement (a broken connection then
+    // fails one call, which the worker retries). See the drover-postgres docs, "Tuning".
     let pool = PgPoolOptions::new()
         .max_connections(16)
+        .test_before_acquire(false)
         .connect(&url)
         .await
         .map_err(|e| anyhow::anyhow!("{e} (start PostgreSQL with `cargo xtask services`, or set DATABASE_URL)"))?;
@@ -28,7 +44,7 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
             if let Some(last) = last {
                 sqlx::query(DELETE_QUEUE).bind(last).execute(&pool).await?;
             }
-            Ok(PostgresStorage::<BenchJob>::new_with_config(pool, PostgresConfig::new(queue)))
+            Ok(PostgresStorage::<BenchJob>::new_with_config(pool, config(queue)?))
         }
     })
     .await;
