@@ -117,6 +117,16 @@ impl<B, L> WorkerBuilder<B, L> {
         self
     }
 
+    /// Claim up to `n` tasks beyond the free slots, so the next jobs are at hand while the
+    /// following claim is in flight (default 0). Prefetched tasks are leased to this worker:
+    /// heartbeats keep them, shutdown hands them back at once, but if the process is killed
+    /// they wait for their leases like running tasks. Worth it when a claim's round trip is
+    /// long compared with a job (short jobs on a remote server).
+    pub fn prefetch(mut self, n: usize) -> Self {
+        self.config.prefetch = n;
+        self
+    }
+
     /// Share a value with handlers, which take it as [`Data<T>`](crate::Data).
     pub fn data<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.data.insert(value);

@@ -248,3 +248,33 @@ async fn a_monitor_without_workers_says_so() {
     let error = Monitor::new().run_with_signal(async {}).await.unwrap_err().to_string();
     assert!(error.contains("Monitor::register"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefetched_tasks_are_held_and_handed_back() {
+    let storage = MemoryStorage::<u32>::new();
+    storage.push_bulk(0..5).await.unwrap();
+    let started = Arc::new(AtomicU32::new(0));
+    async fn slow(_job: u32, started: Data<Arc<AtomicU32>>) -> Result<(), BoxDynError> {
+        started.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(())
+    }
+    let check = storage.clone();
+    let seen = started.clone();
+    WorkerBuilder::new("prefetch")
+        .concurrency(1)
+        .prefetch(4)
+        .data(started.clone())
+        .backend(storage.clone())
+        .build_fn(slow)
+        .run_until(async move {
+            wait_for("the first job to start", || seen.load(Ordering::SeqCst) == 1).await;
+            let stats = check.stats().await.unwrap();
+            assert_eq!(stats.running, 5, "one running and four prefetched claims: {stats:?}");
+        })
+        .await
+        .unwrap();
+    let stats = storage.stats().await.unwrap();
+    assert_eq!((stats.done, stats.pending, stats.running), (1, 4, 0), "{stats:?}");
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+}

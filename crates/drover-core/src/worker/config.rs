@@ -30,6 +30,9 @@ pub struct WorkerConfig {
     pub shutdown_timeout: Duration,
     /// Most completions sent to the backend in one call (default 500).
     pub completion_batch: usize,
+    /// Tasks claimed beyond the free slots, waiting at hand for the next free slot
+    /// (default 0). Raises throughput when a claim's round trip is long compared with a job.
+    pub prefetch: usize,
     /// Where job futures run; `None` runs them inside the worker's own task.
     pub spawner: Option<Spawner>,
 }
@@ -44,6 +47,7 @@ impl Default for WorkerConfig {
             backoff: Backoff::default(),
             shutdown_timeout: Duration::from_secs(30),
             completion_batch: 500,
+            prefetch: 0,
             spawner: None,
         }
     }
@@ -59,6 +63,7 @@ impl fmt::Debug for WorkerConfig {
             .field("backoff", &self.backoff)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("completion_batch", &self.completion_batch)
+            .field("prefetch", &self.prefetch)
             .field("parallel", &self.spawner.is_some())
             .finish()
     }

@@ -60,7 +60,7 @@ where
     events.emit(&Event::WorkerStarted { worker: name.clone(), run_id: run.run_id });
 
     let concurrency = config.concurrency.max(1);
-    let claim_batch_floor = (concurrency / 4).max(1);
+    let claim_batch_floor = ((concurrency + config.prefetch) / 4).max(1);
     let mut wakeup = backend.wakeup();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Lease, Outcome)>();
     let mut done_buf: Vec<(Lease, Outcome)> = Vec::with_capacity(concurrency);
@@ -95,7 +95,7 @@ where
         let stopping = stop_deadline.is_some();
 
         // Start as many unstarted tasks as the service accepts right now.
-        while !stopping && !unstarted.is_empty() {
+        while !stopping && !unstarted.is_empty() && running.len() < concurrency {
             match poll_fn(|cx| service.poll_ready(cx)).now_or_never() {
                 None => break,
                 Some(Err(e)) => {
@@ -138,7 +138,9 @@ where
         // Claim up to free capacity when not idle and no claim is in flight. While jobs run,
         // wait until a quarter of the slots are free, so claims come in batches rather than
         // one round trip per finished job.
-        let free = concurrency.saturating_sub(running.len() + unstarted.len());
+        // Prefetched tasks wait in `unstarted` (leases held by heartbeats, handed back on
+        // shutdown), so the next jobs are at hand while the following claim is in flight.
+        let free = (concurrency + config.prefetch).saturating_sub(running.len() + unstarted.len());
         let worth_claiming = free > 0 && (free >= claim_batch_floor || running.is_empty());
         if !stopping && claim_fut.is_none() && idle_until.is_none() && worth_claiming {
             if let Some(w) = wakeup.as_mut() {
@@ -208,7 +210,7 @@ where
                             }
                         }
                     }
-                    ready = poll_fn(|cx| service.poll_ready(cx)), if !stopping && !unstarted.is_empty() => {
+                    ready = poll_fn(|cx| service.poll_ready(cx)), if !stopping && !unstarted.is_empty() && running.len() < concurrency => {
                         match ready {
                             Ok(()) => {
                                 if let Some(task) = unstarted.pop_front() {
