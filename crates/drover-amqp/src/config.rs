@@ -57,8 +57,8 @@ impl AmqpConfig {
     }
 
     /// A fixed consumer prefetch (`basic.qos`): how many unacknowledged deliveries the broker
-    /// sends ahead. By default it follows the workers: twice the capacity they ask for, so one
-    /// batch is buffered while another runs.
+    /// sends ahead. By default it follows the workers: four times the capacity they ask for,
+    /// at least 128, so batches are buffered while others run.
     pub fn prefetch(mut self, prefetch: u16) -> Self {
         self.prefetch = Some(prefetch.max(1));
         self

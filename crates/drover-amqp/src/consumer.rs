@@ -19,6 +19,10 @@ use crate::session::{connection_error, lock, ConsumerRun, Outgoing, Session};
 use crate::state::Buffered;
 use crate::topology::Route;
 
+/// The fewest deliveries the automatic prefetch lets the broker send ahead: below this the
+/// broker idles between acks and a fast drain is held back (measured in `cargo xtask bench`).
+const MIN_AUTO_PREFETCH: usize = 128;
+
 /// The most deliveries the automatic prefetch lets the broker send ahead.
 const MAX_AUTO_PREFETCH: usize = 2_000;
 
@@ -63,19 +67,20 @@ fn triage(delivery: &Delivery, now: i64) -> Triage {
 impl Inner {
     /// Make sure a consumer runs with a prefetch that covers `capacity` (claims held plus the
     /// claim being made). The prefetch of a running consumer cannot change, so a larger one
-    /// means a new consumer; the old one is cancelled and its deliveries stay valid.
-    pub(crate) async fn ensure_consuming(self: &Arc<Self>, session: &Arc<Session>, capacity: usize) -> Result<(), BackendError> {
+    /// means a new consumer; the old one is cancelled and its deliveries stay valid. Returns
+    /// whether a consumer was started.
+    pub(crate) async fn ensure_consuming(self: &Arc<Self>, session: &Arc<Session>, capacity: usize) -> Result<bool, BackendError> {
         let fixed = self.config.fixed_prefetch();
         let enough = |current: u32| current != 0 && (fixed.is_some() || capacity <= current as usize);
         if enough(session.prefetch.load(Ordering::Acquire)) {
-            return Ok(());
+            return Ok(false);
         }
         let mut runs = session.consumers.lock().await;
         if enough(session.prefetch.load(Ordering::Acquire)) {
-            return Ok(());
+            return Ok(false);
         }
         let prefetch = fixed.unwrap_or_else(|| {
-            u16::try_from(capacity.saturating_mul(2).clamp(2, MAX_AUTO_PREFETCH)).unwrap_or(u16::MAX)
+            u16::try_from(capacity.saturating_mul(4).clamp(MIN_AUTO_PREFETCH, MAX_AUTO_PREFETCH)).unwrap_or(u16::MAX)
         });
         let channel = &session.consumer_channel;
         channel
@@ -98,7 +103,7 @@ impl Inner {
         }
         runs.push(ConsumerRun { tag, pump });
         session.prefetch.store(u32::from(prefetch), Ordering::Release);
-        Ok(())
+        Ok(true)
     }
 
     /// Cancel the consumer, wait for its last deliveries, and take everything buffered.

@@ -19,8 +19,8 @@ use crate::session::{lock, Outgoing, Session};
 use crate::state::{Claim, State};
 use crate::topology::{Names, Route};
 
-/// After the first delivery reaches an empty buffer, how long a claim lets the rest of a burst
-/// arrive before it returns.
+/// Right after a consumer started, how long a claim waits for the next delivery of the first
+/// burst before it returns what it has.
 const BURST_GRACE: Duration = Duration::from_millis(3);
 
 #[derive(Debug)]
@@ -111,15 +111,16 @@ impl Inner {
         session.publish_all(&self.config, &self.names, messages).await
     }
 
-    /// Take up to `max` buffered deliveries as claims; when none is buffered, wait up to the
-    /// configured claim wait for one (and let the rest of its burst arrive).
+    /// Take up to `max` buffered deliveries as claims. When none is buffered, wait up to the
+    /// configured claim wait for one; right after a consumer (re)started, also let the rest of
+    /// its first burst arrive, so one claim sees what the queue held.
     pub(crate) async fn claim(self: &Arc<Self>, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
         if request.max == 0 {
             return Ok(Vec::new());
         }
         let session = self.session().await?;
         let claimed = lock(&self.state).claims.len();
-        self.ensure_consuming(&session, claimed.saturating_add(request.max)).await?;
+        let started = self.ensure_consuming(&session, claimed.saturating_add(request.max)).await?;
         let give_up = Instant::now() + self.config.wait();
         let mut out = Vec::with_capacity(request.max.min(1024));
         loop {
@@ -127,15 +128,12 @@ impl Inner {
             tokio::pin!(notified);
             notified.as_mut().enable();
             lock(&self.state).take(request.max, deadline_in(request.lease), &mut out);
-            if !out.is_empty() || Instant::now() >= give_up {
+            let settled = !started || out.len() >= request.max;
+            if (!out.is_empty() && settled) || Instant::now() >= give_up {
                 return Ok(out);
             }
-            if tokio::time::timeout_at(give_up, notified).await.is_err() {
-                return Ok(out);
-            }
-            tokio::time::sleep(BURST_GRACE).await;
-            lock(&self.state).take(request.max, deadline_in(request.lease), &mut out);
-            if !out.is_empty() {
+            let quiet = if out.is_empty() { give_up } else { give_up.min(Instant::now() + BURST_GRACE) };
+            if tokio::time::timeout_at(quiet, notified).await.is_err() && !out.is_empty() {
                 return Ok(out);
             }
         }

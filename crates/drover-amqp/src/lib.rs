@@ -43,7 +43,9 @@
 //! | `q.dead` | durable | dead tasks, with `x-drover-last-error` |
 //! | `q.delay.<ms>` | durable; `x-message-ttl = <ms>`, `x-dead-letter-exchange = ""`, `x-dead-letter-routing-key = q` | tasks waiting `<ms>` before moving to `q` |
 //!
-//! ([`AmqpConfig::queue_expires`] adds `x-expires` to all of them, for throw-away queues.)
+//! Every queue also has `x-queue-version = 2` (the classic queue index that writes persistent
+//! messages with less disk work), and [`AmqpConfig::queue_expires`] adds `x-expires` to all of
+//! them, for throw-away queues.
 //! `q` and `q.dead` are declared on connect and on every reconnect; a delay queue the first
 //! time a connection publishes to it. Declaring an existing queue with other arguments is an
 //! error that names the queue.
@@ -112,8 +114,10 @@
 //! # Consumption
 //!
 //! The first claim starts a consumer. Its prefetch (`basic.qos`) follows the workers' free
-//! capacity: twice the capacity of the claims held plus the one being made (a batch buffered
-//! while another runs), or a fixed [`AmqpConfig::prefetch`]. Deliveries are buffered in the
+//! capacity: four times the claims held plus the capacity asked for, at least 128 (below
+//! that the broker idles between acks and a fast drain is held back), or a fixed
+//! [`AmqpConfig::prefetch`]. A claim asking for more than the prefetch covers restarts the
+//! consumer with a larger one. Deliveries are buffered in the
 //! storage; a claim takes what is buffered and waits briefly only when nothing is. Every
 //! delivery wakes the workers ([`Backend::wakeup`](drover_core::Backend::wakeup)), so they
 //! never poll. Acks are batched: a run of the oldest unacknowledged tags is one `multiple` ack.
