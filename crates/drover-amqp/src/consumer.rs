@@ -69,7 +69,11 @@ impl Inner {
     /// claim being made). The prefetch of a running consumer cannot change, so a larger one
     /// means a new consumer; the old one is cancelled and its deliveries stay valid. Returns
     /// whether a consumer was started.
-    pub(crate) async fn ensure_consuming(self: &Arc<Self>, session: &Arc<Session>, capacity: usize) -> Result<bool, BackendError> {
+    pub(crate) async fn ensure_consuming(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        capacity: usize,
+    ) -> Result<bool, BackendError> {
         let fixed = self.config.fixed_prefetch();
         let enough = |current: u32| current != 0 && (fixed.is_some() || capacity <= current as usize);
         if enough(session.prefetch.load(Ordering::Acquire)) {

@@ -69,7 +69,14 @@ impl Envelope {
     /// The envelope of a message that is not Drover's (no task id): kept so it can be
     /// dead-lettered with a clear error instead of blocking the queue.
     pub(crate) fn foreign(now_ms: i64) -> Self {
-        Self { id: TaskId::new(), attempts: 0, max_attempts: 1, enqueued_at_ms: now_ms, run_at_ms: None, last_error: None }
+        Self {
+            id: TaskId::new(),
+            attempts: 0,
+            max_attempts: 1,
+            enqueued_at_ms: now_ms,
+            run_at_ms: None,
+            last_error: None,
+        }
     }
 
     /// The message properties: persistent, the id as `message_id`, the rest as headers.
@@ -99,10 +106,8 @@ impl Envelope {
             .message_id()
             .as_ref()
             .ok_or_else(|| "the message has no message_id, so it is not a Drover task".to_owned())?;
-        let id: TaskId = id
-            .as_str()
-            .parse()
-            .map_err(|e| format!("the message's message_id is not a Drover task id: {e}"))?;
+        let id: TaskId =
+            id.as_str().parse().map_err(|e| format!("the message's message_id is not a Drover task id: {e}"))?;
         let headers = properties.headers().as_ref();
         let get = |name: &str| headers.and_then(|h| h.inner().get(name));
         let attempts = get(ATTEMPT).and_then(as_i64).and_then(|v| u32::try_from(v).ok()).unwrap_or(0);

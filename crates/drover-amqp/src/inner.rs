@@ -211,7 +211,11 @@ impl Inner {
         let outgoing: Vec<Outgoing> = taken
             .iter()
             .map(|(_, c)| Outgoing { route: Route::Work, envelope: c.envelope.clone(), payload: c.payload.clone() })
-            .chain(buffered.into_iter().map(|b| Outgoing { route: Route::Work, envelope: b.envelope, payload: b.payload }))
+            .chain(buffered.into_iter().map(|b| Outgoing {
+                route: Route::Work,
+                envelope: b.envelope,
+                payload: b.payload,
+            }))
             .collect();
         if let Err(error) = self.publish(&session, &outgoing).await {
             // The broker still holds the originals: requeue them directly instead.
@@ -228,8 +232,7 @@ impl Inner {
         if expired.is_empty() {
             return;
         }
-        let Some(session) = self.current().filter(|s| expired.iter().all(|(_, c)| c.generation == s.generation))
-        else {
+        let Some(session) = self.current().filter(|s| expired.iter().all(|(_, c)| c.generation == s.generation)) else {
             return;
         };
         let outgoing: Vec<Outgoing> = expired
@@ -250,7 +253,17 @@ impl Inner {
             tracing::warn!(%error, "could not requeue tasks whose lease expired; trying again");
             let mut st = lock(&self.state);
             let now = Instant::now();
-            st.restore(expired.into_iter().map(|(t, mut c)| (t, { c.deadline = now; c })).collect());
+            st.restore(
+                expired
+                    .into_iter()
+                    .map(|(t, mut c)| {
+                        (t, {
+                            c.deadline = now;
+                            c
+                        })
+                    })
+                    .collect(),
+            );
             return;
         }
         let tags = expired.iter().map(|(_, c)| c.tag).collect();

@@ -83,7 +83,10 @@ impl Session {
             Ok(Err(e)) => {
                 return Err(BackendError::connection(
                     "connecting to RabbitMQ",
-                    format!("{e} (is the broker at {} running? start it with `rabbitmq-server -detached`)", redact(config.url())),
+                    format!(
+                        "{e} (is the broker at {} running? start it with `rabbitmq-server -detached`)",
+                        redact(config.url())
+                    ),
                 ))
             }
             Err(_) => {
@@ -101,9 +104,10 @@ impl Session {
         let consumer_channel =
             connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
         let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
-        publisher.queue_declare(&names.work, durable, topology::work_args(config)).await.map_err(|e| {
-            declare_error(&names.work, e)
-        })?;
+        publisher
+            .queue_declare(&names.work, durable, topology::work_args(config))
+            .await
+            .map_err(|e| declare_error(&names.work, e))?;
         publisher
             .queue_declare(&names.dead, durable, topology::dead_args(config))
             .await

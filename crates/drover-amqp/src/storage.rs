@@ -82,7 +82,8 @@ impl<T, C> AmqpStorage<T, C> {
     /// Message counts of the work and dead-letter queues.
     pub async fn queue_depths(&self) -> Result<QueueDepths, BackendError> {
         let session = self.inner.session().await?;
-        let channel = session.connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
+        let channel =
+            session.connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
         let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
         let work = channel
             .queue_declare(&self.inner.names.work, passive, FieldTable::default())
