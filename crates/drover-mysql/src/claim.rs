@@ -8,11 +8,6 @@
 //! select, then update and commit. A text query cannot take bound parameters, so every value
 //! in it is a number or a hex literal (`X'…'`): nothing from the caller is ever spliced in as
 //! SQL.
-//!
-//! With [`ClaimCommit::Asynchronous`] the second query stops before `COMMIT`, the tasks go to
-//! the worker at once, and the commit (which waits for the redo log flush) runs in the
-//! background. Until it lands the rows stay locked by the claim, so nobody else can take them;
-//! a completion or heartbeat for them simply waits for the commit.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -23,7 +18,6 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Executor, MySql, MySqlPool, Row};
 
 use crate::columns::{micros, task_id};
-use crate::config::ClaimCommit;
 use crate::error::{retry_on_lock_conflict, Attempt};
 
 /// Begin (read committed: the locking reads take no gap locks that would block enqueues) and
@@ -33,7 +27,7 @@ use crate::error::{retry_on_lock_conflict, Attempt};
 /// hex literal, `{limit}` and `{scan}` numbers.
 ///
 /// Each statement finds candidate ids in claim order with a plain read of the secondary index
-/// (`{scan}` of them, a few more than `{limit}`, since other claims may hold the first ones),
+/// (`{scan}` of them, many more than `{limit}`, since other claims may hold the first ones),
 /// then walks them in that order (the materialized derived table keeps it, and no outer
 /// `ORDER BY` forces a sort), locking each through the primary key and re-checking its state,
 /// and stops after `{limit}` locked rows, so a claim holds few rows it does not lease (at most
@@ -68,10 +62,11 @@ const LEASE: &str = "UPDATE drover_tasks SET status = 'running', attempt = attem
 const DEAD: &str = "UPDATE drover_tasks SET status = 'dead', last_error = {error}, token = NULL, worker = NULL,
   lease_expires_at = NULL, unique_live = NULL, updated_at = UTC_TIMESTAMP(6) WHERE id IN ({ids})";
 
-/// How many candidate ids a claim of `max` reads before locking: other workers may hold the
-/// first ones.
+/// How many candidate ids a claim of `max` reads before locking: other workers' claims may
+/// hold the first ones, and a short claim makes a worker wait a poll interval. The read is an
+/// index-only range scan, so a few dozen extra ids cost little.
 fn scan_limit(max: usize) -> usize {
-    max.saturating_mul(4).saturating_add(16)
+    max.saturating_mul(4).saturating_add(64)
 }
 
 /// The longest worker name stored (`worker` is `VARCHAR(255)`).
@@ -127,20 +122,6 @@ impl InTransaction {
             }
         }
     }
-
-    /// Commit in the background (the claimed tasks are already with the worker).
-    fn commit_later(mut self) {
-        tokio::spawn(async move {
-            let Some(conn) = self.0.as_mut() else { return };
-            match conn.execute("COMMIT").await {
-                Ok(_) => self.ended(),
-                Err(error) => tracing::warn!(
-                    %error,
-                    "a claim's background commit failed: its tasks are pending again and will run again"
-                ),
-            }
-        });
-    }
 }
 
 impl Drop for InTransaction {
@@ -158,7 +139,6 @@ struct ClaimParams<'a> {
     worker: &'a str,
     max: usize,
     lease: Duration,
-    commit: ClaimCommit,
 }
 
 /// One try of the claim on its own connection.
@@ -170,12 +150,8 @@ fn try_claim<'a>(pool: &'a MySqlPool, params: ClaimParams<'a>) -> Attempt<'a, Ve
             None => return Err(sqlx::Error::PoolClosed),
         };
         match result {
-            Ok((claimed, committed)) => {
-                if committed {
-                    tx.ended();
-                } else {
-                    tx.commit_later();
-                }
+            Ok(claimed) => {
+                tx.ended();
                 Ok(claimed)
             }
             Err(error) => {
@@ -186,9 +162,8 @@ fn try_claim<'a>(pool: &'a MySqlPool, params: ClaimParams<'a>) -> Attempt<'a, Ve
     })
 }
 
-/// The two queries. Returns the claimed tasks and whether the transaction was committed
-/// (otherwise the caller commits it in the background).
-fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) -> Attempt<'a, (Vec<ClaimedTask>, bool)> {
+/// The two queries, the second ending with `COMMIT`.
+fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) -> Attempt<'a, Vec<ClaimedTask>> {
     Box::pin(async move {
         let select = SELECT_CANDIDATES
             .replace("{queue}", &text_literal(params.queue))
@@ -234,11 +209,7 @@ fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) ->
             );
             write.push_str(";\n");
         }
-        if params.commit == ClaimCommit::Synchronous || write.is_empty() {
-            // Nothing written: committing now costs no flush, and frees the rows at once.
-            write.push_str("COMMIT");
-        }
-        let committed = write.ends_with("COMMIT");
+        write.push_str("COMMIT");
         conn.execute(write.as_str()).await?;
         let claimed = live
             .into_iter()
@@ -246,8 +217,8 @@ fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) ->
                 let id = task_id(&c.id)?;
                 Ok(ClaimedTask::new(id, token, c.attempt.saturating_add(1), c.max_attempts, c.payload))
             })
-            .collect::<Result<_, sqlx::Error>>()?;
-        Ok((claimed, committed))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(claimed)
     })
 }
 
@@ -258,9 +229,8 @@ pub(crate) async fn claim(
     worker: &str,
     max: usize,
     lease: Duration,
-    commit: ClaimCommit,
 ) -> Result<Vec<ClaimedTask>, BackendError> {
-    let params = ClaimParams { queue, worker, max, lease, commit };
+    let params = ClaimParams { queue, worker, max, lease };
     retry_on_lock_conflict("claim", || try_claim(pool, params)).await
 }
 

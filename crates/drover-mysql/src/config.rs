@@ -1,4 +1,4 @@
-//! The storage's configuration: queue name, batch sizes, claim durability and retention.
+//! The storage's configuration: queue name, batch sizes and retention.
 
 use std::time::Duration;
 
@@ -10,25 +10,6 @@ pub const MAX_QUEUE_NAME_CHARS: usize = 191;
 
 /// The longest unique key: the `unique_key` column is `VARCHAR(255)`.
 pub const MAX_UNIQUE_KEY_CHARS: usize = 255;
-
-/// How a claim's commit is made durable. See the crate docs, "Throughput".
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ClaimCommit {
-    /// The claim commits before the worker sees its tasks, so the lease (and the attempt it
-    /// counts) is on disk first. Each claim then waits for a redo log flush (an fsync with
-    /// the default `innodb_flush_log_at_trx_commit = 1`), which bounds one worker's claims per
-    /// second by the disk's flush latency.
-    #[default]
-    Synchronous,
-    /// The worker gets the tasks as soon as they are leased; the commit runs in the background.
-    /// The rows stay locked by the claim until it commits, so no other claim can take them,
-    /// and a completion or heartbeat waits for the commit. No task can be lost this way: if the
-    /// commit fails or the server crashes first, the claim never happened and the task is
-    /// pending again, so it runs again (at-least-once), as if its worker had crashed.
-    /// Enqueues and completions stay synchronous.
-    Asynchronous,
-}
 
 /// How long finished tasks are kept before [`MysqlStorage::prune`](crate::MysqlStorage::prune)
 /// deletes them. `None` keeps them forever.
@@ -86,12 +67,11 @@ impl Retention {
 /// Configuration of a [`MysqlStorage`](crate::MysqlStorage).
 ///
 /// ```
-/// use drover_mysql::{ClaimCommit, MysqlConfig, Retention};
+/// use drover_mysql::{MysqlConfig, Retention};
 /// use std::time::Duration;
 ///
 /// let config = MysqlConfig::new("emails")
 ///     .set_enqueue_chunk(2_000)
-///     .set_claim_commit(ClaimCommit::Asynchronous)
 ///     .set_retention(Retention::default().done(Some(Duration::from_secs(3600))));
 /// assert_eq!(config.queue(), "emails");
 /// ```
@@ -100,7 +80,6 @@ pub struct MysqlConfig {
     queue: String,
     enqueue_chunk: usize,
     claim_limit: usize,
-    claim_commit: ClaimCommit,
     retention: Retention,
 }
 
@@ -113,13 +92,7 @@ impl Default for MysqlConfig {
 impl MysqlConfig {
     /// The defaults for queue `queue`.
     pub fn new(queue: impl Into<String>) -> Self {
-        Self {
-            queue: queue.into(),
-            enqueue_chunk: 1_000,
-            claim_limit: 1_000,
-            claim_commit: ClaimCommit::default(),
-            retention: Retention::default(),
-        }
+        Self { queue: queue.into(), enqueue_chunk: 1_000, claim_limit: 1_000, retention: Retention::default() }
     }
 
     /// The queue name: explicit and stable, never derived from a type.
@@ -154,17 +127,6 @@ impl MysqlConfig {
     /// Set the claim limit (1 to 10,000).
     pub fn set_claim_limit(mut self, rows: usize) -> Self {
         self.claim_limit = rows.clamp(1, 10_000);
-        self
-    }
-
-    /// How claims commit (default [`ClaimCommit::Synchronous`]).
-    pub fn claim_commit(&self) -> ClaimCommit {
-        self.claim_commit
-    }
-
-    /// Set how claims commit.
-    pub fn set_claim_commit(mut self, commit: ClaimCommit) -> Self {
-        self.claim_commit = commit;
         self
     }
 

@@ -71,18 +71,14 @@
 //! (`WorkerBuilder::poll_interval`); a push, retry or requeue made through a storage in the
 //! same process wakes that process's idle workers at once.
 //!
-//! # Throughput: [`ClaimCommit`]
+//! # Throughput
 //!
 //! With the server's default `innodb_flush_log_at_trx_commit = 1`, every commit waits for a
 //! redo log flush (an fsync). A worker claims at most its free slots per claim and one claim at
-//! a time, so with synchronous claims its rate is bounded by the disk's flush latency
-//! (concurrency / flush time). [`ClaimCommit::Asynchronous`] hands the tasks to the worker as
-//! soon as they are leased and commits in the background; the rows stay locked by the claim
-//! until it lands, so nobody else can take them, and if the commit never lands the tasks are
-//! simply pending again (at-least-once, as after a worker crash). Enqueues and completions
-//! always commit before they return. Also build the pool with
-//! `MySqlPoolOptions::new().test_before_acquire(false)`: sqlx otherwise pings the server before
-//! every checkout, one round trip per call.
+//! a time, so its rate is bounded by the disk's flush latency plus two round trips per claim
+//! (concurrency / claim time); `docs/benchmarks.md` has the figures measured here. Build the
+//! pool with `MySqlPoolOptions::new().test_before_acquire(false)`: sqlx otherwise pings the
+//! server before every checkout, one more round trip per call.
 //!
 //! # MySQL 8 and MariaDB
 //!
@@ -105,7 +101,7 @@
 //! # Configuration
 //!
 //! [`MysqlConfig`]: the queue name (1 to 191 characters), the enqueue chunk, the most tasks a
-//! claim takes, how claims commit ([`ClaimCommit`]), and the [`Retention`] of finished tasks. Unique keys may have up to 255
+//! claim takes, and the [`Retention`] of finished tasks. Unique keys may have up to 255
 //! characters.
 //!
 //! # Feature flags
@@ -115,8 +111,7 @@
 //!
 //! # Tests
 //!
-//! `cargo test -p drover-mysql` runs the whole conformance suite (twice: synchronous and
-//! asynchronous claim commits), a kill -9 test (a real worker process, `SIGKILL`ed mid-job; a
+//! `cargo test -p drover-mysql` runs the whole conformance suite, a kill -9 test (a real worker process, `SIGKILL`ed mid-job; a
 //! worker in the test completes the job after the lease) and more (many workers on separate
 //! pools, concurrent setup and unique pushes, retention) against the server at `MYSQL_URL`
 //! (default `mysql://root@127.0.0.1:3306/test`); start one with `cargo xtask services` or
@@ -133,7 +128,7 @@ mod migrate;
 mod retention;
 mod storage;
 
-pub use config::{ClaimCommit, MysqlConfig, Retention, MAX_QUEUE_NAME_CHARS, MAX_UNIQUE_KEY_CHARS};
+pub use config::{MysqlConfig, Retention, MAX_QUEUE_NAME_CHARS, MAX_UNIQUE_KEY_CHARS};
 /// The sqlx this crate is built on, so callers name the same pool and transaction types.
 pub use sqlx;
 pub use storage::MysqlStorage;

@@ -120,15 +120,7 @@ where
         if max == 0 {
             return Ok(Vec::new());
         }
-        claim::claim(
-            &self.shared.pool,
-            self.queue_name(),
-            &request.worker,
-            max,
-            request.lease,
-            self.shared.config.claim_commit(),
-        )
-        .await
+        claim::claim(&self.shared.pool, self.queue_name(), &request.worker, max, request.lease).await
     }
 
     async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
