@@ -7,15 +7,20 @@ use drover_core::{
     BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, Priorities, PushOptions, TaskId, UniqueKeys,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteConnection};
-use sqlx::{Row, Sqlite};
+use sqlx::{Connection, Row, Sqlite};
 
 use crate::batch::{chunks_of, execute_on, fetch_all_on, rows_of, BoxFuture};
 use crate::codec::{id_bytes, id_from, millis, now_millis};
 use crate::error::sql;
+use crate::group::{Param, Statement};
 use crate::storage::{add, SqliteStorage};
 
-/// Parameters per inserted row: id, payload, max_attempts, run_at, priority, unique_key.
-const INSERT_COLUMNS: usize = 6;
+/// Parameters per inserted row: id, queue, payload, max_attempts, run_at, priority,
+/// unique_key, created_at, updated_at.
+const INSERT_COLUMNS: usize = 9;
+
+/// One row's cells: status and attempt are literals, the rest parameters.
+const INSERT_ROW: [&str; 11] = ["?", "?", "?", "'pending'", "0", "?", "?", "?", "?", "?", "?"];
 
 const INSERT_HEAD: &str = "INSERT INTO drover_tasks \
 (id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, created_at, updated_at) VALUES ";
@@ -45,33 +50,23 @@ async fn insert_inner(
     let mut ids = Vec::with_capacity(tasks.len());
     for chunk in tasks.chunks(chunks_of(INSERT_COLUMNS)) {
         let keyed = chunk.iter().any(|t| t.unique_key.is_some());
-        let mut statement = String::with_capacity(INSERT_HEAD.len() + chunk.len() * 64);
+        let mut statement = String::with_capacity(INSERT_HEAD.len() + chunk.len() * 36);
         statement.push_str(INSERT_HEAD);
-        // ?1 is the queue and ?2 the time; each row's own parameters follow.
-        let mut column = 0;
-        rows_of(&mut statement, chunk.len(), INSERT_COLUMNS, 3, |sql, n| {
-            use std::fmt::Write;
-            let _ = match column % INSERT_COLUMNS {
-                0 => write!(sql, "?{n}, ?1"),
-                1 => write!(sql, "?{n}, 'pending', 0"),
-                5 => write!(sql, "?{n}, ?2, ?2"),
-                _ => write!(sql, "?{n}"),
-            };
-            column += 1;
-        });
+        rows_of(&mut statement, chunk.len(), &INSERT_ROW);
         if keyed {
             statement.push_str(INSERT_KEYED_TAIL);
         }
         let mut args = SqliteArguments::default();
-        add(&mut args, queue.to_owned(), OP)?;
-        add(&mut args, now, OP)?;
         for task in chunk {
             add(&mut args, id_bytes(task.id).to_vec(), OP)?;
+            add(&mut args, queue.to_owned(), OP)?;
             add(&mut args, task.payload.clone(), OP)?;
             add(&mut args, i64::from(task.max_attempts), OP)?;
             add(&mut args, task.run_at.map_or(now, millis), OP)?;
             add(&mut args, i64::from(task.priority), OP)?;
             add(&mut args, task.unique_key.clone(), OP)?;
+            add(&mut args, now, OP)?;
+            add(&mut args, now, OP)?;
         }
         execute_on(conn, &statement, args).await.map_err(|e| sql(OP, e))?;
         if keyed {
@@ -86,6 +81,37 @@ async fn insert_inner(
     Ok(ids)
 }
 
+/// Insert `tasks` in one immediate transaction on `conn`.
+async fn insert_all(conn: &mut SqliteConnection, queue: &str, tasks: &[NewTask]) -> Result<Vec<TaskId>, BackendError> {
+    const OP: &str = "enqueueing tasks";
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(|e| sql(OP, e))?;
+    let ids = insert(&mut tx, queue, tasks).await?;
+    tx.commit().await.map_err(|e| sql(OP, e))?;
+    Ok(ids)
+}
+
+/// One multi-row `INSERT` of `chunk` (no unique keys) for the write group.
+fn insert_statement(queue: &str, chunk: &[NewTask], now: i64) -> Statement {
+    let mut sql = String::with_capacity(INSERT_HEAD.len() + chunk.len() * 36);
+    sql.push_str(INSERT_HEAD);
+    rows_of(&mut sql, chunk.len(), &INSERT_ROW);
+    let mut params = Vec::with_capacity(chunk.len() * INSERT_COLUMNS);
+    for task in chunk {
+        params.extend([
+            Param::Blob(id_bytes(task.id).to_vec()),
+            Param::Text(queue.to_owned()),
+            Param::Blob(task.payload.clone()),
+            Param::Int(i64::from(task.max_attempts)),
+            Param::Int(task.run_at.map_or(now, millis)),
+            Param::Int(i64::from(task.priority)),
+            Param::OptText(None),
+            Param::Int(now),
+            Param::Int(now),
+        ]);
+    }
+    Statement::new(sql, params)
+}
+
 /// The pending or running task holding each unique key of `chunk`.
 async fn key_holders(
     conn: &mut SqliteConnection,
@@ -96,12 +122,9 @@ async fn key_holders(
     let keys: Vec<&String> = chunk.iter().filter_map(|t| t.unique_key.as_ref()).collect();
     let mut statement = String::from(
         "SELECT unique_key, id FROM drover_tasks \
-         WHERE queue = ?1 AND unique_key IS NOT NULL AND status IN ('pending', 'running') AND unique_key IN ",
+         WHERE queue = ? AND unique_key IS NOT NULL AND status IN ('pending', 'running') AND unique_key IN ",
     );
-    rows_of(&mut statement, 1, keys.len(), 2, |sql, n| {
-        use std::fmt::Write;
-        let _ = write!(sql, "?{n}");
-    });
+    rows_of(&mut statement, 1, &vec!["?"; keys.len()]);
     let mut args = SqliteArguments::default();
     add(&mut args, queue.to_owned(), OP)?;
     for key in keys {
@@ -128,19 +151,20 @@ where
             return Ok(Vec::new());
         }
         let queue = self.inner.config.queue();
-        let ids = {
-            let _turn = self.inner.hub.write_turn().await;
-            let single = tasks.len() <= chunks_of(INSERT_COLUMNS) && tasks.iter().all(|t| t.unique_key.is_none());
-            if single {
-                // One statement is atomic by itself: no transaction round trips.
-                let mut conn = self.inner.pool.acquire().await.map_err(|e| sql(OP, e))?;
-                insert(&mut conn, queue, &tasks).await?
-            } else {
-                let mut tx = self.inner.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| sql(OP, e))?;
-                let ids = insert(&mut tx, queue, &tasks).await?;
-                tx.commit().await.map_err(|e| sql(OP, e))?;
-                ids
+        let single = tasks.len() <= chunks_of(INSERT_COLUMNS) && tasks.iter().all(|t| t.unique_key.is_none());
+        let ids = if single {
+            // One statement is atomic by itself: it goes with the other writes of the moment.
+            let statement = insert_statement(queue, &tasks, now_millis());
+            self.inner.hub.group.write(&self.inner.pool, OP, vec![statement]).await?;
+            tasks.iter().map(|t| t.id).collect()
+        } else {
+            let mut turn = self.inner.hub.group.turn().await;
+            let conn = turn.connection(&self.inner.pool, OP).await?;
+            let result = insert_all(conn, queue, &tasks).await;
+            if let Err(error) = &result {
+                turn.reset_after(error);
             }
+            result?
         };
         self.notify();
         Ok(ids)

@@ -1,42 +1,47 @@
 //! What the storages of one database share inside this process: the wake-ups of each queue
-//! and a turn-taking gate for writes.
+//! and the write [`Group`].
 //!
 //! SQLite has a single writer per database file. Writers in different connections that
 //! collide wait in SQLite's busy handler, which sleeps in steps of milliseconds; at thousands
 //! of writes per second that sleeping costs more than the writes. So the storages of one file
-//! in one process take turns at an async gate first, and SQLite's busy timeout is left to
-//! arbitrate between processes only. Pushes notify the queue's [`WakeupSender`], so a worker in
-//! the same process starts a new job without polling; workers in other processes poll.
+//! in one process take turns (and share round trips) in one group first, and SQLite's busy
+//! timeout is left to arbitrate between processes only. Pushes notify the queue's
+//! [`WakeupSender`], so a worker in the same process starts a new job without polling;
+//! workers in other processes poll.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use drover_core::WakeupSender;
 use sqlx::sqlite::SqliteConnectOptions;
-use tokio::sync::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard};
+
+use crate::group::Group;
 
 /// One database file's shared state in this process.
 #[derive(Debug, Default)]
 pub(crate) struct Hub {
-    gate: AsyncMutex<()>,
+    pub(crate) group: Group,
     wakeups: Mutex<HashMap<String, WakeupSender>>,
 }
 
 impl Hub {
     /// The hub of the database `options` open, made on first use.
+    /// The hub lives while a storage of the database does (the registry holds it weakly), so
+    /// its writer connection closes when the last storage goes.
     pub(crate) fn of(options: &SqliteConnectOptions) -> Arc<Hub> {
-        static HUBS: OnceLock<Mutex<HashMap<PathBuf, Arc<Hub>>>> = OnceLock::new();
+        static HUBS: OnceLock<Mutex<HashMap<PathBuf, Weak<Hub>>>> = OnceLock::new();
         let key = database_key(options);
         let hubs = HUBS.get_or_init(Default::default);
-        // The maps only ever gain entries, so a poisoned lock still holds a consistent map.
+        // Every change leaves the map consistent, so a poisoned lock is safe to keep using.
         let mut hubs = hubs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        hubs.entry(key).or_default().clone()
-    }
-
-    /// Wait for this process's turn to write.
-    pub(crate) async fn write_turn(&self) -> AsyncMutexGuard<'_, ()> {
-        self.gate.lock().await
+        if let Some(hub) = hubs.get(&key).and_then(Weak::upgrade) {
+            return hub;
+        }
+        hubs.retain(|_, hub| hub.strong_count() > 0);
+        let hub = Arc::new(Hub::default());
+        hubs.insert(key, Arc::downgrade(&hub));
+        hub
     }
 
     /// The wake-up channel of `queue`.

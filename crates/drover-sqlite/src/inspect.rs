@@ -6,19 +6,38 @@ use drover_core::{
     BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, PushOptions, QueueStats, Requeue, Status, TaskId,
     TaskInfo,
 };
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::Row;
 
+use crate::batch::execute_on;
 use crate::codec::{id_bytes, id_from, now_millis, time_from};
 use crate::error::sql;
-use crate::storage::SqliteStorage;
+use crate::storage::{add, SqliteStorage};
 
 const COLUMNS: &str = "id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, \
                        last_error, created_at, updated_at, lease_expires_at";
 
+/// Each count reads the index of its status (see the migration).
 const STATS: &str = "\
-SELECT status, COUNT(*), COALESCE(SUM(status = 'pending' AND run_at > ?2), 0)
-FROM drover_tasks WHERE queue = ?1 GROUP BY status";
+SELECT
+    (SELECT COUNT(*) FROM drover_tasks WHERE queue = ?1 AND status = 'pending'),
+    (SELECT COUNT(*) FROM drover_tasks WHERE queue = ?1 AND status = 'pending' AND run_at > ?2),
+    (SELECT COUNT(*) FROM drover_tasks WHERE queue = ?1 AND status = 'running'),
+    (SELECT COUNT(*) FROM drover_tasks
+     WHERE queue = ?1 AND status IN ('done', 'dead', 'cancelled') AND status = 'done'),
+    (SELECT COUNT(*) FROM drover_tasks
+     WHERE queue = ?1 AND status IN ('done', 'dead', 'cancelled') AND status = 'dead'),
+    (SELECT COUNT(*) FROM drover_tasks
+     WHERE queue = ?1 AND status IN ('done', 'dead', 'cancelled') AND status = 'cancelled')";
+
+/// The `WHERE` condition selecting one status, worded so the status's index applies.
+fn status_filter(status: Status) -> &'static str {
+    if status.is_final() {
+        "status IN ('done', 'dead', 'cancelled') AND status = ?2"
+    } else {
+        "status = ?2"
+    }
+}
 
 const CANCEL: &str = "\
 UPDATE drover_tasks
@@ -37,8 +56,37 @@ WHERE id = ?1 AND queue = ?2 AND status IN ('dead', 'cancelled')";
 const PRUNE: &str = "\
 DELETE FROM drover_tasks WHERE id IN (
     SELECT id FROM drover_tasks
-    WHERE queue = ?1 AND status = ?2 AND updated_at < ?3
+    WHERE queue = ?1 AND status IN ('done', 'dead', 'cancelled') AND status = ?2 AND updated_at < ?3
     LIMIT ?4)";
+
+/// Arguments (id, queue, now) of cancel and requeue.
+fn id_queue_now(id: TaskId, queue: &str) -> Result<SqliteArguments<'static>, BackendError> {
+    const OP: &str = "binding arguments";
+    let mut args = SqliteArguments::default();
+    add(&mut args, id_bytes(id).to_vec(), OP)?;
+    add(&mut args, queue.to_owned(), OP)?;
+    add(&mut args, now_millis(), OP)?;
+    Ok(args)
+}
+
+impl<T, C> SqliteStorage<T, C> {
+    /// Run one statement with numbered parameters on the writer, in its own turn; returns the
+    /// rows it changed.
+    async fn write_alone(
+        &self,
+        operation: &'static str,
+        statement: &'static str,
+        args: SqliteArguments<'static>,
+    ) -> Result<u64, BackendError> {
+        let mut turn = self.inner.hub.group.turn().await;
+        let conn = turn.connection(&self.inner.pool, operation).await?;
+        let result = execute_on(conn, statement, args).await.map_err(|e| sql(operation, e));
+        if let Err(error) = &result {
+            turn.reset_after(error);
+        }
+        Ok(result?.rows_affected())
+    }
+}
 
 fn task_info(row: &SqliteRow) -> Result<TaskInfo, BackendError> {
     const OP: &str = "reading a task";
@@ -72,28 +120,22 @@ where
 {
     async fn stats(&self) -> Result<QueueStats, BackendError> {
         const OP: &str = "counting tasks";
-        let rows = sqlx::query(STATS)
+        let row = sqlx::query(STATS)
             .bind(self.inner.config.queue())
             .bind(now_millis())
-            .fetch_all(&self.inner.pool)
+            .fetch_one(&self.inner.pool)
             .await
             .map_err(|e| sql(OP, e))?;
+        let count = |i: usize| -> Result<u64, BackendError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(i).map_err(|e| sql(OP, e))?).unwrap_or(0))
+        };
         let mut stats = QueueStats::default();
-        for row in rows {
-            let status: String = row.try_get(0).map_err(|e| sql(OP, e))?;
-            let count = u64::try_from(row.try_get::<i64, _>(1).map_err(|e| sql(OP, e))?).unwrap_or(0);
-            let scheduled = u64::try_from(row.try_get::<i64, _>(2).map_err(|e| sql(OP, e))?).unwrap_or(0);
-            match status.parse::<Status>().map_err(|e| BackendError::server(OP, e))? {
-                Status::Pending => {
-                    stats.pending = count;
-                    stats.scheduled = scheduled;
-                }
-                Status::Running => stats.running = count,
-                Status::Done => stats.done = count,
-                Status::Dead => stats.dead = count,
-                Status::Cancelled => stats.cancelled = count,
-            }
-        }
+        stats.pending = count(0)?;
+        stats.scheduled = count(1)?;
+        stats.running = count(2)?;
+        stats.done = count(3)?;
+        stats.dead = count(4)?;
+        stats.cancelled = count(5)?;
         Ok(stats)
     }
 
@@ -104,8 +146,9 @@ where
         let rows = match query.status {
             Some(status) => {
                 let statement = format!(
-                    "SELECT {COLUMNS} FROM drover_tasks WHERE queue = ?1 AND status = ?2 \
-                     ORDER BY id DESC LIMIT ?3 OFFSET ?4"
+                    "SELECT {COLUMNS} FROM drover_tasks WHERE queue = ?1 AND {} \
+                     ORDER BY id DESC LIMIT ?3 OFFSET ?4",
+                    status_filter(status)
                 );
                 sqlx::query(&statement)
                     .bind(self.inner.config.queue())
@@ -149,15 +192,8 @@ where
     C: Codec<T>,
 {
     async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
-        let _turn = self.inner.hub.write_turn().await;
-        let result = sqlx::query(CANCEL)
-            .bind(id_bytes(id).to_vec())
-            .bind(self.inner.config.queue())
-            .bind(now_millis())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| sql("cancelling a task", e))?;
-        Ok(result.rows_affected() > 0)
+        let args = id_queue_now(id, self.inner.config.queue())?;
+        Ok(self.write_alone("cancelling a task", CANCEL, args).await? > 0)
     }
 }
 
@@ -167,18 +203,8 @@ where
     C: Codec<T>,
 {
     async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
-        let requeued = {
-            let _turn = self.inner.hub.write_turn().await;
-            sqlx::query(REQUEUE)
-                .bind(id_bytes(id).to_vec())
-                .bind(self.inner.config.queue())
-                .bind(now_millis())
-                .execute(&self.inner.pool)
-                .await
-                .map_err(|e| sql("requeueing a task", e))?
-                .rows_affected()
-                > 0
-        };
+        let args = id_queue_now(id, self.inner.config.queue())?;
+        let requeued = self.write_alone("requeueing a task", REQUEUE, args).await? > 0;
         if requeued {
             self.notify();
         }
@@ -215,18 +241,12 @@ impl<T, C> SqliteStorage<T, C> {
         let batch = self.inner.config.get_prune_batch();
         let mut deleted = 0;
         loop {
-            let n = {
-                let _turn = self.inner.hub.write_turn().await;
-                sqlx::query(PRUNE)
-                    .bind(self.inner.config.queue())
-                    .bind(status.as_str())
-                    .bind(cutoff)
-                    .bind(i64::try_from(batch).unwrap_or(i64::MAX))
-                    .execute(&self.inner.pool)
-                    .await
-                    .map_err(|e| sql(OP, e))?
-                    .rows_affected()
-            };
+            let mut args = SqliteArguments::default();
+            add(&mut args, self.inner.config.queue().to_owned(), OP)?;
+            add(&mut args, status.as_str(), OP)?;
+            add(&mut args, cutoff, OP)?;
+            add(&mut args, i64::try_from(batch).unwrap_or(i64::MAX), OP)?;
+            let n = self.write_alone(OP, PRUNE, args).await?;
             deleted += n;
             if n < batch as u64 {
                 return Ok(deleted);

@@ -100,12 +100,14 @@
 //! [`EnqueueInTransaction`]: drover_core::EnqueueInTransaction
 //! [`SqliteConnectOptions`]: sqlx::sqlite::SqliteConnectOptions
 
+mod backend;
 mod batch;
 mod codec;
 mod config;
 mod connect;
 mod enqueue;
 mod error;
+mod group;
 mod hub;
 mod inspect;
 mod migrate;

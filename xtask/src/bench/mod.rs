@@ -13,6 +13,8 @@ mod amqp;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 #[cfg(feature = "rsmq")]
 mod rsmq;
 mod report;
@@ -25,7 +27,7 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq"];
+const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -153,6 +155,8 @@ async fn run_backend(
         "postgres" => postgres::run(workload, on_result).await,
         #[cfg(feature = "rsmq")]
         "rsmq" => rsmq::run(workload, on_result).await,
+        #[cfg(feature = "sqlite")]
+        "sqlite" => sqlite::run(workload, on_result).await,
         other => anyhow::bail!("no bench for backend `{other}` in this build (run it through `cargo xtask bench`)"),
     }
 }

@@ -1,0 +1,263 @@
+//! The consume side: claim, complete, extend and release, each one statement per batch.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use drover_core::{
+    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, Wakeup,
+    LEASE_EXPIRED_ON_LAST_ATTEMPT,
+};
+use sqlx::Row;
+
+use crate::batch::{chunks_of, values};
+use crate::codec::{after, id_bytes, id_from, now_millis};
+use crate::error::sql;
+use crate::group::{Param, Statement};
+use crate::storage::SqliteStorage;
+
+/// How long claims that come back full skip the read-only check (which also finds leases
+/// that expired on a last attempt).
+pub(crate) const CHECK_EVERY_MS: i64 = 1_000;
+
+/// Whether anything is due or any lease expired. A read: in WAL mode it never waits for a
+/// writer, so an idle poll, or a claim while another connection holds a write transaction
+/// open, costs no write lock.
+const CLAIMABLE: &str = "\
+SELECT EXISTS (SELECT 1 FROM drover_tasks
+               WHERE queue = ?1 AND status = 'pending' AND run_at <= ?2)
+    OR EXISTS (SELECT 1 FROM drover_tasks
+               WHERE queue = ?1 AND status = 'running' AND lease_expires_at <= ?2)";
+
+/// A task whose lease expired on its last attempt is dead, not claimed again: a job that
+/// kills its worker must not run forever. It runs before every claim, in the same
+/// transaction; usually the lease index has nothing expired and it costs one index probe.
+/// Parameters: error, now, queue, now.
+const EXPIRE_LAST_ATTEMPTS: &str = "\
+UPDATE drover_tasks
+SET status = 'dead', last_error = ?, lease_token = NULL, lease_expires_at = NULL, updated_at = ?
+WHERE queue = ? AND status = 'running' AND lease_expires_at <= ? AND attempt >= max_attempts";
+
+/// The claim: one statement picks the best due tasks (pending and due, or running with an
+/// expired lease and attempts left), highest priority then oldest run time, and leases them,
+/// each with its own random token. Each branch reads its partial index in order and stops at
+/// the limit. Parameters: deadline, worker, now, queue, now, limit, queue, now, limit, limit.
+const CLAIM: &str = "\
+UPDATE drover_tasks
+SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_expires_at = ?,
+    claimed_by = ?, updated_at = ?
+WHERE id IN (
+    SELECT id FROM (
+        SELECT * FROM (SELECT id, priority, run_at FROM drover_tasks
+                       WHERE queue = ? AND status = 'pending' AND run_at <= ?
+                       ORDER BY priority DESC, run_at, id LIMIT ?)
+        UNION ALL
+        SELECT * FROM (SELECT id, priority, run_at FROM drover_tasks
+                       WHERE queue = ? AND status = 'running' AND lease_expires_at <= ?
+                             AND attempt < max_attempts
+                       ORDER BY priority DESC, run_at, id LIMIT ?)
+    )
+    ORDER BY priority DESC, run_at, id LIMIT ?
+)
+RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at";
+
+/// Completions joined against a `VALUES` list of (id, token, status, run_at, error): one
+/// statement for a whole batch, applied only where the token still holds. A task has a token
+/// exactly while it is running (every other transition clears it), so a matching token is
+/// the "still running under this claim" check; leaving `status` out of the join also keeps
+/// the planner on primary-key lookups instead of scanning the running tasks' index.
+const COMPLETE_HEAD: &str = "\
+UPDATE drover_tasks
+SET status = c.column3,
+    run_at = COALESCE(c.column4, drover_tasks.run_at),
+    last_error = COALESCE(c.column5, drover_tasks.last_error),
+    lease_token = NULL, lease_expires_at = NULL, updated_at = ?
+FROM (";
+const COMPLETE_TAIL: &str = ") AS c
+WHERE drover_tasks.id = c.column1 AND drover_tasks.lease_token = c.column2";
+
+const EXTEND_HEAD: &str = "UPDATE drover_tasks SET lease_expires_at = ? FROM (";
+const RELEASE_HEAD: &str = "\
+UPDATE drover_tasks
+SET status = 'pending', attempt = MAX(attempt - 1, 0), lease_token = NULL, lease_expires_at = NULL,
+    updated_at = ?
+FROM (";
+const LEASES_TAIL: &str = ") AS c
+WHERE drover_tasks.id = c.column1 AND drover_tasks.lease_token = c.column2";
+
+impl<T, C> SqliteStorage<T, C> {
+    /// Run `head VALUES (id, token), … tail` over `leases`, with `first` bound to the head's
+    /// parameter.
+    async fn update_leases(
+        &self,
+        operation: &'static str,
+        head: &str,
+        leases: &[Lease],
+        first: i64,
+    ) -> Result<(), BackendError> {
+        let statements = leases
+            .chunks(chunks_of(2))
+            .map(|chunk| {
+                let mut params = Vec::with_capacity(1 + chunk.len() * 2);
+                params.push(Param::Int(first));
+                for lease in chunk {
+                    params.push(Param::Blob(id_bytes(lease.id).to_vec()));
+                    params.push(Param::Int(lease.token.0));
+                }
+                Statement::new(format!("{head}{}{LEASES_TAIL}", values(chunk.len(), 2)), params)
+            })
+            .collect();
+        self.inner.hub.group.write(&self.inner.pool, operation, statements).await.map(|_| ())
+    }
+
+    /// The read-only check before a claim: anything due, or any lease expired.
+    async fn claimable(&self, now: i64) -> Result<bool, BackendError> {
+        sqlx::query_scalar(CLAIMABLE)
+            .bind(self.inner.config.queue())
+            .bind(now)
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(|e| sql("claiming tasks", e))
+    }
+}
+
+impl<T, C> Backend for SqliteStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    type Job = T;
+    type Codec = C;
+
+    fn queue(&self) -> &str {
+        self.inner.config.queue()
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        const OP: &str = "claiming tasks";
+        if request.max == 0 {
+            return Ok(Vec::new());
+        }
+        let queue = self.queue();
+        let now = now_millis();
+        // While claims come back full there is surely more work: go straight to the write.
+        let checked_at = self.inner.checked_at.load(Ordering::Relaxed);
+        let check = checked_at == 0 || now.saturating_sub(checked_at) >= CHECK_EVERY_MS;
+        if check && !self.claimable(now).await? {
+            self.inner.checked_at.store(0, Ordering::Relaxed);
+            return Ok(Vec::new());
+        }
+        let limit = i64::try_from(request.max).unwrap_or(i64::MAX);
+        let deadline = after(now, request.lease);
+        let statements = vec![
+            Statement::new(
+                EXPIRE_LAST_ATTEMPTS,
+                vec![
+                    Param::Text(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned()),
+                    Param::Int(now),
+                    Param::Text(queue.to_owned()),
+                    Param::Int(now),
+                ],
+            ),
+            Statement::new(
+                CLAIM,
+                vec![
+                    Param::Int(deadline),
+                    Param::Text(request.worker.to_string()),
+                    Param::Int(now),
+                    Param::Text(queue.to_owned()),
+                    Param::Int(now),
+                    Param::Int(limit),
+                    Param::Text(queue.to_owned()),
+                    Param::Int(now),
+                    Param::Int(limit),
+                    Param::Int(limit),
+                ],
+            ),
+        ];
+        let done = self.inner.hub.group.write(&self.inner.pool, OP, statements).await?;
+        let rows = done.into_iter().last().map(|d| d.rows).unwrap_or_default();
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = id_from(&row.try_get::<Vec<u8>, _>(0).map_err(|e| sql(OP, e))?)?;
+            let token: i64 = row.try_get(1).map_err(|e| sql(OP, e))?;
+            let attempt: i64 = row.try_get(2).map_err(|e| sql(OP, e))?;
+            let max_attempts: i64 = row.try_get(3).map_err(|e| sql(OP, e))?;
+            let payload: Vec<u8> = row.try_get(4).map_err(|e| sql(OP, e))?;
+            let priority: i64 = row.try_get(5).map_err(|e| sql(OP, e))?;
+            let run_at: i64 = row.try_get(6).map_err(|e| sql(OP, e))?;
+            let task = ClaimedTask::new(
+                id,
+                LeaseToken(token),
+                u32::try_from(attempt).unwrap_or(u32::MAX),
+                u32::try_from(max_attempts).unwrap_or(u32::MAX),
+                payload,
+            );
+            claimed.push(((std::cmp::Reverse(priority), run_at, id), task));
+        }
+        let checked_at = match (claimed.len() >= request.max, check) {
+            (false, _) => 0,
+            (true, true) => now,
+            (true, false) => checked_at,
+        };
+        self.inner.checked_at.store(checked_at, Ordering::Relaxed);
+        // RETURNING gives rows in no particular order; the worker starts them in claim order.
+        claimed.sort_unstable_by_key(|(key, _)| *key);
+        Ok(claimed.into_iter().map(|(_, task)| task).collect())
+    }
+
+    async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let now = now_millis();
+        let mut wake = false;
+        let statements = batch
+            .chunks(chunks_of(5))
+            .map(|chunk| {
+                let mut params = Vec::with_capacity(1 + chunk.len() * 5);
+                params.push(Param::Int(now));
+                for Completion { lease, outcome } in chunk {
+                    params.push(Param::Blob(id_bytes(lease.id).to_vec()));
+                    params.push(Param::Int(lease.token.0));
+                    let (status, run_at, error) = match outcome {
+                        Outcome::Done => ("done", None, None),
+                        Outcome::Dead { error } => ("dead", None, Some(error.clone())),
+                        Outcome::Retry { delay, error } => {
+                            wake |= delay.is_zero();
+                            ("pending", Some(after(now, *delay)), Some(error.clone()))
+                        }
+                    };
+                    params.push(Param::Text(status.to_owned()));
+                    params.push(Param::OptInt(run_at));
+                    params.push(Param::OptText(error));
+                }
+                Statement::new(format!("{COMPLETE_HEAD}{}{COMPLETE_TAIL}", values(chunk.len(), 5)), params)
+            })
+            .collect();
+        self.inner.hub.group.write(&self.inner.pool, "recording completions", statements).await?;
+        if wake {
+            self.notify();
+        }
+        Ok(())
+    }
+
+    async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        self.update_leases("extending leases", EXTEND_HEAD, &leases, after(now_millis(), lease)).await
+    }
+
+    async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        self.update_leases("handing back unstarted tasks", RELEASE_HEAD, &leases, now_millis()).await?;
+        self.notify();
+        Ok(())
+    }
+
+    fn wakeup(&self) -> Option<Wakeup> {
+        Some(self.inner.wakeup.subscribe())
+    }
+}

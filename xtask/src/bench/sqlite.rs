@@ -1,0 +1,51 @@
+//! The SQLite bench: every run gets a fresh database file (WAL, as `connect` opens it) in the
+//! system's temporary directory, deleted when the next run starts and at the end.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use drover_sqlite::{SqliteConfig, SqliteStorage};
+
+use super::suite::{run_suite, BenchJob, Measurement, Workload};
+
+type Current = Arc<Mutex<Option<(SqliteStorage<BenchJob>, PathBuf)>>>;
+
+pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("drover-bench-sqlite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let current: Current = Arc::default();
+    let result = run_suite(workload, on_result, |queue| {
+        let current = current.clone();
+        let path = dir.join(format!("{queue}.db"));
+        async move {
+            close(&current).await;
+            let url = format!("sqlite://{}", path.display());
+            let storage = SqliteStorage::<BenchJob>::connect_with_config(&url, SqliteConfig::new(queue)).await?;
+            *lock(&current) = Some((storage.clone(), path));
+            Ok(storage)
+        }
+    })
+    .await;
+    close(&current).await;
+    let _ = std::fs::remove_dir(&dir);
+    result
+}
+
+fn lock(current: &Current) -> std::sync::MutexGuard<'_, Option<(SqliteStorage<BenchJob>, PathBuf)>> {
+    current.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Close the last run's pool and delete its files.
+async fn close(current: &Current) {
+    let last = lock(current).take();
+    if let Some((storage, path)) = last {
+        storage.pool().close().await;
+        remove(&path);
+    }
+}
+
+fn remove(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
