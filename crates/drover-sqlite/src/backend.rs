@@ -60,6 +60,18 @@ WHERE id IN (
 )
 RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at";
 
+/// The claim while claims come back full: due pending tasks only. Expired leases are left to
+/// the checked claims that follow a short claim and come at least every [`CHECK_EVERY_MS`].
+/// Parameters: deadline, worker, now, queue, now, limit.
+const CLAIM_DUE: &str = "\
+UPDATE drover_tasks
+SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_expires_at = ?,
+    claimed_by = ?, updated_at = ?
+WHERE id IN (SELECT id FROM drover_tasks
+             WHERE queue = ? AND status = 'pending' AND run_at <= ?
+             ORDER BY priority DESC, run_at, id LIMIT ?)
+RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at";
+
 /// Completions joined against a `VALUES` list of (id, token, status, run_at, error): one
 /// statement for a whole batch, applied only where the token still holds. A task has a token
 /// exactly while it is running (every other transition clears it), so a matching token is
@@ -109,6 +121,86 @@ impl<T, C> SqliteStorage<T, C> {
         self.inner.hub.group.write(&self.inner.pool, operation, statements).await.map(|_| ())
     }
 
+    /// One claim: after the read-only check (`check`), leases that expired on a last attempt
+    /// are settled and expired leases claimed too; without it, due pending tasks only.
+    async fn claim_once(
+        &self,
+        request: &ClaimRequest,
+        now: i64,
+        check: bool,
+    ) -> Result<Vec<ClaimedTask>, BackendError> {
+        const OP: &str = "claiming tasks";
+        let queue = self.inner.config.queue();
+        if check && !self.claimable(now).await? {
+            return Ok(Vec::new());
+        }
+        let limit = i64::try_from(request.max).unwrap_or(i64::MAX);
+        let deadline = after(now, request.lease);
+        let statements = if check {
+            vec![
+                Statement::new(
+                    EXPIRE_LAST_ATTEMPTS,
+                    vec![
+                        Param::Text(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned()),
+                        Param::Int(now),
+                        Param::Text(queue.to_owned()),
+                        Param::Int(now),
+                    ],
+                ),
+                Statement::new(
+                    CLAIM,
+                    vec![
+                        Param::Int(deadline),
+                        Param::Text(request.worker.to_string()),
+                        Param::Int(now),
+                        Param::Text(queue.to_owned()),
+                        Param::Int(now),
+                        Param::Int(limit),
+                        Param::Text(queue.to_owned()),
+                        Param::Int(now),
+                        Param::Int(limit),
+                        Param::Int(limit),
+                    ],
+                ),
+            ]
+        } else {
+            vec![Statement::new(
+                CLAIM_DUE,
+                vec![
+                    Param::Int(deadline),
+                    Param::Text(request.worker.to_string()),
+                    Param::Int(now),
+                    Param::Text(queue.to_owned()),
+                    Param::Int(now),
+                    Param::Int(limit),
+                ],
+            )]
+        };
+        let done = self.inner.hub.group.write(&self.inner.pool, OP, statements).await?;
+        let rows = done.into_iter().last().map(|d| d.rows).unwrap_or_default();
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = id_from(&row.try_get::<Vec<u8>, _>(0).map_err(|e| sql(OP, e))?)?;
+            let token: i64 = row.try_get(1).map_err(|e| sql(OP, e))?;
+            let attempt: i64 = row.try_get(2).map_err(|e| sql(OP, e))?;
+            let max_attempts: i64 = row.try_get(3).map_err(|e| sql(OP, e))?;
+            let payload: Vec<u8> = row.try_get(4).map_err(|e| sql(OP, e))?;
+            let priority: i64 = row.try_get(5).map_err(|e| sql(OP, e))?;
+            let run_at: i64 = row.try_get(6).map_err(|e| sql(OP, e))?;
+            let task = ClaimedTask::new(
+                id,
+                LeaseToken(token),
+                u32::try_from(attempt).unwrap_or(u32::MAX),
+                u32::try_from(max_attempts).unwrap_or(u32::MAX),
+                payload,
+            );
+            claimed.push(((std::cmp::Reverse(priority), run_at, id), task));
+        }
+        // RETURNING gives rows in no particular order; the worker starts them in claim order.
+        claimed.sort_unstable_by_key(|(key, _)| *key);
+        Ok(claimed.into_iter().map(|(_, task)| task).collect())
+    }
+
     /// The read-only check before a claim: anything due, or any lease expired.
     async fn claimable(&self, now: i64) -> Result<bool, BackendError> {
         sqlx::query_scalar(CLAIMABLE)
@@ -133,66 +225,19 @@ where
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
-        const OP: &str = "claiming tasks";
         if request.max == 0 {
             return Ok(Vec::new());
         }
-        let queue = self.queue();
         let now = now_millis();
         // While claims come back full there is surely more work: go straight to the write.
         let checked_at = self.inner.checked_at.load(Ordering::Relaxed);
-        let check = checked_at == 0 || now.saturating_sub(checked_at) >= CHECK_EVERY_MS;
-        if check && !self.claimable(now).await? {
-            self.inner.checked_at.store(0, Ordering::Relaxed);
-            return Ok(Vec::new());
-        }
-        let limit = i64::try_from(request.max).unwrap_or(i64::MAX);
-        let deadline = after(now, request.lease);
-        let statements = vec![
-            Statement::new(
-                EXPIRE_LAST_ATTEMPTS,
-                vec![
-                    Param::Text(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned()),
-                    Param::Int(now),
-                    Param::Text(queue.to_owned()),
-                    Param::Int(now),
-                ],
-            ),
-            Statement::new(
-                CLAIM,
-                vec![
-                    Param::Int(deadline),
-                    Param::Text(request.worker.to_string()),
-                    Param::Int(now),
-                    Param::Text(queue.to_owned()),
-                    Param::Int(now),
-                    Param::Int(limit),
-                    Param::Text(queue.to_owned()),
-                    Param::Int(now),
-                    Param::Int(limit),
-                    Param::Int(limit),
-                ],
-            ),
-        ];
-        let done = self.inner.hub.group.write(&self.inner.pool, OP, statements).await?;
-        let rows = done.into_iter().last().map(|d| d.rows).unwrap_or_default();
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id = id_from(&row.try_get::<Vec<u8>, _>(0).map_err(|e| sql(OP, e))?)?;
-            let token: i64 = row.try_get(1).map_err(|e| sql(OP, e))?;
-            let attempt: i64 = row.try_get(2).map_err(|e| sql(OP, e))?;
-            let max_attempts: i64 = row.try_get(3).map_err(|e| sql(OP, e))?;
-            let payload: Vec<u8> = row.try_get(4).map_err(|e| sql(OP, e))?;
-            let priority: i64 = row.try_get(5).map_err(|e| sql(OP, e))?;
-            let run_at: i64 = row.try_get(6).map_err(|e| sql(OP, e))?;
-            let task = ClaimedTask::new(
-                id,
-                LeaseToken(token),
-                u32::try_from(attempt).unwrap_or(u32::MAX),
-                u32::try_from(max_attempts).unwrap_or(u32::MAX),
-                payload,
-            );
-            claimed.push(((std::cmp::Reverse(priority), run_at, id), task));
+        let mut check = checked_at == 0 || now.saturating_sub(checked_at) >= CHECK_EVERY_MS;
+        let mut claimed = self.claim_once(&request, now, check).await?;
+        if claimed.is_empty() && !check {
+            // A claim that skipped the check and found nothing checks at once: the due work is
+            // gone, but a lease may have expired meanwhile.
+            check = true;
+            claimed = self.claim_once(&request, now, true).await?;
         }
         let checked_at = match (claimed.len() >= request.max, check) {
             (false, _) => 0,
@@ -200,9 +245,7 @@ where
             (true, false) => checked_at,
         };
         self.inner.checked_at.store(checked_at, Ordering::Relaxed);
-        // RETURNING gives rows in no particular order; the worker starts them in claim order.
-        claimed.sort_unstable_by_key(|(key, _)| *key);
-        Ok(claimed.into_iter().map(|(_, task)| task).collect())
+        Ok(claimed)
     }
 
     async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
