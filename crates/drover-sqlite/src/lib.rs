@@ -41,17 +41,22 @@
 //!   running with an expired lease), highest priority first, and leases them, each with a
 //!   fresh random token. SQLite runs one writer at a time, so two claims never share a task,
 //!   across processes too. A read first checks that anything is claimable, so idle polls take
-//!   no write lock.
+//!   no write lock; while claims come back full that check, and the look for expired leases,
+//!   are skipped for up to a second. A lease that expires on the last attempt makes the task
+//!   dead.
 //! - **Completions** of a batch are one statement (an `UPDATE … FROM (VALUES …)` fenced by
 //!   each lease's token); retries are persisted in that same statement with their next run
-//!   time and error. Bulk pushes are multi-row `INSERT`s, a thousand rows each, in one
+//!   time and error. Bulk pushes are multi-row `INSERT`s, up to 3,333 rows each, in one
 //!   transaction.
 //! - **Wake-ups.** A push wakes the idle workers of its queue in the same process at once (a
 //!   process-wide registry per database file and queue), so a producer and a worker in one
 //!   program never poll. Workers in other processes on the same file find new tasks at their
 //!   poll interval.
-//! - **One writer.** Writes of the storages of one file in one process take turns at an async
-//!   gate; SQLite's busy timeout arbitrates between processes.
+//! - **One writer, group commit.** SQLite runs one writer at a time. The storages of one file
+//!   in one process write through one connection, and the writes that arrive together (a
+//!   worker's completions and its next claim, pushes from producers) go as one multi-statement
+//!   query in one transaction: one round trip and one commit. Each caller's write stays all or
+//!   nothing. SQLite's busy timeout arbitrates between processes.
 //!
 //! # Durability and settings
 //!
