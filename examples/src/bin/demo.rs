@@ -1,8 +1,10 @@
-//! The main demo: 10,000 email jobs through one worker, with a progress bar and a summary.
-//! Some jobs fail on their first attempt and are retried with backoff; a few are malformed
-//! and end dead with a clear error. Nothing is lost.
+//! The main demo: 10,000 email jobs through one worker on a SQLite file (no server needed),
+//! with a progress bar and a summary. Some jobs fail on their first attempt and are retried
+//! with backoff; a few are malformed and end dead with a clear error. Nothing is lost.
 //!
-//! `cargo run --release -p drover-examples --bin demo` (add `-- 50000` for more jobs)
+//! `cargo run --release -p drover-examples --bin demo` (add `-- 50000` for more jobs). The
+//! database is `drover-demo.db` in the system's temporary folder, made fresh on each run
+//! (`DROVER_DEMO_DB` to put it elsewhere).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use drover::prelude::*;
 use drover::{Backoff, NewTask};
 use drover_examples::Email;
+use drover_sqlite::{SqliteConfig, SqliteStorage};
 
 async fn send_email(job: Email, attempt: drover::Attempt, ok: Data<Arc<AtomicU64>>) -> Result<(), BoxDynError> {
     // One email in fifty hits a "temporary" failure on its first attempt.
@@ -34,8 +37,17 @@ async fn main() -> anyhow::Result<()> {
         Some(arg) => arg.parse().map_err(|_| anyhow::anyhow!("the job count must be a number, got {arg:?}"))?,
         None => 10_000,
     };
-    let storage = MemoryStorage::<Email>::named("email");
-    println!("Drover demo: {n} email jobs on the in-memory backend, one worker, concurrency 50");
+    let path = std::env::var_os("DROVER_DEMO_DB")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("drover-demo.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let storage = SqliteStorage::<Email>::connect_with_config(&url, SqliteConfig::new("email")).await?;
+    println!("Drover demo: {n} email jobs in {} (SQLite), one worker, concurrency 50", path.display());
 
     let started = Instant::now();
     storage.push_bulk((0..n).map(Email::numbered)).await?;
