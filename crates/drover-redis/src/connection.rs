@@ -94,7 +94,7 @@ fn redact(url: &str) -> String {
 
 /// A failed command as a [`BackendError`]: connection trouble (worth retrying later) or an
 /// error the server answered.
-pub(crate) fn backend_error(operation: &'static str, error: redis::RedisError) -> BackendError {
+pub fn backend_error(operation: &'static str, error: redis::RedisError) -> BackendError {
     if error.is_io_error()
         || error.is_connection_dropped()
         || error.is_connection_refusal()

@@ -111,7 +111,7 @@ mod values;
 mod wakeup;
 
 pub use config::{Config, MAX_BATCH};
-pub use connection::{connect, RedisConnection};
+pub use connection::{backend_error, connect, RedisConnection};
 pub use inspect::WorkerSeen;
 pub use storage::RedisStorage;
 pub use transaction::RedisTransaction;

@@ -85,8 +85,8 @@ impl<T, C> RsmqStorage<T, C> {
             shared: Arc::new(Shared {
                 config,
                 keys,
-                conn: conn.manager,
-                client: conn.client,
+                conn: conn.manager().clone(),
+                client: conn.client().cloned(),
                 wakeup: WakeupSender::new(),
                 listener: OnceLock::new(),
             }),
