@@ -41,6 +41,7 @@ pub mod layers;
 mod memory;
 mod monitor;
 mod request;
+mod retention;
 mod task;
 mod worker;
 
@@ -57,6 +58,7 @@ pub use handler::{JobFn, ServiceFn};
 pub use memory::{MemoryStorage, MemoryTransaction};
 pub use monitor::{Event, EventSink, IntoWorkerFactory, Monitor, RunnableWorker};
 pub use request::{Extensions, Request, TaskContext};
+pub use retention::Retention;
 pub use task::{
     ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,
     Status, TaskId, TaskInfo, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED_ON_LAST_ATTEMPT,

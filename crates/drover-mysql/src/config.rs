@@ -1,7 +1,5 @@
 //! The storage's configuration: queue name, batch sizes and retention.
 
-use std::time::Duration;
-
 use drover_core::BackendError;
 
 /// The longest queue name: the `queue` column is `VARCHAR(191)`, the most a utf8mb4 column in
@@ -11,58 +9,7 @@ pub const MAX_QUEUE_NAME_CHARS: usize = 191;
 /// The longest unique key: the `unique_key` column is `VARCHAR(255)`.
 pub const MAX_UNIQUE_KEY_CHARS: usize = 255;
 
-/// How long finished tasks are kept before [`MysqlStorage::prune`](crate::MysqlStorage::prune)
-/// deletes them. `None` keeps them forever.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Retention {
-    /// Done tasks (default 1 day).
-    pub done: Option<Duration>,
-    /// Dead tasks (default 7 days: long enough to look at them and requeue).
-    pub dead: Option<Duration>,
-    /// Cancelled tasks (default 7 days).
-    pub cancelled: Option<Duration>,
-    /// Rows deleted per statement, so pruning never holds many row locks or a long
-    /// transaction (default 1,000).
-    pub batch: usize,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Self {
-            done: Some(Duration::from_secs(24 * 3600)),
-            dead: Some(Duration::from_secs(7 * 24 * 3600)),
-            cancelled: Some(Duration::from_secs(7 * 24 * 3600)),
-            batch: 1_000,
-        }
-    }
-}
-
-impl Retention {
-    /// Keep done tasks for `age` (`None`: forever).
-    pub fn done(mut self, age: Option<Duration>) -> Self {
-        self.done = age;
-        self
-    }
-
-    /// Keep dead tasks for `age` (`None`: forever).
-    pub fn dead(mut self, age: Option<Duration>) -> Self {
-        self.dead = age;
-        self
-    }
-
-    /// Keep cancelled tasks for `age` (`None`: forever).
-    pub fn cancelled(mut self, age: Option<Duration>) -> Self {
-        self.cancelled = age;
-        self
-    }
-
-    /// Delete at most `rows` per statement (at least 1).
-    pub fn batch(mut self, rows: usize) -> Self {
-        self.batch = rows.max(1);
-        self
-    }
-}
+pub use drover_core::Retention;
 
 /// Configuration of a [`MysqlStorage`](crate::MysqlStorage).
 ///

@@ -1,8 +1,6 @@
 //! The storage's configuration: queue name, batch sizes, wake-ups, claim durability and
 //! retention.
 
-use std::time::Duration;
-
 /// How a claim's commit is made durable. See the crate docs, "Tuning".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -19,68 +17,7 @@ pub enum ClaimCommit {
     Asynchronous,
 }
 
-/// How long finished tasks are kept before [`PostgresStorage::prune`](crate::PostgresStorage::prune)
-/// deletes them. `None` keeps them forever.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Retention {
-    /// Done tasks (default 1 day).
-    pub done: Option<Duration>,
-    /// Dead tasks (default 7 days: long enough to look at them and requeue).
-    pub dead: Option<Duration>,
-    /// Cancelled tasks (default 7 days).
-    pub cancelled: Option<Duration>,
-    /// Rows deleted per statement, so pruning never holds many locks or a long transaction
-    /// (default 1,000).
-    pub batch: usize,
-    /// How often [`PostgresStorage::run_retention`](crate::PostgresStorage::run_retention)
-    /// prunes (default 5 minutes).
-    pub interval: Duration,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Self {
-            done: Some(Duration::from_secs(24 * 3600)),
-            dead: Some(Duration::from_secs(7 * 24 * 3600)),
-            cancelled: Some(Duration::from_secs(7 * 24 * 3600)),
-            batch: 1_000,
-            interval: Duration::from_secs(300),
-        }
-    }
-}
-
-impl Retention {
-    /// Keep done tasks for `age` (`None`: forever).
-    pub fn done(mut self, age: Option<Duration>) -> Self {
-        self.done = age;
-        self
-    }
-
-    /// Keep dead tasks for `age` (`None`: forever).
-    pub fn dead(mut self, age: Option<Duration>) -> Self {
-        self.dead = age;
-        self
-    }
-
-    /// Keep cancelled tasks for `age` (`None`: forever).
-    pub fn cancelled(mut self, age: Option<Duration>) -> Self {
-        self.cancelled = age;
-        self
-    }
-
-    /// Delete at most `rows` per statement (at least 1).
-    pub fn batch(mut self, rows: usize) -> Self {
-        self.batch = rows.max(1);
-        self
-    }
-
-    /// Prune every `interval` in [`PostgresStorage::run_retention`](crate::PostgresStorage::run_retention).
-    pub fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval.max(Duration::from_millis(10));
-        self
-    }
-}
+pub use drover_core::Retention;
 
 /// Configuration of a [`PostgresStorage`](crate::PostgresStorage).
 ///

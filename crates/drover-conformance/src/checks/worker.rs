@@ -3,7 +3,7 @@ use std::time::Duration;
 use drover_core::{Enqueue, NewTask, PushOptions};
 
 use crate::harness::{
-    claim, handle, ok, start_worker, test_builder, wait_until, Action, Factory, Recorder, Running, TestJob,
+    claim, claim_n, handle, ok, start_worker, test_builder, wait_until, Action, Factory, Recorder, Running, TestJob,
 };
 
 /// On shutdown a worker hands back claimed tasks it had not started, at once (not after their
@@ -24,7 +24,9 @@ pub async fn shutdown_hands_back_unstarted<B: Enqueue<Job = TestJob>>(make: impl
     tokio::time::sleep(Duration::from_millis(100)).await;
     ok("stop", worker.stop().await);
     assert_eq!(recorder.finished(), 1, "the running job must finish during graceful shutdown");
-    let back = claim(&backend, 10, Duration::from_secs(30)).await;
+    // A broker hands the tasks back asynchronously, so collect for a moment rather than
+    // trusting one claim; a backend that waits for the 60 s lease still gets none.
+    let back = claim_n(&backend, 10, Duration::from_secs(30), Duration::from_millis(1500)).await;
     assert_eq!(back.len(), 4, "unstarted claims must be claimable at once after shutdown (not after their 60 s lease)");
     assert!(
         back.iter().all(|t| t.attempt == 1),
