@@ -55,7 +55,7 @@ pub use codec::{Codec, CodecError, JsonCodec};
 pub use error::{Abort, BackendError, BoxDynError, Error, Result, RetryAfter};
 pub use extract::{Attempt, Data, FromTask};
 pub use handler::{JobFn, ServiceFn};
-pub use memory::{MemoryStorage, MemoryTransaction};
+pub use memory::{BufferedTransaction, MemoryStorage, MemoryTransaction};
 pub use monitor::{Event, EventSink, IntoWorkerFactory, Monitor, RunnableWorker};
 pub use request::{Extensions, Request, TaskContext};
 pub use retention::Retention;

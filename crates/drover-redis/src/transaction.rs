@@ -1,7 +1,7 @@
 //! Enqueue in a transaction: pushes are buffered and stored atomically on commit; dropping the
 //! transaction discards them.
 
-use drover_core::{BackendError, Codec, EnqueueInTransaction, NewTask, PushOptions, TaskId};
+use drover_core::{BackendError, BufferedTransaction, Codec, EnqueueInTransaction, PushOptions, TaskId};
 use redis::Value;
 
 use crate::connection::backend_error;
@@ -12,22 +12,7 @@ use crate::storage::{push_args, RedisStorage};
 /// [`commit`](EnqueueInTransaction::commit), which stores every task atomically (one script
 /// call, or one `MULTI`/`EXEC` of script calls beyond 1,000 tasks). Dropping it discards the
 /// pushes, like a rolled-back SQL transaction. It does not include your own Redis commands.
-#[derive(Debug, Default)]
-pub struct RedisTransaction {
-    tasks: Vec<NewTask>,
-}
-
-impl RedisTransaction {
-    /// Tasks pushed so far.
-    pub fn len(&self) -> usize {
-        self.tasks.len()
-    }
-
-    /// Whether nothing was pushed.
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
-    }
-}
+pub type RedisTransaction = BufferedTransaction;
 
 impl<T, C> EnqueueInTransaction for RedisStorage<T, C>
 where
@@ -46,22 +31,17 @@ where
         job: T,
         options: PushOptions,
     ) -> impl std::future::Future<Output = Result<TaskId, BackendError>> + Send + 'a {
-        let task = C::encode(&job).map(|payload| NewTask::new(payload, options));
-        async move {
-            let task = task?;
-            let id = task.id;
-            tx.tasks.push(task);
-            Ok(id)
-        }
+        std::future::ready(tx.push_job::<T, C>(&job, options))
     }
 
     async fn commit(&self, tx: RedisTransaction) -> Result<(), BackendError> {
-        if tx.tasks.is_empty() {
+        let tasks = tx.into_tasks();
+        if tasks.is_empty() {
             return Ok(());
         }
         let batch = self.shared.config.push_batch();
-        if tx.tasks.len() <= batch {
-            let _: Value = self.run("commit", &scripts::ENQUEUE, |inv| push_args(inv, &tx.tasks)).await?;
+        if tasks.len() <= batch {
+            let _: Value = self.run("commit", &scripts::ENQUEUE, |inv| push_args(inv, &tasks)).await?;
         } else {
             self.check_namespace()?;
             let mut conn = self.shared.conn.clone();
@@ -73,7 +53,7 @@ where
                 .map_err(|e| backend_error("commit", e))?;
             let mut pipe = redis::pipe();
             pipe.atomic();
-            for chunk in tx.tasks.chunks(batch) {
+            for chunk in tasks.chunks(batch) {
                 let cmd = pipe.cmd("EVALSHA").arg(&hash).arg(self.shared.keys.script_keys.len());
                 cmd.arg(&self.shared.keys.script_keys).arg(&self.shared.keys.common_args);
                 push_args(cmd, chunk);

@@ -195,12 +195,41 @@ where
     }
 }
 
-/// A memory "transaction": pushes are buffered and become visible on commit; dropping it
-/// discards them, like a rolled-back SQL transaction.
+/// A transaction of pushes kept in memory until commit: for storages whose server has no
+/// transaction a push could join (the memory backend; Redis, which stores the whole buffer
+/// atomically on commit). Dropping it discards the pushes, like a rolled-back SQL transaction.
 #[derive(Debug, Default)]
-pub struct MemoryTransaction {
+pub struct BufferedTransaction {
     tasks: Vec<NewTask>,
 }
+
+impl BufferedTransaction {
+    /// Encode `job` with codec `C` and buffer it; returns the id it will have.
+    pub fn push_job<T, C: Codec<T>>(&mut self, job: &T, options: PushOptions) -> Result<TaskId, BackendError> {
+        let task = NewTask::new(C::encode(job)?, options);
+        let id = task.id;
+        self.tasks.push(task);
+        Ok(id)
+    }
+
+    /// Tasks pushed so far.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// The buffered tasks, in push order, for the storage's commit.
+    pub fn into_tasks(self) -> Vec<NewTask> {
+        self.tasks
+    }
+}
+
+/// The memory backend's transaction.
+pub type MemoryTransaction = BufferedTransaction;
 
 impl<T, C> EnqueueInTransaction for MemoryStorage<T, C>
 where
@@ -219,17 +248,11 @@ where
         job: T,
         options: PushOptions,
     ) -> impl std::future::Future<Output = Result<TaskId, BackendError>> + Send + 'a {
-        let task = C::encode(&job).map(|payload| NewTask::new(payload, options));
-        async move {
-            let task = task?;
-            let id = task.id;
-            tx.tasks.push(task);
-            Ok(id)
-        }
+        std::future::ready(tx.push_job::<T, C>(&job, options))
     }
 
     async fn commit(&self, tx: MemoryTransaction) -> Result<(), BackendError> {
-        self.enqueue_now(tx.tasks);
+        self.enqueue_now(tx.into_tasks());
         Ok(())
     }
 }
