@@ -5,19 +5,19 @@
 //! runtime being measured is optimized. Adding a backend is one arm in [`run_backend`] with a
 //! factory that returns a fresh, empty storage for a queue name.
 
-#[cfg(feature = "mysql")]
-mod mysql;
 #[cfg(feature = "amqp")]
 mod amqp;
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
-#[cfg(feature = "sqlite")]
-mod sqlite;
+mod report;
 #[cfg(feature = "rsmq")]
 mod rsmq;
-mod report;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod suite;
 
 use drover_core::MemoryStorage;

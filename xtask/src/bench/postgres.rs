@@ -2,8 +2,8 @@
 //! once, a fresh queue per run; each run's tasks are deleted when the next run starts, so the
 //! table stays small.
 
-use drover_postgres::{ClaimCommit, PostgresConfig, PostgresStorage};
 use drover_postgres::sqlx::{self, postgres::PgPoolOptions};
+use drover_postgres::{ClaimCommit, PostgresConfig, PostgresStorage};
 
 use super::suite::{run_suite, BenchJob, Measurement, Workload};
 
@@ -18,7 +18,8 @@ fn config(queue: String) -> anyhow::Result<PostgresConfig> {
         config = config.set_claim_commit(ClaimCommit::Asynchronous);
     }
     if let Ok(prefetch) = std::env::var("DROVER_BENCH_PG_PREFETCH") {
-        config = config.set_prefetch(prefetch.parse().map_err(|_| anyhow::anyhow!("DROVER_BENCH_PG_PREFETCH: not a number"))?);
+        config = config
+            .set_prefetch(prefetch.parse().map_err(|_| anyhow::anyhow!("DROVER_BENCH_PG_PREFETCH: not a number"))?);
     }
     Ok(config)
 }
