@@ -14,7 +14,7 @@ use crate::layers::rate_limit::RateLimitLayer;
 use crate::layers::timeout::TimeoutLayer;
 use crate::layers::trace::TraceLayer;
 use crate::request::Extensions;
-use crate::worker::{Worker, WorkerConfig};
+use crate::worker::{Prefetch, Worker, WorkerConfig};
 
 /// Builds a [`Worker`]. Every call may come in any order before [`WorkerBuilder::build_fn`];
 /// layers wrap in the order given (the first is outermost).
@@ -117,13 +117,25 @@ impl<B, L> WorkerBuilder<B, L> {
         self
     }
 
-    /// Claim up to `n` tasks beyond the free slots, so the next jobs are at hand while the
-    /// following claim is in flight (default 0). Prefetched tasks are leased to this worker:
-    /// heartbeats keep them, shutdown hands them back at once, but if the process is killed
-    /// they wait for their leases like running tasks. Worth it when a claim's round trip is
-    /// long compared with a job (short jobs on a remote server).
+    /// Always claim up to `n` tasks beyond the free slots, so the next jobs are at hand while
+    /// the following claim is in flight; `prefetch(0)` claims only for free slots. Prefetched
+    /// tasks are leased to this worker: heartbeats keep them, shutdown hands them back at once,
+    /// but if the process is killed they wait for their leases like running tasks.
+    ///
+    /// Without this call the worker prefetches adaptively (see
+    /// [`prefetch_adaptive`](Self::prefetch_adaptive)), which suits most queues.
     pub fn prefetch(mut self, n: usize) -> Self {
-        self.config.prefetch = n;
+        self.config.prefetch = Prefetch::Fixed(n);
+        self
+    }
+
+    /// Claim ahead what this worker starts during two claim round trips, both measured while
+    /// it runs, never more than `max` tasks beyond the free slots (the default, with `max`
+    /// 500). Short jobs on a busy queue then take large batches in one round trip; slow jobs
+    /// claim next to nothing ahead. A task claimed ahead that still waits for a slot after a
+    /// quarter of the lease (at most a second) is handed back for other workers.
+    pub fn prefetch_adaptive(mut self, max: usize) -> Self {
+        self.config.prefetch = Prefetch::Adaptive { max };
         self
     }
 

@@ -63,4 +63,4 @@ pub use task::{
     ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,
     Status, TaskId, TaskInfo, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
-pub use worker::{outcome_of, Spawner, Worker, WorkerConfig, WorkerContext};
+pub use worker::{outcome_of, Prefetch, Spawner, Worker, WorkerConfig, WorkerContext};

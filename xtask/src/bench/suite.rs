@@ -230,23 +230,24 @@ fn start_worker<B: Enqueue<Job = BenchJob>>(
     concurrency: usize,
     progress: &Arc<Progress>,
 ) -> JoinHandle<drover_core::Result<()>> {
-    let worker = WorkerBuilder::new("bench")
-        .backend(backend)
-        .concurrency(concurrency)
-        .prefetch(bench_prefetch(concurrency))
-        .data(progress.clone())
-        .build_fn(handle);
+    let builder = WorkerBuilder::new("bench").backend(backend).concurrency(concurrency);
+    let builder = match bench_prefetch(concurrency) {
+        Some(n) => builder.prefetch(n),
+        None => builder,
+    };
+    let worker = builder.data(progress.clone()).build_fn(handle);
     let all_done = progress.clone();
     tokio::spawn(worker.run_until(async move { all_done.all_done.notified().await }))
 }
 
-/// The worker's prefetch: `DROVER_BENCH_PREFETCH` (a number, or `c` for the concurrency),
-/// 0 by default, so the standard figures use the default worker.
-fn bench_prefetch(concurrency: usize) -> usize {
+/// A fixed prefetch from `DROVER_BENCH_PREFETCH` (a number, or `c` for the concurrency);
+/// unset, the worker keeps its default (adaptive) prefetch, so the standard figures use the
+/// default worker.
+fn bench_prefetch(concurrency: usize) -> Option<usize> {
     match std::env::var("DROVER_BENCH_PREFETCH").as_deref() {
-        Ok("c") => concurrency,
-        Ok(n) => n.parse().unwrap_or(0),
-        Err(_) => 0,
+        Ok("c") => Some(concurrency),
+        Ok(n) => n.parse().ok(),
+        Err(_) => None,
     }
 }
 

@@ -4,6 +4,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Prefetch;
 use crate::backoff::Backoff;
 
 /// Runs a job's future somewhere else (for example `tokio::spawn`), set by
@@ -30,9 +31,10 @@ pub struct WorkerConfig {
     pub shutdown_timeout: Duration,
     /// Most completions sent to the backend in one call (default 500).
     pub completion_batch: usize,
-    /// Tasks claimed beyond the free slots, waiting at hand for the next free slot
-    /// (default 0). Raises throughput when a claim's round trip is long compared with a job.
-    pub prefetch: usize,
+    /// How many tasks are claimed beyond the free slots, waiting at hand for the next free
+    /// slot (default: adaptive, at most 500). Raises throughput when a claim's round trip is
+    /// long compared with a job.
+    pub prefetch: Prefetch,
     /// Where job futures run; `None` runs them inside the worker's own task.
     pub spawner: Option<Spawner>,
 }
@@ -47,7 +49,7 @@ impl Default for WorkerConfig {
             backoff: Backoff::default(),
             shutdown_timeout: Duration::from_secs(30),
             completion_batch: 500,
-            prefetch: 0,
+            prefetch: Prefetch::default(),
             spawner: None,
         }
     }

@@ -3,6 +3,7 @@
 mod config;
 mod context;
 mod outcome;
+mod prefetch;
 pub(crate) mod run;
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 pub use config::{Spawner, WorkerConfig};
 pub use context::WorkerContext;
 pub use outcome::outcome_of;
+pub use prefetch::Prefetch;
 #[doc(hidden)]
 pub use run::RunContext;
 

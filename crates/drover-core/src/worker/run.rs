@@ -12,6 +12,7 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
+use super::prefetch::{hold, Prefetch, PrefetchState};
 use super::{outcome_of, Worker, WorkerContext};
 use crate::backend::{Backend, ClaimRequest};
 use crate::codec::Codec;
@@ -60,13 +61,19 @@ where
     events.emit(&Event::WorkerStarted { worker: name.clone(), run_id: run.run_id });
 
     let concurrency = config.concurrency.max(1);
-    let claim_batch_floor = ((concurrency + config.prefetch) / 4).max(1);
+    let mut prefetch = PrefetchState::new(config.prefetch);
+    let adaptive = matches!(config.prefetch, Prefetch::Adaptive { .. });
+    let hold = hold(config.lease);
+    // Jobs started so far, and whether a job finished while a claim was in flight with no
+    // task at hand for its slot: what the adaptive prefetch measures.
+    let mut started: u64 = 0;
+    let mut starved = false;
     let mut wakeup = backend.wakeup();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Lease, Outcome)>();
     let mut done_buf: Vec<(Lease, Outcome)> = Vec::with_capacity(concurrency);
     let mut local: FuturesUnordered<BoxFuture<()>> = FuturesUnordered::new();
     let mut running: HashMap<TaskId, LeaseToken> = HashMap::with_capacity(concurrency);
-    let mut unstarted: VecDeque<ClaimedTask> = VecDeque::new();
+    let mut unstarted: VecDeque<Waiting> = VecDeque::new();
     let mut acks: Vec<Completion> = Vec::new();
     let mut claim_fut: Option<BoxFuture<Result<Vec<ClaimedTask>, BackendError>>> = None;
     let mut claim_asked = 0usize;
@@ -103,7 +110,8 @@ where
                     break 'run Err(service_failed(e));
                 }
                 Some(Ok(())) => {
-                    if let Some(task) = unstarted.pop_front() {
+                    if let Some(Waiting { task, .. }) = unstarted.pop_front() {
+                        started += 1;
                         dispatch::<B, S>(
                             task,
                             &mut service,
@@ -140,12 +148,16 @@ where
         // one round trip per finished job.
         // Prefetched tasks wait in `unstarted` (leases held by heartbeats, handed back on
         // shutdown), so the next jobs are at hand while the following claim is in flight.
-        let free = (concurrency + config.prefetch).saturating_sub(running.len() + unstarted.len());
+        let ahead = prefetch.ahead();
+        let free = (concurrency + ahead).saturating_sub(running.len() + unstarted.len());
+        let claim_batch_floor = ((concurrency + ahead) / 4).max(1);
         let worth_claiming = free > 0 && (free >= claim_batch_floor || running.is_empty());
         if !stopping && claim_fut.is_none() && idle_until.is_none() && worth_claiming {
             if let Some(w) = wakeup.as_mut() {
                 w.mark_seen();
             }
+            prefetch.claim_sent(Instant::now());
+            starved = false;
             let b = backend.clone();
             let request = ClaimRequest::new(name.clone(), free, config.lease);
             claim_asked = free;
@@ -161,6 +173,13 @@ where
         {
             break 'run Ok(());
         }
+
+        // The first task claimed ahead (beyond the free slots) that waited longer than `hold`.
+        let overdue = if adaptive && !stopping && unstarted.len() > concurrency.saturating_sub(running.len()) {
+            unstarted.get(concurrency.saturating_sub(running.len())).map(|w| w.since + hold)
+        } else {
+            None
+        };
 
         tokio::select! {
                     changed = run.shutdown.changed(), if shutdown_open && !stopping => {
@@ -186,6 +205,9 @@ where
                                 }
                                 acks.push(Completion { lease, outcome });
                             }
+                            if claim_fut.is_some() && unstarted.is_empty() {
+                                starved = true;
+                            }
                         }
                     }
                     Some(()) = local.next(), if !local.is_empty() => {}
@@ -194,10 +216,12 @@ where
                         match claimed {
                             Ok(tasks) => {
                                 claim_errors = 0;
+                                let now = Instant::now();
+                                prefetch.claim_returned(now, started, claim_asked, tasks.len(), starved);
                                 if tasks.len() < claim_asked {
                                     idle_until = Some(deadline_in(config.poll_interval));
                                 }
-                                unstarted.extend(tasks);
+                                unstarted.extend(tasks.into_iter().map(|task| Waiting { task, since: now }));
                                 if stop_deadline.is_some() {
                                     release(&backend, &mut unstarted, &events, &name).await;
                                 }
@@ -213,7 +237,8 @@ where
                     ready = poll_fn(|cx| service.poll_ready(cx)), if !stopping && !unstarted.is_empty() && running.len() < concurrency => {
                         match ready {
                             Ok(()) => {
-                                if let Some(task) = unstarted.pop_front() {
+                                if let Some(Waiting { task, .. }) = unstarted.pop_front() {
+                                    started += 1;
                                     dispatch::<B, S>(
                                         task, &mut service, &context, &data, &config.backoff, &done_tx,
                                         config.spawner.as_ref(), &mut local, &mut running, &mut acks, &events,
@@ -253,6 +278,14 @@ where
                     _ = async { match idle_until { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if idle_until.is_some() => {
                         idle_until = None;
                     }
+                    _ = async { match overdue { Some(at) => sleep_until(at).await, None => std::future::pending().await } }, if overdue.is_some() => {
+                        // Claimed ahead and still waiting: the pace changed. Hand the tasks
+                        // beyond the free slots back so other workers can take them.
+                        let slots = concurrency.saturating_sub(running.len());
+                        let mut excess = unstarted.split_off(slots.min(unstarted.len()));
+                        release(&backend, &mut excess, &events, &name).await;
+                        prefetch.handed_back();
+                    }
                     _ = heartbeat.tick() => {
                         // One extension call at a time: a slow backend must not pile them up.
                         if (!running.is_empty() || !unstarted.is_empty()) && !heartbeat_busy.swap(true, std::sync::atomic::Ordering::AcqRel) {
@@ -260,7 +293,7 @@ where
                             let leases: Vec<Lease> = running
                                 .iter()
                                 .map(|(id, token)| Lease { id: *id, token: *token })
-                                .chain(unstarted.iter().map(ClaimedTask::lease))
+                                .chain(unstarted.iter().map(|w| w.task.lease()))
                                 .collect();
                             let b = backend.clone();
                             let lease = config.lease;
@@ -309,7 +342,7 @@ where
         release(&backend, &mut unstarted, &events, &name).await;
         if let Some(f) = claim_fut.take() {
             if let Ok(tasks) = f.await {
-                unstarted.extend(tasks);
+                unstarted.extend(tasks.into_iter().map(|task| Waiting { task, since: Instant::now() }));
                 release(&backend, &mut unstarted, &events, &name).await;
             }
         }
@@ -332,12 +365,18 @@ fn service_failed(e: BoxDynError) -> Error {
     Error::Config(format!("the job service failed and cannot take more jobs: {e}"))
 }
 
+/// A claimed task waiting for a slot, and since when.
+struct Waiting {
+    task: ClaimedTask,
+    since: Instant,
+}
+
 /// Hand back claimed tasks that never started.
-async fn release<B: Backend>(backend: &B, unstarted: &mut VecDeque<ClaimedTask>, events: &EventSink, name: &Arc<str>) {
+async fn release<B: Backend>(backend: &B, unstarted: &mut VecDeque<Waiting>, events: &EventSink, name: &Arc<str>) {
     if unstarted.is_empty() {
         return;
     }
-    let leases: Vec<Lease> = unstarted.drain(..).map(|t| t.lease()).collect();
+    let leases: Vec<Lease> = unstarted.drain(..).map(|w| w.task.lease()).collect();
     if let Err(error) = backend.release(leases).await {
         events.emit(&Event::BackendError {
             worker: name.clone(),
