@@ -64,6 +64,9 @@ where
 {
     /// Claim up to `max` tasks from the database, in claim order.
     async fn fetch(&self, max: usize, request: &ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
         let mut rows: Vec<ClaimRow> = sqlx::query_as(&self.inner.claim_sql)
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
@@ -82,17 +85,6 @@ where
             })
             .collect())
     }
-
-    /// Hand claimed-ahead tasks nobody took back to the database; on failure their leases
-    /// bring them back.
-    async fn hand_back(&self, leases: Vec<Lease>) {
-        if leases.is_empty() {
-            return;
-        }
-        if let Err(error) = self.release(leases).await {
-            tracing::warn!(%error, "drover-postgres: could not hand back claimed-ahead tasks; they return when their leases expire");
-        }
-    }
 }
 
 impl<T, C> Backend for PostgresStorage<T, C>
@@ -108,35 +100,7 @@ where
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
-        let config = &self.inner.config;
-        let max = request.max.min(config.claim_limit());
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let buffer = &self.inner.buffer;
-        let taken = buffer.take(max, request.lease);
-        if !taken.stale.is_empty() {
-            self.hand_back(taken.stale).await;
-        }
-        let mut tasks = taken.tasks;
-        if tasks.len() < max {
-            let want = max - tasks.len();
-            let ask = want.saturating_add(buffer.ahead(config.prefetch())).min(config.claim_limit().max(want));
-            let mut fetched = self.fetch(ask, &request).await?;
-            buffer.record_claim(ask, fetched.len(), config.prefetch());
-            if fetched.len() > want {
-                let ahead = fetched.split_off(want);
-                let hand_back_at = buffer.keep(ahead, request.lease);
-                let storage = self.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep_until(hand_back_at).await;
-                    let stale = storage.inner.buffer.take_stale();
-                    storage.hand_back(stale).await;
-                });
-            }
-            tasks.extend(fetched);
-        }
-        Ok(tasks)
+        self.fetch(request.max.min(self.inner.config.claim_limit()), &request).await
     }
 
     async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {

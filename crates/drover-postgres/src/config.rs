@@ -36,7 +36,6 @@ pub struct PostgresConfig {
     queue: String,
     enqueue_chunk: usize,
     claim_limit: usize,
-    prefetch: usize,
     listen: bool,
     claim_commit: ClaimCommit,
     retention: Retention,
@@ -55,7 +54,6 @@ impl PostgresConfig {
             queue: queue.into(),
             enqueue_chunk: 10_000,
             claim_limit: 1_000,
-            prefetch: 256,
             listen: true,
             claim_commit: ClaimCommit::default(),
             retention: Retention::default(),
@@ -93,20 +91,6 @@ impl PostgresConfig {
     /// Set the claim limit (at least 1).
     pub fn set_claim_limit(mut self, rows: usize) -> Self {
         self.claim_limit = rows.max(1);
-        self
-    }
-
-    /// The most tasks a claim takes beyond what the worker asked for, kept in memory for the
-    /// next claims (default 256; 0 turns claiming ahead off). The amount adapts: it grows
-    /// while claims come back full and shrinks when claimed-ahead tasks go unused, which are
-    /// handed back after a quarter of the lease (at most 1 s). See the crate docs, "Tuning".
-    pub fn prefetch(&self) -> usize {
-        self.prefetch
-    }
-
-    /// Set the claim-ahead maximum (0: off).
-    pub fn set_prefetch(mut self, tasks: usize) -> Self {
-        self.prefetch = tasks;
         self
     }
 

@@ -45,7 +45,6 @@
 //! | `set_queue` | `"default"` | the queue name: explicit and stable, never a type path |
 //! | `set_enqueue_chunk` | 10,000 | most rows one insert statement takes; larger `push_bulk` calls are split inside one transaction |
 //! | `set_claim_limit` | 1,000 | most rows one claim statement takes |
-//! | `set_prefetch` | 256 | most tasks claimed ahead of what the worker asked for (see "Tuning"); 0 turns it off |
 //! | `set_listen` | true | wait on `LISTEN/NOTIFY`; turn off behind a transaction-mode pooler |
 //! | `set_claim_commit` | [`ClaimCommit::Synchronous`] | how a claim's commit reaches disk (see "Tuning") |
 //! | `set_retention` | [`Retention::default`] | how long done (1 day), dead and cancelled (7 days) tasks are kept |
@@ -168,16 +167,10 @@
 //!
 //! # Tuning
 //!
-//! - **Claim ahead** (`set_prefetch`). A worker claims up to its free slots; with short jobs
-//!   that is one round trip, and one commit, per few tasks. The storage therefore claims up
-//!   to `prefetch` extra tasks while claims come back full (a backlog), keeps them in memory
-//!   and hands them to the next claims, which then need no round trip. Those tasks are
-//!   claimed in the database (running, under the lease), so no other worker takes them; they
-//!   wait at most a quarter of the lease (and at most 1 s) before they are handed back,
-//!   pending and with the attempt not counted, and the amount claimed ahead halves each time
-//!   that happens, so slow jobs soon stop claiming ahead. The cost: during a backlog, a
-//!   process holds up to `prefetch` tasks other processes cannot take for that second, and
-//!   they show as running in stats. Set 0 for strict one-claim-per-slot behaviour.
+//! - **Claim ahead**. The worker, not the storage, decides how many tasks a claim takes:
+//!   by default it claims ahead adaptively (`WorkerBuilder::prefetch_adaptive`), so with
+//!   short jobs one claim statement — one round trip and one commit — takes a large batch.
+//!   `set_claim_limit` caps any one claim.
 //! - **Claim commit** (`set_claim_commit`). Each claim is a write transaction; by default it
 //!   waits for its WAL flush like any other. [`ClaimCommit::Asynchronous`] sets
 //!   `synchronous_commit = off` for the claim's own transaction only: a crash can forget a
@@ -219,7 +212,6 @@ mod error;
 mod inspect;
 mod listener;
 mod migrate;
-mod prefetch;
 mod retention;
 mod storage;
 

@@ -9,7 +9,6 @@ use sqlx::PgPool;
 use crate::config::{ClaimCommit, PostgresConfig};
 use crate::listener::Hub;
 use crate::migrate;
-use crate::prefetch::ClaimBuffer;
 
 /// The claim statement; see `sql/claim.sql`.
 const CLAIM_SQL: &str = include_str!("../sql/claim.sql");
@@ -23,23 +22,6 @@ pub(crate) struct Inner {
     pub(crate) config: PostgresConfig,
     pub(crate) hub: Arc<Hub>,
     pub(crate) claim_sql: String,
-    pub(crate) buffer: ClaimBuffer,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // The last clone is gone: hand claimed-ahead tasks back now rather than at lease expiry.
-        let leases = self.buffer.take_all();
-        if leases.is_empty() {
-            return;
-        }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (pool, queue) = (self.pool.clone(), self.config.queue().to_owned());
-            runtime.spawn(async move {
-                let _ = crate::backend::release_on(&pool, &queue, leases).await;
-            });
-        }
-    }
 }
 
 /// A PostgreSQL queue: tasks live in `drover.tasks`, claimed with `FOR UPDATE SKIP LOCKED`,
@@ -111,8 +93,7 @@ impl<T, C> PostgresStorage<T, C> {
             ClaimCommit::Synchronous => CLAIM_SQL.to_owned(),
             ClaimCommit::Asynchronous => CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT),
         };
-        let buffer = ClaimBuffer::default();
-        Self { inner: Arc::new(Inner { pool, config, hub, claim_sql, buffer }), _job: PhantomData }
+        Self { inner: Arc::new(Inner { pool, config, hub, claim_sql }), _job: PhantomData }
     }
 
     /// A storage of another job type or queue on the same pool and listener.

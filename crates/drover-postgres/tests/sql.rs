@@ -122,7 +122,7 @@ async fn prune_deletes_old_finished_tasks_in_batches() {
     let retention = Retention::default().done(Some(Duration::from_secs(3600))).dead(None).batch(4);
     let storage: PostgresStorage<TestJob> = PostgresStorage::new_with_config(
         pool.clone(),
-        PostgresConfig::new(common::queue("prune")).set_retention(retention).set_prefetch(0),
+        PostgresConfig::new(common::queue("prune")).set_retention(retention),
     );
     storage.push_bulk((0..12).map(TestJob::ok)).await.unwrap();
     let claimed = storage.claim(ClaimRequest::new("pruner", 11, Duration::from_secs(30))).await.unwrap();

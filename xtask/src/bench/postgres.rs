@@ -10,16 +10,12 @@ use super::suite::{run_suite, BenchJob, Measurement, Workload};
 /// Delete the tasks of one bench queue.
 const DELETE_QUEUE: &str = "DELETE FROM drover.tasks WHERE queue = $1";
 
-/// The storage configuration: the defaults, unless `DROVER_BENCH_PG_CLAIM_COMMIT=async` or
-/// `DROVER_BENCH_PG_PREFETCH=<n>` ask for a variant (to measure what each setting buys).
+/// The storage configuration: the defaults, unless `DROVER_BENCH_PG_CLAIM_COMMIT=async` asks
+/// for a variant (to measure what it buys).
 fn config(queue: String) -> anyhow::Result<PostgresConfig> {
     let mut config = PostgresConfig::new(queue);
     if std::env::var("DROVER_BENCH_PG_CLAIM_COMMIT").is_ok_and(|v| v == "async") {
         config = config.set_claim_commit(ClaimCommit::Asynchronous);
-    }
-    if let Ok(prefetch) = std::env::var("DROVER_BENCH_PG_PREFETCH") {
-        config = config
-            .set_prefetch(prefetch.parse().map_err(|_| anyhow::anyhow!("DROVER_BENCH_PG_PREFETCH: not a number"))?);
     }
     Ok(config)
 }
