@@ -1,9 +1,17 @@
 -- Store new tasks. ARGV from 7: six per task (id, payload, run_at ms or '', priority,
--- max attempts, unique key or ''); at most 1,000 tasks per call. Returns the ids in order
--- (the existing task's id for a unique key already held).
+-- max attempts, unique key or ''); at most 1,000 tasks per call. Every task is stored under
+-- its own id except one whose unique key is already held: returns, for each of those, its
+-- position in the call (from 1) and the holder's id.
+--
+-- This is the hottest path of a bulk push, so it avoids turning numbers into strings (Lua
+-- formats them with printf): times, priorities and scores go to Redis as the strings they
+-- arrived as where it can, and the ready-set prefix of the current time is made once.
 local now = now_ms()
-local out = {}
+local now_text = tostring(now)
+local now_prefix = ready_prefix(now_text)
+local hits = {}
 local ready, scheduled, indexed = {}, {}, {}
+local nr, ns, ni = 0, 0, 0
 for b = 7, #ARGV, 6 do
   local id, unique = ARGV[b], ARGV[b + 5]
   local existing = false
@@ -12,11 +20,19 @@ for b = 7, #ARGV, 6 do
     if not existing then redis.call('HSET', K_UNIQUE, unique, id) end
   end
   if existing then
-    out[#out + 1] = existing
+    hits[#hits + 1] = (b - 1) / 6
+    hits[#hits + 1] = existing
   else
-    local run_at = now
-    if ARGV[b + 2] ~= '' then run_at = tonumber(ARGV[b + 2]) end
-    local priority = ARGV[b + 3]
+    -- run_at and priority arrive as plain integer strings (see push_args).
+    local run_at, priority = ARGV[b + 2], ARGV[b + 3]
+    local due, prefix = true, now_prefix
+    if run_at == '' then
+      run_at = now_text
+    elseif tonumber(run_at) > now then
+      due = false
+    else
+      prefix = ready_prefix(run_at)
+    end
     local key = task_key(id)
     -- Fields at their defaults are left out (see common.lua): every field costs on this path.
     if priority == '0' and unique == '' then
@@ -25,20 +41,24 @@ for b = 7, #ARGV, 6 do
       redis.call('HSET', key, 'p', ARGV[b + 1], 's', 'pending', 'm', ARGV[b + 4], 'ra', run_at, 'pr', priority)
       if unique ~= '' then redis.call('HSET', key, 'k', unique) end
     end
-    if run_at <= now then
-      ready[#ready + 1] = -tonumber(priority)
-      ready[#ready + 1] = ready_member(run_at, id)
+    if due then
+      local score = '0'
+      if priority ~= '0' then score = -tonumber(priority) end
+      ready[nr + 1] = score
+      ready[nr + 2] = prefix .. id
+      nr = nr + 2
     else
-      scheduled[#scheduled + 1] = run_at
-      scheduled[#scheduled + 1] = id
+      scheduled[ns + 1] = run_at
+      scheduled[ns + 2] = id
+      ns = ns + 2
     end
-    indexed[#indexed + 1] = 0
-    indexed[#indexed + 1] = id
-    out[#out + 1] = id
+    indexed[ni + 1] = '0'
+    indexed[ni + 2] = id
+    ni = ni + 2
   end
 end
 zadd(K_READY, ready)
 zadd(K_SCHEDULED, scheduled)
 zadd(K_IDS, indexed)
-if #ready > 0 then redis.call('PUBLISH', CHANNEL, 'push') end
-return out
+if nr > 0 then redis.call('PUBLISH', CHANNEL, 'push') end
+return hits

@@ -17,7 +17,7 @@ use crate::config::{Config, MAX_BATCH};
 use crate::connection::{backend_error, RedisConnection};
 use crate::keys::{clamp_ms, duration_ms, Keys, QUEUES_KEY};
 use crate::scripts;
-use crate::values::{claimed_tasks, ids};
+use crate::values::{claimed_tasks, unique_hits};
 use crate::wakeup;
 
 /// Chunks of one push sent at once: the server runs one while the next is encoded and sent.
@@ -132,15 +132,21 @@ impl<T, C> RedisStorage<T, C> {
         Ok(())
     }
 
-    /// Store one chunk of at most [`MAX_BATCH`] tasks.
+    /// Store one chunk of at most [`MAX_BATCH`] tasks; returns their ids (a task whose unique
+    /// key is already held gets the holder's id).
     async fn enqueue_chunk(&self, chunk: &[NewTask]) -> Result<Vec<TaskId>, BackendError> {
         let value: Value = self.run("push", &scripts::ENQUEUE, |inv| push_args(inv, chunk)).await?;
-        let stored = ids(value).map_err(|e| BackendError::server("push", e))?;
-        if stored.len() != chunk.len() {
-            return Err(BackendError::server(
-                "push",
-                format!("the push script returned {} ids for {} tasks", stored.len(), chunk.len()),
-            ));
+        let mut stored: Vec<TaskId> = chunk.iter().map(|task| task.id).collect();
+        for (position, holder) in unique_hits(value).map_err(|e| BackendError::server("push", e))? {
+            match position.checked_sub(1).and_then(|i| stored.get_mut(i)) {
+                Some(id) => *id = holder,
+                None => {
+                    return Err(BackendError::server(
+                        "push",
+                        format!("the push script named task {position} of a chunk of {}", chunk.len()),
+                    ))
+                }
+            }
         }
         Ok(stored)
     }
@@ -177,7 +183,8 @@ impl ArgSink for redis::Pipeline {
     }
 }
 
-/// The arguments of `scripts/enqueue.lua`: six per task.
+/// The arguments of `scripts/enqueue.lua`: six per task. The script stores the run time and
+/// priority as given, so both must stay plain decimal integers (no sign but `-`, no padding).
 pub(crate) fn push_args(sink: &mut impl ArgSink, tasks: &[NewTask]) {
     for task in tasks {
         sink.push_arg(task.id.to_string())

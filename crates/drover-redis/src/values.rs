@@ -58,9 +58,19 @@ fn small<N: TryFrom<i64>>(n: i64, what: &str) -> Result<N, BadReply> {
     N::try_from(n).map_err(|_| format!("{what} {n} is out of range"))
 }
 
-/// The ids the push script returns, in order.
-pub(crate) fn ids(value: Value) -> Result<Vec<TaskId>, BadReply> {
-    items(value)?.into_iter().map(task_id).collect()
+/// The push script's reply: for each task whose unique key was already held, its position in
+/// the call (from 1) and the holder's id.
+pub(crate) fn unique_hits(value: Value) -> Result<Vec<(usize, TaskId)>, BadReply> {
+    let items = items(value)?;
+    if items.len() % 2 != 0 {
+        return Err(format!("the push script returned {} values, not two per duplicate", items.len()));
+    }
+    let mut hits = Vec::with_capacity(items.len() / 2);
+    let mut it = items.into_iter();
+    while let (Some(position), Some(id)) = (it.next(), it.next()) {
+        hits.push((small(int(position)?, "position")?, task_id(id)?));
+    }
+    Ok(hits)
 }
 
 /// The claim script's reply: id, token, attempt, max attempts, payload per task.
