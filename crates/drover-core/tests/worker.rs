@@ -278,3 +278,85 @@ async fn prefetched_tasks_are_held_and_handed_back() {
     assert_eq!((stats.done, stats.pending, stats.running), (1, 4, 0), "{stats:?}");
     assert_eq!(started.load(Ordering::SeqCst), 1);
 }
+
+/// The memory backend behind a 5 ms claim round trip, recording the largest claim asked for.
+#[derive(Clone)]
+struct Remote {
+    inner: MemoryStorage<u32>,
+    largest_claim: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Backend for Remote {
+    type Job = u32;
+    type Codec = JsonCodec;
+
+    fn queue(&self) -> &str {
+        self.inner.queue()
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        self.largest_claim.fetch_max(request.max, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        self.inner.claim(request).await
+    }
+
+    async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        self.inner.complete(batch).await
+    }
+
+    async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
+        self.inner.extend_leases(leases, lease).await
+    }
+
+    async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
+        self.inner.release(leases).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_prefetch_claims_ahead_and_hands_back_when_jobs_slow_down() {
+    // 2,000 instant jobs, then slow ones: the worker must claim far ahead while jobs are
+    // instant, and hand back what it claimed ahead once they are slow.
+    let storage = MemoryStorage::<u32>::new();
+    storage.push_bulk(0..3_000).await.unwrap();
+    let remote = Remote { inner: storage.clone(), largest_claim: Arc::default() };
+    let started = Arc::new(AtomicU32::new(0));
+    async fn job(n: u32, started: Data<Arc<AtomicU32>>) -> Result<(), BoxDynError> {
+        started.fetch_add(1, Ordering::SeqCst);
+        if n >= 2_000 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Ok(())
+    }
+    let check = storage.clone();
+    let seen = started.clone();
+    let largest = remote.largest_claim.clone();
+    WorkerBuilder::new("adaptive")
+        .concurrency(2)
+        .lease(Duration::from_millis(400))
+        .data(started.clone())
+        .backend(remote)
+        .build_fn(job)
+        .run_until(async move {
+            wait_for("the slow jobs to start", || seen.load(Ordering::SeqCst) > 2_000).await;
+            let asked = largest.load(Ordering::SeqCst);
+            assert!(asked > 50, "instant jobs behind a 5 ms claim should claim far ahead; largest claim {asked}");
+            // Claimed ahead, the rest waits at most a quarter of the lease (100 ms) before it
+            // is handed back: only the two running jobs (and perhaps a claim in flight) stay.
+            let mut last = None;
+            for _ in 0..300 {
+                let stats = check.stats().await.unwrap();
+                if stats.running <= 4 {
+                    return;
+                }
+                last = Some(stats);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("tasks claimed ahead were not handed back: {last:?}");
+        })
+        .await
+        .unwrap();
+    let stats = storage.stats().await.unwrap();
+    assert_eq!(stats.running, 0, "{stats:?}");
+    assert_eq!(stats.done + stats.pending, 3_000, "no task lost: {stats:?}");
+}

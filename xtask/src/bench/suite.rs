@@ -107,6 +107,7 @@ where
 {
     let mut throughputs = vec![Throughput::EnqueueBulk, Throughput::EnqueueSingle];
     throughputs.extend(workload.drain_concurrency.map(Throughput::Drain));
+    throughputs.retain(|t| wanted(t.name()));
     for throughput in throughputs {
         let mut results = Vec::with_capacity(workload.runs);
         for _ in 0..workload.runs.max(1) {
@@ -129,9 +130,28 @@ where
             on_result(median);
         }
     }
-    let result = latency(make_backend(queue_name("latency")).await?, workload).await?;
-    on_result(&result);
+    if wanted("latency") {
+        let result = latency(make_backend(queue_name("latency")).await?, workload).await?;
+        on_result(&result);
+    }
     Ok(())
+}
+
+/// Whether `DROVER_BENCH_ONLY` (a comma-separated list of `enqueue_bulk`, `enqueue_single`,
+/// `drain`, `latency`; unset: all) selects the measurement `name`. For quick iterations only:
+/// a partial run still rewrites the backend's section of docs/benchmarks.md.
+fn wanted(name: &str) -> bool {
+    std::env::var("DROVER_BENCH_ONLY").map_or(true, |only| only.split(',').any(|w| w.trim() == name))
+}
+
+impl Throughput {
+    fn name(self) -> &'static str {
+        match self {
+            Self::EnqueueBulk => "enqueue_bulk",
+            Self::EnqueueSingle => "enqueue_single",
+            Self::Drain(_) => "drain",
+        }
+    }
 }
 
 impl Measurement {
