@@ -39,7 +39,7 @@ enum Triage {
 }
 
 fn triage(delivery: &Delivery, now: i64) -> Triage {
-    let mut envelope = match Envelope::from_properties(&delivery.properties, now) {
+    let mut envelope = match Envelope::from_properties(&delivery.properties) {
         Ok(envelope) => envelope,
         Err(error) => {
             let mut envelope = Envelope::foreign(now);

@@ -12,7 +12,7 @@ use crate::topology::Route;
 /// A dead message made pending again: attempts reset, due now, its last error kept.
 fn revived(delivery: &lapin::message::Delivery) -> Outgoing {
     let now = now_ms();
-    let mut envelope = Envelope::from_properties(&delivery.properties, now).unwrap_or_else(|_| Envelope::foreign(now));
+    let mut envelope = Envelope::from_properties(&delivery.properties).unwrap_or_else(|_| Envelope::foreign(now));
     envelope.attempts = 0;
     envelope.run_at_ms = None;
     Outgoing { route: Route::Work, envelope, payload: delivery.data.clone() }
@@ -70,7 +70,7 @@ where
             session.connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
         let mut found = false;
         while let Some(delivery) = get(&channel, &self.inner.names.dead).await? {
-            let matches = Envelope::from_properties(&delivery.properties, 0).is_ok_and(|e| e.id == id);
+            let matches = Envelope::from_properties(&delivery.properties).is_ok_and(|e| e.id == id);
             if matches {
                 self.inner.publish(&session, &[revived(&delivery)]).await?;
                 channel

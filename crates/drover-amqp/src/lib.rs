@@ -55,15 +55,17 @@
 //! Persistent (`delivery_mode = 2`), published with `mandatory` on a channel in confirm mode:
 //! a push returns only once RabbitMQ confirmed every message of it, and `push_bulk` publishes
 //! the whole batch before awaiting the confirms together. The task id is the `message_id`
-//! property (never the delivery tag); the envelope is in headers:
+//! property (never the delivery tag); the envelope is in headers, each only when it differs
+//! from its default, so a fresh push due now has no headers table at all (RabbitMQ decodes,
+//! stores and re-encodes every table: without one it takes about a third less work per message):
 //!
-//! | header | meaning |
-//! |---|---|
-//! | `x-drover-attempt` | attempts made before this copy was published (a claim is attempt + 1) |
-//! | `x-drover-max-attempts` | attempts allowed |
-//! | `x-drover-enqueued-at` | first push, epoch milliseconds (kept across retries) |
-//! | `x-drover-run-at` | earliest run time, epoch milliseconds (delayed pushes and retries) |
-//! | `x-drover-last-error` | the last failure's error |
+//! | header | meaning | when absent |
+//! |---|---|---|
+//! | `x-drover-attempt` | attempts made before this copy was published (a claim is attempt + 1) | 0 |
+//! | `x-drover-max-attempts` | attempts allowed | 25 (`DEFAULT_MAX_ATTEMPTS`) |
+//! | `x-drover-enqueued-at` | first push, epoch milliseconds (kept across retries) | the time in the task id (a task pushed within a second of its id counts as pushed then) |
+//! | `x-drover-run-at` | earliest run time, epoch milliseconds (delayed pushes and retries) | due now |
+//! | `x-drover-last-error` | the last failure's error | none |
 //!
 //! A message without a Drover `message_id` is moved to `q.dead` with an error saying so.
 //!
