@@ -9,8 +9,8 @@
 //! two claim round trips: the rate at which it starts jobs times twice the round trip, both
 //! measured. Short jobs on a busy queue claim large batches; slow jobs claim next to nothing
 //! ahead. While the worker starves (a slot free, nothing at hand) the measured rate is the
-//! supply's, not the demand's, so each full claim doubles the next one until the worker
-//! keeps up. Tasks claimed ahead that still wait after [`hold`] are handed back, so a change
+//! supply's, not the demand's, so each full claim at least quadruples what the next one
+//! claims ahead until the worker keeps up. Tasks claimed ahead that still wait after [`hold`] are handed back, so a change
 //! of pace (jobs that suddenly take longer) never keeps work from other workers for long.
 
 use std::time::Duration;
@@ -111,7 +111,7 @@ impl PrefetchState {
         let rate = if elapsed > 0.0 { ran as f64 / elapsed } else { 0.0 };
         let wanted = (rate * self.rtt * 2.0).round();
         let wanted = if wanted.is_finite() && wanted > 0.0 { wanted.min(max as f64) as usize } else { 0 };
-        self.ahead = if starved && ran > 0 { wanted.max(self.ahead.saturating_mul(2).max(8)) } else { wanted }.min(max);
+        self.ahead = if starved && ran > 0 { wanted.max(self.ahead.saturating_mul(4).max(16)) } else { wanted }.min(max);
     }
 
     /// Tasks claimed ahead had to be handed back: the pace changed, so claim less.
@@ -141,7 +141,7 @@ mod tests {
         let mut p = PrefetchState::new(Prefetch::Adaptive { max: 500 });
         let mut t = Instant::now();
         let mut started = 0;
-        // Fast jobs, starving: each full claim at least doubles the next.
+        // Fast jobs, starving: each full claim at least quadruples what the next claims ahead.
         for _ in 0..6 {
             p.claim_sent(t);
             t += Duration::from_millis(1);
