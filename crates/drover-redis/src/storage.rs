@@ -183,9 +183,23 @@ impl ArgSink for redis::Pipeline {
     }
 }
 
-/// The arguments of `scripts/enqueue.lua`: six per task. The script stores the run time and
-/// priority as given, so both must stay plain decimal integers (no sign but `-`, no padding).
+/// The arguments of `scripts/enqueue.lua`. When every task runs now at priority 0 without a
+/// unique key and with the same max attempts (a plain bulk push), that max attempts and then
+/// two per task (id, payload); otherwise `""` and six per task. The script stores the run
+/// time and priority as given, so both must stay plain decimal integers (no sign but `-`, no
+/// padding).
 pub(crate) fn push_args(sink: &mut impl ArgSink, tasks: &[NewTask]) {
+    let shared_max = tasks.first().map(|t| t.max_attempts).filter(|max| {
+        tasks.iter().all(|t| t.run_at.is_none() && t.priority == 0 && t.unique_key.is_none() && t.max_attempts == *max)
+    });
+    if let Some(max) = shared_max {
+        sink.push_arg(max);
+        for task in tasks {
+            sink.push_arg(task.id.to_string()).push_arg(task.payload.as_slice());
+        }
+        return;
+    }
+    sink.push_arg("");
     for task in tasks {
         sink.push_arg(task.id.to_string())
             .push_arg(task.payload.as_slice())
