@@ -1,5 +1,6 @@
--- A page of every status, newest first: one bounded backward scan of
--- tasks_queue_status_id_idx per status, merged. ($3 = offset + limit.)
+-- A page of every status, newest first: one bounded scan per status (finished ones read
+-- tasks_finished_idx backwards; pending and running sort their partial index's rows),
+-- merged. ($3 = offset + limit.)
 SELECT id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, last_error,
        created_at, updated_at, lease_expires_at
 FROM (

@@ -74,9 +74,9 @@
 //!
 //! | index | columns | used by |
 //! |---|---|---|
-//! | `tasks_pending_claim_idx` | `(queue, priority DESC, run_at, id) WHERE status = 'pending'` | claims: due tasks in claim order, read from the top |
-//! | `tasks_running_lease_idx` | `(queue, lease_expires_at) WHERE status = 'running'` | claims: expired leases, read from the oldest deadline |
-//! | `tasks_queue_status_id_idx` | `(queue, status, id)` | stats, pages by status (newest first), retention, the queue list |
+//! | `tasks_pending_claim_idx` | `(queue, priority DESC, run_at, id) WHERE status = 'pending'` | claims: due tasks in claim order, read from the top; pending counts and pages |
+//! | `tasks_running_lease_idx` | `(queue, lease_expires_at) WHERE status = 'running'` | claims: expired leases, read from the oldest deadline; running counts and pages |
+//! | `tasks_finished_idx` | `(queue, status, id) WHERE status IN ('done', 'dead', 'cancelled')` | retention, counts and pages of finished tasks, the queue list |
 //! | `tasks_unique_key_idx` | unique `(queue, unique_key) WHERE unique_key IS NOT NULL AND status IN ('pending', 'running')` | unique keys |
 //! | primary key | `id` | completions, leases, cancel, requeue, get |
 //!

@@ -22,6 +22,7 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "tasks", sql: include_str!("../migrations/0001_tasks.sql") },
     Migration { version: 2, name: "push_job", sql: include_str!("../migrations/0002_push_job.sql") },
+    Migration { version: 3, name: "finished_index", sql: include_str!("../migrations/0003_finished_index.sql") },
 ];
 
 /// The advisory lock key ("drover" in ASCII) that serializes concurrent set-ups.
@@ -106,7 +107,7 @@ mod tests {
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version, i32::try_from(i).unwrap_or(0) + 1, "{}", m.name);
         }
-        assert_eq!(latest_version(), 2);
+        assert_eq!(latest_version(), 3);
     }
 
     #[test]
