@@ -206,7 +206,10 @@ async fn drain<B: Enqueue<Job = BenchJob>>(
 async fn latency<B: Enqueue<Job = BenchJob>>(backend: B, workload: &Workload) -> anyhow::Result<Measurement> {
     let rate = workload.latency_rate_per_s.max(1);
     let total = rate * workload.latency_for.as_secs().max(1);
-    let progress = Progress::new(total);
+    // Half a second at the same rate first, not recorded: the process opens its connections
+    // and prepares its statements, so the figure is the steady state a live worker sees.
+    let warm_up = rate / 2;
+    let progress = Progress::new(warm_up + total);
     let worker = start_worker(backend.clone(), workload.latency_concurrency, &progress);
     // Let the worker find the queue empty and wait for work, as a live worker would.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -214,11 +217,12 @@ async fn latency<B: Enqueue<Job = BenchJob>>(backend: B, workload: &Workload) ->
     let mut ticks = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
     // Each push is its own task, so a slow push does not lower the offered rate.
-    let mut pushes = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-    for id in 0..total {
+    let mut pushes = Vec::with_capacity(usize::try_from(warm_up + total).unwrap_or(0));
+    for id in 0..warm_up + total {
         ticks.tick().await;
         let backend = backend.clone();
-        let job = BenchJob { enqueued_at_us: now_us(), ..BenchJob::new(id) };
+        let enqueued_at_us = if id < warm_up { 0 } else { now_us() };
+        let job = BenchJob { enqueued_at_us, ..BenchJob::new(id) };
         pushes.push(tokio::spawn(async move { backend.push(job).await }));
     }
     for push in pushes {
