@@ -153,3 +153,37 @@ async fn prune_deletes_old_finished_tasks_in_batches() {
     let stats = storage.stats().await.unwrap();
     assert_eq!((stats.done, stats.dead, stats.pending), (1, 2, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_of_plain_tasks_goes_through_copy_intact() {
+    // 300 plain tasks due now take the COPY path: ids, payloads, priorities and attempt limits
+    // must come back exactly, and the claim order must follow the priorities.
+    let pool = common::pool().await;
+    let storage: PostgresStorage<TestJob> =
+        PostgresStorage::new_with_config(pool.clone(), PostgresConfig::new(common::queue("copy")));
+    let tasks: Vec<NewTask> = (0..300u64)
+        .map(|n| {
+            let options = PushOptions::new()
+                .priority(i32::try_from(n % 3).unwrap())
+                .max_attempts(u32::try_from(n % 7 + 1).unwrap());
+            NewTask::new(serde_json::to_vec(&TestJob::ok(n)).unwrap(), options)
+        })
+        .collect();
+    let expected: std::collections::HashMap<TaskId, (Vec<u8>, u32)> =
+        tasks.iter().map(|t| (t.id, (t.payload.clone(), t.max_attempts))).collect();
+    let ids = storage.enqueue(tasks).await.unwrap();
+    assert_eq!(ids.len(), 300);
+    let claimed = storage.claim(ClaimRequest::new("copier", 300, Duration::from_secs(30))).await.unwrap();
+    assert_eq!(claimed.len(), 300);
+    for task in &claimed {
+        let (payload, max_attempts) = &expected[&task.id];
+        assert_eq!(&task.payload, payload);
+        assert_eq!(task.max_attempts, *max_attempts);
+        assert_eq!(task.attempt, 1);
+    }
+    let first: TestJob = serde_json::from_slice(&claimed[0].payload).unwrap();
+    let last: TestJob = serde_json::from_slice(&claimed[299].payload).unwrap();
+    assert_eq!((first.n % 3, last.n % 3), (2, 0), "claims follow priority: {first:?} .. {last:?}");
+    let info = storage.get(ids[0]).await.unwrap().unwrap();
+    assert_eq!(info.status, Status::Running);
+}
