@@ -111,7 +111,8 @@ impl PrefetchState {
         let rate = if elapsed > 0.0 { ran as f64 / elapsed } else { 0.0 };
         let wanted = (rate * self.rtt * 2.0).round();
         let wanted = if wanted.is_finite() && wanted > 0.0 { wanted.min(max as f64) as usize } else { 0 };
-        self.ahead = if starved && ran > 0 { wanted.max(self.ahead.saturating_mul(4).max(16)) } else { wanted }.min(max);
+        self.ahead =
+            if starved && ran > 0 { wanted.max(self.ahead.saturating_mul(4).max(16)) } else { wanted }.min(max);
     }
 
     /// Tasks claimed ahead had to be handed back: the pace changed, so claim less.
