@@ -142,3 +142,41 @@ async fn unique_keys_hold_across_chunks_of_one_push() {
     assert_eq!(storage.stats().await.unwrap().pending, 1_500);
     storage.purge().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_push_mixing_plain_and_other_tasks_keeps_each_tasks_options() {
+    // Plain chunks go with two arguments per task, others with six: a push of 2,500 tasks
+    // (three chunks) where only some tasks carry a priority, a delay or an attempt limit must
+    // store every option of every task.
+    let storage: RedisStorage<u32> = common::storage(&ns("mixed"), |c| c).await;
+    let tasks: Vec<_> = (0..2_500u32)
+        .map(|n| {
+            let payload = serde_json::to_vec(&n).unwrap();
+            let options = match n {
+                // The second chunk (1,000..2,000) is all plain; the others mix.
+                1_000..2_000 => PushOptions::new(),
+                _ if n % 10 == 1 => PushOptions::new().priority(5),
+                _ if n % 10 == 2 => PushOptions::new().delay(Duration::from_secs(3600)),
+                _ if n % 10 == 3 => PushOptions::new().max_attempts(2),
+                _ => PushOptions::new(),
+            };
+            drover_core::NewTask::new(payload, options)
+        })
+        .collect();
+    let ids = storage.enqueue(tasks).await.unwrap();
+    assert_eq!(ids.len(), 2_500);
+    let stats = storage.stats().await.unwrap();
+    // 1,500 tasks outside the plain chunk, a tenth of them delayed.
+    assert_eq!((stats.pending, stats.scheduled), (2_500, 150), "{stats:?}");
+    let claimed = storage.claim(ClaimRequest::new("t", 1_000, Duration::from_secs(30))).await.unwrap();
+    assert_eq!(claimed.len(), 1_000);
+    let firsts: Vec<u32> = claimed[..150].iter().map(|t| serde_json::from_slice(&t.payload).unwrap()).collect();
+    assert!(firsts.iter().all(|n| n % 10 == 1 && !(1_000..2_000).contains(n)), "priority 5 first: {firsts:?}");
+    for task in &claimed {
+        let n: u32 = serde_json::from_slice(&task.payload).unwrap();
+        let expected = if n % 10 == 3 && !(1_000..2_000).contains(&n) { 2 } else { 25 };
+        assert_eq!(task.max_attempts, expected, "task {n}");
+        assert!(n % 10 != 2 || (1_000..2_000).contains(&n), "task {n} was delayed an hour");
+    }
+    storage.purge().await.unwrap();
+}
