@@ -131,7 +131,7 @@ impl<B, L> WorkerBuilder<B, L> {
 
     /// Claim ahead what this worker starts during two claim round trips, both measured while
     /// it runs, never more than `max` tasks beyond the free slots (the default, with `max`
-    /// 500). Short jobs on a busy queue then take large batches in one round trip; slow jobs
+    /// 1,000). Short jobs on a busy queue then take large batches in one round trip; slow jobs
     /// claim next to nothing ahead. A task claimed ahead that still waits for a slot after a
     /// quarter of the lease (at most a second) is handed back for other workers.
     pub fn prefetch_adaptive(mut self, max: usize) -> Self {

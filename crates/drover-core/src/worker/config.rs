@@ -32,7 +32,7 @@ pub struct WorkerConfig {
     /// Most completions sent to the backend in one call (default 500).
     pub completion_batch: usize,
     /// How many tasks are claimed beyond the free slots, waiting at hand for the next free
-    /// slot (default: adaptive, at most 500). Raises throughput when a claim's round trip is
+    /// slot (default: adaptive, at most 1,000). Raises throughput when a claim's round trip is
     /// long compared with a job.
     pub prefetch: Prefetch,
     /// Where job futures run; `None` runs them inside the worker's own task.

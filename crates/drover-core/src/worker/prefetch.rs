@@ -26,7 +26,7 @@ pub enum Prefetch {
     /// Always claim this many beyond the free slots (0: only the free slots).
     Fixed(usize),
     /// Claim ahead what the worker starts during two claim round trips, measured as it runs,
-    /// never more than `max` (the default, with `max` 500).
+    /// never more than `max` (the default, with `max` 1,000).
     Adaptive {
         /// The most tasks claimed beyond the free slots.
         max: usize,
@@ -35,7 +35,7 @@ pub enum Prefetch {
 
 impl Default for Prefetch {
     fn default() -> Self {
-        Self::Adaptive { max: 500 }
+        Self::Adaptive { max: 1000 }
     }
 }
 
