@@ -51,7 +51,7 @@ macro_rules! conformance_tests {
     (@group core, $factory:ident) => {
         mod contract {
             $crate::conformance_tests!(@tests $factory;
-                push_claim_ack, bulk_push, scheduling, persisted_retry_with_backoff, dead_after_max_attempts,
+                push_claim_ack, bulk_push, claim_limit_is_honoured, scheduling, persisted_retry_with_backoff, dead_after_max_attempts,
                 lease_expiry_redelivers, lease_expiry_on_last_attempt_is_dead, stale_ack_ignored, heartbeat_keeps_long_task,
                 shutdown_hands_back_unstarted, no_double_processing, undecodable_payload, panicking_handler);
         }

@@ -24,6 +24,8 @@ enum Fault {
     IgnoreRetryDelay,
     /// Pushes lose their attempt limit.
     IgnoreMaxAttempts,
+    /// Declares a claim limit of 10 and returns more.
+    ExceedClaimLimit,
 }
 
 #[derive(Clone)]
@@ -38,6 +40,13 @@ impl Backend for Broken {
 
     fn queue(&self) -> &str {
         self.inner.queue()
+    }
+
+    fn claim_limit(&self) -> usize {
+        match self.fault {
+            Fault::ExceedClaimLimit => 10,
+            _ => usize::MAX,
+        }
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
@@ -131,4 +140,10 @@ async fn ignored_retry_delay_fails_persisted_retry() {
 #[should_panic(expected = "expired on its last attempt was claimed again")]
 async fn ignored_max_attempts_fail_lease_expiry_on_last_attempt() {
     checks::lease_expiry_on_last_attempt_is_dead(broken(Fault::IgnoreMaxAttempts)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "more than the declared claim limit")]
+async fn exceeded_claim_limit_fails_claim_limit_check() {
+    checks::claim_limit_is_honoured(broken(Fault::ExceedClaimLimit)).await;
 }

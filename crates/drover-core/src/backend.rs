@@ -70,6 +70,13 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// Hand back claims that never started (on shutdown).
     fn release(&self, leases: Vec<Lease>) -> impl Future<Output = Result<(), BackendError>> + Send;
 
+    /// The most tasks one `claim` returns, whatever it is asked for (default: no limit). The
+    /// worker never asks for more, so that a claim returning fewer tasks than asked reliably
+    /// means the queue ran short (and the worker idles until a wake-up or its poll interval).
+    fn claim_limit(&self) -> usize {
+        usize::MAX
+    }
+
     /// A wake-up the server pushes when work may be available. `None` (the default) means the
     /// worker polls at its poll interval.
     fn wakeup(&self) -> Option<Wakeup> {

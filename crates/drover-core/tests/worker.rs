@@ -182,20 +182,45 @@ async fn shutdown_timeout_leaves_the_task_to_its_lease() {
     );
 }
 
-/// A backend whose first claims fail, as during a server restart.
+/// The memory backend behind a network: its first `failures` claims fail (as during a server
+/// restart), every claim takes `claim_delay` and returns at most `claim_cap` tasks, and the
+/// largest claim asked for is recorded.
 #[derive(Clone)]
-struct Flaky {
+struct Remote {
     inner: MemoryStorage<u32>,
     failures: Arc<AtomicU32>,
+    claim_delay: Duration,
+    claim_cap: usize,
+    largest_claim: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl Backend for Flaky {
+impl Remote {
+    fn new(inner: MemoryStorage<u32>) -> Self {
+        Self {
+            inner,
+            failures: Arc::default(),
+            claim_delay: Duration::ZERO,
+            claim_cap: usize::MAX,
+            largest_claim: Arc::default(),
+        }
+    }
+}
+
+impl Backend for Remote {
     type Job = u32;
     type Codec = JsonCodec;
     fn queue(&self) -> &str {
         self.inner.queue()
     }
-    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+    fn claim_limit(&self) -> usize {
+        self.claim_cap
+    }
+    async fn claim(&self, mut request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        self.largest_claim.fetch_max(request.max, Ordering::SeqCst);
+        request.max = request.max.min(self.claim_cap);
+        if !self.claim_delay.is_zero() {
+            tokio::time::sleep(self.claim_delay).await;
+        }
         if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(BackendError::connection("claim", "connection refused"));
         }
@@ -226,7 +251,7 @@ async fn backend_errors_are_reported_and_the_worker_goes_on() {
         .register(
             WorkerBuilder::new("flaky")
                 .backoff(Backoff::constant(Duration::from_millis(10)))
-                .backend(Flaky { inner: inner.clone(), failures: Arc::new(AtomicU32::new(2)) })
+                .backend(Remote { failures: Arc::new(AtomicU32::new(2)), ..Remote::new(inner.clone()) })
                 .build_fn(ok),
         )
         .on_event(move |e| {
@@ -279,47 +304,13 @@ async fn prefetched_tasks_are_held_and_handed_back() {
     assert_eq!(started.load(Ordering::SeqCst), 1);
 }
 
-/// The memory backend behind a 5 ms claim round trip, recording the largest claim asked for.
-#[derive(Clone)]
-struct Remote {
-    inner: MemoryStorage<u32>,
-    largest_claim: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl Backend for Remote {
-    type Job = u32;
-    type Codec = JsonCodec;
-
-    fn queue(&self) -> &str {
-        self.inner.queue()
-    }
-
-    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
-        self.largest_claim.fetch_max(request.max, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        self.inner.claim(request).await
-    }
-
-    async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
-        self.inner.complete(batch).await
-    }
-
-    async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
-        self.inner.extend_leases(leases, lease).await
-    }
-
-    async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
-        self.inner.release(leases).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adaptive_prefetch_claims_ahead_and_hands_back_when_jobs_slow_down() {
     // 2,000 instant jobs, then slow ones: the worker must claim far ahead while jobs are
     // instant, and hand back what it claimed ahead once they are slow.
     let storage = MemoryStorage::<u32>::new();
     storage.push_bulk(0..3_000).await.unwrap();
-    let remote = Remote { inner: storage.clone(), largest_claim: Arc::default() };
+    let remote = Remote { claim_delay: Duration::from_millis(5), ..Remote::new(storage.clone()) };
     let started = Arc::new(AtomicU32::new(0));
     async fn job(n: u32, started: Data<Arc<AtomicU32>>) -> Result<(), BoxDynError> {
         started.fetch_add(1, Ordering::SeqCst);
@@ -359,4 +350,33 @@ async fn adaptive_prefetch_claims_ahead_and_hands_back_when_jobs_slow_down() {
     let stats = storage.stats().await.unwrap();
     assert_eq!(stats.running, 0, "{stats:?}");
     assert_eq!(stats.done + stats.pending, 3_000, "no task lost: {stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_claim_is_not_taken_for_an_empty_queue() {
+    // The backend returns at most 100 tasks a claim. A worker that asked for more and took the
+    // full 100 for a queue running short would idle for its 30 s poll interval between claims.
+    let storage = MemoryStorage::<u32>::new();
+    storage.push_bulk(0..2_000).await.unwrap();
+    let remote = Remote { claim_cap: 100, claim_delay: Duration::from_millis(2), ..Remote::new(storage.clone()) };
+    let largest = remote.largest_claim.clone();
+    let started = Arc::new(AtomicU32::new(0));
+    async fn job(_n: u32, started: Data<Arc<AtomicU32>>) -> Result<(), BoxDynError> {
+        started.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    let seen = started.clone();
+    let drained = tokio::time::timeout(
+        Duration::from_secs(10),
+        WorkerBuilder::new("capped")
+            .concurrency(50)
+            .poll_interval(Duration::from_secs(30))
+            .data(started.clone())
+            .backend(remote)
+            .build_fn(job)
+            .run_until(async move { wait_for("all 2,000 jobs", || seen.load(Ordering::SeqCst) == 2_000).await }),
+    )
+    .await;
+    assert!(drained.is_ok(), "the worker idled between full claims: {} of 2,000 ran", started.load(Ordering::SeqCst));
+    assert!(largest.load(Ordering::SeqCst) <= 100, "the worker asked for more than the backend's claim limit");
 }

@@ -115,6 +115,10 @@ where
         self.queue_name()
     }
 
+    fn claim_limit(&self) -> usize {
+        self.shared.config.claim_limit()
+    }
+
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
         let max = request.max.min(self.shared.config.claim_limit());
         if max == 0 {

@@ -99,6 +99,10 @@ where
         self.queue_name()
     }
 
+    fn claim_limit(&self) -> usize {
+        self.inner.config.claim_limit()
+    }
+
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
         self.fetch(request.max.min(self.inner.config.claim_limit()), &request).await
     }

@@ -222,6 +222,10 @@ where
         self.shared.config.namespace()
     }
 
+    fn claim_limit(&self) -> usize {
+        self.shared.config.claim_batch()
+    }
+
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
         let max = request.max.min(self.shared.config.claim_batch());
         if max == 0 {

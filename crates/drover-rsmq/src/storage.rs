@@ -154,6 +154,10 @@ where
         self.shared.config.queue_name()
     }
 
+    fn claim_limit(&self) -> usize {
+        self.shared.config.batch()
+    }
+
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
         let max = request.max.min(self.shared.config.batch());
         if max == 0 {

@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use drover_core::{Completion, Enqueue, Outcome, PushOptions};
+use drover_core::{Backend, Completion, Enqueue, Outcome, PushOptions};
 
 use crate::harness::{claim, claim_n, decode, ok, Factory, TestJob, SHORT_LEASE};
 
@@ -39,6 +39,30 @@ pub async fn bulk_push<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {
     assert_eq!(numbers.len(), n as usize, "a job was claimed twice or lost");
     let claimed_ids: HashSet<_> = claimed.iter().map(|t| t.id).collect();
     assert_eq!(claimed_ids, unique.into_iter().copied().collect(), "claimed ids must be the pushed ids");
+}
+
+/// A backend that declares a claim limit returns exactly that many tasks when asked for more
+/// and more are due: the worker asks for no more than the limit and takes a short claim for a
+/// queue running dry. (Skipped for backends without a limit, or with one above 10,000.)
+pub async fn claim_limit_is_honoured<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    let limit = backend.claim_limit();
+    if limit > 10_000 {
+        return;
+    }
+    let n = limit as u64 + 5;
+    ok("push_bulk", backend.push_bulk((0..n).map(TestJob::ok)).await);
+    let claimed = claim(&backend, limit + 5, Duration::from_secs(30)).await;
+    assert!(
+        claimed.len() <= limit,
+        "a claim returned {} tasks, more than the declared claim limit {limit}",
+        claimed.len()
+    );
+    assert_eq!(
+        claimed.len(),
+        limit,
+        "with {n} tasks due, a claim asked for more than the limit must return a full {limit}"
+    );
 }
 
 /// A job pushed with a delay is not claimed before its run time, and is after; one pushed with

@@ -7,7 +7,7 @@ mod lease;
 mod retry;
 mod worker;
 
-pub use basic::{bulk_push, push_claim_ack, scheduling};
+pub use basic::{bulk_push, claim_limit_is_honoured, push_claim_ack, scheduling};
 pub use capabilities::{cancel, inspect, priorities, requeue_dead, transactional_enqueue, unique_keys};
 pub use lease::{
     heartbeat_keeps_long_task, lease_expiry_on_last_attempt_is_dead, lease_expiry_redelivers, stale_ack_ignored,

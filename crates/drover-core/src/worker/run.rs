@@ -62,6 +62,7 @@ where
 
     let concurrency = config.concurrency.max(1);
     let mut prefetch = PrefetchState::new(config.prefetch);
+    let claim_limit = backend.claim_limit().max(1);
     let adaptive = matches!(config.prefetch, Prefetch::Adaptive { .. });
     let hold = hold(config.lease);
     // Jobs started so far, and whether a job finished while a claim was in flight with no
@@ -149,7 +150,7 @@ where
         // Prefetched tasks wait in `unstarted` (leases held by heartbeats, handed back on
         // shutdown), so the next jobs are at hand while the following claim is in flight.
         let ahead = prefetch.ahead();
-        let free = (concurrency + ahead).saturating_sub(running.len() + unstarted.len());
+        let free = (concurrency + ahead).saturating_sub(running.len() + unstarted.len()).min(claim_limit);
         let claim_batch_floor = ((concurrency + ahead) / 4).max(1);
         let worth_claiming = free > 0 && (free >= claim_batch_floor || running.is_empty());
         if !stopping && claim_fut.is_none() && idle_until.is_none() && worth_claiming {
