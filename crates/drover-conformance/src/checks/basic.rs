@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use drover_core::{Backend, Completion, Enqueue, Outcome, PushOptions};
+use drover_core::{Completion, Enqueue, Outcome, PushOptions};
 
 use crate::harness::{claim, claim_n, decode, ok, Factory, TestJob, SHORT_LEASE};
 
