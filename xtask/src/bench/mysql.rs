@@ -5,10 +5,11 @@
 //! The pool skips sqlx's ping before each checkout (`test_before_acquire(false)`), a round
 //! trip per call, as the crate docs recommend.
 
+use drover_core::Backend;
 use drover_mysql::sqlx::{self, mysql::MySqlPoolOptions};
 use drover_mysql::{MysqlConfig, MysqlStorage};
 
-use super::suite::{run_suite, BenchJob, Measurement, Workload};
+use super::suite::{run_suite_cleaning, BenchJob, Measurement, Workload};
 
 /// Delete the tasks of one bench queue.
 const DELETE_QUEUE: &str = "DELETE FROM drover_tasks WHERE queue = ?";
@@ -38,20 +39,17 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
         .map_err(|e| anyhow::anyhow!("{e} (start MariaDB with `cargo xtask services`, or set MYSQL_URL)"))?;
     MysqlStorage::setup(&pool).await?;
     sqlx::query("DELETE FROM drover_tasks WHERE queue LIKE 'bench\\_%'").execute(&pool).await?;
-    let mut previous: Option<String> = None;
-    let result = run_suite(workload, on_result, |queue| {
-        let pool = pool.clone();
-        let last = previous.replace(queue.clone());
-        async move {
-            if let Some(last) = last {
-                delete_queue(&pool, &last).await?;
-            }
-            Ok(MysqlStorage::<BenchJob>::new_with_config(pool, MysqlConfig::new(queue))?)
-        }
-    })
-    .await;
-    if let Some(last) = previous {
-        delete_queue(&pool, &last).await?;
-    }
-    result
+    run_suite_cleaning(
+        workload,
+        on_result,
+        |queue| {
+            let pool = pool.clone();
+            async move { Ok(MysqlStorage::<BenchJob>::new_with_config(pool, MysqlConfig::new(queue))?) }
+        },
+        |last| {
+            let pool = pool.clone();
+            async move { delete_queue(&pool, last.queue()).await }
+        },
+    )
+    .await
 }

@@ -2,10 +2,11 @@
 //! once, a fresh queue per run; each run's tasks are deleted when the next run starts, so the
 //! table stays small.
 
+use drover_core::Backend;
 use drover_postgres::sqlx::{self, postgres::PgPoolOptions};
 use drover_postgres::{ClaimCommit, PostgresConfig, PostgresStorage};
 
-use super::suite::{run_suite, BenchJob, Measurement, Workload};
+use super::suite::{run_suite_cleaning, BenchJob, Measurement, Workload};
 
 /// Delete the tasks of one bench queue.
 const DELETE_QUEUE: &str = "DELETE FROM drover.tasks WHERE queue = $1";
@@ -33,23 +34,23 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
     PostgresStorage::setup(&pool).await?;
     sqlx::query("DELETE FROM drover.tasks WHERE queue LIKE 'bench\\_%'").execute(&pool).await?;
     sqlx::query("VACUUM ANALYZE drover.tasks").execute(&pool).await?;
-    let mut previous: Option<String> = None;
-    let result = run_suite(workload, on_result, |queue| {
-        let pool = pool.clone();
-        let last = previous.replace(queue.clone());
-        async move {
-            if let Some(last) = last {
-                sqlx::query(DELETE_QUEUE).bind(last).execute(&pool).await?;
+    run_suite_cleaning(
+        workload,
+        on_result,
+        |queue| {
+            let pool = pool.clone();
+            async move { Ok(PostgresStorage::<BenchJob>::new_with_config(pool, config(queue)?)) }
+        },
+        |last| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(DELETE_QUEUE).bind(last.queue()).execute(&pool).await?;
                 // What autovacuum does on a normal server (this CI server turns it off): each
                 // run starts without the previous runs' dead rows.
                 sqlx::query("VACUUM drover.tasks").execute(&pool).await?;
+                Ok(())
             }
-            Ok(PostgresStorage::<BenchJob>::new_with_config(pool, config(queue)?))
-        }
-    })
-    .await;
-    if let Some(last) = previous {
-        sqlx::query(DELETE_QUEUE).bind(last).execute(&pool).await?;
-    }
-    result
+        },
+    )
+    .await
 }

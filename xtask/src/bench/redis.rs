@@ -3,27 +3,24 @@
 
 use drover_redis::{Config, RedisStorage};
 
-use super::suite::{run_suite, BenchJob, Measurement, Workload};
+use super::suite::{run_suite_cleaning, BenchJob, Measurement, Workload};
 
 pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> anyhow::Result<()> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let conn = drover_redis::connect(&url)
         .await
         .map_err(|e| anyhow::anyhow!("{e} (start Redis with `cargo xtask services`, or set REDIS_URL)"))?;
-    let mut previous: Option<RedisStorage<BenchJob>> = None;
-    let result = run_suite(workload, on_result, |queue| {
-        let conn = conn.clone();
-        let last = previous.replace(RedisStorage::new_with_config(conn.clone(), Config::new(queue.clone())));
-        async move {
-            if let Some(last) = last {
-                last.purge().await?;
-            }
-            Ok(RedisStorage::<BenchJob>::new_with_config(conn, Config::new(queue)))
-        }
-    })
-    .await;
-    if let Some(last) = previous {
-        last.purge().await?;
-    }
-    result
+    run_suite_cleaning(
+        workload,
+        on_result,
+        |queue| {
+            let conn = conn.clone();
+            async move { Ok(RedisStorage::<BenchJob>::new_with_config(conn, Config::new(queue))) }
+        },
+        |last| async move {
+            last.purge().await?;
+            Ok(())
+        },
+    )
+    .await
 }

@@ -4,7 +4,7 @@
 
 use drover_rsmq::{RsmqConfig, RsmqStorage};
 
-use super::suite::{run_suite, BenchJob, Measurement, Workload};
+use super::suite::{run_suite_cleaning, BenchJob, Measurement, Workload};
 
 const NAMESPACE: &str = "drover-bench";
 
@@ -13,23 +13,17 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
     let conn = drover_rsmq::connect(&url)
         .await
         .map_err(|e| anyhow::anyhow!("{e} (start Redis with `cargo xtask services`, or set REDIS_URL)"))?;
-    let mut previous: Option<RsmqStorage<BenchJob>> = None;
-    let result = run_suite(workload, on_result, |queue| {
-        let storage = RsmqStorage::<BenchJob>::new(conn.clone(), RsmqConfig::new(queue).namespace(NAMESPACE));
-        let last = previous.take();
-        if let Ok(storage) = &storage {
-            previous = Some(storage.clone());
-        }
-        async move {
-            if let Some(last) = last {
-                last.delete_queue().await?;
-            }
-            Ok(storage?)
-        }
-    })
-    .await;
-    if let Some(last) = previous {
-        last.delete_queue().await?;
-    }
-    result
+    run_suite_cleaning(
+        workload,
+        on_result,
+        |queue| {
+            let storage = RsmqStorage::<BenchJob>::new(conn.clone(), RsmqConfig::new(queue).namespace(NAMESPACE));
+            async move { Ok(storage?) }
+        },
+        |last| async move {
+            last.delete_queue().await?;
+            Ok(())
+        },
+    )
+    .await
 }

@@ -160,6 +160,43 @@ impl Throughput {
     }
 }
 
+/// [`run_suite`] for a server that keeps what a run leaves: each run's backend is handed to
+/// `clean` (delete its queue, purge its keys) when the next run is about to start, and the last
+/// one at the end, so the server's tables and memory stay flat from run to run.
+pub async fn run_suite_cleaning<B, F, Fut, C, CFut>(
+    workload: &Workload,
+    on_result: impl FnMut(&Measurement),
+    mut make_backend: F,
+    clean: C,
+) -> anyhow::Result<()>
+where
+    B: Enqueue<Job = BenchJob> + Clone,
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = anyhow::Result<B>>,
+    C: Fn(B) -> CFut,
+    CFut: Future<Output = anyhow::Result<()>>,
+{
+    let previous: Mutex<Option<B>> = Mutex::new(None);
+    let take = || previous.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let result = run_suite(workload, on_result, |queue| {
+        let made = make_backend(queue);
+        let (previous, clean) = (&previous, &clean);
+        async move {
+            if let Some(last) = take() {
+                clean(last).await?;
+            }
+            let backend = made.await?;
+            *previous.lock().unwrap_or_else(|p| p.into_inner()) = Some(backend.clone());
+            Ok(backend)
+        }
+    })
+    .await;
+    if let Some(last) = take() {
+        clean(last).await?;
+    }
+    result
+}
+
 impl Measurement {
     /// Jobs per second (0 for latency).
     fn per_s(&self) -> f64 {
