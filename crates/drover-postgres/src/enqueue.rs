@@ -23,6 +23,11 @@ const UNIQUE_HOLDERS_SQL: &str = include_str!("../sql/unique_holders.sql");
 /// How often a push whose unique key's holder raced with it is tried again.
 const UNIQUE_RACE_TRIES: usize = 5;
 
+/// A task's attempt limit as the column stores it (at least 1).
+fn max_attempts(task: &NewTask) -> i32 {
+    i32::try_from(task.max_attempts.max(1)).unwrap_or(i32::MAX)
+}
+
 /// The columns of a batch, as arrays for `unnest`.
 struct Columns {
     ids: Vec<Uuid>,
@@ -49,7 +54,7 @@ impl Columns {
             c.payloads.push(t.payload.clone());
             c.run_ats.push(t.run_at);
             c.priorities.push(t.priority);
-            c.max_attempts.push(i32::try_from(t.max_attempts.max(1)).unwrap_or(i32::MAX));
+            c.max_attempts.push(max_attempts(t));
             c.unique_keys.push(t.unique_key.clone());
         }
         c
@@ -147,7 +152,7 @@ async fn copy_plain(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) -> 
         field(&mut data, queue.as_bytes())?;
         field(&mut data, &t.payload)?;
         field(&mut data, &t.priority.to_be_bytes())?;
-        field(&mut data, &i32::try_from(t.max_attempts.max(1)).unwrap_or(i32::MAX).to_be_bytes())?;
+        field(&mut data, &max_attempts(t).to_be_bytes())?;
     }
     data.extend_from_slice(&(-1i16).to_be_bytes());
     let mut copy = conn.copy_in_raw(COPY_SQL).await.map_err(|e| db_error("enqueue", e))?;
