@@ -104,7 +104,7 @@ where
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
-        self.fetch(request.max.min(self.inner.config.claim_limit()), &request).await
+        self.fetch(request.max.min(self.claim_limit()), &request).await
     }
 
     async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {

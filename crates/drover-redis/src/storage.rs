@@ -227,7 +227,7 @@ where
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
-        let max = request.max.min(self.shared.config.claim_batch());
+        let max = request.max.min(self.claim_limit());
         if max == 0 {
             return Ok(Vec::new());
         }

@@ -159,7 +159,7 @@ where
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
-        let max = request.max.min(self.shared.config.batch());
+        let max = request.max.min(self.claim_limit());
         if max == 0 {
             return Ok(Vec::new());
         }
