@@ -88,8 +88,8 @@ impl PrefetchState {
     }
 
     /// A claim came back with `got` of the `asked` tasks; `started` counts every job this
-    /// worker has started; `starved` says a job finished while the claim was in flight and no
-    /// task was at hand for its slot.
+    /// worker has started; `starved` says at least a quarter of the slots fell idle while the
+    /// claim was in flight, with no task at hand for them.
     pub(crate) fn claim_returned(&mut self, now: Instant, started: u64, asked: usize, got: usize, starved: bool) {
         let Prefetch::Adaptive { max } = self.policy else {
             return;
@@ -97,8 +97,6 @@ impl PrefetchState {
         let Some(issued_at) = self.issued_at.take() else {
             return;
         };
-        let rtt = now.saturating_duration_since(issued_at).as_secs_f64();
-        self.rtt = if self.rtt == 0.0 { rtt } else { 0.7 * self.rtt + 0.3 * rtt };
         let elapsed = now.saturating_duration_since(self.sample_at).as_secs_f64();
         let ran = started.saturating_sub(self.sample_started);
         self.sample_started = started;
@@ -108,6 +106,10 @@ impl PrefetchState {
             self.ahead = self.ahead.min(got);
             return;
         }
+        // Only a full claim measures the round trip: a short one may have waited for work (a
+        // broker's claim waits for deliveries), which is no round trip to hide.
+        let rtt = now.saturating_duration_since(issued_at).as_secs_f64();
+        self.rtt = if self.rtt == 0.0 { rtt } else { 0.7 * self.rtt + 0.3 * rtt };
         let rate = if elapsed > 0.0 { ran as f64 / elapsed } else { 0.0 };
         let wanted = (rate * self.rtt * 2.0).round();
         let wanted = if wanted.is_finite() && wanted > 0.0 { wanted.min(max as f64) as usize } else { 0 };

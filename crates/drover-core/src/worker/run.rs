@@ -65,10 +65,13 @@ where
     let claim_limit = backend.claim_limit().max(1);
     let adaptive = matches!(config.prefetch, Prefetch::Adaptive { .. });
     let hold = hold(config.lease);
-    // Jobs started so far, and whether a job finished while a claim was in flight with no
-    // task at hand for its slot: what the adaptive prefetch measures.
+    // Jobs started so far, and the slots that fell idle while a claim was in flight with no
+    // task at hand for them: what the adaptive prefetch measures. The worker starved when at
+    // least `starved_at` slots (a quarter, as for claiming) fell idle, not when one job
+    // happened to end during a short claim.
     let mut started: u64 = 0;
-    let mut starved = false;
+    let mut idle_slots = 0usize;
+    let mut starved_at = 1usize;
     let mut wakeup = backend.wakeup();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Lease, Outcome)>();
     let mut done_buf: Vec<(Lease, Outcome)> = Vec::with_capacity(concurrency);
@@ -158,7 +161,8 @@ where
                 w.mark_seen();
             }
             prefetch.claim_sent(Instant::now());
-            starved = false;
+            idle_slots = 0;
+            starved_at = claim_batch_floor;
             let b = backend.clone();
             let request = ClaimRequest::new(name.clone(), free, config.lease);
             claim_asked = free;
@@ -207,7 +211,7 @@ where
                                 acks.push(Completion { lease, outcome });
                             }
                             if claim_fut.is_some() && unstarted.is_empty() {
-                                starved = true;
+                                idle_slots += n;
                             }
                         }
                     }
@@ -218,7 +222,7 @@ where
                             Ok(tasks) => {
                                 claim_errors = 0;
                                 let now = Instant::now();
-                                prefetch.claim_returned(now, started, claim_asked, tasks.len(), starved);
+                                prefetch.claim_returned(now, started, claim_asked, tasks.len(), idle_slots >= starved_at);
                                 if tasks.len() < claim_asked {
                                     idle_until = Some(deadline_in(config.poll_interval));
                                 }
