@@ -95,7 +95,7 @@ impl Inner {
         let number = session.active_consumer.load(Ordering::Acquire) + 1;
         let tag = format!("drover-{}-{}-{number}", self.names.work, session.generation);
         let consumer = channel
-            .basic_consume(&self.names.work, &tag, BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(self.names.work.as_str().into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default())
             .await
             .map_err(|e| connection_error("starting a consumer", e))
             .inspect_err(|_| session.mark_broken())?;
@@ -103,7 +103,7 @@ impl Inner {
         let pump = tokio::spawn(pump(Arc::downgrade(self), session.generation, number, consumer));
         for old in runs.drain(..) {
             // Its pump ends by itself once the cancel is confirmed.
-            let _ = channel.basic_cancel(&old.tag, BasicCancelOptions::default()).await;
+            let _ = channel.basic_cancel(old.tag.as_str().into(), BasicCancelOptions::default()).await;
         }
         runs.push(ConsumerRun { tag, pump });
         session.prefetch.store(u32::from(prefetch), Ordering::Release);
@@ -115,7 +115,7 @@ impl Inner {
         let mut runs = session.consumers.lock().await;
         session.prefetch.store(0, Ordering::Release);
         for run in runs.drain(..) {
-            let _ = session.consumer_channel.basic_cancel(&run.tag, BasicCancelOptions::default()).await;
+            let _ = session.consumer_channel.basic_cancel(run.tag.as_str().into(), BasicCancelOptions::default()).await;
             if tokio::time::timeout(DRAIN_TIMEOUT, run.pump).await.is_err() {
                 tracing::warn!(queue = %self.names.work, "the consumer did not stop in time");
             }

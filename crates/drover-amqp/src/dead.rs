@@ -20,7 +20,7 @@ fn revived(delivery: &lapin::message::Delivery) -> Outgoing {
 
 async fn get(channel: &Channel, queue: &str) -> Result<Option<lapin::message::Delivery>, BackendError> {
     let got = channel
-        .basic_get(queue, BasicGetOptions { no_ack: false })
+        .basic_get(queue.into(), BasicGetOptions { no_ack: false })
         .await
         .map_err(|e| connection_error("reading the dead-letter queue", e))?;
     Ok(got.map(|m| m.delivery))
@@ -49,7 +49,7 @@ impl<T, C> AmqpStorage<T, C> {
                 .await
                 .map_err(|e| connection_error("acknowledging requeued dead tasks", e))?;
         }
-        let _ = channel.close(200, "requeued").await;
+        let _ = channel.close(200, "requeued".into()).await;
         Ok(messages.len())
     }
 }
@@ -82,7 +82,7 @@ where
             }
         }
         // Closing the channel puts every other message read back where it was.
-        let _ = channel.close(200, "scanned").await;
+        let _ = channel.close(200, "scanned".into()).await;
         if found {
             self.inner.wakeup.notify();
         }

@@ -11,8 +11,7 @@ use futures_util::future::join_all;
 use lapin::options::{
     BasicAckOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
 };
-use lapin::publisher_confirm::Confirmation;
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
 use tokio::task::JoinHandle;
 
 use crate::config::AmqpConfig;
@@ -38,9 +37,9 @@ pub(crate) struct ConsumerRun {
 
 /// A broken connection or channel: the operation may succeed after a reconnect.
 pub(crate) fn connection_error(operation: &'static str, error: lapin::Error) -> BackendError {
-    match error {
-        lapin::Error::ProtocolError(_) => BackendError::server(operation, error),
-        other => BackendError::connection(operation, other),
+    match error.kind() {
+        lapin::ErrorKind::ProtocolError(_) => BackendError::server(operation, error),
+        _ => BackendError::connection(operation, error),
     }
 }
 
@@ -74,8 +73,6 @@ impl Session {
     /// Connect, open the channels and declare the work and dead-letter queues.
     pub(crate) async fn open(config: &AmqpConfig, names: &Names, generation: u64) -> Result<Self, BackendError> {
         let properties = ConnectionProperties::default()
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio)
             .with_connection_name(format!("drover-amqp {}", names.work).into());
         let connect = Connection::connect(config.url(), properties);
         let connection = match tokio::time::timeout(config.connect_within(), connect).await {
@@ -105,11 +102,11 @@ impl Session {
             connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
         let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
         publisher
-            .queue_declare(&names.work, durable, topology::work_args(config))
+            .queue_declare(names.work.as_str().into(), durable, topology::work_args(config))
             .await
             .map_err(|e| declare_error(&names.work, e))?;
         publisher
-            .queue_declare(&names.dead, durable, topology::dead_args(config))
+            .queue_declare(names.dead.as_str().into(), durable, topology::dead_args(config))
             .await
             .map_err(|e| declare_error(&names.dead, e))?;
         Ok(Self {
@@ -152,7 +149,7 @@ impl Session {
         // channel is dropped instead.
         if let (true, Ok(runtime)) = (self.connection.status().connected(), tokio::runtime::Handle::try_current()) {
             runtime.spawn(async move {
-                let _ = connection.close(200, "drover-amqp: closing").await;
+                let _ = connection.close(200, "drover-amqp: closing".into()).await;
             });
         }
     }
@@ -176,7 +173,7 @@ impl Session {
             let name = names.delay(ms);
             let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
             self.publisher
-                .queue_declare(&name, durable, topology::delay_args(config, names, ms))
+                .queue_declare(name.as_str().into(), durable, topology::delay_args(config, names, ms))
                 .await
                 .map_err(|e| declare_error(&name, e))
                 .inspect_err(|_| self.mark_broken())?;
@@ -244,7 +241,7 @@ pub(crate) async fn publish_on(
     let sends = messages.iter().map(|m| {
         let queue = names.queue_of(m.route);
         let properties = m.envelope.properties();
-        async move { channel.basic_publish("", &queue, options, &m.payload, properties).await }
+        async move { channel.basic_publish("".into(), queue.as_str().into(), options, &m.payload, properties).await }
     });
     let mut confirms = Vec::with_capacity(messages.len());
     for sent in join_all(sends).await {
@@ -281,7 +278,7 @@ pub(crate) async fn publish_on(
 }
 
 fn declare_error(queue: &str, error: lapin::Error) -> BackendError {
-    if let lapin::Error::ProtocolError(e) = &error {
+    if let lapin::ErrorKind::ProtocolError(e) = error.kind() {
         if e.get_id() == 406 {
             return BackendError::Config(format!(
                 "queue `{queue}` already exists with other arguments ({e}); delete it (`rabbitmqctl delete_queue {queue}`) \

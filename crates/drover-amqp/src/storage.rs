@@ -86,14 +86,14 @@ impl<T, C> AmqpStorage<T, C> {
             session.connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
         let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
         let work = channel
-            .queue_declare(&self.inner.names.work, passive, FieldTable::default())
+            .queue_declare(self.inner.names.work.as_str().into(), passive, FieldTable::default())
             .await
             .map_err(|e| connection_error("reading the work queue's depth", e))?;
         let dead = channel
-            .queue_declare(&self.inner.names.dead, passive, FieldTable::default())
+            .queue_declare(self.inner.names.dead.as_str().into(), passive, FieldTable::default())
             .await
             .map_err(|e| connection_error("reading the dead-letter queue's depth", e))?;
-        let _ = channel.close(200, "done").await;
+        let _ = channel.close(200, "done".into()).await;
         Ok(QueueDepths { ready: work.message_count(), consumers: work.consumer_count(), dead: dead.message_count() })
     }
 
@@ -104,7 +104,7 @@ impl<T, C> AmqpStorage<T, C> {
     pub async fn close(&self) -> Result<(), BackendError> {
         let Some(session) = self.inner.current() else { return Ok(()) };
         self.inner.release(Vec::new()).await?;
-        session.connection.close(200, "drover-amqp: closed").await.map_err(|e| connection_error("closing", e))?;
+        session.connection.close(200, "drover-amqp: closed".into()).await.map_err(|e| connection_error("closing", e))?;
         session.mark_broken();
         Ok(())
     }

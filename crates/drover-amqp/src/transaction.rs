@@ -65,7 +65,7 @@ where
 
     async fn commit(&self, tx: AmqpTransaction) -> Result<(), BackendError> {
         tx.channel.tx_commit().await.map_err(|e| connection_error("committing a transaction", e))?;
-        let _ = tx.channel.close(200, "committed").await;
+        let _ = tx.channel.close(200, "committed".into()).await;
         self.inner.wakeup.notify();
         Ok(())
     }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use drover_core::{BackendError, ClaimedTask, LeaseToken, LEASE_EXPIRED_ON_LAST_ATTEMPT};
 use sqlx::pool::PoolConnection;
+use sqlx::AssertSqlSafe;
 use sqlx::{Executor, MySql, MySqlPool, Row};
 
 use crate::columns::{micros, task_id};
@@ -170,7 +171,7 @@ fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) ->
             .replace("{limit}", &params.max.to_string())
             .replace("{scan}", &scan_limit(params.max).to_string());
         // A `&str` without arguments goes as a text query, so its statements run in order.
-        let rows = conn.fetch_all(select.as_str()).await?;
+        let rows = conn.fetch_all(AssertSqlSafe(select)).await?;
         let mut candidates = Vec::with_capacity(rows.len());
         for row in rows {
             candidates.push(Candidate {
@@ -210,7 +211,7 @@ fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) ->
             write.push_str(";\n");
         }
         write.push_str("COMMIT");
-        conn.execute(write.as_str()).await?;
+        conn.execute(AssertSqlSafe(write)).await?;
         let claimed = live
             .into_iter()
             .map(|c| {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use drover_core::{BackendError, Completion, Lease, Outcome};
 use sqlx::MySqlPool;
+use sqlx::AssertSqlSafe;
 
 use crate::columns::{error_text, id_bytes, micros};
 use crate::error::retry_on_lock_conflict;
@@ -63,7 +64,7 @@ pub(crate) async fn complete(pool: &MySqlPool, batch: &[Completion]) -> Result<(
     for chunk in batch.chunks(CHUNK) {
         let sql = complete_sql(chunk.len());
         retry_on_lock_conflict("complete", || {
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
             for Completion { lease, outcome } in chunk {
                 let (kind, delay, error) = match outcome {
                     Outcome::Done => (1i8, 0, None),
@@ -84,7 +85,7 @@ pub(crate) async fn extend(pool: &MySqlPool, leases: &[Lease], lease: Duration) 
     for chunk in leases.chunks(CHUNK) {
         let sql = pairs_sql(EXTEND_PREFIX, chunk.len());
         retry_on_lock_conflict("extend leases", || {
-            let mut query = sqlx::query(&sql).bind(micros(lease));
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(micros(lease));
             for l in chunk {
                 query = query.bind(id_bytes(l.id)).bind(l.token.0);
             }
@@ -101,7 +102,7 @@ pub(crate) async fn release(pool: &MySqlPool, leases: &[Lease]) -> Result<bool, 
     for chunk in leases.chunks(CHUNK) {
         let sql = pairs_sql(RELEASE_PREFIX, chunk.len());
         let done = retry_on_lock_conflict("release", || {
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
             for l in chunk {
                 query = query.bind(id_bytes(l.id)).bind(l.token.0);
             }

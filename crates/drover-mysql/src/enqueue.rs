@@ -8,6 +8,7 @@ use drover_core::{
     BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, Priorities, PushOptions, TaskId, UniqueKeys,
 };
 use sqlx::{MySql, MySqlConnection, Row, Transaction};
+use sqlx::AssertSqlSafe;
 
 use crate::columns::{clamp_time, id_bytes, task_id};
 use crate::config::MAX_UNIQUE_KEY_CHARS;
@@ -99,7 +100,7 @@ pub(crate) fn insert<'a>(
             if unique {
                 sql.push_str(ON_DUPLICATE);
             }
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query(AssertSqlSafe(sql));
             for task in chunk {
                 query = query
                     .bind(id_bytes(task.id))
@@ -139,7 +140,7 @@ fn holders<'a>(
         let mut holders = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(1_000) {
             let sql = in_list(HOLDERS_PREFIX, chunk.len());
-            let mut query = sqlx::query(&sql).bind(queue);
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(queue);
             for key in chunk {
                 query = query.bind(*key);
             }

@@ -2,6 +2,7 @@
 
 use drover_core::{BackendError, Cancel, Codec, Inspect, ListQuery, QueueStats, Requeue, Status, TaskId, TaskInfo};
 use sqlx::Row;
+use sqlx::AssertSqlSafe;
 
 use crate::columns::{id_bytes, task_info, TASK_COLUMNS};
 use crate::error::{backend_error, is_duplicate_key, retry_on_lock_conflict};
@@ -61,7 +62,7 @@ where
         let sql = format!(
             "SELECT {TASK_COLUMNS} FROM drover_tasks WHERE queue = ? {filter} ORDER BY id DESC LIMIT ? OFFSET ?"
         );
-        let mut q = sqlx::query(&sql).bind(self.queue_name());
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(self.queue_name());
         if let Some(status) = query.status {
             q = q.bind(status.as_str());
         }
@@ -76,7 +77,7 @@ where
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM drover_tasks WHERE id = ? AND queue = ?");
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id_bytes(id))
             .bind(self.queue_name())
             .fetch_optional(self.pool())

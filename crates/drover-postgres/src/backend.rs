@@ -7,6 +7,7 @@ use drover_core::{
     Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, TaskId, Wakeup,
     LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::error::db_error;
@@ -67,7 +68,7 @@ where
         if max == 0 {
             return Ok(Vec::new());
         }
-        let mut rows: Vec<ClaimRow> = sqlx::query_as(&self.inner.claim_sql)
+        let mut rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(self.inner.claim_sql.as_str()))
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .bind(micros(request.lease))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use drover_core::BackendError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::Client;
+use redis::{Client, IntoConnectionInfo};
 
 /// A connection to Redis: a [`ConnectionManager`] (multiplexed, reconnects by itself after a
 /// server restart or a network failure) and, when made by [`connect`], the client it came from.
@@ -62,26 +62,28 @@ impl From<ConnectionManager> for RedisConnection {
 /// # }
 /// ```
 pub async fn connect(url: &str) -> Result<RedisConnection, BackendError> {
-    let client = Client::open(url).map_err(|e| {
-        BackendError::Config(format!(
-            "`{}` is not a usable Redis URL: {e} (expected redis://[:password@]host:port[/db]{})",
-            redact(url),
-            if cfg!(feature = "tls-rustls") {
-                " or rediss://…"
-            } else {
-                "; rediss:// needs the `tls-rustls` feature"
-            }
-        ))
-    })?;
+    let info = url.into_connection_info().map_err(|e| bad_url(url, e))?;
+    // Small commands (claims, acks) must not wait for Nagle's algorithm.
+    let nodelay = info.tcp_settings().clone().set_nodelay(true);
+    let client = Client::open(info.set_tcp_settings(nodelay)).map_err(|e| bad_url(url, e))?;
     let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Duration::from_secs(5))
-        .set_response_timeout(Duration::from_secs(30))
+        .set_connection_timeout(Some(Duration::from_secs(5)))
+        .set_response_timeout(Some(Duration::from_secs(30)))
         .set_number_of_retries(4)
-        .set_max_delay(2_000);
+        .set_max_delay(Duration::from_secs(2));
     let manager = ConnectionManager::new_with_config(client.clone(), config)
         .await
         .map_err(|e| BackendError::connection("connecting to Redis", e))?;
     Ok(RedisConnection::new(client, manager))
+}
+
+/// The error for a URL that redis-rs refused.
+fn bad_url(url: &str, e: redis::RedisError) -> BackendError {
+    BackendError::Config(format!(
+        "`{}` is not a usable Redis URL: {e} (expected redis://[:password@]host:port[/db]{})",
+        redact(url),
+        if cfg!(feature = "tls-rustls") { " or rediss://…" } else { "; rediss:// needs the `tls-rustls` feature" }
+    ))
 }
 
 /// The URL without its password, for error messages.
@@ -99,8 +101,10 @@ pub fn backend_error(operation: &'static str, error: redis::RedisError) -> Backe
         || error.is_connection_dropped()
         || error.is_connection_refusal()
         || error.is_timeout()
-        || error.kind() == redis::ErrorKind::BusyLoadingError
-        || error.kind() == redis::ErrorKind::TryAgain
+        || matches!(
+            error.kind(),
+            redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading | redis::ServerErrorKind::TryAgain)
+        )
     {
         BackendError::connection(operation, error)
     } else {

@@ -64,7 +64,7 @@ async fn listen(client: redis::Client, channel: String, sender: WakeupSender, ow
 async fn subscribe(client: &redis::Client, channel: &str) -> redis::RedisResult<redis::aio::PubSub> {
     let mut pubsub = tokio::time::timeout(Duration::from_secs(5), client.get_async_pubsub())
         .await
-        .map_err(|_| redis::RedisError::from((redis::ErrorKind::IoError, "timed out connecting")))??;
+        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timed out connecting")))??;
     pubsub.subscribe(channel).await?;
     Ok(pubsub)
 }

@@ -76,7 +76,7 @@ async fn forward(
 
 async fn open(client: &redis::Client, channel: &str) -> redis::RedisResult<redis::aio::PubSub> {
     let connecting = tokio::time::timeout(Duration::from_secs(5), client.get_async_pubsub()).await;
-    let mut pubsub = connecting.map_err(|_| redis::RedisError::from((redis::ErrorKind::IoError, "timed out")))??;
+    let mut pubsub = connecting.map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timed out")))??;
     pubsub.subscribe(channel).await?;
     Ok(pubsub)
 }

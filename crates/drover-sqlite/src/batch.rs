@@ -2,17 +2,24 @@
 //! SQLite's limit of 32,766 parameters per statement.
 
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteQueryResult, SqliteRow};
+use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
 /// A boxed, sendable future. Functions that hold a `&mut SqliteConnection` across an await
 /// return one: it pins the borrow's lifetime, which otherwise trips rustc's check that the
 /// trait methods' futures are `Send` ("implementation of `Executor` is not general enough").
 pub(crate) type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// SQL text built by this crate: fixed statements and `VALUES` lists of `?` placeholders,
+/// never user input (every value is a bound parameter).
+pub(crate) fn built(statement: impl Into<String>) -> SqlStr {
+    AssertSqlSafe(statement.into()).into_sql_str()
+}
+
 /// Execute `statement` on a connection (a transaction's, say), as a boxed future.
 pub(crate) fn execute_on<'c>(
     conn: &'c mut SqliteConnection,
-    statement: &'c str,
-    args: SqliteArguments<'c>,
+    statement: impl SqlSafeStr,
+    args: SqliteArguments,
 ) -> BoxFuture<'c, Result<SqliteQueryResult, sqlx::Error>> {
     Box::pin(sqlx::query_with(statement, args).execute(conn))
 }
@@ -20,8 +27,8 @@ pub(crate) fn execute_on<'c>(
 /// Fetch every row of `statement` on a connection, as a boxed future.
 pub(crate) fn fetch_all_on<'c>(
     conn: &'c mut SqliteConnection,
-    statement: &'c str,
-    args: SqliteArguments<'c>,
+    statement: impl SqlSafeStr,
+    args: SqliteArguments,
 ) -> BoxFuture<'c, Result<Vec<SqliteRow>, sqlx::Error>> {
     Box::pin(sqlx::query_with(statement, args).fetch_all(conn))
 }

@@ -9,7 +9,7 @@ use drover_core::{
 use sqlx::sqlite::{SqliteArguments, SqliteConnection};
 use sqlx::{Connection, Row, Sqlite};
 
-use crate::batch::{chunks_of, execute_on, fetch_all_on, rows_of, BoxFuture};
+use crate::batch::{built, chunks_of, execute_on, fetch_all_on, rows_of, BoxFuture};
 use crate::codec::{id_bytes, id_from, millis, now_millis};
 use crate::error::sql;
 use crate::group::{Param, Statement};
@@ -68,7 +68,7 @@ async fn insert_inner(
             add(&mut args, now, OP)?;
             add(&mut args, now, OP)?;
         }
-        execute_on(conn, &statement, args).await.map_err(|e| sql(OP, e))?;
+        execute_on(conn, built(statement), args).await.map_err(|e| sql(OP, e))?;
         if keyed {
             let holders = key_holders(conn, queue, chunk).await?;
             ids.extend(
@@ -130,7 +130,7 @@ async fn key_holders(
     for key in keys {
         add(&mut args, key.clone(), OP)?;
     }
-    let rows = fetch_all_on(conn, &statement, args).await.map_err(|e| sql(OP, e))?;
+    let rows = fetch_all_on(conn, built(statement), args).await.map_err(|e| sql(OP, e))?;
     let mut holders = HashMap::with_capacity(rows.len());
     for row in rows {
         let key: String = row.try_get(0).map_err(|e| sql(OP, e))?;

@@ -27,7 +27,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteConnection, Sqli
 use sqlx::{Arguments, Connection, Either, Executor};
 use tokio::sync::{oneshot, Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard};
 
-use crate::batch::{execute_on, BoxFuture};
+use crate::batch::{built, execute_on, BoxFuture};
 use crate::error::sql;
 
 /// A bound value. Statements keep their values until the leader builds the combined
@@ -42,7 +42,7 @@ pub(crate) enum Param {
 }
 
 impl Param {
-    fn add_to(self, args: &mut SqliteArguments<'static>) -> Result<(), sqlx::error::BoxDynError> {
+    fn add_to(self, args: &mut SqliteArguments) -> Result<(), sqlx::error::BoxDynError> {
         match self {
             Param::Int(v) => args.add(v),
             Param::OptInt(v) => args.add(v),
@@ -246,8 +246,8 @@ type Steps<'c> = BoxStream<'c, Result<Either<SqliteQueryResult, SqliteRow>, sqlx
 
 /// Every statement's rows and result, in order (boxed for the reason given at
 /// [`BoxFuture`]).
-fn fetch_many<'c>(conn: &'c mut SqliteConnection, text: &'c str, args: SqliteArguments<'c>) -> Steps<'c> {
-    conn.fetch_many(sqlx::query_with(text, args))
+fn fetch_many<'c>(conn: &'c mut SqliteConnection, text: String, args: SqliteArguments) -> Steps<'c> {
+    conn.fetch_many(sqlx::query_with(built(text), args))
 }
 
 /// Run `BEGIN IMMEDIATE; <every statement of batch>; COMMIT` as one query. On failure, says
@@ -273,7 +273,7 @@ async fn run(conn: &mut SqliteConnection, batch: &[Pending]) -> Result<Vec<Vec<D
     let mut done = Done::default();
     // Statements finished so far, BEGIN included.
     let mut finished = 0usize;
-    let mut stream = fetch_many(conn, &text, args);
+    let mut stream = fetch_many(conn, text, args);
     while let Some(step) = stream.next().await {
         match step {
             Ok(Either::Right(row)) => done.rows.push(row),

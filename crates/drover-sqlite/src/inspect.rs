@@ -9,7 +9,7 @@ use drover_core::{
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::Row;
 
-use crate::batch::execute_on;
+use crate::batch::{built, execute_on};
 use crate::codec::{id_bytes, id_from, now_millis, time_from};
 use crate::error::sql;
 use crate::storage::{add, SqliteStorage};
@@ -60,7 +60,7 @@ DELETE FROM drover_tasks WHERE id IN (
     LIMIT ?4)";
 
 /// Arguments (id, queue, now) of cancel and requeue.
-fn id_queue_now(id: TaskId, queue: &str) -> Result<SqliteArguments<'static>, BackendError> {
+fn id_queue_now(id: TaskId, queue: &str) -> Result<SqliteArguments, BackendError> {
     const OP: &str = "binding arguments";
     let mut args = SqliteArguments::default();
     add(&mut args, id_bytes(id).to_vec(), OP)?;
@@ -76,7 +76,7 @@ impl<T, C> SqliteStorage<T, C> {
         &self,
         operation: &'static str,
         statement: &'static str,
-        args: SqliteArguments<'static>,
+        args: SqliteArguments,
     ) -> Result<u64, BackendError> {
         let mut turn = self.inner.hub.group.turn().await;
         let conn = turn.connection(&self.inner.pool, operation).await?;
@@ -150,7 +150,7 @@ where
                      ORDER BY id DESC LIMIT ?3 OFFSET ?4",
                     status_filter(status)
                 );
-                sqlx::query(&statement)
+                sqlx::query(built(statement))
                     .bind(self.inner.config.queue())
                     .bind(status.as_str())
                     .bind(limit)
@@ -161,7 +161,7 @@ where
             None => {
                 let statement =
                     format!("SELECT {COLUMNS} FROM drover_tasks WHERE queue = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3");
-                sqlx::query(&statement)
+                sqlx::query(built(statement))
                     .bind(self.inner.config.queue())
                     .bind(limit)
                     .bind(offset)
@@ -176,7 +176,7 @@ where
     async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
         const OP: &str = "reading a task";
         let statement = format!("SELECT {COLUMNS} FROM drover_tasks WHERE id = ?1 AND queue = ?2");
-        let row = sqlx::query(&statement)
+        let row = sqlx::query(built(statement))
             .bind(id_bytes(id).to_vec())
             .bind(self.inner.config.queue())
             .fetch_optional(&self.inner.pool)

@@ -131,9 +131,9 @@ impl<T, C> SqliteStorage<T, C> {
 }
 
 /// Add one bind argument, turning an encode failure into a backend error.
-pub(crate) fn add<'q, V>(args: &mut SqliteArguments<'q>, value: V, operation: &'static str) -> Result<(), BackendError>
+pub(crate) fn add<'q, V>(args: &mut SqliteArguments, value: V, operation: &'static str) -> Result<(), BackendError>
 where
-    V: 'q + Send + sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    V: sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
     args.add(value).map_err(|e| BackendError::server(operation, e))
 }
