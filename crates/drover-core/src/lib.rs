@@ -40,6 +40,7 @@ mod handler;
 pub mod layers;
 mod memory;
 mod monitor;
+mod queue_name;
 mod request;
 mod retention;
 mod task;
@@ -57,6 +58,7 @@ pub use extract::{Attempt, Data, FromTask};
 pub use handler::{JobFn, ServiceFn};
 pub use memory::{BufferedTransaction, MemoryStorage, MemoryTransaction};
 pub use monitor::{Event, EventSink, IntoWorkerFactory, Monitor, RunnableWorker};
+pub use queue_name::default_queue_name;
 pub use request::{Extensions, Request, TaskContext};
 pub use retention::Retention;
 pub use task::{

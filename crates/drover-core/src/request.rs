@@ -4,6 +4,8 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use crate::task::TaskId;
 use crate::worker::WorkerContext;
 
@@ -37,6 +39,8 @@ pub struct TaskContext {
     pub(crate) id: TaskId,
     pub(crate) attempt: u32,
     pub(crate) max_attempts: u32,
+    pub(crate) enqueued_at: DateTime<Utc>,
+    pub(crate) run_at: Option<DateTime<Utc>>,
     pub(crate) data: Arc<Extensions>,
     pub(crate) worker: WorkerContext,
 }
@@ -55,6 +59,28 @@ impl TaskContext {
     /// Attempts allowed before the task is dead.
     pub fn max_attempts(&self) -> u32 {
         self.max_attempts
+    }
+
+    /// The queue the task was claimed from.
+    pub fn queue(&self) -> &str {
+        self.worker.queue()
+    }
+
+    /// The name of the worker running the task.
+    pub fn worker_name(&self) -> &str {
+        self.worker.name()
+    }
+
+    /// When the task was enqueued.
+    pub fn enqueued_at(&self) -> DateTime<Utc> {
+        self.enqueued_at
+    }
+
+    /// When the task became due: its scheduled time, or its retry's. A task pushed to run now
+    /// (or claimed from a backend that does not record it) was due when it was enqueued.
+    /// `started - run_at` is the time it waited for a worker.
+    pub fn run_at(&self) -> DateTime<Utc> {
+        self.run_at.unwrap_or(self.enqueued_at)
     }
 
     /// Shared data registered on the worker.
@@ -80,12 +106,15 @@ pub struct Request<T> {
 impl<T> Request<T> {
     /// A request for tests of layers and services, outside a worker.
     pub fn for_test(job: T) -> Self {
+        let id = TaskId::new();
         Self {
             job,
             ctx: TaskContext {
-                id: TaskId::new(),
+                id,
                 attempt: 1,
                 max_attempts: 1,
+                enqueued_at: id.created_at(),
+                run_at: None,
                 data: Arc::new(Extensions::default()),
                 worker: WorkerContext::detached("test"),
             },

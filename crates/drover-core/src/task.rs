@@ -263,12 +263,30 @@ pub struct ClaimedTask {
     pub max_attempts: u32,
     /// The encoded job.
     pub payload: Vec<u8>,
+    /// When the task became due: its scheduled time, or its retry's. `None` when the backend
+    /// does not know; the task then counts as due when it was enqueued.
+    pub run_at: Option<DateTime<Utc>>,
+    /// When the task was enqueued, where the backend knows better than the id's timestamp
+    /// (which is the enqueue time of every task pushed through Drover).
+    pub enqueued_at: Option<DateTime<Utc>>,
 }
 
 impl ClaimedTask {
     /// Put together a claimed task (for backend implementations).
     pub fn new(id: TaskId, token: LeaseToken, attempt: u32, max_attempts: u32, payload: Vec<u8>) -> Self {
-        Self { id, token, attempt, max_attempts, payload }
+        Self { id, token, attempt, max_attempts, payload, run_at: None, enqueued_at: None }
+    }
+
+    /// The time the task became due (see [`ClaimedTask::run_at`]).
+    pub fn with_run_at(mut self, run_at: DateTime<Utc>) -> Self {
+        self.run_at = Some(run_at);
+        self
+    }
+
+    /// The time the task was enqueued (see [`ClaimedTask::enqueued_at`]).
+    pub fn with_enqueued_at(mut self, enqueued_at: DateTime<Utc>) -> Self {
+        self.enqueued_at = Some(enqueued_at);
+        self
     }
 
     /// The reference used to extend, release or complete this claim.

@@ -20,37 +20,52 @@ pub use drover_core::Retention;
 /// let config = MysqlConfig::new("emails")
 ///     .set_enqueue_chunk(2_000)
 ///     .set_retention(Retention::default().done(Some(Duration::from_secs(3600))));
-/// assert_eq!(config.queue(), "emails");
+/// assert_eq!(config.queue(), Some("emails"));
+/// // Without a queue, the storage names it after its job type (`Email` → `email`):
+/// assert_eq!(MysqlConfig::default().queue(), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MysqlConfig {
-    queue: String,
+    queue: Option<String>,
     enqueue_chunk: usize,
     claim_limit: usize,
     retention: Retention,
 }
 
 impl Default for MysqlConfig {
+    /// The defaults, with the queue named after the storage's job type.
     fn default() -> Self {
-        Self::new("default")
+        Self { queue: None, enqueue_chunk: 1_000, claim_limit: 1_000, retention: Retention::default() }
     }
 }
 
 impl MysqlConfig {
     /// The defaults for queue `queue`.
     pub fn new(queue: impl Into<String>) -> Self {
-        Self { queue: queue.into(), enqueue_chunk: 1_000, claim_limit: 1_000, retention: Retention::default() }
+        Self::default().set_queue(queue)
     }
 
-    /// The queue name: explicit and stable, never derived from a type.
-    pub fn queue(&self) -> &str {
-        &self.queue
+    /// The queue set explicitly; `None` (the default) means the storage uses its job type's
+    /// [`default_queue_name`](drover_core::default_queue_name) (`Email` → `email`).
+    pub fn queue(&self) -> Option<&str> {
+        self.queue.as_deref()
     }
 
     /// Use queue `queue` (1 to 191 characters).
     pub fn set_queue(mut self, queue: impl Into<String>) -> Self {
-        self.queue = queue.into();
+        self.queue = Some(queue.into());
         self
+    }
+
+    /// This config with the queue set: the explicit one, or job type `T`'s default.
+    pub(crate) fn for_job<T: ?Sized>(mut self) -> Self {
+        self.queue.get_or_insert_with(drover_core::default_queue_name::<T>);
+        self
+    }
+
+    /// The queue of a config passed through [`MysqlConfig::for_job`].
+    pub(crate) fn queue_name(&self) -> &str {
+        self.queue.as_deref().unwrap_or("default")
     }
 
     /// Most tasks inserted by one statement (default 1,000). A larger `push_bulk` is split into
@@ -91,11 +106,12 @@ impl MysqlConfig {
     /// Check the settings the server would otherwise refuse later, with a message saying what
     /// to change.
     pub(crate) fn validate(&self) -> Result<(), BackendError> {
-        let chars = self.queue.chars().count();
+        let queue = self.queue_name();
+        let chars = queue.chars().count();
         if chars == 0 || chars > MAX_QUEUE_NAME_CHARS {
             return Err(BackendError::Config(format!(
-                "the queue name must have 1 to {MAX_QUEUE_NAME_CHARS} characters, `{}` has {chars}",
-                self.queue
+                "the queue name must have 1 to {MAX_QUEUE_NAME_CHARS} characters, `{queue}` has {chars}; \
+                 set a shorter one with `MysqlConfig::set_queue`"
             )));
         }
         Ok(())

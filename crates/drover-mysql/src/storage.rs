@@ -65,7 +65,8 @@ impl MysqlStorage<()> {
 }
 
 impl<T> MysqlStorage<T> {
-    /// The queue `default` on `pool`, with JSON payloads.
+    /// The queue named after the job type (`Email` → `email`; see
+    /// [`default_queue_name`](drover_core::default_queue_name)) on `pool`, with JSON payloads.
     pub fn new(pool: MySqlPool) -> Self {
         Self::from_parts(pool, MysqlConfig::default())
     }
@@ -80,11 +81,13 @@ impl<T> MysqlStorage<T> {
 impl<T, C> MysqlStorage<T, C> {
     /// A queue configured by `config` on `pool`, with payloads encoded by the codec `C`.
     pub fn with_codec(pool: MySqlPool, config: MysqlConfig) -> Result<Self, BackendError> {
+        let config = config.for_job::<T>();
         config.validate()?;
         Ok(Self::from_parts(pool, config))
     }
 
     fn from_parts(pool: MySqlPool, config: MysqlConfig) -> Self {
+        let config = config.for_job::<T>();
         Self { shared: Arc::new(Shared { pool, config, wakeup: WakeupSender::new() }), _job: PhantomData }
     }
 
@@ -99,7 +102,7 @@ impl<T, C> MysqlStorage<T, C> {
     }
 
     pub(crate) fn queue_name(&self) -> &str {
-        self.shared.config.queue()
+        self.shared.config.queue_name()
     }
 }
 

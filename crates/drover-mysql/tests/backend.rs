@@ -181,5 +181,5 @@ async fn bad_configuration_and_missing_tables_say_what_to_do() {
     let storage: MysqlStorage<u64> = MysqlStorage::new(empty);
     let error = storage.push(1).await.unwrap_err();
     assert!(error.to_string().contains("MysqlStorage::setup"), "{error}");
-    assert_eq!(storage.queue(), "default");
+    assert_eq!(storage.queue(), "u64");
 }

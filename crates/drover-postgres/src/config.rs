@@ -29,11 +29,13 @@ pub use drover_core::Retention;
 ///     .set_enqueue_chunk(5_000)
 ///     .set_claim_commit(ClaimCommit::Asynchronous)
 ///     .set_retention(Retention::default().done(Some(Duration::from_secs(3600))));
-/// assert_eq!(config.queue(), "emails");
+/// assert_eq!(config.queue(), Some("emails"));
+/// // Without a queue, the storage names it after its job type (`Email` → `email`):
+/// assert_eq!(PostgresConfig::default().queue(), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PostgresConfig {
-    queue: String,
+    queue: Option<String>,
     enqueue_chunk: usize,
     claim_limit: usize,
     listen: bool,
@@ -42,16 +44,10 @@ pub struct PostgresConfig {
 }
 
 impl Default for PostgresConfig {
+    /// The defaults, with the queue named after the storage's job type.
     fn default() -> Self {
-        Self::new("default")
-    }
-}
-
-impl PostgresConfig {
-    /// The defaults for queue `queue`.
-    pub fn new(queue: impl Into<String>) -> Self {
         Self {
-            queue: queue.into(),
+            queue: None,
             enqueue_chunk: 10_000,
             claim_limit: 1_000,
             listen: true,
@@ -59,16 +55,35 @@ impl PostgresConfig {
             retention: Retention::default(),
         }
     }
+}
 
-    /// The queue name: explicit and stable, never derived from a type.
-    pub fn queue(&self) -> &str {
-        &self.queue
+impl PostgresConfig {
+    /// The defaults for queue `queue`.
+    pub fn new(queue: impl Into<String>) -> Self {
+        Self::default().set_queue(queue)
+    }
+
+    /// The queue set explicitly; `None` (the default) means the storage uses its job type's
+    /// [`default_queue_name`](drover_core::default_queue_name) (`Email` → `email`).
+    pub fn queue(&self) -> Option<&str> {
+        self.queue.as_deref()
     }
 
     /// Use queue `queue`.
     pub fn set_queue(mut self, queue: impl Into<String>) -> Self {
-        self.queue = queue.into();
+        self.queue = Some(queue.into());
         self
+    }
+
+    /// This config with the queue set: the explicit one, or job type `T`'s default.
+    pub(crate) fn for_job<T: ?Sized>(mut self) -> Self {
+        self.queue.get_or_insert_with(drover_core::default_queue_name::<T>);
+        self
+    }
+
+    /// The queue of a config passed through [`PostgresConfig::for_job`].
+    pub(crate) fn queue_name(&self) -> &str {
+        self.queue.as_deref().unwrap_or("default")
     }
 
     /// Most tasks inserted by one statement (default 10,000). A larger `push_bulk` is split

@@ -37,12 +37,13 @@
 //!
 //! # Configuration
 //!
-//! [`PostgresStorage::new`] uses queue `default` and the defaults below;
+//! [`PostgresStorage::new`] uses the queue named after the job type (`Email` → `email`, see
+//! [`default_queue_name`](drover_core::default_queue_name)) and the defaults below;
 //! [`PostgresStorage::new_with_config`] takes a [`PostgresConfig`]:
 //!
 //! | setting | default | what it does |
 //! |---|---|---|
-//! | `set_queue` | `"default"` | the queue name: explicit and stable, never a type path |
+//! | `set_queue` | the job type's name in `snake_case` | the queue name; the default does not change when the type moves to another module, only when it is renamed |
 //! | `set_enqueue_chunk` | 10,000 | most rows one insert statement takes; larger `push_bulk` calls are split inside one transaction |
 //! | `set_claim_limit` | 1,000 | most rows one claim statement takes |
 //! | `set_listen` | true | wait on `LISTEN/NOTIFY`; turn off behind a transaction-mode pooler |

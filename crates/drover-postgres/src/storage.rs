@@ -74,7 +74,8 @@ impl PostgresStorage<()> {
 }
 
 impl<T> PostgresStorage<T> {
-    /// A storage for queue `default`, JSON-encoded.
+    /// A storage for the queue named after the job type (`Email` → `email`; see
+    /// [`default_queue_name`](drover_core::default_queue_name)), JSON-encoded.
     pub fn new(pool: PgPool) -> Self {
         Self::new_with_config(pool, PostgresConfig::default())
     }
@@ -88,6 +89,7 @@ impl<T> PostgresStorage<T> {
 impl<T, C> PostgresStorage<T, C> {
     /// A storage with `config` and the codec `C`.
     pub fn with_codec(pool: PgPool, config: PostgresConfig) -> Self {
+        let config = config.for_job::<T>();
         let hub = Hub::for_pool(&pool);
         let claim_sql = match config.claim_commit() {
             ClaimCommit::Synchronous => CLAIM_SQL.to_owned(),
@@ -112,6 +114,6 @@ impl<T, C> PostgresStorage<T, C> {
     }
 
     pub(crate) fn queue_name(&self) -> &str {
-        self.inner.config.queue()
+        self.inner.config.queue_name()
     }
 }

@@ -17,11 +17,13 @@ pub const MAX_BATCH: usize = 1_000;
 ///     .set_namespace("my-app::dead-letter")
 ///     .set_done_ttl(Duration::from_secs(3600))
 ///     .set_done_cap(50_000);
-/// assert_eq!(config.namespace(), "my-app::dead-letter");
+/// assert_eq!(config.queue_name(), Some("my-app::dead-letter"));
+/// // Without a namespace, the storage names its queue after its job type (`Email` → `email`):
+/// assert_eq!(Config::default().namespace(), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    namespace: String,
+    namespace: Option<String>,
     done_ttl: Duration,
     done_cap: u64,
     dead_ttl: Duration,
@@ -33,7 +35,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            namespace: "default".to_owned(),
+            namespace: None,
             done_ttl: Duration::from_secs(24 * 3600),
             done_cap: 10_000,
             dead_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -50,11 +52,24 @@ impl Config {
         Self::default().set_namespace(namespace)
     }
 
-    /// The queue's name; its keys are `drover:{<namespace>}:…` (default `default`). The braces
-    /// are a Redis Cluster hash tag: all of one queue's keys live in one slot.
+    /// The queue's name; its keys are `drover:{<namespace>}:…`. The braces are a Redis Cluster
+    /// hash tag: all of one queue's keys live in one slot. By default the queue is named after
+    /// the storage's job type ([`default_queue_name`](drover_core::default_queue_name):
+    /// `Email` → `email`).
     pub fn set_namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = namespace.into();
+        self.namespace = Some(namespace.into());
         self
+    }
+
+    /// This config with the namespace set: the explicit one, or job type `T`'s default queue.
+    pub(crate) fn for_job<T: ?Sized>(mut self) -> Self {
+        self.namespace.get_or_insert_with(drover_core::default_queue_name::<T>);
+        self
+    }
+
+    /// The queue of a config passed through [`Config::for_job`].
+    pub(crate) fn queue_name(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("default")
     }
 
     /// How long a done task is kept for inspection, counted from its creation (default one
@@ -96,9 +111,10 @@ impl Config {
         self
     }
 
-    /// The queue's name.
-    pub fn namespace(&self) -> &str {
-        &self.namespace
+    /// The namespace (queue name) set explicitly; `None` (the default) means the storage uses
+    /// its job type's [`default_queue_name`](drover_core::default_queue_name).
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
     }
 
     /// How long done tasks are kept.

@@ -57,7 +57,7 @@ where
                         .arg(rank);
                 })
                 .await?;
-            let page = task_page(self.shared.config.namespace(), value).map_err(|e| BackendError::server("list", e))?;
+            let page = task_page(self.shared.config.queue_name(), value).map_err(|e| BackendError::server("list", e))?;
             found.extend(page.tasks);
             to_skip = to_skip.saturating_sub(page.skipped);
             match page.next_rank {
@@ -84,7 +84,7 @@ where
             .map_err(|e| backend_error("get", e))?;
         match with_deadline(value, deadline) {
             Value::Array(fields) if fields.is_empty() => Ok(None),
-            fields => task_info(id, self.shared.config.namespace(), fields)
+            fields => task_info(id, self.shared.config.queue_name(), fields)
                 .map(Some)
                 .map_err(|e| BackendError::server("get", e)),
         }
@@ -195,7 +195,7 @@ impl<T, C> RedisStorage<T, C> {
         }
         let _: i64 = redis::cmd("SREM")
             .arg(QUEUES_KEY)
-            .arg(self.shared.config.namespace())
+            .arg(self.shared.config.queue_name())
             .query_async(&mut conn)
             .await
             .map_err(|e| backend_error("purge", e))?;

@@ -30,7 +30,7 @@ fn millis(d: Duration) -> i64 {
 
 impl Keys {
     pub(crate) fn new(config: &Config) -> Self {
-        let prefix = format!("drover:{{{}}}", config.namespace());
+        let prefix = format!("drover:{{{}}}", config.queue_name());
         let names = ["ready", "scheduled", "leases", "ids", "done", "dead", "cancelled", "unique", "seq", "workers"];
         let script_keys = names.iter().map(|name| format!("{prefix}:{name}")).collect();
         let channel = format!("{prefix}:signal");

@@ -68,25 +68,27 @@ impl<T, C> Clone for RedisStorage<T, C> {
 
 impl<T, C> std::fmt::Debug for RedisStorage<T, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStorage").field("namespace", &self.shared.config.namespace()).finish()
+        f.debug_struct("RedisStorage").field("namespace", &self.shared.config.queue_name()).finish()
     }
 }
 
 impl<T> RedisStorage<T> {
-    /// The queue `default` on `conn`, with JSON payloads.
+    /// The queue named after the job type (`Email` → `email`; see
+    /// [`default_queue_name`](drover_core::default_queue_name)) on `conn`, with JSON payloads.
     pub fn new(conn: impl Into<RedisConnection>) -> Self {
         Self::new_with_config(conn, Config::default())
     }
 
-    /// The queue `config.namespace()` on `conn`, with JSON payloads.
+    /// The queue `config.queue_name()` on `conn`, with JSON payloads.
     pub fn new_with_config(conn: impl Into<RedisConnection>, config: Config) -> Self {
         Self::with_codec(conn, config)
     }
 }
 
 impl<T, C> RedisStorage<T, C> {
-    /// The queue `config.namespace()` on `conn`, with payloads encoded by `C`.
+    /// The queue `config.queue_name()` on `conn`, with payloads encoded by `C`.
     pub fn with_codec(conn: impl Into<RedisConnection>, config: Config) -> Self {
+        let config = config.for_job::<T>();
         let conn = conn.into();
         let keys = Keys::new(&config);
         Self {
@@ -124,7 +126,7 @@ impl<T, C> RedisStorage<T, C> {
     }
 
     pub(crate) fn check_namespace(&self) -> Result<(), BackendError> {
-        if self.shared.config.namespace().is_empty() {
+        if self.shared.config.queue_name().is_empty() {
             return Err(BackendError::Config(
                 "the Redis namespace is empty: set one with Config::default().set_namespace(\"my-queue\")".into(),
             ));
@@ -159,7 +161,7 @@ impl<T, C> RedisStorage<T, C> {
         }
         let mut conn = self.shared.conn.clone();
         let result: Result<(), _> =
-            redis::cmd("SADD").arg(QUEUES_KEY).arg(self.shared.config.namespace()).query_async(&mut conn).await;
+            redis::cmd("SADD").arg(QUEUES_KEY).arg(self.shared.config.queue_name()).query_async(&mut conn).await;
         if result.is_err() {
             self.shared.registered.store(false, Ordering::Relaxed);
         }
@@ -219,7 +221,7 @@ where
     type Codec = C;
 
     fn queue(&self) -> &str {
-        self.shared.config.namespace()
+        self.shared.config.queue_name()
     }
 
     fn claim_limit(&self) -> usize {

@@ -130,7 +130,7 @@ impl<T, C> SqliteStorage<T, C> {
         check: bool,
     ) -> Result<Vec<ClaimedTask>, BackendError> {
         const OP: &str = "claiming tasks";
-        let queue = self.inner.config.queue();
+        let queue = self.inner.config.queue_name();
         if check && !self.claimable(now).await? {
             return Ok(Vec::new());
         }
@@ -204,7 +204,7 @@ impl<T, C> SqliteStorage<T, C> {
     /// The read-only check before a claim: anything due, or any lease expired.
     async fn claimable(&self, now: i64) -> Result<bool, BackendError> {
         sqlx::query_scalar(CLAIMABLE)
-            .bind(self.inner.config.queue())
+            .bind(self.inner.config.queue_name())
             .bind(now)
             .fetch_one(&self.inner.pool)
             .await
@@ -221,7 +221,7 @@ where
     type Codec = C;
 
     fn queue(&self) -> &str {
-        self.inner.config.queue()
+        self.inner.config.queue_name()
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {

@@ -7,17 +7,20 @@
 /// use drover_sqlite::SqliteConfig;
 ///
 /// let config = SqliteConfig::new("email").prune_batch(500);
-/// assert_eq!(config.queue(), "email");
+/// assert_eq!(config.queue(), Some("email"));
+/// // Without a queue, the storage names it after its job type (`Email` → `email`):
+/// assert_eq!(SqliteConfig::default().queue(), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqliteConfig {
-    queue: String,
+    queue: Option<String>,
     prune_batch: usize,
 }
 
 impl Default for SqliteConfig {
+    /// The defaults, with the queue named after the storage's job type.
     fn default() -> Self {
-        Self::new("default")
+        Self { queue: None, prune_batch: 1_000 }
     }
 }
 
@@ -25,12 +28,30 @@ impl SqliteConfig {
     /// Settings for the queue `queue` (queue names are explicit and stable: they are stored
     /// with every task).
     pub fn new(queue: impl Into<String>) -> Self {
-        Self { queue: queue.into(), prune_batch: 1_000 }
+        Self::default().set_queue(queue)
     }
 
-    /// The queue name.
-    pub fn queue(&self) -> &str {
-        &self.queue
+    /// Use queue `queue`.
+    pub fn set_queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// The queue set explicitly; `None` (the default) means the storage uses its job type's
+    /// [`default_queue_name`](drover_core::default_queue_name) (`Email` → `email`).
+    pub fn queue(&self) -> Option<&str> {
+        self.queue.as_deref()
+    }
+
+    /// This config with the queue set: the explicit one, or job type `T`'s default.
+    pub(crate) fn for_job<T: ?Sized>(mut self) -> Self {
+        self.queue.get_or_insert_with(drover_core::default_queue_name::<T>);
+        self
+    }
+
+    /// The queue of a config passed through [`SqliteConfig::for_job`].
+    pub(crate) fn queue_name(&self) -> &str {
+        self.queue.as_deref().unwrap_or("default")
     }
 
     /// Rows deleted per statement by [`SqliteStorage::prune`](crate::SqliteStorage::prune)

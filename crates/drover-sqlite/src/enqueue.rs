@@ -150,7 +150,7 @@ where
         if tasks.is_empty() {
             return Ok(Vec::new());
         }
-        let queue = self.inner.config.queue();
+        let queue = self.inner.config.queue_name();
         let single = tasks.len() <= chunks_of(INSERT_COLUMNS) && tasks.iter().all(|t| t.unique_key.is_none());
         let ids = if single {
             // One statement is atomic by itself: it goes with the other writes of the moment.
@@ -197,7 +197,7 @@ where
         let task = C::encode(&job).map(|payload| NewTask::new(payload, options));
         async move {
             let task = task?;
-            let ids = insert(tx, self.inner.config.queue(), std::slice::from_ref(&task)).await?;
+            let ids = insert(tx, self.inner.config.queue_name(), std::slice::from_ref(&task)).await?;
             Ok(ids.into_iter().next().unwrap_or(task.id))
         }
     }

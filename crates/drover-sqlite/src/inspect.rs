@@ -121,7 +121,7 @@ where
     async fn stats(&self) -> Result<QueueStats, BackendError> {
         const OP: &str = "counting tasks";
         let row = sqlx::query(STATS)
-            .bind(self.inner.config.queue())
+            .bind(self.inner.config.queue_name())
             .bind(now_millis())
             .fetch_one(&self.inner.pool)
             .await
@@ -151,7 +151,7 @@ where
                     status_filter(status)
                 );
                 sqlx::query(built(statement))
-                    .bind(self.inner.config.queue())
+                    .bind(self.inner.config.queue_name())
                     .bind(status.as_str())
                     .bind(limit)
                     .bind(offset)
@@ -162,7 +162,7 @@ where
                 let statement =
                     format!("SELECT {COLUMNS} FROM drover_tasks WHERE queue = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3");
                 sqlx::query(built(statement))
-                    .bind(self.inner.config.queue())
+                    .bind(self.inner.config.queue_name())
                     .bind(limit)
                     .bind(offset)
                     .fetch_all(&self.inner.pool)
@@ -178,7 +178,7 @@ where
         let statement = format!("SELECT {COLUMNS} FROM drover_tasks WHERE id = ?1 AND queue = ?2");
         let row = sqlx::query(built(statement))
             .bind(id_bytes(id).to_vec())
-            .bind(self.inner.config.queue())
+            .bind(self.inner.config.queue_name())
             .fetch_optional(&self.inner.pool)
             .await
             .map_err(|e| sql(OP, e))?;
@@ -192,7 +192,7 @@ where
     C: Codec<T>,
 {
     async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
-        let args = id_queue_now(id, self.inner.config.queue())?;
+        let args = id_queue_now(id, self.inner.config.queue_name())?;
         Ok(self.write_alone("cancelling a task", CANCEL, args).await? > 0)
     }
 }
@@ -203,7 +203,7 @@ where
     C: Codec<T>,
 {
     async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
-        let args = id_queue_now(id, self.inner.config.queue())?;
+        let args = id_queue_now(id, self.inner.config.queue_name())?;
         let requeued = self.write_alone("requeueing a task", REQUEUE, args).await? > 0;
         if requeued {
             self.notify();
@@ -242,7 +242,7 @@ impl<T, C> SqliteStorage<T, C> {
         let mut deleted = 0;
         loop {
             let mut args = SqliteArguments::default();
-            add(&mut args, self.inner.config.queue().to_owned(), OP)?;
+            add(&mut args, self.inner.config.queue_name().to_owned(), OP)?;
             add(&mut args, status.as_str(), OP)?;
             add(&mut args, cutoff, OP)?;
             add(&mut args, i64::try_from(batch).unwrap_or(i64::MAX), OP)?;

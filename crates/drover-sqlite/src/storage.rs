@@ -51,7 +51,7 @@ impl<T, C> Clone for SqliteStorage<T, C> {
 impl<T, C> std::fmt::Debug for SqliteStorage<T, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStorage")
-            .field("queue", &self.inner.config.queue())
+            .field("queue", &self.inner.config.queue_name())
             .field("database", &self.inner.pool.connect_options().get_filename())
             .finish()
     }
@@ -67,7 +67,9 @@ impl SqliteStorage<()> {
 }
 
 impl<T> SqliteStorage<T> {
-    /// The queue `default` in `pool`'s database. Run [`SqliteStorage::setup`] once first.
+    /// The queue named after the job type (`Email` → `email`; see
+    /// [`default_queue_name`](drover_core::default_queue_name)) in `pool`'s database. Run
+    /// [`SqliteStorage::setup`] once first.
     pub fn new(pool: SqlitePool) -> Self {
         Self::new_with_config(pool, SqliteConfig::default())
     }
@@ -79,7 +81,7 @@ impl<T> SqliteStorage<T> {
 
     /// Open `url` with [`connect_pool`](crate::connect_pool) (WAL, busy timeout,
     /// `synchronous = NORMAL`, a pool sized for one writer), run [`SqliteStorage::setup`], and
-    /// serve the queue `default`.
+    /// serve the queue named after the job type.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -103,8 +105,9 @@ impl<T> SqliteStorage<T> {
 impl<T, C> SqliteStorage<T, C> {
     /// The queue of `config` in `pool`'s database, with the codec `C`.
     pub fn with_codec(pool: SqlitePool, config: SqliteConfig) -> Self {
+        let config = config.for_job::<T>();
         let hub = Hub::of(&pool.connect_options());
-        let wakeup = hub.wakeup(config.queue());
+        let wakeup = hub.wakeup(config.queue_name());
         Self { inner: Arc::new(Inner { pool, config, hub, wakeup, checked_at: AtomicI64::new(0) }), _job: PhantomData }
     }
 

@@ -146,7 +146,8 @@ impl QueueState {
                 record.info.attempt,
                 record.info.max_attempts,
                 record.info.payload.clone(),
-            ));
+            )
+            .with_run_at(record.info.run_at));
         }
         claimed
     }

@@ -10,6 +10,7 @@ use crate::backend::{
 };
 use crate::codec::{Codec, JsonCodec};
 use crate::error::BackendError;
+use crate::queue_name::default_queue_name;
 use crate::task::{ClaimedTask, Completion, Lease, NewTask, PushOptions, TaskId, TaskInfo};
 
 struct Shared {
@@ -62,9 +63,9 @@ impl<T, C> std::fmt::Debug for MemoryStorage<T, C> {
 }
 
 impl<T> MemoryStorage<T> {
-    /// An empty queue called `default`.
+    /// An empty queue named after the job type (see [`default_queue_name`]).
     pub fn new() -> Self {
-        Self::named("default")
+        Self::named(default_queue_name::<T>())
     }
 
     /// An empty queue with the given name.

@@ -10,23 +10,31 @@ pub struct WorkerContext {
 #[derive(Debug)]
 struct Inner {
     name: Arc<str>,
+    queue: Arc<str>,
     stopping: AtomicBool,
     running: AtomicUsize,
 }
 
 impl WorkerContext {
-    pub(crate) fn new(name: Arc<str>) -> Self {
-        Self { inner: Arc::new(Inner { name, stopping: AtomicBool::new(false), running: AtomicUsize::new(0) }) }
+    pub(crate) fn new(name: Arc<str>, queue: Arc<str>) -> Self {
+        Self {
+            inner: Arc::new(Inner { name, queue, stopping: AtomicBool::new(false), running: AtomicUsize::new(0) }),
+        }
     }
 
-    /// A context not attached to a running worker (for tests of services).
+    /// A context not attached to a running worker (for tests of services), on queue `test`.
     pub fn detached(name: &str) -> Self {
-        Self::new(name.into())
+        Self::new(name.into(), "test".into())
     }
 
     /// The worker's name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// The queue the worker claims from (its backend's queue).
+    pub fn queue(&self) -> &str {
+        &self.inner.queue
     }
 
     /// Whether the worker is shutting down; a long job may check this and stop early (its task

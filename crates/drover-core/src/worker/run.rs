@@ -56,7 +56,7 @@ where
     S::Error: Into<BoxDynError> + Send + 'static,
 {
     let Worker { name, backend, mut service, config, data } = worker;
-    let context = WorkerContext::new(name.clone());
+    let context = WorkerContext::new(name.clone(), backend.queue().into());
     let events = run.events.clone();
     events.emit(&Event::WorkerStarted { worker: name.clone(), run_id: run.run_id });
 
@@ -417,7 +417,14 @@ fn dispatch<B, S>(
     let job = match B::Codec::decode(&task.payload) {
         Ok(job) => job,
         Err(error) => {
-            let error = error.to_string();
+            let error = format!(
+                "{error}. Queue `{}` is read as `{}` jobs by worker `{}`: a task pushed into this queue as another \
+                 job type, or by another program in another form, cannot run here. Give each job type its own queue \
+                 (the default: each storage's queue is named after its job type) and push only that type into it.",
+                context.queue(),
+                std::any::type_name::<B::Job>(),
+                context.name()
+            );
             events.emit(&Event::TaskFailed {
                 worker: context.name().into(),
                 task_id: lease.id,
@@ -434,6 +441,8 @@ fn dispatch<B, S>(
             id: task.id,
             attempt: task.attempt,
             max_attempts: task.max_attempts,
+            enqueued_at: task.enqueued_at.unwrap_or_else(|| task.id.created_at()),
+            run_at: task.run_at,
             data: data.clone(),
             worker: context.clone(),
         },
