@@ -4,11 +4,13 @@
 //! - `ci`: format check, clippy, docs, then the tests, stopping at the first failure.
 //! - `test`: check the servers the selected backends need, then `cargo test`.
 //! - `services`: report, and where possible start, every backend server.
+//! - `external`: build and run the user applications of `tests/external/` (outside the workspace).
 //! - `bench`: the standard workload of DESIGN.md "Performance", built in release mode.
 
 mod backends;
 mod bench;
 mod ci;
+mod external;
 mod servers;
 mod services;
 mod test;
@@ -26,6 +28,8 @@ commands:
         check the servers the backends need, then cargo test (the workspace by default)
   services
         report every backend server; start the local ones that are down
+  external
+        build and run the applications of tests/external (outside the workspace, sqlx 0.9)
   bench [--backend NAME]... [--json] [--n N] [--runs R]
         throughput and latency of the standard workload; rewrites docs/benchmarks.md
 
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "test" => test::run(rest),
         "services" => services::run(rest),
+        "external" => external::run(rest),
         "bench" => bench::run(rest),
         "bench-inner" => bench::run_inner(rest),
         "help" | "-h" | "--help" => {

@@ -95,7 +95,12 @@ impl Inner {
         let number = session.active_consumer.load(Ordering::Acquire) + 1;
         let tag = format!("drover-{}-{}-{number}", self.names.work, session.generation);
         let consumer = channel
-            .basic_consume(self.names.work.as_str().into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(
+                self.names.work.as_str().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .map_err(|e| connection_error("starting a consumer", e))
             .inspect_err(|_| session.mark_broken())?;

@@ -72,8 +72,8 @@ pub(crate) struct Session {
 impl Session {
     /// Connect, open the channels and declare the work and dead-letter queues.
     pub(crate) async fn open(config: &AmqpConfig, names: &Names, generation: u64) -> Result<Self, BackendError> {
-        let properties = ConnectionProperties::default()
-            .with_connection_name(format!("drover-amqp {}", names.work).into());
+        let properties =
+            ConnectionProperties::default().with_connection_name(format!("drover-amqp {}", names.work).into());
         let connect = Connection::connect(config.url(), properties);
         let connection = match tokio::time::timeout(config.connect_within(), connect).await {
             Ok(Ok(connection)) => connection,

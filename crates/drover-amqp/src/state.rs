@@ -66,7 +66,14 @@ impl State {
             self.next_token = self.next_token.wrapping_add(1).max(1);
             let token = LeaseToken(self.next_token);
             let attempt = b.envelope.attempts.saturating_add(1);
-            out.push(ClaimedTask::new(b.envelope.id, token, attempt, b.envelope.max_attempts, b.payload.clone()));
+            let mut task = ClaimedTask::new(b.envelope.id, token, attempt, b.envelope.max_attempts, b.payload.clone());
+            if let Some(at) = chrono::DateTime::from_timestamp_millis(b.envelope.enqueued_at_ms) {
+                task = task.with_enqueued_at(at);
+            }
+            if let Some(at) = b.envelope.run_at_ms.and_then(chrono::DateTime::from_timestamp_millis) {
+                task = task.with_run_at(at);
+            }
+            out.push(task);
             self.claims.insert(
                 token,
                 Claim {

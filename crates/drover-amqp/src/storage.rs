@@ -104,7 +104,11 @@ impl<T, C> AmqpStorage<T, C> {
     pub async fn close(&self) -> Result<(), BackendError> {
         let Some(session) = self.inner.current() else { return Ok(()) };
         self.inner.release(Vec::new()).await?;
-        session.connection.close(200, "drover-amqp: closed".into()).await.map_err(|e| connection_error("closing", e))?;
+        session
+            .connection
+            .close(200, "drover-amqp: closed".into())
+            .await
+            .map_err(|e| connection_error("closing", e))?;
         session.mark_broken();
         Ok(())
     }

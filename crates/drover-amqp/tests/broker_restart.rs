@@ -28,6 +28,9 @@ async fn a_drain_survives_a_broker_restart() {
     let worker = start_worker("restart", storage.clone(), &recorder, 10);
     wait_until("the drain is under way", Duration::from_secs(30), || recorder.finished() >= 300).await;
 
+    // Delivered and unacknowledged when the broker stops: running, claimed ahead by the worker
+    // or with an ack on its way. The broker requeues all of them, so these may run twice.
+    let in_flight = storage.held_claims();
     rabbitmqctl("stop_app").await;
     let during = recorder.finished();
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -42,6 +45,8 @@ async fn a_drain_survives_a_broker_restart() {
     let counts = recorder.finished_counts();
     assert_eq!(counts.len() as u64, n, "every job must complete at least once");
     let again = counts.values().filter(|c| **c > 1).count();
-    eprintln!("{n} jobs completed; {again} ran twice (in flight when the broker stopped)");
-    assert!(again <= 100, "only jobs in flight at the restart may run twice, got {again}");
+    eprintln!("{n} jobs completed; {again} ran twice; {in_flight} were in flight when the broker stopped");
+    // A few more may be claimed between the count and the broker's stop.
+    let bound = in_flight + 20;
+    assert!(again <= bound, "only jobs in flight at the restart may run twice: {again} ran twice, bound {bound}");
 }

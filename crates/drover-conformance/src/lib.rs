@@ -31,6 +31,7 @@
 
 pub mod checks;
 mod harness;
+pub mod seed;
 
 pub use harness::{
     claim, claim_n, decode, handle, start_worker, test_builder, wait_until, Action, Factory, Recorder, Running,

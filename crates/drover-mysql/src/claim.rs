@@ -216,7 +216,8 @@ fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) ->
             .into_iter()
             .map(|c| {
                 let id = task_id(&c.id)?;
-                Ok(ClaimedTask::new(id, token, c.attempt.saturating_add(1), c.max_attempts, c.payload))
+                Ok(ClaimedTask::new(id, token, c.attempt.saturating_add(1), c.max_attempts, c.payload)
+                    .with_run_at(c.run_at))
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         Ok(claimed)

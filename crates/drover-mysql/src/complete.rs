@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use drover_core::{BackendError, Completion, Lease, Outcome};
-use sqlx::MySqlPool;
 use sqlx::AssertSqlSafe;
+use sqlx::MySqlPool;
 
 use crate::columns::{error_text, id_bytes, micros};
 use crate::error::retry_on_lock_conflict;

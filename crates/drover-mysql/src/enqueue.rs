@@ -7,8 +7,8 @@ use std::future::Future;
 use drover_core::{
     BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, Priorities, PushOptions, TaskId, UniqueKeys,
 };
-use sqlx::{MySql, MySqlConnection, Row, Transaction};
 use sqlx::AssertSqlSafe;
+use sqlx::{MySql, MySqlConnection, Row, Transaction};
 
 use crate::columns::{clamp_time, id_bytes, task_id};
 use crate::config::MAX_UNIQUE_KEY_CHARS;

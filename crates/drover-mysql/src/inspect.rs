@@ -1,8 +1,8 @@
 //! Inspection (counts, pages, one task) and the operator's actions: cancel and requeue.
 
 use drover_core::{BackendError, Cancel, Codec, Inspect, ListQuery, QueueStats, Requeue, Status, TaskId, TaskInfo};
-use sqlx::Row;
 use sqlx::AssertSqlSafe;
+use sqlx::Row;
 
 use crate::columns::{id_bytes, task_info, TASK_COLUMNS};
 use crate::error::{backend_error, is_duplicate_key, retry_on_lock_conflict};

@@ -81,8 +81,9 @@ where
         rows.sort_unstable_by(|a, b| b.5.cmp(&a.5).then(a.6.cmp(&b.6)).then(a.0.cmp(&b.0)));
         Ok(rows
             .into_iter()
-            .map(|(id, token, attempt, max_attempts, payload, _, _)| {
+            .map(|(id, token, attempt, max_attempts, payload, _, run_at)| {
                 ClaimedTask::new(task_id(id), LeaseToken(token), count(attempt), count(max_attempts), payload)
+                    .with_run_at(run_at)
             })
             .collect())
     }

@@ -1,7 +1,8 @@
 -- Claim up to ARGV[7] (at most 1,000) due tasks for ARGV[9] with a lease of ARGV[8] ms.
 -- ARGV[10]: the error recorded when a lease expires on the last attempt.
 -- First expired leases go back to the ready set and due scheduled tasks are promoted.
--- Returns five values per task: id, token, attempt, max attempts, payload.
+-- Returns five values per task: its ready member (run_at as 15 digits of ms, then the id),
+-- token, attempt, max attempts, payload.
 local max = tonumber(ARGV[7])
 local lease = tonumber(ARGV[8])
 local worker = ARGV[9]
@@ -64,7 +65,7 @@ if n > 0 then
       local token = base + i
       local attempt = (tonumber(f[4]) or 0) + 1
       redis.call('HSET', key, 's', 'running', 'a', attempt, 't', token, 'u', now)
-      out[#out + 1] = id
+      out[#out + 1] = popped[2 * i - 1]
       out[#out + 1] = token
       out[#out + 1] = attempt
       out[#out + 1] = f[3]

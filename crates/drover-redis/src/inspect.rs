@@ -57,7 +57,8 @@ where
                         .arg(rank);
                 })
                 .await?;
-            let page = task_page(self.shared.config.queue_name(), value).map_err(|e| BackendError::server("list", e))?;
+            let page =
+                task_page(self.shared.config.queue_name(), value).map_err(|e| BackendError::server("list", e))?;
             found.extend(page.tasks);
             to_skip = to_skip.saturating_sub(page.skipped);
             match page.next_rank {

@@ -73,7 +73,17 @@ pub(crate) fn unique_hits(value: Value) -> Result<Vec<(usize, TaskId)>, BadReply
     Ok(hits)
 }
 
-/// The claim script's reply: id, token, attempt, max attempts, payload per task.
+/// A ready-set member: the task's `run_at` as 15 digits of Unix milliseconds, then its id.
+fn ready_member(value: Value) -> Result<(TaskId, DateTime<Utc>), BadReply> {
+    let s = text(value)?;
+    let (ms, id) = s.split_at_checked(15).ok_or_else(|| format!("bad ready member in Redis: {s:?}"))?;
+    let ms: i64 = ms.parse().map_err(|_| format!("bad run time in a ready member: {s:?}"))?;
+    let id = id.parse().map_err(|e| format!("bad task id in Redis: {e}"))?;
+    Ok((id, time(ms)))
+}
+
+/// The claim script's reply: ready member (run time and id), token, attempt, max attempts,
+/// payload per task.
 pub(crate) fn claimed_tasks(value: Value) -> Result<Vec<ClaimedTask>, BadReply> {
     let items = items(value)?;
     if items.len() % 5 != 0 {
@@ -81,16 +91,20 @@ pub(crate) fn claimed_tasks(value: Value) -> Result<Vec<ClaimedTask>, BadReply> 
     }
     let mut tasks = Vec::with_capacity(items.len() / 5);
     let mut it = items.into_iter();
-    while let (Some(id), Some(token), Some(attempt), Some(max), Some(payload)) =
+    while let (Some(member), Some(token), Some(attempt), Some(max), Some(payload)) =
         (it.next(), it.next(), it.next(), it.next(), it.next())
     {
-        tasks.push(ClaimedTask::new(
-            task_id(id)?,
-            LeaseToken(int(token)?),
-            small(int(attempt)?, "attempt")?,
-            small(int(max)?, "max attempts")?,
-            bytes(payload)?,
-        ));
+        let (id, run_at) = ready_member(member)?;
+        tasks.push(
+            ClaimedTask::new(
+                id,
+                LeaseToken(int(token)?),
+                small(int(attempt)?, "attempt")?,
+                small(int(max)?, "max attempts")?,
+                bytes(payload)?,
+            )
+            .with_run_at(run_at),
+        );
     }
     Ok(tasks)
 }

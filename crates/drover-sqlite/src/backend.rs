@@ -194,6 +194,10 @@ impl<T, C> SqliteStorage<T, C> {
                 u32::try_from(max_attempts).unwrap_or(u32::MAX),
                 payload,
             );
+            let task = match chrono::DateTime::from_timestamp_millis(run_at) {
+                Some(at) => task.with_run_at(at),
+                None => task,
+            };
             claimed.push(((std::cmp::Reverse(priority), run_at, id), task));
         }
         // RETURNING gives rows in no particular order; the worker starts them in claim order.

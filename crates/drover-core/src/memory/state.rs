@@ -140,14 +140,10 @@ impl QueueState {
             record.info.lease_expires_at = Some(deadline);
             record.info.updated_at = now;
             self.leases.insert((deadline, id));
-            claimed.push(ClaimedTask::new(
-                id,
-                token,
-                record.info.attempt,
-                record.info.max_attempts,
-                record.info.payload.clone(),
-            )
-            .with_run_at(record.info.run_at));
+            claimed.push(
+                ClaimedTask::new(id, token, record.info.attempt, record.info.max_attempts, record.info.payload.clone())
+                    .with_run_at(record.info.run_at),
+            );
         }
         claimed
     }

@@ -17,9 +17,7 @@ struct Inner {
 
 impl WorkerContext {
     pub(crate) fn new(name: Arc<str>, queue: Arc<str>) -> Self {
-        Self {
-            inner: Arc::new(Inner { name, queue, stopping: AtomicBool::new(false), running: AtomicUsize::new(0) }),
-        }
+        Self { inner: Arc::new(Inner { name, queue, stopping: AtomicBool::new(false), running: AtomicUsize::new(0) }) }
     }
 
     /// A context not attached to a running worker (for tests of services), on queue `test`.
