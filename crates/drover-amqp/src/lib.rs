@@ -1,4 +1,4 @@
-//! AMQP 0-9-1 storage for Drover, on RabbitMQ (through [lapin](https://docs.rs/lapin) 2.x on
+//! AMQP 0-9-1 storage for Drover, on RabbitMQ (through [lapin](https://docs.rs/lapin) 4.x on
 //! the Tokio runtime).
 //!
 //! A broker cannot be queried like a database: messages are pushed to consumers and leave a

@@ -17,7 +17,7 @@ pub const MAX_BATCH: usize = 1_000;
 ///     .set_namespace("my-app::dead-letter")
 ///     .set_done_ttl(Duration::from_secs(3600))
 ///     .set_done_cap(50_000);
-/// assert_eq!(config.queue_name(), Some("my-app::dead-letter"));
+/// assert_eq!(config.namespace(), Some("my-app::dead-letter"));
 /// // Without a namespace, the storage names its queue after its job type (`Email` → `email`):
 /// assert_eq!(Config::default().namespace(), None);
 /// ```

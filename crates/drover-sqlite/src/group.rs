@@ -16,7 +16,7 @@
 //! serve reads.
 //!
 //! This relies on sqlx's SQLite driver running every statement of a query text with its
-//! arguments bound in order (`Executor::fetch_many`), which sqlx 0.8 supports.
+//! arguments bound in order (`Executor::fetch_many`), which sqlx supports (0.8 and 0.9).
 
 use std::sync::Mutex;
 
