@@ -39,6 +39,20 @@ pub(crate) fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
 
+/// Most completions one statement carries: about 55 bytes each without an error, so a
+/// statement stays within one TLS record (16 KiB). sqlx 0.9.0 leaves Nagle's algorithm on
+/// (sqlx issue #4335), and a message larger than a record goes out as several writes, the last
+/// of which waits for the server's delayed ACK: measured here, 500 completions per statement
+/// over TLS held a drain at 11,000 jobs/s; 200 per statement, 61,000 (70,000 without TLS).
+const COMPLETE_CHUNK: usize = 200;
+
+/// Most bytes of completions (estimated) one statement carries; see [`COMPLETE_CHUNK`].
+const COMPLETE_BYTES: usize = 12 * 1024;
+
+/// Most leases one extend or release statement carries (about 32 bytes each), for the reason
+/// given at [`COMPLETE_CHUNK`].
+const LEASE_CHUNK: usize = 400;
+
 type ClaimRow = (Uuid, i64, i32, i32, Vec<u8>, i32, DateTime<Utc>);
 
 fn lease_arrays(leases: &[Lease]) -> (Vec<Uuid>, Vec<i64>) {
@@ -47,14 +61,16 @@ fn lease_arrays(leases: &[Lease]) -> (Vec<Uuid>, Vec<i64>) {
 
 /// Hand claims back: pending, due, the attempt not counted.
 pub(crate) async fn release_on(pool: &sqlx::PgPool, queue: &str, leases: Vec<Lease>) -> Result<(), BackendError> {
-    let (ids, tokens) = lease_arrays(&leases);
-    sqlx::query(RELEASE_SQL)
-        .bind(ids)
-        .bind(tokens)
-        .bind(queue)
-        .execute(pool)
-        .await
-        .map_err(|e| db_error("release", e))?;
+    for chunk in leases.chunks(LEASE_CHUNK) {
+        let (ids, tokens) = lease_arrays(chunk);
+        sqlx::query(RELEASE_SQL)
+            .bind(ids)
+            .bind(tokens)
+            .bind(queue)
+            .execute(pool)
+            .await
+            .map_err(|e| db_error("release", e))?;
+    }
     Ok(())
 }
 
@@ -87,29 +103,9 @@ where
             })
             .collect())
     }
-}
 
-impl<T, C> Backend for PostgresStorage<T, C>
-where
-    T: Send + 'static,
-    C: Codec<T>,
-{
-    type Job = T;
-    type Codec = C;
-
-    fn queue(&self) -> &str {
-        self.queue_name()
-    }
-
-    fn claim_limit(&self) -> usize {
-        self.inner.config.claim_limit()
-    }
-
-    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
-        self.fetch(request.max.min(self.claim_limit()), &request).await
-    }
-
-    async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+    /// One completion statement.
+    async fn complete_chunk(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -140,19 +136,62 @@ where
             .map_err(|e| db_error("complete", e))?;
         Ok(())
     }
+}
+
+impl<T, C> Backend for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    type Job = T;
+    type Codec = C;
+
+    fn queue(&self) -> &str {
+        self.queue_name()
+    }
+
+    fn claim_limit(&self) -> usize {
+        self.inner.config.claim_limit()
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        self.fetch(request.max.min(self.claim_limit()), &request).await
+    }
+
+    async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        // Cut where a statement would outgrow one TLS record: by count, and by error text.
+        let mut chunk = Vec::with_capacity(batch.len().min(COMPLETE_CHUNK));
+        let mut bytes = 0usize;
+        for completion in batch {
+            let size = 56
+                + match &completion.outcome {
+                    Outcome::Done => 0,
+                    Outcome::Retry { error, .. } | Outcome::Dead { error } => error.len(),
+                };
+            if !chunk.is_empty() && (chunk.len() == COMPLETE_CHUNK || bytes + size > COMPLETE_BYTES) {
+                self.complete_chunk(std::mem::take(&mut chunk)).await?;
+                bytes = 0;
+            }
+            bytes += size;
+            chunk.push(completion);
+        }
+        self.complete_chunk(chunk).await
+    }
 
     async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
         if leases.is_empty() {
             return Ok(());
         }
-        let (ids, tokens) = lease_arrays(&leases);
-        sqlx::query(EXTEND_SQL)
-            .bind(ids)
-            .bind(tokens)
-            .bind(micros(lease))
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("extend leases", e))?;
+        for chunk in leases.chunks(LEASE_CHUNK) {
+            let (ids, tokens) = lease_arrays(chunk);
+            sqlx::query(EXTEND_SQL)
+                .bind(ids)
+                .bind(tokens)
+                .bind(micros(lease))
+                .execute(&self.inner.pool)
+                .await
+                .map_err(|e| db_error("extend leases", e))?;
+        }
         Ok(())
     }
 

@@ -163,10 +163,7 @@ impl Throughput {
 /// [`run_suite`] for a server that keeps what a run leaves: each run's backend is handed to
 /// `clean` (delete its queue, purge its keys) when the next run is about to start, and the last
 /// one at the end, so the server's tables and memory stay flat from run to run.
-#[cfg_attr(
-    not(any(feature = "postgres", feature = "mysql", feature = "redis", feature = "rsmq")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql", feature = "redis", feature = "rsmq")), allow(dead_code))]
 pub async fn run_suite_cleaning<B, F, Fut, C, CFut>(
     workload: &Workload,
     on_result: impl FnMut(&Measurement),
