@@ -93,6 +93,7 @@ impl Inner {
             .map_err(|e| connection_error("setting the consumer prefetch", e))
             .inspect_err(|_| session.mark_broken())?;
         let number = session.active_consumer.load(Ordering::Acquire) + 1;
+        tracing::debug!(queue = %self.names.work, generation = session.generation, consumer = number, prefetch, "starting a consumer");
         let tag = format!("drover-{}-{}-{number}", self.names.work, session.generation);
         let consumer = channel
             .basic_consume(

@@ -20,6 +20,10 @@ async fn rabbitmqctl(command: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_survives_a_broker_restart() {
+    // `RUST_LOG=drover_amqp=debug` shows the reconnects and consumer changes.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    }
     let config = AmqpConfig::from_env(format!("restart-{}", TaskId::new())).queue_expires(Duration::from_secs(600));
     let storage: AmqpStorage<TestJob> = AmqpStorage::connect(config).await.expect("connect to RabbitMQ");
     let n = 3_000u64;
@@ -37,10 +41,19 @@ async fn a_drain_survives_a_broker_restart() {
     rabbitmqctl("start_app").await;
     assert!((during as u64) < n, "the drain finished before the broker stopped; the test proves nothing");
 
-    wait_until("every job completed after the restart", Duration::from_secs(180), || {
-        recorder.finished_counts().len() as u64 == n
-    })
-    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    while (recorder.finished_counts().len() as u64) < n {
+        if tokio::time::Instant::now() > deadline {
+            let missing = n - recorder.finished_counts().len() as u64;
+            let depths = storage.queue_depths().await;
+            panic!(
+                "{missing} of {n} jobs never completed after the restart; the storage holds {} claims; \
+                 queue depths {depths:?}",
+                storage.held_claims()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     worker.stop().await.expect("the worker stops cleanly");
     let counts = recorder.finished_counts();
     assert_eq!(counts.len() as u64, n, "every job must complete at least once");
