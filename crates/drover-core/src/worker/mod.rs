@@ -1,5 +1,7 @@
 //! Workers: a backend, a job service and the loop that feeds one into the other.
 
+mod claimer;
+mod completer;
 mod config;
 mod context;
 mod outcome;

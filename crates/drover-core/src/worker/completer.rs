@@ -1,0 +1,170 @@
+//! Completions on their way to the backend: coalesced into batches, one call in flight at a
+//! time, a failed batch kept in front of newer ones and sent again after a backoff.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::run::{deadline_in, error_backoff};
+use crate::backend::Backend;
+use crate::error::BackendError;
+use crate::task::Completion;
+
+/// A completion call in flight; it gives its batch back so a failed call can be sent again.
+pub(crate) type AckFuture = Pin<Box<dyn Future<Output = (Result<(), BackendError>, Vec<Completion>)> + Send>>;
+
+pub(crate) struct Completer {
+    /// Outcomes not yet sent, oldest first.
+    pending: Vec<Completion>,
+    /// The call in flight.
+    pub(crate) in_flight: Option<AckFuture>,
+    /// After a failure: not before this.
+    pub(crate) retry_at: Option<Instant>,
+    /// Failures in a row.
+    errors: u32,
+    /// Most completions one call carries.
+    batch: usize,
+}
+
+impl Completer {
+    pub(crate) fn new(batch: usize) -> Self {
+        Self { pending: Vec::new(), in_flight: None, retry_at: None, errors: 0, batch: batch.max(1) }
+    }
+
+    pub(crate) fn push(&mut self, completion: Completion) {
+        self.pending.push(completion);
+    }
+
+    /// Nothing waits to be sent and nothing is in flight.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.in_flight.is_none()
+    }
+
+    /// The next batch, unless a call is in flight or a failed batch waits for its retry time.
+    fn take_batch(&mut self, now: Instant) -> Option<Vec<Completion>> {
+        if self.in_flight.is_some() || self.pending.is_empty() || self.retry_at.is_some_and(|at| at > now) {
+            return None;
+        }
+        self.retry_at = None;
+        let take = self.pending.len().min(self.batch);
+        Some(self.pending.drain(..take).collect())
+    }
+
+    /// Send the next batch if one may go now.
+    pub(crate) fn send<B: Backend>(&mut self, backend: &B) {
+        if let Some(batch) = self.take_batch(Instant::now()) {
+            let backend = backend.clone();
+            self.in_flight = Some(Box::pin(async move {
+                let result = backend.complete(batch.clone()).await;
+                (result, batch)
+            }));
+        }
+    }
+
+    /// The call in flight returned. On failure the batch goes back in front of newer outcomes;
+    /// returns the error and when the batch is sent again.
+    pub(crate) fn returned(
+        &mut self,
+        result: Result<(), BackendError>,
+        batch: Vec<Completion>,
+        now: Instant,
+    ) -> Option<(BackendError, Duration)> {
+        self.in_flight = None;
+        match result {
+            Ok(()) => {
+                self.errors = 0;
+                None
+            }
+            Err(error) => {
+                self.errors = self.errors.saturating_add(1);
+                let retry_in = error_backoff(self.errors);
+                self.pending.splice(0..0, batch);
+                self.retry_at = Some(now.checked_add(retry_in).unwrap_or_else(|| deadline_in(retry_in)));
+                Some((error, retry_in))
+            }
+        }
+    }
+
+    /// The retry time of a failed batch came.
+    pub(crate) fn retry_due(&mut self) {
+        self.retry_at = None;
+    }
+
+    /// On the way out: wait for the call in flight, then send everything left in one call.
+    pub(crate) async fn flush_all<B: Backend>(&mut self, backend: &B) -> Result<(), BackendError> {
+        if let Some(call) = self.in_flight.take() {
+            let (result, batch) = call.await;
+            if result.is_err() {
+                self.pending.splice(0..0, batch);
+            }
+        }
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        backend.complete(std::mem::take(&mut self.pending)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::{Lease, LeaseToken, Outcome, TaskId};
+
+    fn done(n: i64) -> Completion {
+        Completion { lease: Lease { id: TaskId::new(), token: LeaseToken(n) }, outcome: Outcome::Done }
+    }
+
+    #[test]
+    fn batches_are_capped_and_in_order() {
+        let mut c = Completer::new(2);
+        for n in 0..5 {
+            c.push(done(n));
+        }
+        let now = Instant::now();
+        let first = c.take_batch(now).unwrap();
+        assert_eq!(first.iter().map(|c| c.lease.token.0).collect::<Vec<_>>(), [0, 1]);
+        assert!(!c.is_idle());
+    }
+
+    #[test]
+    fn a_failed_batch_goes_back_in_front_and_waits_its_backoff() {
+        let mut c = Completer::new(10);
+        c.push(done(1));
+        let now = Instant::now();
+        let batch = c.take_batch(now).unwrap();
+        c.push(done(2));
+        let (_, retry_in) = c.returned(Err(BackendError::Config("down".into())), batch, now).unwrap();
+        assert_eq!(retry_in, Duration::from_millis(200));
+        assert!(c.take_batch(now).is_none(), "nothing goes before the retry time");
+        let again = c.take_batch(now + retry_in).unwrap();
+        assert_eq!(again.iter().map(|c| c.lease.token.0).collect::<Vec<_>>(), [1, 2], "the failed batch first");
+        assert!(c.returned(Ok(()), again, now + retry_in).is_none());
+        assert!(c.is_idle());
+    }
+
+    #[test]
+    fn failures_in_a_row_back_off_further_and_a_success_resets() {
+        let mut c = Completer::new(10);
+        let mut now = Instant::now();
+        let mut delays = Vec::new();
+        for _ in 0..3 {
+            c.push(done(0));
+            c.retry_due();
+            let batch = c.take_batch(now).unwrap();
+            let (_, retry_in) = c.returned(Err(BackendError::Config("down".into())), batch, now).unwrap();
+            delays.push(retry_in);
+            now += retry_in;
+            c.pending.clear();
+        }
+        assert!(delays.windows(2).all(|w| w[1] > w[0]), "{delays:?}");
+        c.push(done(0));
+        let batch = c.take_batch(now).unwrap();
+        assert!(c.returned(Ok(()), batch, now).is_none());
+        c.push(done(0));
+        let batch = c.take_batch(now).unwrap();
+        let (_, retry_in) = c.returned(Err(BackendError::Config("down".into())), batch, now).unwrap();
+        assert_eq!(retry_in, delays[0]);
+    }
+}
