@@ -8,12 +8,12 @@ use tower::{Layer, ServiceBuilder};
 
 use crate::backend::Backend;
 use crate::backoff::Backoff;
+use crate::context::Extensions;
 use crate::handler::{JobFn, ServiceFn};
 use crate::layers::catch_panic::CatchPanicLayer;
 use crate::layers::rate_limit::RateLimitLayer;
 use crate::layers::timeout::TimeoutLayer;
 use crate::layers::trace::TraceLayer;
-use crate::request::Extensions;
 use crate::worker::{Prefetch, Worker, WorkerConfig};
 
 /// Builds a [`Worker`]. Every call may come in any order before [`WorkerBuilder::build_fn`];

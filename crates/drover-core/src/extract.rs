@@ -2,10 +2,9 @@
 
 use std::ops::Deref;
 
+use crate::context::{TaskContext, WorkerContext};
 use crate::error::BoxDynError;
-use crate::request::TaskContext;
 use crate::task::TaskId;
-use crate::worker::WorkerContext;
 
 /// Something a handler can take as an argument, built from the task's context.
 pub trait FromTask: Sized {

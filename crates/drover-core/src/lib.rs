@@ -34,15 +34,19 @@ mod backend;
 mod backoff;
 mod builder;
 mod codec;
+mod context;
 mod error;
+mod event;
 mod extract;
 mod handler;
 pub mod layers;
 mod memory;
 mod monitor;
+mod panic;
 mod queue_name;
 mod request;
 mod retention;
+mod run_context;
 mod task;
 mod worker;
 
@@ -53,16 +57,19 @@ pub use backend::{
 pub use backoff::Backoff;
 pub use builder::WorkerBuilder;
 pub use codec::{Codec, CodecError, JsonCodec};
+pub use context::{Extensions, TaskContext, WorkerContext};
 pub use error::{Abort, BackendError, BoxDynError, Error, Result, RetryAfter};
+pub use event::{Event, EventSink};
 pub use extract::{Attempt, Data, FromTask};
 pub use handler::{JobFn, ServiceFn};
 pub use memory::{BufferedTransaction, MemoryStorage, MemoryTransaction};
-pub use monitor::{Event, EventSink, IntoWorkerFactory, Monitor, RunnableWorker};
+pub use monitor::{IntoWorkerFactory, Monitor, RunnableWorker};
 pub use queue_name::default_queue_name;
-pub use request::{Extensions, Request, TaskContext};
+pub use request::{JobService, Request};
 pub use retention::Retention;
+pub use run_context::RunContext;
 pub use task::{
     ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,
     Status, TaskId, TaskInfo, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
-pub use worker::{outcome_of, Prefetch, Spawner, Worker, WorkerConfig, WorkerContext};
+pub use worker::{outcome_of, Prefetch, Spawner, Worker, WorkerConfig};

@@ -1,6 +1,5 @@
 //! The monitor: runs workers, restarts crashed ones, shuts everything down gracefully.
 
-mod event;
 mod register;
 
 use std::future::Future;
@@ -9,11 +8,11 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::sync::watch;
 
-pub use event::{Event, EventSink};
 pub use register::{IntoWorkerFactory, RunnableWorker, WorkerFactory};
 
 use crate::error::Error;
-use crate::worker::RunContext;
+use crate::event::{Event, EventSink};
+use crate::run_context::RunContext;
 
 /// Runs registered workers until a shutdown signal, then stops them gracefully.
 ///
@@ -169,7 +168,7 @@ async fn supervise(
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e @ Error::ShutdownTimeout { .. })) => return Err(e),
             Ok(Err(e)) => e.to_string(),
-            Err(payload) => crate::layers::catch_panic::PanicError::from_payload(payload).to_string(),
+            Err(payload) => crate::panic::PanicError::from_payload(payload).to_string(),
         };
         if *shutdown.borrow() {
             return Ok(());

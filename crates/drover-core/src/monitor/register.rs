@@ -3,12 +3,13 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::backend::Backend;
-use crate::error::{BoxDynError, Error};
-use crate::request::Request;
-use crate::worker::{RunContext, Worker};
+use crate::error::Error;
+use crate::request::JobService;
+use crate::run_context::RunContext;
+use crate::worker::Worker;
 
-/// Builds a worker for each run (the first, then restarts).
-#[doc(hidden)]
+/// Builds a worker for each run (the first, then restarts): what
+/// [`IntoWorkerFactory::into_factory`] makes of a worker or a closure.
 pub type WorkerFactory = Box<dyn FnMut(usize) -> Box<dyn RunnableWorker> + Send>;
 
 /// A worker with its types erased, as the monitor runs it.
@@ -17,17 +18,14 @@ pub trait RunnableWorker: Send {
     fn name(&self) -> &str;
     /// Override the shutdown timeout.
     fn set_shutdown_timeout(&mut self, timeout: Duration);
-    #[doc(hidden)]
+    /// Run once with what the monitor hands the run.
     fn run(self: Box<Self>, run: RunContext) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 }
 
 impl<B, S> RunnableWorker for Worker<B, S>
 where
     B: Backend,
-    S: tower::Service<Request<B::Job>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-    S::Error: Into<BoxDynError> + Send + 'static,
+    S: JobService<B::Job>,
 {
     fn name(&self) -> &str {
         &self.name
@@ -49,13 +47,15 @@ where
 /// `.register(|_| WorkerBuilder::new("w").backend(storage).build_fn(f))`. A restart after a
 /// crash runs a fresh clone of that worker, so its service state starts over.
 pub trait IntoWorkerFactory<M> {
-    #[doc(hidden)]
+    /// The worker's name and its factory.
     fn into_factory(self) -> (String, WorkerFactory);
 }
 
-#[doc(hidden)]
+/// Marks [`IntoWorkerFactory`] for a worker value.
+#[derive(Debug)]
 pub enum WorkerMarker {}
-#[doc(hidden)]
+/// Marks [`IntoWorkerFactory`] for a closure that builds a worker.
+#[derive(Debug)]
 pub enum FactoryMarker {}
 
 impl<B, S> IntoWorkerFactory<WorkerMarker> for Worker<B, S>

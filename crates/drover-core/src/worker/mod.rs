@@ -3,7 +3,6 @@
 mod claimer;
 mod completer;
 mod config;
-mod context;
 mod outcome;
 mod prefetch;
 pub(crate) mod run;
@@ -11,15 +10,14 @@ pub(crate) mod run;
 use std::sync::Arc;
 
 pub use config::{Spawner, WorkerConfig};
-pub use context::WorkerContext;
 pub use outcome::outcome_of;
 pub use prefetch::Prefetch;
-#[doc(hidden)]
-pub use run::RunContext;
 
 use crate::backend::Backend;
-use crate::error::BoxDynError;
-use crate::request::{Extensions, Request};
+use crate::context::Extensions;
+use crate::event::EventSink;
+use crate::request::JobService;
+use crate::run_context::RunContext;
 
 /// A worker, ready to run: built by [`WorkerBuilder`](crate::WorkerBuilder), run by a
 /// [`Monitor`](crate::Monitor) or on its own with [`Worker::run_until`].
@@ -64,17 +62,14 @@ impl<B, S> Worker<B, S> {
 impl<B, S> Worker<B, S>
 where
     B: Backend,
-    S: tower::Service<Request<B::Job>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-    S::Error: Into<BoxDynError> + Send + 'static,
+    S: JobService<B::Job>,
 {
     /// Run until `signal` completes, then shut down gracefully: stop claiming, hand back
     /// unstarted claims, let running tasks finish for up to the configured shutdown timeout,
     /// and leave the rest to their leases. Events go to `tracing`.
     pub async fn run_until<F: std::future::Future + Send>(self, signal: F) -> crate::Result<()> {
         let (tx, rx) = tokio::sync::watch::channel(false);
-        let run = RunContext { shutdown: rx, events: crate::monitor::EventSink::tracing(), run_id: 0 };
+        let run = RunContext { shutdown: rx, events: EventSink::tracing(), run_id: 0 };
         let worker = run::run(self, run);
         tokio::pin!(worker);
         tokio::select! {

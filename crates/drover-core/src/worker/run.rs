@@ -20,46 +20,18 @@ use tokio::time::{sleep_until, Instant, Interval};
 use super::claimer::Claimer;
 use super::completer::Completer;
 use super::prefetch::hold;
-use super::{outcome_of, Worker, WorkerConfig, WorkerContext};
+use super::{outcome_of, Worker, WorkerConfig};
 use crate::backend::{Backend, Wakeup};
 use crate::codec::Codec;
+use crate::context::{Extensions, TaskContext, WorkerContext};
 use crate::error::{BackendError, BoxDynError, Error};
-use crate::layers::catch_panic::PanicError;
-use crate::monitor::{Event, EventSink};
-use crate::request::{Extensions, Request, TaskContext};
+use crate::event::{Event, EventSink};
+use crate::panic::PanicError;
+use crate::request::{JobService, Request};
+use crate::run_context::RunContext;
 use crate::task::{ClaimedTask, Completion, Lease, LeaseToken, Outcome, TaskId};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// What the monitor hands a worker run: the shutdown signal, where events go, the run number.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct RunContext {
-    pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) events: EventSink,
-    pub(crate) run_id: usize,
-}
-
-/// A job service as the worker runs it: the bound written once.
-pub(crate) trait JobService<J>:
-    tower::Service<
-        Request<J>,
-        Future: Send + 'static,
-        Response: Send + 'static,
-        Error: Into<BoxDynError> + Send + 'static,
-    > + Send
-    + 'static
-{
-}
-
-impl<J, S> JobService<J> for S
-where
-    S: tower::Service<Request<J>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-    S::Error: Into<BoxDynError> + Send + 'static,
-{
-}
 
 /// Now plus `d`, saturating far in the future instead of overflowing.
 pub(crate) fn deadline_in(d: Duration) -> Instant {

@@ -1,5 +1,3 @@
-use std::any::Any;
-use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -8,32 +6,7 @@ use std::task::{Context, Poll};
 use futures_util::FutureExt;
 
 use crate::error::BoxDynError;
-
-/// A job panicked; the message is the panic's payload when it was a string.
-#[derive(Debug, Clone)]
-pub struct PanicError(pub String);
-
-impl PanicError {
-    /// Make an error from a caught panic payload.
-    pub fn from_payload(payload: Box<dyn Any + Send>) -> Self {
-        let message = if let Some(s) = payload.downcast_ref::<&str>() {
-            (*s).to_owned()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "a panic with a payload that is not a string".to_owned()
-        };
-        Self(message)
-    }
-}
-
-impl fmt::Display for PanicError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "job panicked: {}", self.0)
-    }
-}
-
-impl std::error::Error for PanicError {}
+use crate::panic::PanicError;
 
 /// Layer adding [`CatchPanic`].
 #[derive(Clone, Copy, Debug, Default)]

@@ -5,4 +5,5 @@
 
 mod layer;
 
-pub use layer::{CatchPanic, CatchPanicLayer, PanicError};
+pub use crate::panic::PanicError;
+pub use layer::{CatchPanic, CatchPanicLayer};
