@@ -137,9 +137,9 @@
 //! |---|---|
 //! | [`Backend`](drover_core::Backend), [`Enqueue`](drover_core::Enqueue) | yes |
 //! | [`Requeue`](drover_core::Requeue) | yes: scans `q.dead` for the id ([`AmqpStorage::requeue_dead`] moves many at once) |
-//! | [`EnqueueInTransaction`](drover_core::EnqueueInTransaction) | yes: AMQP transactions (`tx.select` / `tx.commit`) on a channel of their own |
-//! | [`Priorities`](drover_core::Priorities) | no: a consumer receives messages as they arrive, before a later, higher-priority one can overtake them; a non-zero priority is [`BackendError::Unsupported`](drover_core::BackendError::Unsupported) |
-//! | [`UniqueKeys`](drover_core::UniqueKeys) | no: queued messages cannot be looked up by key; a unique key is `Unsupported` |
+//! | [`EnqueueBatch`](drover_core::EnqueueBatch) | yes: AMQP transactions (`tx.select` / `tx.commit`) on a channel of their own |
+//! | priorities | no: a consumer receives messages as they arrive, before a later, higher-priority one can overtake them; a non-zero priority is [`BackendError::Unsupported`](drover_core::BackendError::Unsupported) |
+//! | unique keys | no: queued messages cannot be looked up by key; a unique key is `Unsupported` |
 //! | [`Inspect`](drover_core::Inspect), [`Cancel`](drover_core::Cancel) | no: a queue cannot be listed or edited in place; [`AmqpStorage::queue_depths`] gives the counts |
 //!
 //! # Feature flags

@@ -124,14 +124,14 @@ pub(crate) fn outgoing(tasks: Vec<NewTask>) -> Result<Vec<Outgoing>, BackendErro
                 return Err(BackendError::Unsupported(format!(
                     "drover-amqp does not support priorities (task pushed with priority {}): a consumer takes \
                      messages as they arrive, before a higher-priority one can overtake them; push with priority 0 \
-                     or use a backend with `Priorities`",
+                     or use a backend with priorities (PostgreSQL, MySQL, SQLite, Redis)",
                     task.priority
                 )));
             }
             if let Some(key) = &task.unique_key {
                 return Err(BackendError::Unsupported(format!(
                     "drover-amqp does not support unique keys (task pushed with key `{key}`): a broker cannot look \
-                     up queued messages by key; push without one or use a backend with `UniqueKeys`"
+                     up queued messages by key; push without one or use a backend with unique keys (PostgreSQL, MySQL, SQLite, Redis)"
                 )));
             }
             let envelope = Envelope::from_new(&task, now);

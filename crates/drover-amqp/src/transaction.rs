@@ -3,13 +3,14 @@
 
 use std::future::Future;
 
-use drover_core::{BackendError, Codec, EnqueueInTransaction, NewTask, PushOptions, TaskId};
+use drover_core::{BackendError, Codec, EnqueueBatch, NewTask, PushOptions, TaskId};
 use lapin::Channel;
 
 use crate::session::{connection_error, publish_on};
 use crate::storage::{outgoing, AmqpStorage};
 
-/// An open AMQP transaction. Dropping it without [`EnqueueInTransaction::commit`] closes its
+/// An open AMQP transaction, the batch of [`EnqueueBatch`]. Dropping it without
+/// [`commit_batch`](EnqueueBatch::commit_batch) closes its
 /// channel, and the broker discards what was pushed in it.
 #[derive(Debug)]
 pub struct AmqpTransaction {
@@ -29,14 +30,14 @@ impl AmqpTransaction {
     }
 }
 
-impl<T, C> EnqueueInTransaction for AmqpStorage<T, C>
+impl<T, C> EnqueueBatch for AmqpStorage<T, C>
 where
     T: Send + 'static,
     C: Codec<T>,
 {
-    type Transaction = AmqpTransaction;
+    type Batch = AmqpTransaction;
 
-    async fn begin(&self) -> Result<AmqpTransaction, BackendError> {
+    async fn begin_batch(&self) -> Result<AmqpTransaction, BackendError> {
         let session = self.inner.session().await?;
         let channel =
             session.connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
@@ -44,7 +45,7 @@ where
         Ok(AmqpTransaction { channel, pushed: 0 })
     }
 
-    fn push_in<'a>(
+    fn push_to<'a>(
         &'a self,
         tx: &'a mut AmqpTransaction,
         job: T,
@@ -63,7 +64,7 @@ where
         }
     }
 
-    async fn commit(&self, tx: AmqpTransaction) -> Result<(), BackendError> {
+    async fn commit_batch(&self, tx: AmqpTransaction) -> Result<(), BackendError> {
         tx.channel.tx_commit().await.map_err(|e| connection_error("committing a transaction", e))?;
         let _ = tx.channel.close(200, "committed".into()).await;
         self.inner.wakeup.notify();

@@ -8,9 +8,12 @@
 //! a factory that makes a fresh, isolated backend for the job type [`TestJob`], and panics with
 //! a message naming what broke.
 //!
-//! Checks of optional abilities require the ability's trait, so a backend runs exactly the
-//! checks its type allows: asking for `priorities` on a backend without
-//! [`Priorities`](drover_core::Priorities) does not compile. Nothing is skipped by a flag.
+//! Checks of optional abilities require the ability's trait (`Inspect`, `Cancel`, `Requeue`,
+//! `EnqueueInTransaction`), so asking for `inspect` on a backend without it does not compile.
+//! Priorities and unique keys are push options every `Enqueue` accepts at the type level: a
+//! backend runs either the check that honours each (`priorities`, `unique_keys`) or the one
+//! that proves it refuses it (`refuses_priorities`, `refuses_unique_keys`). Nothing is skipped
+//! by a flag.
 //!
 //! A backend crate runs the suite from one test file:
 //!
@@ -42,8 +45,9 @@ pub use harness::{
 /// async function `$factory` (called once per check; each call must return an isolated
 /// backend, for example with its own queue name).
 ///
-/// Groups: `core` (every backend), `priorities`, `unique_keys`, `cancel`, `requeue`,
-/// `inspect`, `transactions`.
+/// Groups: `core` (every backend), `priorities` or `refuses_priorities`, `unique_keys` or
+/// `refuses_unique_keys` (every backend runs one of each pair), `cancel`, `requeue`, `inspect`,
+/// `batches` (`EnqueueBatch`), `transactions` (`EnqueueInTransaction`).
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:ident; $($group:ident),+ $(,)?) => {
@@ -59,9 +63,12 @@ macro_rules! conformance_tests {
     };
     (@group priorities, $factory:ident) => { mod priorities { $crate::conformance_tests!(@tests $factory; priorities); } };
     (@group unique_keys, $factory:ident) => { mod unique_keys { $crate::conformance_tests!(@tests $factory; unique_keys); } };
+    (@group refuses_priorities, $factory:ident) => { mod refuses_priorities { $crate::conformance_tests!(@tests $factory; refuses_priorities); } };
+    (@group refuses_unique_keys, $factory:ident) => { mod refuses_unique_keys { $crate::conformance_tests!(@tests $factory; refuses_unique_keys); } };
     (@group cancel, $factory:ident) => { mod cancel { $crate::conformance_tests!(@tests $factory; cancel); } };
     (@group requeue, $factory:ident) => { mod requeue { $crate::conformance_tests!(@tests $factory; requeue_dead); } };
     (@group inspect, $factory:ident) => { mod inspect { $crate::conformance_tests!(@tests $factory; inspect); } };
+    (@group batches, $factory:ident) => { mod batches { $crate::conformance_tests!(@tests $factory; batched_enqueue); } };
     (@group transactions, $factory:ident) => { mod transactions { $crate::conformance_tests!(@tests $factory; transactional_enqueue); } };
     (@tests $factory:ident; $($check:ident),+) => {
         $(

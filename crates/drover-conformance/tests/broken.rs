@@ -147,3 +147,17 @@ async fn ignored_max_attempts_fail_lease_expiry_on_last_attempt() {
 async fn exceeded_claim_limit_fails_claim_limit_check() {
     checks::claim_limit_is_honoured(broken(Fault::ExceedClaimLimit)).await;
 }
+
+/// A backend that silently accepts priorities it cannot honour must fail the refusal check
+/// (the memory backend honours them, so from the check's view it "accepted" one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "was accepted")]
+async fn accepting_a_priority_fails_refuses_priorities() {
+    checks::refuses_priorities(|| async { MemoryStorage::<TestJob>::named(format!("b-{}", TaskId::new())) }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "was accepted")]
+async fn accepting_a_unique_key_fails_refuses_unique_keys() {
+    checks::refuses_unique_keys(|| async { MemoryStorage::<TestJob>::named(format!("b-{}", TaskId::new())) }).await;
+}

@@ -90,6 +90,12 @@ pub trait Enqueue: Backend {
     /// Store already-encoded tasks; returns their ids in order (for a duplicate unique key, the
     /// id of the task already there). Options the backend cannot honour are an
     /// [`BackendError::Unsupported`] error, never silently dropped.
+    ///
+    /// Priorities and unique keys: the memory, PostgreSQL, SQLite, MySQL and Redis backends
+    /// honour both (their conformance runs the `priorities` and `unique_keys` checks). RSMQ and
+    /// AMQP have neither: a push that asks for a non-zero priority or a unique key is refused
+    /// with [`BackendError::Unsupported`], naming the option, and nothing of that call is
+    /// stored (checked by `refuses_priorities` and `refuses_unique_keys`).
     fn enqueue(&self, tasks: Vec<NewTask>) -> impl Future<Output = Result<Vec<TaskId>, BackendError>> + Send;
 
     /// Push one job to run now.
@@ -124,13 +130,6 @@ pub trait Enqueue: Backend {
         async move { self.enqueue(tasks?).await }
     }
 }
-
-/// Marker: the backend runs higher-priority due tasks first.
-pub trait Priorities: Enqueue {}
-
-/// Marker: the backend deduplicates pushes by [`PushOptions::unique_key`] while the first task
-/// is pending or running.
-pub trait UniqueKeys: Enqueue {}
 
 /// Counts of a queue's tasks by status.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -214,8 +213,34 @@ pub trait Requeue: Backend {
     fn requeue(&self, id: TaskId) -> impl Future<Output = Result<bool, BackendError>> + Send;
 }
 
-/// Push inside the caller's transaction: the task becomes visible to workers only when the
-/// transaction commits, and vanishes if it rolls back (dropping the transaction rolls it back).
+/// A batch of pushes that become visible together: nothing pushed into the batch is claimable
+/// before [`commit_batch`](EnqueueBatch::commit_batch), and dropping the batch discards all of
+/// it. The batch is the storage's own (a buffer stored in one atomic step, a broker
+/// transaction): it cannot hold other writes of yours. For a push inside your own database
+/// transaction, see [`EnqueueInTransaction`].
+pub trait EnqueueBatch: Enqueue {
+    /// The batch type.
+    type Batch: Send;
+
+    /// Start a batch.
+    fn begin_batch(&self) -> impl Future<Output = Result<Self::Batch, BackendError>> + Send;
+
+    /// Push one job into `batch`; returns the id it will have.
+    fn push_to<'a>(
+        &'a self,
+        batch: &'a mut Self::Batch,
+        job: Self::Job,
+        options: PushOptions,
+    ) -> impl Future<Output = Result<TaskId, BackendError>> + Send + 'a;
+
+    /// Store the whole batch, atomically.
+    fn commit_batch(&self, batch: Self::Batch) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// Push inside the caller's own database transaction, beside the caller's other writes: the
+/// task becomes visible to workers only when that transaction commits, and vanishes if it rolls
+/// back (dropping the transaction rolls it back). The SQL backends implement it, with
+/// `Transaction = sqlx::Transaction<'static, DB>`.
 pub trait EnqueueInTransaction: Enqueue {
     /// The transaction type (for example `sqlx::Transaction<'static, Postgres>`).
     type Transaction: Send;

@@ -51,8 +51,8 @@ mod task;
 mod worker;
 
 pub use backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueInTransaction, Inspect, ListQuery, Priorities, QueueStats, Requeue,
-    UniqueKeys, Wakeup, WakeupSender,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, Inspect, ListQuery, QueueStats,
+    Requeue, Wakeup, WakeupSender,
 };
 pub use backoff::Backoff;
 pub use builder::WorkerBuilder;
@@ -62,7 +62,7 @@ pub use error::{Abort, BackendError, BoxDynError, Error, Result, RetryAfter};
 pub use event::{Event, EventSink};
 pub use extract::{Attempt, Data, FromTask};
 pub use handler::{JobFn, ServiceFn};
-pub use memory::{BufferedTransaction, MemoryStorage, MemoryTransaction};
+pub use memory::{BufferedBatch, MemoryBatch, MemoryStorage};
 pub use monitor::{IntoWorkerFactory, Monitor, RunnableWorker};
 pub use queue_name::default_queue_name;
 pub use request::{JobService, Request};

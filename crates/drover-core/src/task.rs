@@ -169,13 +169,14 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 25;
 pub struct PushOptions {
     /// Earliest time the task may run; `None` means now.
     pub run_at: Option<DateTime<Utc>>,
-    /// Higher runs first among due tasks. Needs a backend implementing
-    /// [`Priorities`](crate::Priorities) when non-zero.
+    /// Higher runs first among due tasks. A backend without priorities (RSMQ, AMQP) refuses a
+    /// non-zero one with [`BackendError::Unsupported`](crate::BackendError::Unsupported).
     pub priority: i32,
     /// Attempts before the task is dead; `None` means [`DEFAULT_MAX_ATTEMPTS`].
     pub max_attempts: Option<u32>,
     /// While a task with this key is pending or running, pushing another returns the first
-    /// one's id. Needs a backend implementing [`UniqueKeys`](crate::UniqueKeys).
+    /// one's id. A backend without unique keys (RSMQ, AMQP) refuses one with
+    /// [`BackendError::Unsupported`](crate::BackendError::Unsupported).
     pub unique_key: Option<String>,
 }
 

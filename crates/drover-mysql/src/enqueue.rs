@@ -4,9 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use drover_core::{
-    BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, Priorities, PushOptions, TaskId, UniqueKeys,
-};
+use drover_core::{BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, PushOptions, TaskId};
 use sqlx::AssertSqlSafe;
 use sqlx::{MySql, MySqlConnection, Row, Transaction};
 
@@ -193,9 +191,6 @@ where
         Ok(ids)
     }
 }
-
-impl<T: Send + 'static, C: Codec<T>> Priorities for MysqlStorage<T, C> {}
-impl<T: Send + 'static, C: Codec<T>> UniqueKeys for MysqlStorage<T, C> {}
 
 impl<T, C> EnqueueInTransaction for MysqlStorage<T, C>
 where

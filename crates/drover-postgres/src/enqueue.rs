@@ -4,9 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use drover_core::{
-    BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, Priorities, PushOptions, TaskId, UniqueKeys,
-};
+use drover_core::{BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, PushOptions, TaskId};
 use futures_util::future::BoxFuture;
 use sqlx::{PgConnection, Postgres};
 use uuid::Uuid;
@@ -255,9 +253,6 @@ where
         Ok(ids)
     }
 }
-
-impl<T: Send + 'static, C: Codec<T>> Priorities for PostgresStorage<T, C> {}
-impl<T: Send + 'static, C: Codec<T>> UniqueKeys for PostgresStorage<T, C> {}
 
 impl<T, C> EnqueueInTransaction for PostgresStorage<T, C>
 where

@@ -29,8 +29,8 @@
 //! # }
 //! ```
 //!
-//! [`PostgresStorage`] implements every capability of the contract: `Backend`, `Enqueue`,
-//! `Priorities`, `UniqueKeys`, `Inspect`, `Cancel`, `Requeue` and `EnqueueInTransaction`, and
+//! [`PostgresStorage`] implements every capability of the contract: `Backend`, `Enqueue` (with
+//! priorities and unique keys), `Inspect`, `Cancel`, `Requeue` and `EnqueueInTransaction`, and
 //! passes the whole conformance suite. Connections use TLS (rustls) when the URL asks for it
 //! (`sslmode=require`). The crate re-exports [`sqlx`] so the pool you build matches its
 //! version.

@@ -80,11 +80,11 @@
 //!
 //! # Capabilities
 //!
-//! Every optional trait: [`Priorities`](drover_core::Priorities) (any `i32`),
-//! [`UniqueKeys`](drover_core::UniqueKeys), [`Inspect`](drover_core::Inspect) (plus
+//! Every optional ability: priorities (any `i32`) and unique keys on push,
+//! [`Inspect`](drover_core::Inspect) (plus
 //! [`RedisStorage::workers`] and [`RedisStorage::queues`]), [`Cancel`](drover_core::Cancel),
 //! [`Requeue`](drover_core::Requeue), and
-//! [`EnqueueInTransaction`](drover_core::EnqueueInTransaction) (pushes buffered and stored
+//! [`EnqueueBatch`](drover_core::EnqueueBatch) (pushes buffered and stored
 //! atomically on commit).
 //!
 //! # Feature flags
@@ -114,7 +114,7 @@ pub use config::{Config, MAX_BATCH};
 pub use connection::{backend_error, connect, RedisConnection};
 pub use inspect::WorkerSeen;
 pub use storage::RedisStorage;
-pub use transaction::RedisTransaction;
+pub use transaction::RedisBatch;
 
 /// The redis crate this storage is built on, for making your own `ConnectionManager`.
 pub use redis;

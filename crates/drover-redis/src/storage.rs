@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use drover_core::{
     Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Enqueue, JsonCodec, Lease, NewTask, Outcome,
-    Priorities, TaskId, UniqueKeys, Wakeup, WakeupSender, LEASE_EXPIRED_ON_LAST_ATTEMPT,
+    TaskId, Wakeup, WakeupSender, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use redis::aio::ConnectionManager;
@@ -338,6 +338,3 @@ where
         Ok(ids)
     }
 }
-
-impl<T: Send + 'static, C: Codec<T>> Priorities for RedisStorage<T, C> {}
-impl<T: Send + 'static, C: Codec<T>> UniqueKeys for RedisStorage<T, C> {}

@@ -1,41 +1,41 @@
-//! Enqueue in a transaction: pushes are buffered and stored atomically on commit; dropping the
-//! transaction discards them.
+//! Batches: pushes are buffered and stored atomically on commit; dropping the batch discards
+//! them.
 
-use drover_core::{BackendError, BufferedTransaction, Codec, EnqueueInTransaction, PushOptions, TaskId};
+use drover_core::{BackendError, BufferedBatch, Codec, EnqueueBatch, PushOptions, TaskId};
 use redis::Value;
 
 use crate::connection::backend_error;
 use crate::scripts;
 use crate::storage::{push_args, RedisStorage};
 
-/// A Redis "transaction" of pushes: nothing reaches the server until
-/// [`commit`](EnqueueInTransaction::commit), which stores every task atomically (one script
+/// A Redis batch of pushes: nothing reaches the server until
+/// [`commit_batch`](EnqueueBatch::commit_batch), which stores every task atomically (one script
 /// call, or one `MULTI`/`EXEC` of script calls beyond 1,000 tasks). Dropping it discards the
-/// pushes, like a rolled-back SQL transaction. It does not include your own Redis commands.
-pub type RedisTransaction = BufferedTransaction;
+/// pushes. It does not include your own Redis commands.
+pub type RedisBatch = BufferedBatch;
 
-impl<T, C> EnqueueInTransaction for RedisStorage<T, C>
+impl<T, C> EnqueueBatch for RedisStorage<T, C>
 where
     T: Send + 'static,
     C: Codec<T>,
 {
-    type Transaction = RedisTransaction;
+    type Batch = RedisBatch;
 
-    async fn begin(&self) -> Result<RedisTransaction, BackendError> {
-        Ok(RedisTransaction::default())
+    async fn begin_batch(&self) -> Result<RedisBatch, BackendError> {
+        Ok(RedisBatch::default())
     }
 
-    fn push_in<'a>(
+    fn push_to<'a>(
         &'a self,
-        tx: &'a mut RedisTransaction,
+        batch: &'a mut RedisBatch,
         job: T,
         options: PushOptions,
     ) -> impl std::future::Future<Output = Result<TaskId, BackendError>> + Send + 'a {
-        std::future::ready(tx.push_job::<T, C>(&job, options))
+        std::future::ready(batch.push_job::<T, C>(&job, options))
     }
 
-    async fn commit(&self, tx: RedisTransaction) -> Result<(), BackendError> {
-        let tasks = tx.into_tasks();
+    async fn commit_batch(&self, batch: RedisBatch) -> Result<(), BackendError> {
+        let tasks = batch.into_tasks();
         if tasks.is_empty() {
             return Ok(());
         }

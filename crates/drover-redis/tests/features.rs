@@ -7,8 +7,7 @@ mod common;
 use std::time::Duration;
 
 use drover_core::{
-    Backend, ClaimRequest, Completion, Enqueue, EnqueueInTransaction, Inspect, ListQuery, Outcome, PushOptions, Status,
-    TaskId,
+    Backend, ClaimRequest, Completion, Enqueue, EnqueueBatch, Inspect, ListQuery, Outcome, PushOptions, Status, TaskId,
 };
 use drover_redis::RedisStorage;
 
@@ -123,12 +122,12 @@ async fn workers_and_queues_are_listed() {
 #[tokio::test]
 async fn a_transaction_of_many_chunks_commits_at_once() {
     let storage: RedisStorage<u32> = common::storage(&ns("tx"), |c| c).await;
-    let mut tx = storage.begin().await.unwrap();
+    let mut tx = storage.begin_batch().await.unwrap();
     for n in 0..2_500 {
-        storage.push_in(&mut tx, n, PushOptions::new()).await.unwrap();
+        storage.push_to(&mut tx, n, PushOptions::new()).await.unwrap();
     }
     assert_eq!(storage.stats().await.unwrap().pending, 0, "nothing is visible before commit");
-    storage.commit(tx).await.unwrap();
+    storage.commit_batch(tx).await.unwrap();
     assert_eq!(storage.stats().await.unwrap().pending, 2_500);
     storage.purge().await.unwrap();
 }

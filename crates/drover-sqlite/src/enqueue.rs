@@ -3,9 +3,7 @@
 
 use std::collections::HashMap;
 
-use drover_core::{
-    BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, Priorities, PushOptions, TaskId, UniqueKeys,
-};
+use drover_core::{BackendError, Codec, Enqueue, EnqueueInTransaction, NewTask, PushOptions, TaskId};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection};
 use sqlx::{Connection, Row, Sqlite};
 
@@ -170,9 +168,6 @@ where
         Ok(ids)
     }
 }
-
-impl<T: Send + 'static, C: Codec<T>> Priorities for SqliteStorage<T, C> {}
-impl<T: Send + 'static, C: Codec<T>> UniqueKeys for SqliteStorage<T, C> {}
 
 impl<T, C> EnqueueInTransaction for SqliteStorage<T, C>
 where

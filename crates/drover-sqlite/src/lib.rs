@@ -77,7 +77,7 @@
 //! # Capabilities
 //!
 //! Every trait of the contract: `Backend`, `Enqueue` (with `push_with`: delay or run-at time,
-//! priority, max attempts, unique key), `Priorities`, `UniqueKeys`, `Inspect`, `Cancel`,
+//! priority, max attempts, unique key; priorities and unique keys honoured), `Inspect`, `Cancel`,
 //! `Requeue`, `EnqueueInTransaction` (`Transaction = sqlx::Transaction<'static, Sqlite>`), and
 //! retention with [`SqliteStorage::prune`]. Differences from the server backends, all owed to
 //! SQLite being a file:

@@ -70,9 +70,9 @@ pub mod layers {
 /// Everything a typical worker program needs.
 pub mod prelude {
     pub use drover_core::{
-        Abort, Attempt, Backend, Backoff, BoxDynError, Cancel, Data, Enqueue, EnqueueInTransaction, Event, Inspect,
-        ListQuery, MemoryStorage, Monitor, Priorities, PushOptions, QueueStats, Request, Requeue, RetryAfter, Status,
-        TaskContext, TaskId, UniqueKeys, WorkerBuilder, WorkerContext,
+        Abort, Attempt, Backend, Backoff, BoxDynError, Cancel, Data, Enqueue, EnqueueBatch, EnqueueInTransaction,
+        Event, Inspect, ListQuery, MemoryStorage, Monitor, PushOptions, QueueStats, Request, Requeue, RetryAfter,
+        Status, TaskContext, TaskId, WorkerBuilder, WorkerContext,
     };
 }
 

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use drover_core::{
-    Cancel, Completion, Enqueue, EnqueueInTransaction, Inspect, ListQuery, NewTask, Outcome, Priorities, PushOptions,
-    Requeue, Status, TaskId, UniqueKeys,
+    Cancel, Completion, Enqueue, EnqueueBatch, EnqueueInTransaction, Inspect, ListQuery, NewTask, Outcome, PushOptions,
+    Requeue, Status, TaskId,
 };
 
 use crate::harness::{
@@ -10,7 +10,7 @@ use crate::harness::{
 };
 
 /// Among due tasks, higher priority is claimed first.
-pub async fn priorities<B: Priorities<Job = TestJob>>(make: impl Factory<B>) {
+pub async fn priorities<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {
     let backend = make().await;
     for (n, priority) in [(1, 0), (2, 10), (3, 5), (4, -3)] {
         ok("push_with priority", backend.push_with(TestJob::ok(n), PushOptions::new().priority(priority)).await);
@@ -26,7 +26,7 @@ pub async fn priorities<B: Priorities<Job = TestJob>>(make: impl Factory<B>) {
 
 /// A push with the key of a pending or running task returns that task's id; once it is done,
 /// the key is free again.
-pub async fn unique_keys<B: UniqueKeys<Job = TestJob>>(make: impl Factory<B>) {
+pub async fn unique_keys<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {
     let backend = make().await;
     let a = ok("push unique", backend.push_with(TestJob::ok(1), PushOptions::new().unique_key("k")).await);
     let b = ok("push duplicate", backend.push_with(TestJob::ok(2), PushOptions::new().unique_key("k")).await);
@@ -42,6 +42,50 @@ pub async fn unique_keys<B: UniqueKeys<Job = TestJob>>(make: impl Factory<B>) {
     ok("complete", backend.complete(vec![Completion { lease, outcome: Outcome::Done }]).await);
     let d = ok("push after done", backend.push_with(TestJob::ok(5), PushOptions::new().unique_key("k")).await);
     assert_ne!(d, a, "once the task is done its key must be free");
+}
+
+/// A backend without priorities refuses a push that asks for one, with
+/// [`BackendError::Unsupported`](drover_core::BackendError::Unsupported) naming the option, and
+/// stores nothing of that call; a push with priority 0 works.
+pub async fn refuses_priorities<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    let refused = backend.push_with(TestJob::ok(1), PushOptions::new().priority(5)).await;
+    refused_with(refused, "priorit");
+    let plain = NewTask::new(encoded::<B>(2), PushOptions::new());
+    let mut high = NewTask::new(encoded::<B>(3), PushOptions::new());
+    high.priority = 1;
+    refused_with(backend.enqueue(vec![plain, high]).await, "priorit");
+    assert!(claim(&backend, 10, SHORT_LEASE).await.is_empty(), "a refused push stored a task");
+    ok("push with priority 0", backend.push_with(TestJob::ok(4), PushOptions::new().priority(0)).await);
+    assert_eq!(claim_n(&backend, 1, SHORT_LEASE, Duration::from_secs(2)).await.len(), 1);
+}
+
+/// A backend without unique keys refuses a push that asks for one, with
+/// [`BackendError::Unsupported`](drover_core::BackendError::Unsupported) naming the option, and
+/// stores nothing of that call.
+pub async fn refuses_unique_keys<B: Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    refused_with(backend.push_with(TestJob::ok(1), PushOptions::new().unique_key("k")).await, "unique key");
+    let plain = NewTask::new(encoded::<B>(2), PushOptions::new());
+    let keyed = NewTask::new(encoded::<B>(3), PushOptions::new().unique_key("k"));
+    refused_with(backend.enqueue(vec![plain, keyed]).await, "unique key");
+    assert!(claim(&backend, 10, SHORT_LEASE).await.is_empty(), "a refused push stored a task");
+}
+
+fn encoded<B: Enqueue<Job = TestJob>>(n: u64) -> Vec<u8> {
+    ok("encode", <B::Codec as drover_core::Codec<TestJob>>::encode(&TestJob::ok(n)))
+}
+
+fn refused_with<T: std::fmt::Debug>(result: Result<T, drover_core::BackendError>, option: &str) {
+    match result {
+        Err(drover_core::BackendError::Unsupported(message)) => {
+            assert!(message.contains(option), "conformance: the refusal must name the option ({option}): {message}")
+        }
+        Err(other) => panic!("conformance: expected BackendError::Unsupported naming {option}, got {other}"),
+        Ok(value) => {
+            panic!("conformance: a push asking for a {option} was accepted ({value:?}) by a backend without it")
+        }
+    }
 }
 
 /// Cancel stops a pending task from running and revokes a running task's claim.
@@ -186,7 +230,30 @@ pub async fn inspect<B: Inspect + Enqueue<Job = TestJob>>(make: impl Factory<B>)
     assert!(error.contains("lease expired"), "the lease expiry must be recorded, got {error:?}");
 }
 
-/// A push inside a transaction is invisible until commit, and gone on rollback.
+/// The pushes of a batch are invisible until it is committed, then all claimable; a dropped
+/// batch stores nothing.
+pub async fn batched_enqueue<B: EnqueueBatch<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    let mut batch = ok("begin_batch", backend.begin_batch().await);
+    let first = ok("push_to", backend.push_to(&mut batch, TestJob::ok(1), PushOptions::new()).await);
+    let second = ok("push_to", backend.push_to(&mut batch, TestJob::ok(2), PushOptions::new()).await);
+    assert!(claim(&backend, 10, SHORT_LEASE).await.is_empty(), "a task pushed in an open batch was visible");
+    ok("commit_batch", backend.commit_batch(batch).await);
+    let claimed = claim_n(&backend, 2, SHORT_LEASE, Duration::from_secs(2)).await;
+    let mut ids: Vec<TaskId> = claimed.iter().map(|t| t.id).collect();
+    ids.sort();
+    let mut pushed = vec![first, second];
+    pushed.sort();
+    assert_eq!(ids, pushed, "every push of a committed batch must be claimable");
+    let mut dropped = ok("begin_batch", backend.begin_batch().await);
+    ok("push_to", backend.push_to(&mut dropped, TestJob::ok(3), PushOptions::new()).await);
+    drop(dropped);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(claim(&backend, 10, SHORT_LEASE).await.is_empty(), "a push in a dropped batch was stored");
+}
+
+/// A push inside the caller's transaction is invisible until the commit and gone after a
+/// rollback.
 pub async fn transactional_enqueue<B: EnqueueInTransaction<Job = TestJob>>(make: impl Factory<B>) {
     let backend = make().await;
     let mut tx = ok("begin", backend.begin().await);

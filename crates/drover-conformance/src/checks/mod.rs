@@ -8,7 +8,10 @@ mod retry;
 mod worker;
 
 pub use basic::{bulk_push, claim_limit_is_honoured, push_claim_ack, scheduling};
-pub use capabilities::{cancel, inspect, priorities, requeue_dead, transactional_enqueue, unique_keys};
+pub use capabilities::{
+    batched_enqueue, cancel, inspect, priorities, refuses_priorities, refuses_unique_keys, requeue_dead,
+    transactional_enqueue, unique_keys,
+};
 pub use lease::{
     heartbeat_keeps_long_task, lease_expiry_on_last_attempt_is_dead, lease_expiry_redelivers, stale_ack_ignored,
 };

@@ -4,4 +4,4 @@
 mod state;
 mod storage;
 
-pub use storage::{BufferedTransaction, MemoryStorage, MemoryTransaction};
+pub use storage::{BufferedBatch, MemoryBatch, MemoryStorage};

@@ -5,8 +5,7 @@ use chrono::Utc;
 
 use super::state::QueueState;
 use crate::backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueInTransaction, Inspect, ListQuery, Priorities, QueueStats, Requeue,
-    UniqueKeys, Wakeup, WakeupSender,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, Inspect, ListQuery, QueueStats, Requeue, Wakeup, WakeupSender,
 };
 use crate::codec::{Codec, JsonCodec};
 use crate::error::BackendError;
@@ -151,9 +150,6 @@ where
     }
 }
 
-impl<T: Send + 'static, C: Codec<T>> Priorities for MemoryStorage<T, C> {}
-impl<T: Send + 'static, C: Codec<T>> UniqueKeys for MemoryStorage<T, C> {}
-
 impl<T, C> Inspect for MemoryStorage<T, C>
 where
     T: Send + 'static,
@@ -200,11 +196,11 @@ where
 /// transaction a push could join (the memory backend; Redis, which stores the whole buffer
 /// atomically on commit). Dropping it discards the pushes, like a rolled-back SQL transaction.
 #[derive(Debug, Default)]
-pub struct BufferedTransaction {
+pub struct BufferedBatch {
     tasks: Vec<NewTask>,
 }
 
-impl BufferedTransaction {
+impl BufferedBatch {
     /// Encode `job` with codec `C` and buffer it; returns the id it will have.
     pub fn push_job<T, C: Codec<T>>(&mut self, job: &T, options: PushOptions) -> Result<TaskId, BackendError> {
         let task = NewTask::new(C::encode(job)?, options);
@@ -229,31 +225,31 @@ impl BufferedTransaction {
     }
 }
 
-/// The memory backend's transaction.
-pub type MemoryTransaction = BufferedTransaction;
+/// The memory backend's batch.
+pub type MemoryBatch = BufferedBatch;
 
-impl<T, C> EnqueueInTransaction for MemoryStorage<T, C>
+impl<T, C> EnqueueBatch for MemoryStorage<T, C>
 where
     T: Send + 'static,
     C: Codec<T>,
 {
-    type Transaction = MemoryTransaction;
+    type Batch = MemoryBatch;
 
-    async fn begin(&self) -> Result<MemoryTransaction, BackendError> {
-        Ok(MemoryTransaction::default())
+    async fn begin_batch(&self) -> Result<MemoryBatch, BackendError> {
+        Ok(MemoryBatch::default())
     }
 
-    fn push_in<'a>(
+    fn push_to<'a>(
         &'a self,
-        tx: &'a mut MemoryTransaction,
+        batch: &'a mut MemoryBatch,
         job: T,
         options: PushOptions,
     ) -> impl std::future::Future<Output = Result<TaskId, BackendError>> + Send + 'a {
-        std::future::ready(tx.push_job::<T, C>(&job, options))
+        std::future::ready(batch.push_job::<T, C>(&job, options))
     }
 
-    async fn commit(&self, tx: MemoryTransaction) -> Result<(), BackendError> {
-        self.enqueue_now(tx.into_tasks());
+    async fn commit_batch(&self, batch: MemoryBatch) -> Result<(), BackendError> {
+        self.enqueue_now(batch.into_tasks());
         Ok(())
     }
 }
