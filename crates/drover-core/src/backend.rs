@@ -114,7 +114,7 @@ pub trait Enqueue: Backend {
             let ids = self.enqueue(vec![task?]).await?;
             ids.into_iter()
                 .next()
-                .ok_or_else(|| BackendError::Config("the backend accepted a push but returned no task id".into()))
+                .ok_or_else(|| BackendError::Corrupt("the backend accepted a push but returned no task id".into()))
         }
     }
 

@@ -34,9 +34,22 @@ pub enum BackendError {
     /// A job could not be encoded for the backend.
     #[error(transparent)]
     Codec(#[from] crate::CodecError),
-    /// The backend is set up wrongly (missing migrations, bad configuration).
+    /// A setting is wrong (an empty or too long queue name, an out-of-range value, a URL that
+    /// does not parse); the message names it and the accepted form.
     #[error("{0}")]
     Config(String),
+    /// The database's schema is not what this build needs: never set up (run the storage's
+    /// `setup`), newer than this build (upgrade the crate), or an applied migration that was
+    /// changed since.
+    #[error("{0}")]
+    Schema(String),
+    /// Stored data this build cannot read (a task id of the wrong size, a reply of the wrong
+    /// shape): written by something else, or damaged.
+    #[error("{0}")]
+    Corrupt(String),
+    /// A migration or set-up step could not take its lock in time (another process holds it).
+    #[error("{0}")]
+    LockTimeout(String),
 }
 
 impl BackendError {
@@ -61,6 +74,10 @@ pub enum Error {
     /// A worker was configured wrongly; the message says how to fix it.
     #[error("{0}")]
     Config(String),
+    /// The job service's `poll_ready` failed, so the worker cannot take more jobs (a layer
+    /// gave up); the monitor restarts the worker.
+    #[error("the job service failed and cannot take more jobs: {0}")]
+    ServiceFailed(#[source] BoxDynError),
     /// Some workers had to be left running when the shutdown timeout passed; their tasks go back
     /// to their queues when their leases run out.
     #[error("shutdown timed out after {timeout:?} with {running} task(s) still running; they will be retried when their leases expire")]

@@ -34,32 +34,34 @@ pub enum Event {
     WorkerCrashed {
         /// The worker.
         worker: Arc<str>,
-        /// What went wrong.
-        error: String,
+        /// What went wrong: the run's [`Error`](crate::Error), or a
+        /// [`PanicError`](crate::layers::catch_panic::PanicError).
+        error: Arc<dyn std::error::Error + Send + Sync>,
         /// When it restarts.
         restart_in: Duration,
     },
-    /// A task's run failed; it will be retried, or it is dead.
+    /// A task's run failed; it will be retried after `retry_in`, or (`None`) it is dead.
     TaskFailed {
         /// The worker.
         worker: Arc<str>,
         /// The task.
         task_id: TaskId,
-        /// The error recorded.
+        /// The error recorded with the task.
         error: String,
-        /// Whether the task is now dead.
-        dead: bool,
+        /// When the task runs again; `None`: it is dead.
+        retry_in: Option<Duration>,
     },
-    /// A backend call failed; the worker keeps going and tries again after `retry_in`.
+    /// A backend call failed; the worker keeps going. `retry_in`: when the call is made again;
+    /// `None` where nothing is retried (a hand-back or a last flush: the leases then decide).
     BackendError {
         /// The worker.
         worker: Arc<str>,
         /// What was being done.
         operation: &'static str,
         /// The error.
-        error: String,
-        /// When the worker tries again.
-        retry_in: Duration,
+        error: Arc<crate::BackendError>,
+        /// When the worker tries again, if it does.
+        retry_in: Option<Duration>,
     },
     /// The monitor received its shutdown signal.
     ShutdownRequested,
@@ -83,14 +85,17 @@ impl fmt::Display for Event {
             Event::WorkerCrashed { worker, error, restart_in } => {
                 write!(f, "worker {worker} crashed: {error}; restarting in {restart_in:?}")
             }
-            Event::TaskFailed { worker, task_id, error, dead: true } => {
+            Event::TaskFailed { worker, task_id, error, retry_in: None } => {
                 write!(f, "task {task_id} on {worker} failed for good (dead): {error}")
             }
-            Event::TaskFailed { worker, task_id, error, dead: false } => {
-                write!(f, "task {task_id} on {worker} failed and will be retried: {error}")
+            Event::TaskFailed { worker, task_id, error, retry_in: Some(delay) } => {
+                write!(f, "task {task_id} on {worker} failed and will be retried in {delay:?}: {error}")
             }
-            Event::BackendError { worker, operation, error, retry_in } => {
-                write!(f, "worker {worker}: {operation} failed: {error}; retrying in {retry_in:?}")
+            Event::BackendError { worker, operation, error, retry_in: Some(delay) } => {
+                write!(f, "worker {worker}: {operation} failed: {error}; retrying in {delay:?}")
+            }
+            Event::BackendError { worker, operation, error, retry_in: None } => {
+                write!(f, "worker {worker}: {operation} failed: {error}; the tasks' leases decide what runs again")
             }
             Event::ShutdownRequested => f.write_str("shutdown requested"),
             Event::ShutdownComplete => f.write_str("all workers stopped"),

@@ -216,7 +216,7 @@ where
             let ids = insert(tx, self.queue_name(), &tasks, 1)
                 .await
                 .map_err(|e| backend_error("push in a transaction", e))?;
-            ids.into_iter().next().ok_or_else(|| BackendError::Config("push in a transaction stored no task".into()))
+            ids.into_iter().next().ok_or_else(|| BackendError::Corrupt("push in a transaction stored no task".into()))
         }
     }
 

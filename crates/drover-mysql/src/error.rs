@@ -49,7 +49,7 @@ pub(crate) fn backend_error(operation: &'static str, error: sqlx::Error) -> Back
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => BackendError::connection(operation, error),
-        _ if error_number(&error) == Some(ER_NO_SUCH_TABLE) => BackendError::Config(format!(
+        _ if error_number(&error) == Some(ER_NO_SUCH_TABLE) => BackendError::Schema(format!(
             "{operation} failed: {error}; run `MysqlStorage::setup(&pool)` once to create Drover's tables"
         )),
         _ => BackendError::server(operation, error),

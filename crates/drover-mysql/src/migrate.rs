@@ -52,7 +52,7 @@ pub(crate) async fn run(pool: &MySqlPool) -> Result<(), BackendError> {
         .await
         .map_err(|e| backend_error("setup: take the migration lock", e))?;
     if locked != Some(1) {
-        return Err(BackendError::Config(format!(
+        return Err(BackendError::LockTimeout(format!(
             "setup: another process held the `{LOCK_NAME}` lock (GET_LOCK) for {LOCK_TIMEOUT_S} s; \
              is a migration stuck? Check SELECT IS_USED_LOCK('{LOCK_NAME}')"
         )));
@@ -82,7 +82,7 @@ fn apply(conn: &mut MySqlConnection) -> Pin<Box<dyn Future<Output = Result<(), B
             .map_err(|e| backend_error("setup: read drover_migrations", e))?;
         let known = MIGRATIONS.last().map_or(0, |m| m.version);
         if let Some(newest) = applied.iter().copied().max().filter(|v| *v > known) {
-            return Err(BackendError::Config(format!(
+            return Err(BackendError::Schema(format!(
                 "setup: the database has Drover schema version {newest}, newer than this drover-mysql knows \
              ({known}); upgrade drover-mysql in this program"
             )));

@@ -138,7 +138,7 @@ async fn copy_plain(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) -> 
     data.extend_from_slice(&0i32.to_be_bytes()); // header extension length
     let field = |data: &mut Vec<u8>, bytes: &[u8]| -> Result<(), BackendError> {
         let len = i32::try_from(bytes.len()).map_err(|_| {
-            BackendError::Config(format!("a payload of {} bytes is too large for PostgreSQL", bytes.len()))
+            BackendError::Unsupported(format!("a payload of {} bytes is too large for PostgreSQL", bytes.len()))
         })?;
         data.extend_from_slice(&len.to_be_bytes());
         data.extend_from_slice(bytes);
@@ -285,7 +285,7 @@ where
 fn first_id(ids: Vec<TaskId>) -> Result<TaskId, BackendError> {
     ids.into_iter()
         .next()
-        .ok_or_else(|| BackendError::Config("the backend accepted a push but returned no task id".into()))
+        .ok_or_else(|| BackendError::Corrupt("the backend accepted a push but returned no task id".into()))
 }
 
 impl<T, C> PostgresStorage<T, C>

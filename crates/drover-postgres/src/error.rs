@@ -15,7 +15,7 @@ pub(crate) fn db_error(operation: &'static str, error: sqlx::Error) -> BackendEr
             match code.as_deref() {
                 // undefined_table, undefined_function, invalid_schema_name
                 Some("42P01" | "42883" | "3F000") => {
-                    BackendError::Config(format!("{operation} failed: {db}; {SETUP_HINT}"))
+                    BackendError::Schema(format!("{operation} failed: {db}; {SETUP_HINT}"))
                 }
                 // connection_exception class, admin/crash shutdown, cannot_connect_now,
                 // too_many_connections: the server is restarting or overloaded.

@@ -65,7 +65,7 @@ async fn run(pool: &PgPool) -> Result<(), BackendError> {
         let checksum = checksum(migration.sql);
         if let Some((_, recorded)) = applied.iter().find(|(v, _)| *v == migration.version) {
             if *recorded != checksum {
-                return Err(BackendError::Config(format!(
+                return Err(BackendError::Schema(format!(
                     "drover migration {} ({}) differs from the one applied to this database; \
                      migrations must never change once applied (is an older or patched drover-postgres running?)",
                     migration.version, migration.name

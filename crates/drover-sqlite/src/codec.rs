@@ -11,7 +11,7 @@ pub(crate) fn id_bytes(id: TaskId) -> [u8; 16] {
 /// The id read back from its stored bytes.
 pub(crate) fn id_from(bytes: &[u8]) -> Result<TaskId, BackendError> {
     let bytes: [u8; 16] = bytes.try_into().map_err(|_| {
-        BackendError::Config(format!(
+        BackendError::Corrupt(format!(
             "a task id in drover_tasks has {} bytes instead of 16: the table was written by something \
              other than drover-sqlite",
             bytes.len()

@@ -12,7 +12,7 @@ pub(crate) fn sql(operation: &'static str, error: sqlx::Error) -> BackendError {
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_) => BackendError::connection(operation, error),
-        sqlx::Error::Database(db) if db.message().contains("no such table") => BackendError::Config(format!(
+        sqlx::Error::Database(db) if db.message().contains("no such table") => BackendError::Schema(format!(
             "{operation} failed: {}; run `SqliteStorage::setup(&pool)` once before using the storage \
              (`SqliteStorage::connect` does it for you)",
             db.message()

@@ -238,6 +238,10 @@ fn copy(error: &BackendError) -> BackendError {
     match error {
         BackendError::Connection { operation, source } => BackendError::connection(operation, source.to_string()),
         BackendError::Server { operation, source } => BackendError::server(operation, source.to_string()),
+        BackendError::Schema(m) => BackendError::Schema(m.clone()),
+        BackendError::Corrupt(m) => BackendError::Corrupt(m.clone()),
+        BackendError::Unsupported(m) => BackendError::Unsupported(m.clone()),
+        BackendError::LockTimeout(m) => BackendError::LockTimeout(m.clone()),
         other => BackendError::Config(other.to_string()),
     }
 }

@@ -43,7 +43,7 @@ pub(crate) async fn run(pool: &SqlitePool) -> Result<(), BackendError> {
     };
     let known = MIGRATIONS.last().map_or(0, |m| m.version);
     if applied > known {
-        return Err(BackendError::Config(format!(
+        return Err(BackendError::Schema(format!(
             "the database is at drover-sqlite schema version {applied}, newer than this build knows \
              ({known}); upgrade drover-sqlite"
         )));

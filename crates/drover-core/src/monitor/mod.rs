@@ -3,6 +3,7 @@
 mod register;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -164,11 +165,11 @@ async fn supervise(
         }
         let run = RunContext { shutdown: shutdown.clone(), events: events.clone(), run_id };
         let result = std::panic::AssertUnwindSafe(worker.run(run)).catch_unwind().await;
-        let error = match result {
+        let error: Arc<dyn std::error::Error + Send + Sync> = match result {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e @ Error::ShutdownTimeout { .. })) => return Err(e),
-            Ok(Err(e)) => e.to_string(),
-            Err(payload) => crate::panic::PanicError::from_payload(payload).to_string(),
+            Ok(Err(e)) => Arc::new(e),
+            Err(payload) => Arc::new(crate::panic::PanicError::from_payload(payload)),
         };
         if *shutdown.borrow() {
             return Ok(());

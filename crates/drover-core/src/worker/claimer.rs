@@ -63,6 +63,7 @@ impl Claimer {
     /// `None` when no claim should go out. While jobs run, the worker waits until a quarter of
     /// its slots (prefetch included) are free, so claims come in batches rather than one round
     /// trip per finished job.
+    #[inline]
     pub(crate) fn wanted(&self, running: usize, unstarted: usize) -> Option<usize> {
         if self.in_flight.is_some() || self.idle_until.is_some() {
             return None;
@@ -88,11 +89,13 @@ impl Claimer {
     }
 
     /// A job started.
+    #[inline]
     pub(crate) fn job_started(&mut self) {
         self.started += 1;
     }
 
     /// `n` jobs ended while the claim was in flight and nothing else was at hand.
+    #[inline]
     pub(crate) fn slots_idled(&mut self, n: usize) {
         if self.in_flight.is_some() {
             self.idle_slots += n;
@@ -143,6 +146,7 @@ impl Claimer {
 
     /// Whether an idle worker should wait on the wake-up channel (not after a failed claim,
     /// which waits out its backoff).
+    #[inline]
     pub(crate) fn listens(&self) -> bool {
         self.idle_until.is_some() && self.wakeup.is_some() && self.errors == 0
     }

@@ -33,6 +33,7 @@ impl Completer {
         Self { pending: Vec::new(), in_flight: None, retry_at: None, errors: 0, batch: batch.max(1) }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, completion: Completion) {
         self.pending.push(completion);
     }
@@ -42,9 +43,10 @@ impl Completer {
         self.pending.is_empty() && self.in_flight.is_none()
     }
 
-    /// The next batch, unless a call is in flight or a failed batch waits for its retry time.
-    fn take_batch(&mut self, now: Instant) -> Option<Vec<Completion>> {
-        if self.in_flight.is_some() || self.pending.is_empty() || self.retry_at.is_some_and(|at| at > now) {
+    /// The next batch, unless a call is in flight or a failed batch waits for its retry time
+    /// (`now` is read only then: the clock is not free, and this runs every turn of the loop).
+    fn take_batch(&mut self, now: impl FnOnce() -> Instant) -> Option<Vec<Completion>> {
+        if self.in_flight.is_some() || self.pending.is_empty() || self.retry_at.is_some_and(|at| at > now()) {
             return None;
         }
         self.retry_at = None;
@@ -53,8 +55,9 @@ impl Completer {
     }
 
     /// Send the next batch if one may go now.
+    #[inline]
     pub(crate) fn send<B: Backend>(&mut self, backend: &B) {
-        if let Some(batch) = self.take_batch(Instant::now()) {
+        if let Some(batch) = self.take_batch(Instant::now) {
             let backend = backend.clone();
             self.in_flight = Some(Box::pin(async move {
                 let result = backend.complete(batch.clone()).await;
@@ -123,7 +126,7 @@ mod tests {
             c.push(done(n));
         }
         let now = Instant::now();
-        let first = c.take_batch(now).unwrap();
+        let first = c.take_batch(|| now).unwrap();
         assert_eq!(first.iter().map(|c| c.lease.token.0).collect::<Vec<_>>(), [0, 1]);
         assert!(!c.is_idle());
     }
@@ -133,12 +136,12 @@ mod tests {
         let mut c = Completer::new(10);
         c.push(done(1));
         let now = Instant::now();
-        let batch = c.take_batch(now).unwrap();
+        let batch = c.take_batch(|| now).unwrap();
         c.push(done(2));
         let (_, retry_in) = c.returned(Err(BackendError::Config("down".into())), batch, now).unwrap();
         assert_eq!(retry_in, Duration::from_millis(200));
-        assert!(c.take_batch(now).is_none(), "nothing goes before the retry time");
-        let again = c.take_batch(now + retry_in).unwrap();
+        assert!(c.take_batch(|| now).is_none(), "nothing goes before the retry time");
+        let again = c.take_batch(|| now + retry_in).unwrap();
         assert_eq!(again.iter().map(|c| c.lease.token.0).collect::<Vec<_>>(), [1, 2], "the failed batch first");
         assert!(c.returned(Ok(()), again, now + retry_in).is_none());
         assert!(c.is_idle());
@@ -152,7 +155,7 @@ mod tests {
         for _ in 0..3 {
             c.push(done(0));
             c.retry_due();
-            let batch = c.take_batch(now).unwrap();
+            let batch = c.take_batch(|| now).unwrap();
             let (_, retry_in) = c.returned(Err(BackendError::Config("down".into())), batch, now).unwrap();
             delays.push(retry_in);
             now += retry_in;
@@ -160,10 +163,10 @@ mod tests {
         }
         assert!(delays.windows(2).all(|w| w[1] > w[0]), "{delays:?}");
         c.push(done(0));
-        let batch = c.take_batch(now).unwrap();
+        let batch = c.take_batch(|| now).unwrap();
         assert!(c.returned(Ok(()), batch, now).is_none());
         c.push(done(0));
-        let batch = c.take_batch(now).unwrap();
+        let batch = c.take_batch(|| now).unwrap();
         let (_, retry_in) = c.returned(Err(BackendError::Config("down".into())), batch, now).unwrap();
         assert_eq!(retry_in, delays[0]);
     }

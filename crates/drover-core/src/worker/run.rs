@@ -75,6 +75,14 @@ enum End {
     Failed(Error),
 }
 
+/// What the loop does after an event.
+enum Next {
+    Turn,
+    /// Hand these claims back, then turn.
+    HandBack(VecDeque<Waiting>),
+    End(End),
+}
+
 /// What the loop's `select!` saw.
 enum Happened {
     /// The shutdown signal changed (`false`: its sender is gone).
@@ -198,10 +206,12 @@ where
         }
     }
 
+    #[inline]
     fn stopping(&self) -> bool {
         self.stop_deadline.is_some()
     }
 
+    #[inline]
     fn emit(&self, event: Event) {
         self.events.emit(&event);
     }
@@ -219,8 +229,10 @@ where
                 return End::Drained;
             }
             let happened = self.next_happening().await;
-            if let Some(end) = self.on(happened).await {
-                return end;
+            match self.on(happened) {
+                Next::Turn => {}
+                Next::HandBack(tasks) => self.release(tasks).await,
+                Next::End(end) => return end,
             }
         }
     }
@@ -231,43 +243,49 @@ where
         let overdue = self.overdue_at();
         let can_start = !stopping && !self.unstarted.is_empty() && self.slots.running.len() < self.concurrency;
         let listens = self.claimer.listens();
+        // Guards keep disabled arms from being polled at all.
+        let (claiming, acking) = (self.claimer.in_flight.is_some(), self.completer.in_flight.is_some());
+        let ack_retry = self.completer.retry_at.is_some() && !acking;
+        let idle = self.claimer.idle_until.is_some();
         tokio::select! {
             changed = self.shutdown.changed(), if self.shutdown_open && !stopping => Happened::Shutdown(changed.is_ok()),
             n = self.slots.done_rx.recv_many(&mut self.slots.done_buf, 1024) => Happened::Finished(n),
             Some(()) = self.slots.local.next(), if !self.slots.local.is_empty() => Happened::LocalJobEnded,
-            Some(claimed) = OptionFuture::from(self.claimer.in_flight.as_mut()) => Happened::Claimed(claimed),
+            Some(claimed) = OptionFuture::from(self.claimer.in_flight.as_mut()), if claiming => Happened::Claimed(claimed),
             ready = poll_fn(|cx| self.service.poll_ready(cx)), if can_start => Happened::ServiceReady(ready.map_err(Into::into)),
-            Some((result, batch)) = OptionFuture::from(self.completer.in_flight.as_mut()) => Happened::Acked(result, batch),
-            () = sleep_opt(self.completer.retry_at), if self.completer.in_flight.is_none() => Happened::AckRetryDue,
+            Some((result, batch)) = OptionFuture::from(self.completer.in_flight.as_mut()), if acking => Happened::Acked(result, batch),
+            () = sleep_opt(self.completer.retry_at), if ack_retry => Happened::AckRetryDue,
             woke = woken(&mut self.claimer.wakeup), if listens => Happened::Woke(woke),
-            () = sleep_opt(self.claimer.idle_until) => Happened::IdleOver,
-            () = sleep_opt(overdue) => Happened::Overdue,
+            () = sleep_opt(self.claimer.idle_until), if idle => Happened::IdleOver,
+            () = sleep_opt(overdue), if overdue.is_some() => Happened::Overdue,
             _ = self.heartbeat.interval.tick() => Happened::HeartbeatDue,
-            () = sleep_opt(self.stop_deadline) => Happened::OutOfTime,
+            () = sleep_opt(self.stop_deadline), if stopping => Happened::OutOfTime,
         }
     }
 
-    /// Act on what happened; `Some` ends the loop.
-    async fn on(&mut self, happened: Happened) -> Option<End> {
+    /// Act on what happened. Every handler is synchronous; the one thing that waits, handing
+    /// claims back, is returned for the loop to do.
+    fn on(&mut self, happened: Happened) -> Next {
         match happened {
-            Happened::Shutdown(open) => self.on_shutdown(open).await,
+            Happened::Shutdown(open) => return self.on_shutdown(open),
             Happened::Finished(n) => self.on_finished(n),
             Happened::LocalJobEnded => {}
-            Happened::Claimed(result) => self.on_claimed(result).await,
+            Happened::Claimed(result) => return self.on_claimed(result),
             Happened::ServiceReady(Ok(())) => self.start_next(),
-            Happened::ServiceReady(Err(e)) => return Some(End::Failed(service_failed(e))),
+            Happened::ServiceReady(Err(e)) => return Next::End(End::Failed(service_failed(e))),
             Happened::Acked(result, batch) => self.on_acked(result, batch),
             Happened::AckRetryDue => self.completer.retry_due(),
             Happened::Woke(open) => self.claimer.idle_over(open),
             Happened::IdleOver => self.claimer.idle_over(true),
-            Happened::Overdue => self.on_overdue().await,
+            Happened::Overdue => return self.on_overdue(),
             Happened::HeartbeatDue => self.on_heartbeat(),
-            Happened::OutOfTime => return Some(End::OutOfTime),
+            Happened::OutOfTime => return Next::End(End::OutOfTime),
         }
-        None
+        Next::Turn
     }
 
     /// Start as many unstarted tasks as the service accepts right now.
+    #[inline]
     fn start_ready_tasks(&mut self) -> Result<(), Error> {
         while !self.stopping() && !self.unstarted.is_empty() && self.slots.running.len() < self.concurrency {
             match poll_fn(|cx| self.service.poll_ready(cx)).now_or_never() {
@@ -282,6 +300,7 @@ where
     /// Claim up to the free capacity, when that is worth a round trip. Tasks claimed ahead wait
     /// in `unstarted` (held by heartbeats, handed back on shutdown), so the next jobs are at
     /// hand while the following claim is in flight.
+    #[inline]
     fn claim_if_worth_it(&mut self) {
         if self.stopping() {
             return;
@@ -292,6 +311,7 @@ where
     }
 
     /// Stopping, and nothing is left to run, claim or report.
+    #[inline]
     fn drained(&self) -> bool {
         self.slots.running.is_empty()
             && self.claimer.in_flight.is_none()
@@ -301,6 +321,7 @@ where
 
     /// When the first task claimed ahead (beyond the free slots) has waited longer than the
     /// hold, if there is one.
+    #[inline]
     fn overdue_at(&self) -> Option<Instant> {
         let free = self.concurrency.saturating_sub(self.slots.running.len());
         if !self.claimer.adaptive || self.stopping() || self.unstarted.len() <= free {
@@ -309,30 +330,33 @@ where
         self.unstarted.get(free).map(|w| w.since + self.hold)
     }
 
-    async fn on_shutdown(&mut self, open: bool) {
+    /// The shutdown signal: stop claiming and hand back what never started.
+    fn on_shutdown(&mut self, open: bool) -> Next {
         if open && !*self.shutdown.borrow() {
-            return;
+            return Next::Turn;
         }
         self.shutdown_open = open;
         self.stop_deadline = Some(deadline_in(self.config.shutdown_timeout));
         self.context.set_stopping();
         self.emit(Event::WorkerStopping { worker: self.name.clone(), running: self.slots.running.len() });
-        self.release_unstarted().await;
+        Next::HandBack(std::mem::take(&mut self.unstarted))
     }
 
+    #[inline]
     fn on_finished(&mut self, n: usize) {
         if n == 0 {
             return;
         }
         for (lease, outcome) in self.slots.done_buf.drain(..) {
             self.slots.running.remove(&lease.id);
-            if let Outcome::Retry { error, .. } | Outcome::Dead { error } = &outcome {
-                self.events.emit(&Event::TaskFailed {
-                    worker: self.name.clone(),
-                    task_id: lease.id,
-                    error: error.clone(),
-                    dead: matches!(outcome, Outcome::Dead { .. }),
-                });
+            let failed = match &outcome {
+                Outcome::Done => None,
+                Outcome::Retry { error, delay } => Some((error, Some(*delay))),
+                Outcome::Dead { error } => Some((error, None)),
+            };
+            if let Some((error, retry_in)) = failed {
+                let (worker, error) = (self.name.clone(), error.clone());
+                self.events.emit(&Event::TaskFailed { worker, task_id: lease.id, error, retry_in });
             }
             self.completer.push(Completion { lease, outcome });
         }
@@ -341,32 +365,34 @@ where
         }
     }
 
-    async fn on_claimed(&mut self, result: Result<Vec<ClaimedTask>, BackendError>) {
+    /// A claim returned; claims that arrive while stopping go straight back.
+    fn on_claimed(&mut self, result: Result<Vec<ClaimedTask>, BackendError>) -> Next {
         let now = Instant::now();
         match self.claimer.returned(result, now, self.config.poll_interval) {
             Ok(tasks) => {
                 self.unstarted.extend(tasks.into_iter().map(|task| Waiting { task, since: now }));
                 if self.stopping() {
-                    self.release_unstarted().await;
+                    return Next::HandBack(std::mem::take(&mut self.unstarted));
                 }
             }
-            Err((error, retry_in)) => self.backend_error("claim", error.to_string(), retry_in),
+            Err((error, retry_in)) => self.backend_error("claim", error, Some(retry_in)),
         }
+        Next::Turn
     }
 
     fn on_acked(&mut self, result: Result<(), BackendError>, batch: Vec<Completion>) {
         if let Some((error, retry_in)) = self.completer.returned(result, batch, Instant::now()) {
-            self.backend_error("complete", error.to_string(), retry_in);
+            self.backend_error("complete", error, Some(retry_in));
         }
     }
 
     /// Claimed ahead and still waiting: the pace changed. Hand the tasks beyond the free slots
     /// back so other workers can take them.
-    async fn on_overdue(&mut self) {
+    fn on_overdue(&mut self) -> Next {
         let free = self.concurrency.saturating_sub(self.slots.running.len());
         let excess = self.unstarted.split_off(free.min(self.unstarted.len()));
-        self.release(excess).await;
         self.claimer.handed_back();
+        Next::HandBack(excess)
     }
 
     /// Extend the leases of running and waiting tasks (waiting ones may be held back by a rate
@@ -390,7 +416,7 @@ where
         let (busy, retry_in) = (self.heartbeat.busy.clone(), self.heartbeat.every);
         tokio::spawn(async move {
             if let Err(error) = backend.extend_leases(leases, lease).await {
-                let error = error.to_string();
+                let (error, retry_in) = (Arc::new(error), Some(retry_in));
                 events.emit(&Event::BackendError { worker, operation: "extend leases", error, retry_in });
             }
             busy.store(false, Ordering::Release);
@@ -398,6 +424,7 @@ where
     }
 
     /// Start the first unstarted task (the service said it is ready).
+    #[inline]
     fn start_next(&mut self) {
         if let Some(Waiting { task, .. }) = self.unstarted.pop_front() {
             self.claimer.job_started();
@@ -408,7 +435,7 @@ where
     /// The shutdown timeout passed: report what finished, leave the rest to their leases.
     async fn out_of_time(&mut self) -> Result<(), Error> {
         if let Err(error) = self.completer.flush_all(&self.backend).await {
-            self.backend_error("complete", error.to_string(), Duration::ZERO);
+            self.backend_error("complete", error, None);
         }
         let left = self.slots.running.len();
         self.emit(Event::WorkerStopped { worker: self.name.clone(), abandoned: left });
@@ -445,16 +472,17 @@ where
         }
         let leases: Vec<Lease> = tasks.into_iter().map(|w| w.task.lease()).collect();
         if let Err(error) = self.backend.release(leases).await {
-            let error = format!("{error}; the tasks will be claimable again when their leases expire");
-            self.backend_error("release", error, Duration::ZERO);
+            self.backend_error("release", error, None);
         }
     }
 
-    fn backend_error(&self, operation: &'static str, error: String, retry_in: Duration) {
-        self.emit(Event::BackendError { worker: self.name.clone(), operation, error, retry_in });
+    fn backend_error(&self, operation: &'static str, error: BackendError, retry_in: Option<Duration>) {
+        let (worker, error) = (self.name.clone(), Arc::new(error));
+        self.emit(Event::BackendError { worker, operation, error, retry_in });
     }
 
     /// Decode a claimed task and start it; an undecodable payload is recorded as dead at once.
+    #[inline]
     fn dispatch(&mut self, task: ClaimedTask) {
         let lease = task.lease();
         let job = match B::Codec::decode(&task.payload) {
@@ -503,7 +531,12 @@ where
             std::any::type_name::<B::Job>(),
             self.name
         );
-        self.emit(Event::TaskFailed { worker: self.name.clone(), task_id: lease.id, error: error.clone(), dead: true });
+        self.emit(Event::TaskFailed {
+            worker: self.name.clone(),
+            task_id: lease.id,
+            error: error.clone(),
+            retry_in: None,
+        });
         self.completer.push(Completion { lease, outcome: Outcome::Dead { error } });
     }
 }
@@ -525,5 +558,5 @@ impl Heartbeat {
 }
 
 fn service_failed(e: BoxDynError) -> Error {
-    Error::Config(format!("the job service failed and cannot take more jobs: {e}"))
+    Error::ServiceFailed(e)
 }

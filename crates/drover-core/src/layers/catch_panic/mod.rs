@@ -4,6 +4,8 @@
 //! stacks that want to treat a panic like any other failure before it reaches the runtime.
 
 mod layer;
+mod service;
 
 pub use crate::panic::PanicError;
-pub use layer::{CatchPanic, CatchPanicLayer};
+pub use layer::CatchPanicLayer;
+pub use service::CatchPanic;

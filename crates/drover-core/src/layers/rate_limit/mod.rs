@@ -4,5 +4,7 @@
 //! made on first use), so building a worker never panics.
 
 mod layer;
+mod service;
 
-pub use layer::{RateLimit, RateLimitLayer};
+pub use layer::RateLimitLayer;
+pub use service::RateLimit;

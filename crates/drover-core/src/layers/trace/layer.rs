@@ -1,12 +1,4 @@
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Instant;
-
-use tracing::Instrument;
-
-use crate::error::BoxDynError;
-use crate::request::Request;
+use super::service::Trace;
 
 /// Layer adding [`Trace`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -24,54 +16,5 @@ impl<S> tower::Layer<S> for TraceLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         Trace { inner }
-    }
-}
-
-/// Service that runs each job in a `job` span (worker, task id, attempt) and logs how it ended.
-#[derive(Clone, Debug)]
-pub struct Trace<S> {
-    inner: S,
-}
-
-impl<S, T> tower::Service<Request<T>> for Trace<S>
-where
-    S: tower::Service<Request<T>>,
-    S::Error: Into<BoxDynError>,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = BoxDynError;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxDynError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, req: Request<T>) -> Self::Future {
-        let span = tracing::info_span!(
-            "job",
-            worker = %req.ctx.worker().name(),
-            task_id = %req.ctx.id(),
-            attempt = req.ctx.attempt(),
-        );
-        let fut = {
-            let _entered = span.enter();
-            self.inner.call(req)
-        };
-        Box::pin(
-            async move {
-                let started = Instant::now();
-                tracing::debug!("job started");
-                let result = fut.await.map_err(Into::into);
-                let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-                match &result {
-                    Ok(_) => tracing::info!(elapsed_ms, "job succeeded"),
-                    Err(e) => tracing::warn!(elapsed_ms, error = %e, "job failed"),
-                }
-                result
-            }
-            .instrument(span),
-        )
     }
 }

@@ -2,5 +2,7 @@
 //! `WorkerBuilder::enable_tracing` adds it.
 
 mod layer;
+mod service;
 
-pub use layer::{Trace, TraceLayer};
+pub use layer::TraceLayer;
+pub use service::Trace;
