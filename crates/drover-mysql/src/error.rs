@@ -6,14 +6,14 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use drover_core::BackendError;
+use drover_sqlx::error::{classify, Dialect};
+use sqlx::error::DatabaseError;
 use sqlx::mysql::MySqlDatabaseError;
 
 /// `ER_LOCK_DEADLOCK`: InnoDB rolled the transaction back to break a deadlock.
 const ER_LOCK_DEADLOCK: u16 = 1213;
 /// `ER_LOCK_WAIT_TIMEOUT`: a row lock was not granted in `innodb_lock_wait_timeout`.
 const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
-/// `ER_DUP_ENTRY`: a UNIQUE index refused a row.
-const ER_DUP_ENTRY: u16 = 1062;
 /// `ER_NO_SUCH_TABLE`: the usual sign that [`MysqlStorage::setup`](crate::MysqlStorage::setup)
 /// never ran.
 const ER_NO_SUCH_TABLE: u16 = 1146;
@@ -35,25 +35,28 @@ pub(crate) fn is_lock_conflict(error: &sqlx::Error) -> bool {
     matches!(error_number(error), Some(ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT))
 }
 
-/// Whether `error` is a duplicate key in a UNIQUE index.
-pub(crate) fn is_duplicate_key(error: &sqlx::Error) -> bool {
-    error_number(error) == Some(ER_DUP_ENTRY)
+/// Whether `error` is a duplicate key in a UNIQUE index (sqlx's own classification).
+pub(crate) use drover_sqlx::error::is_unique_violation as is_duplicate_key;
+
+/// MySQL's error numbers, as the shared classifier needs them.
+const MYSQL: Dialect = Dialect { storage: "MysqlStorage", missing_schema, unavailable };
+
+fn number(db: &dyn DatabaseError) -> Option<u16> {
+    db.try_downcast_ref::<MySqlDatabaseError>().map(MySqlDatabaseError::number)
+}
+
+fn missing_schema(db: &dyn DatabaseError) -> bool {
+    number(db) == Some(ER_NO_SUCH_TABLE)
+}
+
+/// `ER_CON_COUNT_ERROR` (too many connections), `ER_SERVER_SHUTDOWN`: the call may work later.
+fn unavailable(db: &dyn DatabaseError) -> bool {
+    matches!(number(db), Some(1040 | 1053))
 }
 
 /// A [`BackendError`] for a failed `operation`, saying what to do where we can tell.
 pub(crate) fn backend_error(operation: &'static str, error: sqlx::Error) -> BackendError {
-    match &error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_) => BackendError::connection(operation, error),
-        _ if error_number(&error) == Some(ER_NO_SUCH_TABLE) => BackendError::Schema(format!(
-            "{operation} failed: {error}; run `MysqlStorage::setup(&pool)` once to create Drover's tables"
-        )),
-        _ => BackendError::server(operation, error),
-    }
+    classify(&MYSQL, operation, error)
 }
 
 /// A boxed attempt. Boxing keeps the futures of the public methods `Send` for every lifetime

@@ -4,24 +4,16 @@
 //! `_sqlx_migrations`, so an application that runs its own sqlx migrations on the same
 //! database never sees Drover's versions as unknown ones.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use drover_core::BackendError;
-use sqlx::{Executor, MySqlConnection, MySqlPool, Row};
+use drover_sqlx::migrate::{self, Applied, BoxFuture, Migration, MigrationStore};
+use sqlx::pool::PoolConnection;
+use sqlx::{Executor, MySql, MySqlPool, Row};
 
 use crate::error::backend_error;
 
-/// One migration: a version, what it does, and its SQL (statements ending a line with `;`).
-struct Migration {
-    version: i64,
-    description: &'static str,
-    sql: &'static str,
-}
-
 /// Every migration, in order. Never edit one that has shipped: add a new one.
 const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, description: "tasks", sql: include_str!("../migrations/0001_tasks.sql") }];
+    &[Migration { version: 1, name: "tasks", sql: include_str!("../migrations/0001_tasks.sql") }];
 
 /// The advisory lock that serializes `setup` across processes (`GET_LOCK` works on MySQL and
 /// MariaDB alike and is released when its session ends, even if a process dies mid-way).
@@ -33,77 +25,135 @@ const LOCK_TIMEOUT_S: i64 = 120;
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS drover_migrations (
     version BIGINT NOT NULL PRIMARY KEY,
     description VARCHAR(255) NOT NULL,
-    applied_at DATETIME(6) NOT NULL
+    applied_at DATETIME(6) NOT NULL,
+    checksum BIGINT NULL
 ) ENGINE = InnoDB";
 
-const APPLIED_VERSIONS: &str = "SELECT version FROM drover_migrations ORDER BY version";
+/// Tables made before checksums were recorded lack the column.
+const HAS_CHECKSUM: &str = "SELECT COUNT(*) FROM information_schema.COLUMNS \
+    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'drover_migrations' AND COLUMN_NAME = 'checksum'";
 
-const RECORD_VERSION: &str =
-    "INSERT INTO drover_migrations (version, description, applied_at) VALUES (?, ?, UTC_TIMESTAMP(6))";
+const ADD_CHECKSUM: &str = "ALTER TABLE drover_migrations ADD COLUMN checksum BIGINT NULL";
 
-/// Bring the schema up to date. Statements of a migration are idempotent (`IF NOT EXISTS`),
-/// because MySQL commits DDL implicitly and a migration cut short cannot roll back.
+const APPLIED_VERSIONS: &str = "SELECT version, checksum FROM drover_migrations ORDER BY version";
+
+const RECORD_VERSION: &str = "INSERT INTO drover_migrations (version, description, applied_at, checksum) \
+    VALUES (?, ?, UTC_TIMESTAMP(6), ?)";
+
+const RECORD_CHECKSUM: &str = "UPDATE drover_migrations SET checksum = ? WHERE version = ?";
+
+/// Bring the schema up to date, under `GET_LOCK`. Statements of a migration are idempotent
+/// (`IF NOT EXISTS`), because MySQL commits DDL implicitly and a migration cut short cannot
+/// roll back.
 pub(crate) async fn run(pool: &MySqlPool) -> Result<(), BackendError> {
-    let mut conn = pool.acquire().await.map_err(|e| backend_error("setup: connect", e))?;
-    let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
-        .bind(LOCK_NAME)
-        .bind(LOCK_TIMEOUT_S)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| backend_error("setup: take the migration lock", e))?;
-    if locked != Some(1) {
-        return Err(BackendError::LockTimeout(format!(
-            "setup: another process held the `{LOCK_NAME}` lock (GET_LOCK) for {LOCK_TIMEOUT_S} s; \
-             is a migration stuck? Check SELECT IS_USED_LOCK('{LOCK_NAME}')"
-        )));
-    }
-    let result = apply(&mut conn).await;
-    // The lock also goes away with the session; releasing it keeps the pooled connection clean.
-    let released = sqlx::query("DO RELEASE_LOCK(?)").bind(LOCK_NAME).execute(&mut *conn).await;
-    result?;
-    released.map_err(|e| backend_error("setup: release the migration lock", e))?;
-    Ok(())
+    let mut store = Store { pool, conn: None };
+    migrate::run(&mut store, "drover-mysql", MIGRATIONS).await
 }
 
-/// Boxed: the future stays `Send` for every lifetime of the connection borrow.
-fn apply(conn: &mut MySqlConnection) -> Pin<Box<dyn Future<Output = Result<(), BackendError>> + Send + '_>> {
-    Box::pin(async move {
-        sqlx::query(CREATE_MIGRATIONS_TABLE)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| backend_error("setup: create drover_migrations", e))?;
-        let applied: Vec<i64> = sqlx::query(APPLIED_VERSIONS)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| backend_error("setup: read drover_migrations", e))?
-            .iter()
-            .map(|row| row.try_get::<i64, _>(0))
-            .collect::<Result<_, _>>()
-            .map_err(|e| backend_error("setup: read drover_migrations", e))?;
-        let known = MIGRATIONS.last().map_or(0, |m| m.version);
-        if let Some(newest) = applied.iter().copied().max().filter(|v| *v > known) {
-            return Err(BackendError::Schema(format!(
-                "setup: the database has Drover schema version {newest}, newer than this drover-mysql knows \
-             ({known}); upgrade drover-mysql in this program"
-            )));
-        }
-        // Collected first: an iterator adapter with a closure held across an await makes the
-        // future not `Send` for every lifetime.
-        let pending: Vec<&Migration> = MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)).collect();
-        for migration in pending {
+/// The set-up's connection, which holds the lock.
+struct Store<'p> {
+    pool: &'p MySqlPool,
+    conn: Option<PoolConnection<MySql>>,
+}
+
+impl Store<'_> {
+    fn conn(&mut self) -> Result<&mut PoolConnection<MySql>, BackendError> {
+        self.conn.as_mut().ok_or_else(|| BackendError::Corrupt("the migration connection is not open".into()))
+    }
+}
+
+impl MigrationStore for Store<'_> {
+    fn begin(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut conn = self.pool.acquire().await.map_err(|e| backend_error("setup: connect", e))?;
+            let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+                .bind(LOCK_NAME)
+                .bind(LOCK_TIMEOUT_S)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| backend_error("setup: take the migration lock", e))?;
+            if locked != Some(1) {
+                return Err(BackendError::LockTimeout(format!(
+                    "setup: another process held the `{LOCK_NAME}` lock (GET_LOCK) for {LOCK_TIMEOUT_S} s; \
+                     is a migration stuck? Check SELECT IS_USED_LOCK('{LOCK_NAME}')"
+                )));
+            }
+            // Held from here: `finish` releases it (and the session's end would).
+            self.conn = Some(conn);
+            let conn = self.conn()?;
+            sqlx::query(CREATE_MIGRATIONS_TABLE)
+                .execute(&mut **conn)
+                .await
+                .map_err(|e| backend_error("setup: create drover_migrations", e))?;
+            let has: i64 = sqlx::query_scalar(HAS_CHECKSUM)
+                .fetch_one(&mut **conn)
+                .await
+                .map_err(|e| backend_error("setup: read drover_migrations", e))?;
+            if has == 0 {
+                sqlx::query(ADD_CHECKSUM)
+                    .execute(&mut **conn)
+                    .await
+                    .map_err(|e| backend_error("setup: add checksums to drover_migrations", e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn applied(&mut self) -> BoxFuture<'_, Vec<Applied>> {
+        Box::pin(async move {
+            let rows = sqlx::query(APPLIED_VERSIONS)
+                .fetch_all(&mut **self.conn()?)
+                .await
+                .map_err(|e| backend_error("setup: read drover_migrations", e))?;
+            rows.iter()
+                .map(|row| Ok(Applied { version: row.try_get(0)?, checksum: row.try_get(1)? }))
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(|e| backend_error("setup: read drover_migrations", e))
+        })
+    }
+
+    fn apply<'a>(&'a mut self, migration: &'a Migration, checksum: i64) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let conn = self.conn()?;
             for statement in statements(migration.sql) {
                 conn.execute(statement).await.map_err(|e| backend_error("setup: migrate", e))?;
             }
             sqlx::query(RECORD_VERSION)
                 .bind(migration.version)
-                .bind(migration.description)
-                .execute(&mut *conn)
+                .bind(migration.name)
+                .bind(checksum)
+                .execute(&mut **conn)
                 .await
                 .map_err(|e| backend_error("setup: record a migration", e))?;
-            tracing::info!(version = migration.version, description = migration.description, "applied a migration");
-        }
-        Ok(())
-    })
+            Ok(())
+        })
+    }
+
+    fn record_checksum(&mut self, version: i64, checksum: i64) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            sqlx::query(RECORD_CHECKSUM)
+                .bind(checksum)
+                .bind(version)
+                .execute(&mut **self.conn()?)
+                .await
+                .map_err(|e| backend_error("setup: record a checksum", e))?;
+            Ok(())
+        })
+    }
+
+    fn finish(&mut self, _ok: bool) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let Some(mut conn) = self.conn.take() else { return Ok(()) };
+            // The lock also goes away with the session; releasing it keeps the pooled
+            // connection clean.
+            sqlx::query("DO RELEASE_LOCK(?)")
+                .bind(LOCK_NAME)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| backend_error("setup: release the migration lock", e))?;
+            Ok(())
+        })
+    }
 }
 
 /// The statements of a migration file: split where a line's code (before any `--` comment)
@@ -127,6 +177,11 @@ fn statements(sql: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_increase_by_one() {
+        assert!(migrate::versions_are_consecutive(MIGRATIONS));
+    }
 
     #[test]
     fn splits_statements_and_skips_comments() {

@@ -1,41 +1,27 @@
-//! Turning sqlx errors into the core's [`BackendError`], with a hint where one helps.
+//! Turning sqlx errors into the core's [`BackendError`], through the classifier every SQL
+//! backend shares (`drover_sqlx::error`).
 
 use drover_core::BackendError;
+use drover_sqlx::error::{classify, Dialect};
+use sqlx::error::DatabaseError;
 
-/// What to do when the schema is missing.
-const SETUP_HINT: &str = "the drover schema is missing or out of date: run `PostgresStorage::setup(&pool)` once \
-                          at start-up (it applies the embedded migrations)";
+/// PostgreSQL's error codes, as the shared classifier needs them.
+const POSTGRES: Dialect = Dialect { storage: "PostgresStorage", missing_schema, unavailable };
 
-/// Classify a sqlx error from `operation`: broken connections (which the worker retries with
-/// backoff), a missing schema (a set-up mistake), or an error the server reported.
+/// undefined_table, undefined_function, invalid_schema_name.
+fn missing_schema(db: &dyn DatabaseError) -> bool {
+    matches!(db.code().as_deref(), Some("42P01" | "42883" | "3F000"))
+}
+
+/// connection_exception class, admin/crash shutdown, cannot_connect_now, too_many_connections:
+/// the server is restarting or overloaded.
+fn unavailable(db: &dyn DatabaseError) -> bool {
+    db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300")
+}
+
+/// Classify a sqlx error from `operation`.
 pub(crate) fn db_error(operation: &'static str, error: sqlx::Error) -> BackendError {
-    match &error {
-        sqlx::Error::Database(db) => {
-            let code = db.code();
-            match code.as_deref() {
-                // undefined_table, undefined_function, invalid_schema_name
-                Some("42P01" | "42883" | "3F000") => {
-                    BackendError::Schema(format!("{operation} failed: {db}; {SETUP_HINT}"))
-                }
-                // connection_exception class, admin/crash shutdown, cannot_connect_now,
-                // too_many_connections: the server is restarting or overloaded.
-                Some(c) if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
-                    BackendError::connection(operation, error)
-                }
-                _ => BackendError::server(operation, error),
-            }
-        }
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => BackendError::connection(operation, error),
-        _ => BackendError::server(operation, error),
-    }
+    classify(&POSTGRES, operation, error)
 }
 
-/// Whether `error` is a unique-constraint violation.
-pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
-}
+pub(crate) use drover_sqlx::error::is_unique_violation;

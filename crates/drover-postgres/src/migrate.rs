@@ -5,18 +5,11 @@
 //! it applied), and a failed migration leaves nothing half-done. Applied migrations are
 //! recorded in `drover.schema_migrations` with a checksum; an edited migration is refused.
 
-use futures_util::future::BoxFuture;
-use sqlx::{Executor, PgPool};
+use drover_core::BackendError;
+use drover_sqlx::migrate::{self, Applied, BoxFuture, Migration, MigrationStore};
+use sqlx::{Executor, PgPool, Postgres, Transaction};
 
 use crate::error::db_error;
-use drover_core::BackendError;
-
-/// One migration: a version, a name and its SQL.
-struct Migration {
-    version: i32,
-    name: &'static str,
-    sql: &'static str,
-}
 
 /// Every migration, in order. Never edit one that shipped; add a new one.
 const MIGRATIONS: &[Migration] = &[
@@ -36,66 +29,96 @@ CREATE TABLE IF NOT EXISTS drover.schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 );";
 
+const OP: &str = "setup (running migrations)";
+
 /// The newest schema version this crate knows.
 pub(crate) fn latest_version() -> i32 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
+    MIGRATIONS.last().map_or(0, |m| i32::try_from(m.version).unwrap_or(i32::MAX))
 }
 
-/// Apply every migration not applied yet. Boxed so that callers' futures stay `Send` (the
-/// transaction's executor otherwise trips the compiler's higher-ranked `Send` check).
-pub(crate) fn setup(pool: &PgPool) -> BoxFuture<'_, Result<(), BackendError>> {
-    Box::pin(run(pool))
+/// Apply every migration not applied yet, in one transaction under a transaction-scoped
+/// advisory lock: several processes starting at once apply each migration exactly once (the
+/// others wait, then find it applied), and a failed migration leaves nothing half-done.
+/// Boxed so that callers' futures stay `Send`.
+pub(crate) fn setup(pool: &PgPool) -> futures_util::future::BoxFuture<'_, Result<(), BackendError>> {
+    Box::pin(async move {
+        let mut store = Store { pool, tx: None };
+        migrate::run(&mut store, "drover-postgres", MIGRATIONS).await
+    })
 }
 
-async fn run(pool: &PgPool) -> Result<(), BackendError> {
-    const OP: &str = "setup (running migrations)";
-    let mut tx = pool.begin().await.map_err(|e| db_error(OP, e))?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| db_error(OP, e))?;
-    // A plain string runs through the simple query protocol: several statements at once.
-    (&mut *tx).execute(PREPARE).await.map_err(|e| db_error(OP, e))?;
-    let applied: Vec<(i32, i64)> = sqlx::query_as("SELECT version, checksum FROM drover.schema_migrations")
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| db_error(OP, e))?;
-    for migration in MIGRATIONS {
-        let checksum = checksum(migration.sql);
-        if let Some((_, recorded)) = applied.iter().find(|(v, _)| *v == migration.version) {
-            if *recorded != checksum {
-                return Err(BackendError::Schema(format!(
-                    "drover migration {} ({}) differs from the one applied to this database; \
-                     migrations must never change once applied (is an older or patched drover-postgres running?)",
-                    migration.version, migration.name
-                )));
+/// The set-up's transaction.
+struct Store<'p> {
+    pool: &'p PgPool,
+    tx: Option<Transaction<'static, Postgres>>,
+}
+
+impl Store<'_> {
+    fn tx(&mut self) -> Result<&mut Transaction<'static, Postgres>, BackendError> {
+        self.tx.as_mut().ok_or_else(|| BackendError::Corrupt("the migration transaction is not open".into()))
+    }
+}
+
+impl MigrationStore for Store<'_> {
+    fn begin(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await.map_err(|e| db_error(OP, e))?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| db_error(OP, e))?;
+            // A plain string runs through the simple query protocol: several statements at once.
+            (&mut *tx).execute(PREPARE).await.map_err(|e| db_error(OP, e))?;
+            self.tx = Some(tx);
+            Ok(())
+        })
+    }
+
+    fn applied(&mut self) -> BoxFuture<'_, Vec<Applied>> {
+        Box::pin(async move {
+            let rows: Vec<(i32, i64)> = sqlx::query_as("SELECT version, checksum FROM drover.schema_migrations")
+                .fetch_all(&mut **self.tx()?)
+                .await
+                .map_err(|e| db_error(OP, e))?;
+            Ok(rows
+                .into_iter()
+                .map(|(version, sum)| Applied { version: i64::from(version), checksum: Some(sum) })
+                .collect())
+        })
+    }
+
+    fn apply<'a>(&'a mut self, migration: &'a Migration, checksum: i64) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let tx = self.tx()?;
+            (&mut **tx).execute(migration.sql).await.map_err(|e| {
+                BackendError::server(OP, format!("migration {} ({}) failed: {e}", migration.version, migration.name))
+            })?;
+            sqlx::query("INSERT INTO drover.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)")
+                .bind(i32::try_from(migration.version).unwrap_or(i32::MAX))
+                .bind(migration.name)
+                .bind(checksum)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| db_error(OP, e))?;
+            Ok(())
+        })
+    }
+
+    fn record_checksum(&mut self, _version: i64, _checksum: i64) -> BoxFuture<'_, ()> {
+        // PostgreSQL has recorded checksums from the start.
+        Box::pin(async { Ok(()) })
+    }
+
+    fn finish(&mut self, ok: bool) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            match (self.tx.take(), ok) {
+                (Some(tx), true) => tx.commit().await.map_err(|e| db_error(OP, e)),
+                (Some(tx), false) => tx.rollback().await.map_err(|e| db_error(OP, e)),
+                (None, _) => Ok(()),
             }
-            continue;
-        }
-        (&mut *tx).execute(migration.sql).await.map_err(|e| {
-            BackendError::server(OP, format!("migration {} ({}) failed: {e}", migration.version, migration.name))
-        })?;
-        sqlx::query("INSERT INTO drover.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)")
-            .bind(migration.version)
-            .bind(migration.name)
-            .bind(checksum)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| db_error(OP, e))?;
-        tracing::info!(version = migration.version, name = migration.name, "applied drover migration");
+        })
     }
-    tx.commit().await.map_err(|e| db_error(OP, e))
-}
-
-/// FNV-1a over the migration text: enough to notice an edited migration.
-fn checksum(sql: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in sql.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 #[cfg(test)]
@@ -104,15 +127,7 @@ mod tests {
 
     #[test]
     fn versions_increase_by_one() {
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version, i32::try_from(i).unwrap_or(0) + 1, "{}", m.name);
-        }
+        assert!(migrate::versions_are_consecutive(MIGRATIONS));
         assert_eq!(latest_version(), 3);
-    }
-
-    #[test]
-    fn checksums_differ() {
-        assert_ne!(checksum("a"), checksum("b"));
-        assert_eq!(checksum("abc"), checksum("abc"));
     }
 }
