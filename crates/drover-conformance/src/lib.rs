@@ -47,7 +47,7 @@ pub use harness::{
 ///
 /// Groups: `core` (every backend), `priorities` or `refuses_priorities`, `unique_keys` or
 /// `refuses_unique_keys` (every backend runs one of each pair), `cancel`, `requeue`, `inspect`,
-/// `batches` (`EnqueueBatch`), `transactions` (`EnqueueInTransaction`).
+/// `batches` (`EnqueueBatch`), `transactions` (`EnqueueInTransaction`), `prune` (`Prune`).
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:ident; $($group:ident),+ $(,)?) => {
@@ -68,6 +68,7 @@ macro_rules! conformance_tests {
     (@group cancel, $factory:ident) => { mod cancel { $crate::conformance_tests!(@tests $factory; cancel); } };
     (@group requeue, $factory:ident) => { mod requeue { $crate::conformance_tests!(@tests $factory; requeue_dead); } };
     (@group inspect, $factory:ident) => { mod inspect { $crate::conformance_tests!(@tests $factory; inspect); } };
+    (@group prune, $factory:ident) => { mod prune { $crate::conformance_tests!(@tests $factory; prune); } };
     (@group batches, $factory:ident) => { mod batches { $crate::conformance_tests!(@tests $factory; batched_enqueue); } };
     (@group transactions, $factory:ident) => { mod transactions { $crate::conformance_tests!(@tests $factory; transactional_enqueue); } };
     (@tests $factory:ident; $($check:ident),+) => {

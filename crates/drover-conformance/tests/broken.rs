@@ -7,7 +7,7 @@ use std::time::Duration;
 use drover_conformance::{checks, TestJob};
 use drover_core::{
     Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, JsonCodec, Lease, MemoryStorage, NewTask,
-    TaskId,
+    Prune, Status, TaskId,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -26,6 +26,8 @@ enum Fault {
     IgnoreMaxAttempts,
     /// Declares a claim limit of 10 and returns more.
     ExceedClaimLimit,
+    /// Pruning ignores the age it is given.
+    PruneIgnoresAge,
 }
 
 #[derive(Clone)]
@@ -80,6 +82,13 @@ impl Backend for Broken {
             Fault::DropReleases => Ok(()),
             _ => self.inner.release(leases).await,
         }
+    }
+}
+
+impl Prune for Broken {
+    async fn prune_batch(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
+        let older_than = if matches!(self.fault, Fault::PruneIgnoresAge) { Duration::ZERO } else { older_than };
+        self.inner.prune_batch(status, older_than, limit).await
     }
 }
 
@@ -160,4 +169,10 @@ async fn accepting_a_priority_fails_refuses_priorities() {
 #[should_panic(expected = "was accepted")]
 async fn accepting_a_unique_key_fails_refuses_unique_keys() {
     checks::refuses_unique_keys(|| async { MemoryStorage::<TestJob>::named(format!("b-{}", TaskId::new())) }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "tasks within their age must stay")]
+async fn pruning_regardless_of_age_fails_prune() {
+    checks::prune(broken(Fault::PruneIgnoresAge)).await;
 }

@@ -150,7 +150,7 @@ impl<B, L> WorkerBuilder<B, L> {
     pub fn lease(mut self, lease: Duration) -> Self {
         self.config.lease = lease;
         if !self.heartbeat_set {
-            self.config.heartbeat = lease / 3;
+            self.config.heartbeat = crate::worker::heartbeat_for(lease);
         }
         self
     }

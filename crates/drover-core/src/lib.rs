@@ -47,6 +47,7 @@ mod queue_name;
 mod request;
 mod retention;
 mod run_context;
+pub mod span;
 mod task;
 mod worker;
 
@@ -66,7 +67,7 @@ pub use memory::{BufferedBatch, MemoryBatch, MemoryStorage};
 pub use monitor::{IntoWorkerFactory, Monitor, RunnableWorker};
 pub use queue_name::default_queue_name;
 pub use request::{JobService, Request};
-pub use retention::Retention;
+pub use retention::{refuse_unfinished, Prune, Pruned, Retention, RetentionService};
 pub use run_context::RunContext;
 pub use task::{
     ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,

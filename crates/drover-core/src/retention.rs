@@ -1,7 +1,12 @@
-//! How long finished tasks are kept: one policy type for every storage that prunes.
+//! How long finished tasks are kept: one policy ([`Retention`]), one primitive each storage
+//! implements ([`Prune`]: delete one bounded batch), and one service that applies the policy
+//! with it ([`RetentionService`]: once, or forever beside the workers).
 
+use std::future::Future;
 use std::time::Duration;
 
+use crate::backend::Backend;
+use crate::error::BackendError;
 use crate::task::Status;
 
 /// How long finished tasks are kept before a storage's pruning deletes them. `None` keeps them
@@ -82,6 +87,124 @@ impl Retention {
             Status::Dead => self.dead,
             Status::Cancelled => self.cancelled,
             Status::Pending | Status::Running => None,
+        }
+    }
+}
+
+/// The one retention primitive a storage implements: delete a bounded batch of finished tasks.
+pub trait Prune: Backend {
+    /// Delete at most `limit` tasks of this queue with the final `status` (done, dead or
+    /// cancelled) whose last change is more than `older_than` ago; returns how many went.
+    /// Unfinished tasks are never deleted: a `status` that is not final is refused with
+    /// [`BackendError::Unsupported`].
+    fn prune_batch(
+        &self,
+        status: Status,
+        older_than: Duration,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+}
+
+/// What one retention pass deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pruned {
+    /// Done tasks deleted.
+    pub done: u64,
+    /// Dead tasks deleted.
+    pub dead: u64,
+    /// Cancelled tasks deleted.
+    pub cancelled: u64,
+}
+
+impl Pruned {
+    /// Tasks deleted in all.
+    pub fn total(&self) -> u64 {
+        self.done + self.dead + self.cancelled
+    }
+}
+
+/// The refusal every [`Prune`] implementation gives for a status that is not final.
+pub fn refuse_unfinished(status: Status) -> Result<(), BackendError> {
+    if status.is_final() {
+        Ok(())
+    } else {
+        Err(BackendError::Unsupported(format!(
+            "pruning deletes finished tasks only (done, dead or cancelled), not {status} ones"
+        )))
+    }
+}
+
+/// Applies a [`Retention`] to one storage's queue with its [`Prune`]: every status in batches
+/// of `Retention::batch` (each its own short statement, so pruning never holds many locks),
+/// until a batch comes back short.
+///
+/// ```
+/// use drover_core::{MemoryStorage, Retention, RetentionService};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), drover_core::BackendError> {
+/// let storage = MemoryStorage::<String>::named("emails");
+/// let retention = Retention::default().done(Some(Duration::from_secs(3600)));
+/// let pruned = RetentionService::new(storage.clone(), retention.clone()).run_once().await?;
+/// assert_eq!(pruned.total(), 0);
+/// // Beside the workers: tokio::spawn(RetentionService::new(storage, retention).run_forever());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RetentionService<B> {
+    backend: B,
+    retention: Retention,
+}
+
+impl<B: Prune> RetentionService<B> {
+    /// Apply `retention` to `backend`'s queue.
+    pub fn new(backend: B, retention: Retention) -> Self {
+        Self { backend, retention }
+    }
+
+    /// One pass: delete every finished task past its status's age.
+    pub async fn run_once(&self) -> Result<Pruned, BackendError> {
+        let mut pruned = Pruned::default();
+        let batch = self.retention.batch.max(1);
+        for status in [Status::Done, Status::Dead, Status::Cancelled] {
+            let Some(age) = self.retention.age(status) else { continue };
+            loop {
+                let deleted = self.backend.prune_batch(status, age, batch).await?;
+                match status {
+                    Status::Done => pruned.done += deleted,
+                    Status::Dead => pruned.dead += deleted,
+                    _ => pruned.cancelled += deleted,
+                }
+                if deleted < u64::try_from(batch).unwrap_or(u64::MAX) {
+                    break;
+                }
+                // Let the workers' statements in between batches.
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(pruned)
+    }
+
+    /// A pass every `Retention::interval`, forever: spawn it once per queue, beside the workers.
+    /// A failed pass is logged and tried again at the next tick, so a server restart does not
+    /// stop it.
+    pub async fn run_forever(self) {
+        let mut ticks = tokio::time::interval(self.retention.interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match self.run_once().await {
+                Ok(pruned) if pruned.total() > 0 => {
+                    tracing::debug!(queue = self.backend.queue(), ?pruned, "pruned finished tasks");
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(queue = self.backend.queue(), %error, "pruning failed; trying again at the next interval");
+                }
+            }
         }
     }
 }

@@ -28,6 +28,18 @@ impl TaskId {
         Self(ulid::Ulid(value))
     }
 
+    /// The id as 16 big-endian bytes, for storages with a binary column: byte order is
+    /// creation order.
+    pub fn to_bytes(self) -> [u8; 16] {
+        self.to_u128().to_be_bytes()
+    }
+
+    /// The id from bytes written by [`TaskId::to_bytes`]; `None` unless there are 16 of them.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let bytes: [u8; 16] = bytes.try_into().ok()?;
+        Some(Self::from_u128(u128::from_be_bytes(bytes)))
+    }
+
     /// When the id was made.
     pub fn created_at(self) -> DateTime<Utc> {
         DateTime::<Utc>::from(self.0.datetime())
@@ -390,6 +402,16 @@ impl TaskInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn task_id_round_trips_through_bytes() {
+        let id = TaskId::new();
+        assert_eq!(TaskId::from_bytes(&id.to_bytes()), Some(id));
+        assert_eq!(TaskId::from_bytes(&[0; 15]), None);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let later = TaskId::new();
+        assert!(id.to_bytes() < later.to_bytes(), "byte order is creation order (by millisecond)");
+    }
 
     #[test]
     fn task_id_round_trips_through_text_and_u128() {

@@ -1,8 +1,6 @@
 //! How task fields map to columns: ids as 16 big-endian bytes, durations as microseconds,
 //! times as `DATETIME(6)` in UTC, and whole rows back into [`TaskInfo`].
 
-use std::time::Duration;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use drover_core::{Status, TaskId, TaskInfo};
 use sqlx::mysql::MySqlRow;
@@ -12,29 +10,23 @@ use sqlx::Row;
 pub(crate) const TASK_COLUMNS: &str = "id, queue, payload, status, attempt, max_attempts, run_at, priority, \
      unique_key, last_error, created_at, updated_at, lease_expires_at";
 
-/// Longest delay or lease written: about 100 years, far inside `DATETIME`'s range.
-const MAX_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
-
 /// Longest error text stored (`TEXT` holds 65,535 bytes).
 const MAX_ERROR_BYTES: usize = 60_000;
 
 /// An id as stored: [`TaskId::to_u128`] in big-endian order, so byte order is time order.
 pub(crate) fn id_bytes(id: TaskId) -> Vec<u8> {
-    id.to_u128().to_be_bytes().to_vec()
+    id.to_bytes().to_vec()
 }
 
 /// An id read back from its 16 bytes.
 pub(crate) fn task_id(bytes: &[u8]) -> Result<TaskId, sqlx::Error> {
-    let array: [u8; 16] = bytes.try_into().map_err(|_| {
+    TaskId::from_bytes(bytes).ok_or_else(|| {
         sqlx::Error::Decode(format!("a task id must be 16 bytes, found {} in drover_tasks.id", bytes.len()).into())
-    })?;
-    Ok(TaskId::from_u128(u128::from_be_bytes(array)))
+    })
 }
 
-/// A duration in whole microseconds for `INTERVAL ? MICROSECOND`, capped at about 100 years.
-pub(crate) fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX).min(MAX_MICROS)
-}
+/// A duration in whole microseconds for `INTERVAL ? MICROSECOND`, capped at 100 years.
+pub(crate) use drover_core::span::micros;
 
 /// A run time inside `DATETIME`'s range (years 1000 to 9999).
 pub(crate) fn clamp_time(at: DateTime<Utc>) -> DateTime<Utc> {
@@ -98,6 +90,7 @@ pub(crate) fn task_info(row: &MySqlRow) -> Result<TaskInfo, sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn ids_sort_by_bytes_like_by_time() {
@@ -112,7 +105,7 @@ mod tests {
     #[test]
     fn durations_and_errors_are_capped() {
         assert_eq!(micros(Duration::from_millis(3)), 3_000);
-        assert_eq!(micros(Duration::MAX), MAX_MICROS);
+        assert_eq!(micros(Duration::MAX), micros(drover_core::span::MAX_SPAN));
         let long = "é".repeat(40_000);
         assert!(error_text(&long).len() <= MAX_ERROR_BYTES);
         assert_eq!(error_text("short"), "short");

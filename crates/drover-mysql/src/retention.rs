@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use drover_core::{BackendError, Status};
+use drover_core::{refuse_unfinished, BackendError, Codec, Prune, Pruned, RetentionService, Status};
 
 use crate::columns::micros;
 use crate::error::retry_on_lock_conflict;
@@ -14,62 +14,43 @@ const PRUNE_BATCH: &str = "DELETE FROM drover_tasks
   WHERE queue = ? AND status = ? AND updated_at < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND
   ORDER BY id LIMIT ?";
 
-impl<T, C> MysqlStorage<T, C> {
+impl<T, C> Prune for MysqlStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn prune_batch(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
+        refuse_unfinished(status)?;
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let done = retry_on_lock_conflict("prune", || {
+            Box::pin(
+                sqlx::query(PRUNE_BATCH)
+                    .bind(self.queue_name())
+                    .bind(status.as_str())
+                    .bind(micros(older_than))
+                    .bind(limit)
+                    .execute(self.pool()),
+            )
+        })
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl<T: Send + 'static, C: Codec<T>> MysqlStorage<T, C> {
     /// Delete this queue's finished tasks older than the configured
     /// [`Retention`](crate::Retention) (by the time they last changed), a batch at a time.
-    /// Returns how many were deleted. Call it from a timer (every few minutes, say) in one
-    /// process or many: concurrent prunes only delete the same rows once.
+    /// Call it from a timer in one process or many (concurrent prunes delete each row once),
+    /// or run [`RetentionService::run_forever`](drover_core::RetentionService::run_forever).
     ///
     /// ```no_run
     /// # async fn run(storage: drover_mysql::MysqlStorage<String>) -> Result<(), drover_core::BackendError> {
-    /// let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
-    /// loop {
-    ///     every.tick().await;
-    ///     let deleted = storage.prune().await?;
-    ///     tracing::info!(deleted, "pruned finished tasks");
-    /// }
+    /// let pruned = storage.prune().await?;
+    /// tracing::info!(deleted = pruned.total(), "pruned finished tasks");
+    /// # Ok(())
     /// # }
     /// ```
-    pub async fn prune(&self) -> Result<u64, BackendError> {
-        let retention = self.config().retention().clone();
-        let mut deleted = 0;
-        for (status, age) in
-            [(Status::Done, retention.done), (Status::Dead, retention.dead), (Status::Cancelled, retention.cancelled)]
-        {
-            if let Some(age) = age {
-                deleted += self.prune_status(status, age, retention.batch).await?;
-            }
-        }
-        Ok(deleted)
-    }
-
-    /// Delete tasks with `status` unchanged for longer than `older_than`, `batch` rows per
-    /// statement. Returns how many were deleted.
-    pub async fn prune_status(&self, status: Status, older_than: Duration, batch: usize) -> Result<u64, BackendError> {
-        if !status.is_final() {
-            return Err(BackendError::Unsupported(format!(
-                "prune deletes finished tasks only (done, dead, cancelled), not {status} ones"
-            )));
-        }
-        let batch = batch.max(1);
-        let limit = i64::try_from(batch).unwrap_or(i64::MAX);
-        let mut deleted = 0;
-        loop {
-            let done = retry_on_lock_conflict("prune", || {
-                Box::pin(
-                    sqlx::query(PRUNE_BATCH)
-                        .bind(self.queue_name())
-                        .bind(status.as_str())
-                        .bind(micros(older_than))
-                        .bind(limit)
-                        .execute(self.pool()),
-                )
-            })
-            .await?;
-            deleted += done.rows_affected();
-            if done.rows_affected() < batch as u64 {
-                return Ok(deleted);
-            }
-        }
+    pub async fn prune(&self) -> Result<Pruned, BackendError> {
+        RetentionService::new(self.clone(), self.config().retention().clone()).run_once().await
     }
 }

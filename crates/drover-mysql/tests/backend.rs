@@ -158,10 +158,10 @@ async fn prune_deletes_old_finished_tasks_in_batches() {
     batch.push(Completion { lease: claimed[7].lease(), outcome: Outcome::Dead { error: "bad".into() } });
     storage.complete(batch).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(storage.prune().await.unwrap(), 7, "the 7 done tasks go, 3 rows at a time");
+    assert_eq!(storage.prune().await.unwrap().done, 7, "the 7 done tasks go, 3 rows at a time");
     let stats = storage.stats().await.unwrap();
     assert_eq!((stats.done, stats.dead, stats.running), (0, 1, 2), "{stats:?}");
-    let refused = storage.prune_status(Status::Running, Duration::ZERO, 10).await.unwrap_err();
+    let refused = drover_core::Prune::prune_batch(&storage, Status::Running, Duration::ZERO, 10).await.unwrap_err();
     assert!(refused.to_string().contains("finished"), "{refused}");
 }
 

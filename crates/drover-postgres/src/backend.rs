@@ -17,14 +17,8 @@ const COMPLETE_SQL: &str = include_str!("../sql/complete.sql");
 const EXTEND_SQL: &str = include_str!("../sql/extend.sql");
 const RELEASE_SQL: &str = include_str!("../sql/release.sql");
 
-/// The longest delay or lease written to the database (100 years): beyond it timestamps would
-/// overflow, and nobody waits that long.
-const MAX_SPAN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// A duration in whole microseconds, capped at [`MAX_SPAN`].
-pub(crate) fn micros(d: Duration) -> i64 {
-    i64::try_from(d.min(MAX_SPAN).as_micros()).unwrap_or(i64::MAX)
-}
+/// A duration in whole microseconds, capped at 100 years.
+pub(crate) use drover_core::span::micros;
 
 pub(crate) fn uuid_of(id: TaskId) -> Uuid {
     Uuid::from_u128(id.to_u128())

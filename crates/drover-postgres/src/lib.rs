@@ -217,8 +217,8 @@ mod retention;
 mod storage;
 
 pub use config::{ClaimCommit, PostgresConfig, Retention};
+pub use drover_core::Pruned;
 pub use inspect::WorkerInfo;
-pub use retention::Pruned;
 pub use storage::PostgresStorage;
 
 /// The sqlx this crate is built with, so applications use the same version for their pool.

@@ -5,19 +5,18 @@ use drover_core::{BackendError, TaskId};
 
 /// The id as stored: the ULID's 128 bits, big-endian, so byte order is creation order.
 pub(crate) fn id_bytes(id: TaskId) -> [u8; 16] {
-    id.to_u128().to_be_bytes()
+    id.to_bytes()
 }
 
 /// The id read back from its stored bytes.
 pub(crate) fn id_from(bytes: &[u8]) -> Result<TaskId, BackendError> {
-    let bytes: [u8; 16] = bytes.try_into().map_err(|_| {
+    TaskId::from_bytes(bytes).ok_or_else(|| {
         BackendError::Corrupt(format!(
             "a task id in drover_tasks has {} bytes instead of 16: the table was written by something \
              other than drover-sqlite",
             bytes.len()
         ))
-    })?;
-    Ok(TaskId::from_u128(u128::from_be_bytes(bytes)))
+    })
 }
 
 /// Milliseconds since the Unix epoch, UTC.

@@ -1,12 +1,14 @@
 //! The storage's settings.
 
+pub use drover_core::Retention;
+
 /// Settings of a [`SqliteStorage`](crate::SqliteStorage): which queue it serves and how it
 /// prunes.
 ///
 /// ```
-/// use drover_sqlite::SqliteConfig;
+/// use drover_sqlite::{Retention, SqliteConfig};
 ///
-/// let config = SqliteConfig::new("email").prune_batch(500);
+/// let config = SqliteConfig::new("email").set_retention(Retention::default().batch(500));
 /// assert_eq!(config.queue(), Some("email"));
 /// // Without a queue, the storage names it after its job type (`Email` → `email`):
 /// assert_eq!(SqliteConfig::default().queue(), None);
@@ -14,13 +16,13 @@
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqliteConfig {
     queue: Option<String>,
-    prune_batch: usize,
+    retention: Retention,
 }
 
 impl Default for SqliteConfig {
     /// The defaults, with the queue named after the storage's job type.
     fn default() -> Self {
-        Self { queue: None, prune_batch: 1_000 }
+        Self { queue: None, retention: Retention::default() }
     }
 }
 
@@ -54,16 +56,15 @@ impl SqliteConfig {
         self.queue.as_deref().unwrap_or("default")
     }
 
-    /// Rows deleted per statement by [`SqliteStorage::prune`](crate::SqliteStorage::prune)
-    /// (default 1,000; at least 1). Each batch is its own short write, so a large prune never
-    /// holds SQLite's single write lock for long.
-    pub fn prune_batch(mut self, rows: usize) -> Self {
-        self.prune_batch = rows.max(1);
+    /// How long finished tasks are kept, and in what batches they are deleted
+    /// ([`SqliteStorage::prune`](crate::SqliteStorage::prune)).
+    pub fn set_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
         self
     }
 
-    /// Rows deleted per statement when pruning.
-    pub fn get_prune_batch(&self) -> usize {
-        self.prune_batch
+    /// The retention.
+    pub fn retention(&self) -> &Retention {
+        &self.retention
     }
 }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use drover_core::{
-    BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, PushOptions, QueueStats, Requeue, Status, TaskId,
-    TaskInfo,
+    refuse_unfinished, BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, Prune, Pruned, PushOptions,
+    QueueStats, Requeue, RetentionService, Status, TaskId, TaskInfo,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::Row;
@@ -212,47 +212,32 @@ where
     }
 }
 
-impl<T, C> SqliteStorage<T, C> {
-    /// Retention: delete this queue's tasks with the final `status` (done, dead or cancelled)
-    /// whose record last changed more than `older_than` ago. Deletes in batches of
-    /// [`SqliteConfig::prune_batch`](crate::SqliteConfig::prune_batch) rows, each its own
-    /// short write, and returns how many were deleted. Call it from a timer (or a cron job);
-    /// SQLite reuses the freed pages for new tasks.
-    ///
-    /// ```no_run
-    /// # async fn prune(storage: drover_sqlite::SqliteStorage<String>) -> Result<(), drover_core::BackendError> {
-    /// use drover_core::Status;
-    /// use std::time::Duration;
-    ///
-    /// let day = Duration::from_secs(24 * 3600);
-    /// storage.prune(Status::Done, day).await?;
-    /// storage.prune(Status::Dead, 30 * day).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn prune(&self, status: Status, older_than: Duration) -> Result<u64, BackendError> {
+impl<T, C> Prune for SqliteStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn prune_batch(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
         const OP: &str = "pruning finished tasks";
-        if !status.is_final() {
-            return Err(BackendError::Config(format!(
-                "prune deletes finished tasks only (done, dead or cancelled), not {status} ones"
-            )));
-        }
-        let cutoff = now_millis().saturating_sub(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
-        let batch = self.inner.config.get_prune_batch();
-        let mut deleted = 0;
-        loop {
-            let mut args = SqliteArguments::default();
-            add(&mut args, self.inner.config.queue_name().to_owned(), OP)?;
-            add(&mut args, status.as_str(), OP)?;
-            add(&mut args, cutoff, OP)?;
-            add(&mut args, i64::try_from(batch).unwrap_or(i64::MAX), OP)?;
-            let n = self.write_alone(OP, PRUNE, args).await?;
-            deleted += n;
-            if n < batch as u64 {
-                return Ok(deleted);
-            }
-            // Let other writers of this process in between batches.
-            tokio::task::yield_now().await;
-        }
+        refuse_unfinished(status)?;
+        let cutoff = now_millis().saturating_sub(drover_core::span::millis(older_than));
+        let mut args = SqliteArguments::default();
+        add(&mut args, self.inner.config.queue_name().to_owned(), OP)?;
+        add(&mut args, status.as_str(), OP)?;
+        add(&mut args, cutoff, OP)?;
+        add(&mut args, i64::try_from(limit.max(1)).unwrap_or(i64::MAX), OP)?;
+        self.write_alone(OP, PRUNE, args).await
+    }
+}
+
+impl<T: Send + 'static, C: Codec<T>> SqliteStorage<T, C> {
+    /// One retention pass with the configured [`Retention`](drover_core::Retention)
+    /// ([`SqliteConfig::set_retention`](crate::SqliteConfig::set_retention)): delete this
+    /// queue's done, dead and cancelled tasks whose record last changed longer ago than their
+    /// age, in batches of `Retention::batch` rows, each its own short write. Call it from a
+    /// timer, or spawn [`RetentionService::run_forever`](drover_core::RetentionService::run_forever);
+    /// SQLite reuses the freed pages for new tasks.
+    pub async fn prune(&self) -> Result<Pruned, BackendError> {
+        RetentionService::new(self.clone(), self.inner.config.retention().clone()).run_once().await
     }
 }

@@ -118,7 +118,7 @@ mod inspect;
 mod migrate;
 mod storage;
 
-pub use config::SqliteConfig;
+pub use config::{Retention, SqliteConfig};
 pub use connect::{connect_options, connect_pool, BUSY_TIMEOUT, FILE_POOL_SIZE};
 pub use storage::SqliteStorage;
 

@@ -14,4 +14,4 @@ async fn backend() -> SqliteStorage<TestJob> {
         .unwrap_or_else(|e| panic!("opening an in-memory database: {e}"))
 }
 
-drover_conformance::conformance_tests!(backend; core, priorities, unique_keys, cancel, requeue, inspect);
+drover_conformance::conformance_tests!(backend; core, priorities, unique_keys, cancel, requeue, inspect, prune);

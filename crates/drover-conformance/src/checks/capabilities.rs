@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use drover_core::{
-    Cancel, Completion, Enqueue, EnqueueBatch, EnqueueInTransaction, Inspect, ListQuery, NewTask, Outcome, PushOptions,
-    Requeue, Status, TaskId,
+    BackendError, Cancel, Completion, Enqueue, EnqueueBatch, EnqueueInTransaction, Inspect, ListQuery, NewTask,
+    Outcome, Prune, PushOptions, Requeue, Status, TaskId,
 };
 
 use crate::harness::{
@@ -267,4 +267,43 @@ pub async fn transactional_enqueue<B: EnqueueInTransaction<Job = TestJob>>(make:
     drop(rolled_back);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(claim(&backend, 10, SHORT_LEASE).await.is_empty(), "a push in a rolled-back transaction was stored");
+}
+
+/// Pruning deletes finished tasks of one status past the given age, at most `limit` per call,
+/// and never a task that is still pending or running.
+pub async fn prune<B: Prune + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    let pushed = ok("push_bulk", backend.push_bulk((0..8).map(TestJob::ok)).await);
+    let claimed = claim_n(&backend, 7, Duration::from_secs(30), Duration::from_secs(2)).await;
+    assert_eq!(claimed.len(), 7, "7 of the 8 tasks must be claimable");
+    let mut outcomes: Vec<Completion> =
+        claimed[..5].iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    outcomes.push(Completion { lease: claimed[5].lease(), outcome: Outcome::Dead { error: "bad".into() } });
+    ok("complete", backend.complete(outcomes).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let young = Duration::from_secs(3600);
+    assert_eq!(
+        ok("prune young", backend.prune_batch(Status::Done, young, 100).await),
+        0,
+        "tasks within their age must stay"
+    );
+    let old = Duration::from_millis(20);
+    assert_eq!(ok("prune 2", backend.prune_batch(Status::Done, old, 2).await), 2, "a batch deletes at most `limit`");
+    assert_eq!(ok("prune rest", backend.prune_batch(Status::Done, old, 100).await), 3, "the other done tasks go next");
+    assert_eq!(ok("prune again", backend.prune_batch(Status::Done, old, 100).await), 0);
+    assert_eq!(ok("prune dead", backend.prune_batch(Status::Dead, old, 100).await), 1, "pruning is per status");
+    for status in [Status::Pending, Status::Running] {
+        match backend.prune_batch(status, Duration::ZERO, 100).await {
+            Err(BackendError::Unsupported(_)) => {}
+            other => panic!("conformance: pruning {status} tasks must be refused with Unsupported, got {other:?}"),
+        }
+    }
+    // The running task and the pending one are untouched: the pending one can still be claimed.
+    let left = claim_n(&backend, 1, Duration::from_secs(30), Duration::from_secs(2)).await;
+    let unclaimed: Vec<TaskId> = pushed.iter().copied().filter(|id| claimed.iter().all(|t| t.id != *id)).collect();
+    assert_eq!(left.iter().map(|t| t.id).collect::<Vec<_>>(), unclaimed, "pruning must not touch a pending task");
+    ok(
+        "complete running",
+        backend.complete(vec![Completion { lease: claimed[6].lease(), outcome: Outcome::Done }]).await,
+    );
 }

@@ -292,6 +292,22 @@ impl QueueState {
             .collect()
     }
 
+    /// Delete at most `limit` tasks with the final `status` last changed before `before`.
+    pub(super) fn prune(&mut self, status: Status, before: DateTime<Utc>, limit: usize) -> u64 {
+        let doomed: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, r)| r.info.status == status && r.info.updated_at < before)
+            .map(|(id, _)| *id)
+            .take(limit)
+            .collect();
+        for id in &doomed {
+            self.unindex(*id);
+            self.tasks.remove(id);
+        }
+        doomed.len() as u64
+    }
+
     pub(super) fn get(&self, id: TaskId) -> Option<TaskInfo> {
         self.tasks.get(&id).map(|r| r.info.clone())
     }

@@ -1,7 +1,9 @@
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::Utc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use super::state::QueueState;
 use crate::backend::{
@@ -10,7 +12,8 @@ use crate::backend::{
 use crate::codec::{Codec, JsonCodec};
 use crate::error::BackendError;
 use crate::queue_name::default_queue_name;
-use crate::task::{ClaimedTask, Completion, Lease, NewTask, PushOptions, TaskId, TaskInfo};
+use crate::retention::{refuse_unfinished, Prune};
+use crate::task::{ClaimedTask, Completion, Lease, NewTask, PushOptions, Status, TaskId, TaskInfo};
 
 struct Shared {
     queue: Arc<str>,
@@ -222,6 +225,19 @@ impl BufferedBatch {
     /// The buffered tasks, in push order, for the storage's commit.
     pub fn into_tasks(self) -> Vec<NewTask> {
         self.tasks
+    }
+}
+
+impl<T, C> Prune for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn prune_batch(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
+        refuse_unfinished(status)?;
+        let age = chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+        let before = Utc::now().checked_sub_signed(age).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Ok(self.shared.lock().prune(status, before, limit))
     }
 }
 

@@ -39,12 +39,31 @@ pub struct WorkerConfig {
     pub spawner: Option<Spawner>,
 }
 
+/// The heartbeat rule, in one place: leases are extended every third of the lease, so a
+/// claim survives two missed heartbeats.
+pub(crate) fn heartbeat_for(lease: Duration) -> Duration {
+    lease / 3
+}
+
+impl WorkerConfig {
+    /// How often leases are extended: the configured heartbeat when it is shorter than the
+    /// lease (and not zero), otherwise a third of the lease.
+    pub fn effective_heartbeat(&self) -> Duration {
+        if self.heartbeat.is_zero() || self.heartbeat >= self.lease {
+            heartbeat_for(self.lease)
+        } else {
+            self.heartbeat
+        }
+    }
+}
+
 impl Default for WorkerConfig {
     fn default() -> Self {
+        let lease = Duration::from_secs(30);
         Self {
             concurrency: 10,
-            lease: Duration::from_secs(30),
-            heartbeat: Duration::from_secs(10),
+            lease,
+            heartbeat: heartbeat_for(lease),
             poll_interval: Duration::from_secs(1),
             backoff: Backoff::default(),
             shutdown_timeout: Duration::from_secs(30),

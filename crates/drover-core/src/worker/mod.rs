@@ -9,6 +9,7 @@ pub(crate) mod run;
 
 use std::sync::Arc;
 
+pub(crate) use config::heartbeat_for;
 pub use config::{Spawner, WorkerConfig};
 pub use outcome::outcome_of;
 pub use prefetch::Prefetch;

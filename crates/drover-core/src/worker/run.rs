@@ -544,13 +544,11 @@ where
 impl Heartbeat {
     /// A heartbeat at or beyond the lease would let live claims expire; keep it well inside.
     fn new(worker: &str, config: &WorkerConfig) -> Self {
-        let every = if config.heartbeat.is_zero() || config.heartbeat >= config.lease {
+        let every = config.effective_heartbeat();
+        if every != config.heartbeat {
             tracing::warn!(worker, heartbeat = ?config.heartbeat, lease = ?config.lease,
                 "heartbeat must be shorter than the lease; using a third of the lease");
-            config.lease / 3
-        } else {
-            config.heartbeat
-        };
+        }
         let mut interval = tokio::time::interval(every.max(Duration::from_millis(10)));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Self { interval, every, busy: Arc::new(AtomicBool::new(false)) }
