@@ -18,8 +18,8 @@ const MAX_QUEUE_NAME: usize = 200;
 /// use std::time::Duration;
 ///
 /// let config = AmqpConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f", "emails")
-///     .prefetch(64)
-///     .consumer_timeout(Duration::from_secs(4 * 3600));
+///     .set_prefetch(64)
+///     .set_consumer_timeout(Duration::from_secs(4 * 3600));
 /// assert_eq!(config.queue(), "emails");
 /// ```
 #[derive(Clone, Debug)]
@@ -59,26 +59,26 @@ impl AmqpConfig {
     /// A fixed consumer prefetch (`basic.qos`): how many unacknowledged deliveries the broker
     /// sends ahead. By default it follows the workers: four times the capacity they ask for,
     /// at least 128, so batches are buffered while others run.
-    pub fn prefetch(mut self, prefetch: u16) -> Self {
+    pub fn set_prefetch(mut self, prefetch: u16) -> Self {
         self.prefetch = Some(prefetch.max(1));
         self
     }
 
     /// How long a claim waits for a delivery when nothing is buffered (default 50 ms). Workers
     /// are woken by deliveries anyway, so this only matters for direct `claim` calls.
-    pub fn claim_wait(mut self, wait: Duration) -> Self {
+    pub fn set_claim_wait(mut self, wait: Duration) -> Self {
         self.claim_wait = wait;
         self
     }
 
     /// How often expired leases are looked for (default 50 ms).
-    pub fn lease_check_interval(mut self, every: Duration) -> Self {
+    pub fn set_lease_check_interval(mut self, every: Duration) -> Self {
         self.lease_check_interval = every.max(Duration::from_millis(5));
         self
     }
 
     /// How long connecting may take before it is an error (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+    pub fn set_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
@@ -86,14 +86,14 @@ impl AmqpConfig {
     /// Declare the work queue with `x-consumer-timeout` (RabbitMQ 3.12 and later): how long a
     /// delivery may stay unacknowledged before the broker closes the channel. Set it above the
     /// longest job. See the crate docs, "Long jobs and the consumer timeout".
-    pub fn consumer_timeout(mut self, timeout: Duration) -> Self {
+    pub fn set_consumer_timeout(mut self, timeout: Duration) -> Self {
         self.consumer_timeout = Some(timeout);
         self
     }
 
     /// Declare every queue with `x-expires`: the broker deletes a queue unused (no consumer, no
     /// declaration) for this long, messages included. For tests and throw-away queues only.
-    pub fn queue_expires(mut self, after: Duration) -> Self {
+    pub fn set_queue_expires(mut self, after: Duration) -> Self {
         self.queue_expires = Some(after);
         self
     }

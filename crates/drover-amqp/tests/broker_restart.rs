@@ -24,7 +24,7 @@ async fn a_drain_survives_a_broker_restart() {
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     }
-    let config = AmqpConfig::from_env(format!("restart-{}", TaskId::new())).queue_expires(Duration::from_secs(600));
+    let config = AmqpConfig::from_env(format!("restart-{}", TaskId::new())).set_queue_expires(Duration::from_secs(600));
     let storage: AmqpStorage<TestJob> = AmqpStorage::connect(config).await.expect("connect to RabbitMQ");
     let n = 3_000u64;
     storage.push_bulk((0..n).map(|i| TestJob::with(i, Action::Sleep(20)))).await.expect("push");

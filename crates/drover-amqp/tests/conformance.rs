@@ -10,7 +10,7 @@ use drover_core::TaskId;
 
 async fn backend() -> AmqpStorage<TestJob> {
     // A queue of its own per check; the broker deletes it once unused.
-    let config = AmqpConfig::from_env(format!("conf-{}", TaskId::new())).queue_expires(Duration::from_secs(300));
+    let config = AmqpConfig::from_env(format!("conf-{}", TaskId::new())).set_queue_expires(Duration::from_secs(300));
     AmqpStorage::connect(config)
         .await
         .expect("connect to RabbitMQ (AMQP_URL); start it with `rabbitmq-server -detached`")

@@ -29,7 +29,7 @@ async fn record(job: SlowJob, seen: Data<Seen>, attempt: Attempt) -> Result<(), 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_workers_job_is_redelivered_and_completes() {
     let queue = format!("kill-{}", TaskId::new());
-    let config = AmqpConfig::from_env(queue.clone()).queue_expires(Duration::from_secs(600));
+    let config = AmqpConfig::from_env(queue.clone()).set_queue_expires(Duration::from_secs(600));
     let storage: AmqpStorage<SlowJob> = AmqpStorage::connect(config).await.expect("connect to RabbitMQ");
     storage.push(SlowJob { n: 1, sleep_ms: 600_000 }).await.unwrap();
     storage.push_with(SlowJob { n: 2, sleep_ms: 600_000 }, PushOptions::new().max_attempts(1)).await.unwrap();

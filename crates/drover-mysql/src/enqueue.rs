@@ -160,6 +160,7 @@ where
     C: Codec<T>,
 {
     async fn enqueue(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
+        self.check()?;
         if tasks.is_empty() {
             return Ok(Vec::new());
         }
@@ -211,6 +212,7 @@ where
     ) -> impl Future<Output = Result<TaskId, BackendError>> + Send + 'a {
         let task = C::encode(&job).map(|payload| NewTask::new(payload, options));
         async move {
+            self.check()?;
             let tasks = vec![task?];
             validate(&tasks)?;
             let ids = insert(tx, self.queue_name(), &tasks, 1)

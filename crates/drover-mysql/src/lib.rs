@@ -20,7 +20,7 @@
 //! # async fn main() -> Result<(), BoxDynError> {
 //! let pool = MySqlPool::connect("mysql://root@127.0.0.1:3306/test").await?;
 //! MysqlStorage::setup(&pool).await?;
-//! let storage = MysqlStorage::new_with_config(pool, MysqlConfig::new("email"))?;
+//! let storage = MysqlStorage::new_with_config(pool, MysqlConfig::new("email"));
 //! storage.push(Email { to: "user@example.com".into() }).await?;
 //! storage.push_with(Email { to: "later@example.com".into() }, PushOptions::new().delay(Duration::from_secs(60))).await?;
 //!

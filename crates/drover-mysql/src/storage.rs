@@ -16,6 +16,9 @@ use crate::{claim, complete, migrate};
 pub(crate) struct Shared {
     pub(crate) pool: MySqlPool,
     pub(crate) config: MysqlConfig,
+    /// Why the configuration cannot be used (a queue name too long for the column), reported
+    /// by every claim and push instead of at construction, so constructors never fail.
+    pub(crate) invalid: Option<String>,
     /// Wakes this process's idle workers when this process pushes; workers in other processes
     /// find new tasks at their poll interval (MySQL has no LISTEN/NOTIFY).
     pub(crate) wakeup: WakeupSender,
@@ -71,24 +74,32 @@ impl<T> MysqlStorage<T> {
         Self::from_parts(pool, MysqlConfig::default())
     }
 
-    /// A queue configured by `config` on `pool`, with JSON payloads. Fails when the
-    /// configuration is invalid (a queue name that is empty or too long).
-    pub fn new_with_config(pool: MySqlPool, config: MysqlConfig) -> Result<Self, BackendError> {
+    /// A queue configured by `config` on `pool`, with JSON payloads. A configuration that
+    /// cannot work (a queue name that is empty or longer than 191 characters) makes every claim
+    /// and push fail with [`BackendError::Config`] naming the setting.
+    pub fn new_with_config(pool: MySqlPool, config: MysqlConfig) -> Self {
         Self::with_codec(pool, config)
     }
 }
 
 impl<T, C> MysqlStorage<T, C> {
     /// A queue configured by `config` on `pool`, with payloads encoded by the codec `C`.
-    pub fn with_codec(pool: MySqlPool, config: MysqlConfig) -> Result<Self, BackendError> {
-        let config = config.for_job::<T>();
-        config.validate()?;
-        Ok(Self::from_parts(pool, config))
+    pub fn with_codec(pool: MySqlPool, config: MysqlConfig) -> Self {
+        Self::from_parts(pool, config)
     }
 
     fn from_parts(pool: MySqlPool, config: MysqlConfig) -> Self {
         let config = config.for_job::<T>();
-        Self { shared: Arc::new(Shared { pool, config, wakeup: WakeupSender::new() }), _job: PhantomData }
+        let invalid = config.validate().err().map(|e| e.to_string());
+        Self { shared: Arc::new(Shared { pool, config, invalid, wakeup: WakeupSender::new() }), _job: PhantomData }
+    }
+
+    /// The configuration's problem, if it has one.
+    pub(crate) fn check(&self) -> Result<(), BackendError> {
+        match &self.shared.invalid {
+            Some(problem) => Err(BackendError::Config(problem.clone())),
+            None => Ok(()),
+        }
     }
 
     /// The connection pool.
@@ -123,6 +134,7 @@ where
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        self.check()?;
         let max = request.max.min(self.claim_limit());
         if max == 0 {
             return Ok(Vec::new());

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drover_core::{
-    Attempt, Backend, Backoff, BoxDynError, Completion, Data, Enqueue, Inspect, ListQuery, Outcome, PushOptions,
-    Status, WorkerBuilder,
+    Attempt, Backend, BackendError, Backoff, BoxDynError, ClaimRequest, Completion, Data, Enqueue, Inspect, ListQuery,
+    Outcome, PushOptions, Status, WorkerBuilder,
 };
 use drover_mysql::{MysqlConfig, MysqlStorage, Retention};
 
@@ -30,7 +30,7 @@ async fn flaky(job: u64, attempt: Attempt, runs: Data<Runs>) -> Result<(), BoxDy
 async fn many_workers_on_separate_pools_process_each_job_once() {
     let queue = support::queue("many");
     let producer: MysqlStorage<u64> =
-        MysqlStorage::new_with_config(support::pool().await, MysqlConfig::new(queue.clone())).unwrap();
+        MysqlStorage::new_with_config(support::pool().await, MysqlConfig::new(queue.clone()));
     let n = 1_500u64;
     producer.push_bulk(0..n).await.unwrap();
     let runs: Runs = Arc::default();
@@ -38,7 +38,7 @@ async fn many_workers_on_separate_pools_process_each_job_once() {
     let mut handles = Vec::new();
     for w in 0..4 {
         let storage: MysqlStorage<u64> =
-            MysqlStorage::new_with_config(support::pool().await, MysqlConfig::new(queue.clone())).unwrap();
+            MysqlStorage::new_with_config(support::pool().await, MysqlConfig::new(queue.clone()));
         let worker = WorkerBuilder::new(format!("many-{w}"))
             .backend(storage)
             .concurrency(12)
@@ -129,7 +129,7 @@ async fn concurrent_pushes_of_one_unique_key_store_one_task() {
 async fn bulk_push_in_chunks_is_all_there_in_order() {
     let pool = support::pool().await;
     let storage: MysqlStorage<u64> =
-        MysqlStorage::new_with_config(pool, MysqlConfig::new(support::queue("chunks")).set_enqueue_chunk(7)).unwrap();
+        MysqlStorage::new_with_config(pool, MysqlConfig::new(support::queue("chunks")).set_enqueue_chunk(7));
     let ids = storage.push_bulk(0..100u64).await.unwrap();
     assert_eq!(ids.len(), 100);
     let listed = storage.list(ListQuery::new(None, 200)).await.unwrap();
@@ -149,8 +149,7 @@ async fn prune_deletes_old_finished_tasks_in_batches() {
     let pool = support::pool().await;
     let retention = Retention::default().done(Some(Duration::ZERO)).dead(None).cancelled(Some(Duration::ZERO)).batch(3);
     let storage: MysqlStorage<u64> =
-        MysqlStorage::new_with_config(pool, MysqlConfig::new(support::queue("prune")).set_retention(retention))
-            .unwrap();
+        MysqlStorage::new_with_config(pool, MysqlConfig::new(support::queue("prune")).set_retention(retention));
     storage.push_bulk(0..10u64).await.unwrap();
     let claimed = drover_conformance::claim(&storage, 10, Duration::from_secs(30)).await;
     let mut batch: Vec<Completion> =
@@ -168,9 +167,12 @@ async fn prune_deletes_old_finished_tasks_in_batches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_configuration_and_missing_tables_say_what_to_do() {
     let pool = support::pool().await;
-    let long = MysqlStorage::<u64>::new_with_config(pool.clone(), MysqlConfig::new("q".repeat(192))).unwrap_err();
-    assert!(long.to_string().contains("191"), "{long}");
-    assert!(MysqlStorage::<u64>::new_with_config(pool, MysqlConfig::new("")).is_err());
+    let long = MysqlStorage::<u64>::new_with_config(pool.clone(), MysqlConfig::new("q".repeat(192)));
+    let error = long.push(1).await.unwrap_err();
+    assert!(matches!(error, BackendError::Config(_)) && error.to_string().contains("191"), "{error}");
+    let claimed = long.claim(ClaimRequest::new("t", 1, Duration::from_secs(1))).await.unwrap_err();
+    assert!(claimed.to_string().contains("set_queue"), "{claimed}");
+    assert!(MysqlStorage::<u64>::new_with_config(pool, MysqlConfig::new("")).push(1).await.is_err());
 
     // A database without Drover's tables.
     let url = support::url();

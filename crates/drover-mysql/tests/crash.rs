@@ -24,7 +24,7 @@ const LEASE: Duration = Duration::from_millis(1500);
 async fn killed_worker_job_completes_after_its_lease() {
     let queue = support::queue("crash");
     let pool = support::pool().await;
-    let storage: MysqlStorage<u64> = MysqlStorage::new_with_config(pool, MysqlConfig::new(queue.clone())).unwrap();
+    let storage: MysqlStorage<u64> = MysqlStorage::new_with_config(pool, MysqlConfig::new(queue.clone()));
     let id = storage.push_with(7, PushOptions::new().max_attempts(3)).await.unwrap();
 
     // A real worker process takes the job and hangs in it.

@@ -6,11 +6,15 @@ use std::time::Duration;
 /// claim never asks for more, so no script unpacks or returns an unbounded list.
 pub const MAX_BATCH: usize = 1_000;
 
+/// The production guide's name for [`RedisConfig`] (`Config::default().set_namespace(..)`).
+pub type Config = RedisConfig;
+
 /// Settings of a [`RedisStorage`](crate::RedisStorage). Every setter has a default; the
-/// namespace is the queue's name.
+/// namespace is the queue's name (`set_namespace` is the production guide's name for
+/// `set_queue`). [`Config`] is another name for this type, as the guide writes it.
 ///
 /// ```
-/// use drover_redis::Config;
+/// use drover_redis::Config; // or RedisConfig
 /// use std::time::Duration;
 ///
 /// let config = Config::default()
@@ -22,7 +26,7 @@ pub const MAX_BATCH: usize = 1_000;
 /// assert_eq!(Config::default().namespace(), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
+pub struct RedisConfig {
     namespace: Option<String>,
     done_ttl: Duration,
     done_cap: u64,
@@ -32,7 +36,7 @@ pub struct Config {
     push_batch: usize,
 }
 
-impl Default for Config {
+impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             namespace: None,
@@ -46,7 +50,7 @@ impl Default for Config {
     }
 }
 
-impl Config {
+impl RedisConfig {
     /// Settings for the queue `namespace`, every other setting at its default.
     pub fn new(namespace: impl Into<String>) -> Self {
         Self::default().set_namespace(namespace)
@@ -61,13 +65,24 @@ impl Config {
         self
     }
 
+    /// Use queue `queue`: the same as [`set_namespace`](RedisConfig::set_namespace), under the
+    /// name every other backend's config uses.
+    pub fn set_queue(self, queue: impl Into<String>) -> Self {
+        self.set_namespace(queue)
+    }
+
+    /// The queue set explicitly (the namespace); `None` means the job type's default.
+    pub fn queue(&self) -> Option<&str> {
+        self.namespace()
+    }
+
     /// This config with the namespace set: the explicit one, or job type `T`'s default queue.
     pub(crate) fn for_job<T: ?Sized>(mut self) -> Self {
         self.namespace.get_or_insert_with(drover_core::default_queue_name::<T>);
         self
     }
 
-    /// The queue of a config passed through [`Config::for_job`].
+    /// The queue of a config passed through [`RedisConfig::for_job`].
     pub(crate) fn queue_name(&self) -> &str {
         self.namespace.as_deref().unwrap_or("default")
     }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::RedisConfig;
 
 /// Milliseconds stored by the scripts stay below 10^14 (the year 5138), the most Lua prints
 /// exactly.
@@ -29,7 +29,7 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl Keys {
-    pub(crate) fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &RedisConfig) -> Self {
         let prefix = format!("drover:{{{}}}", config.queue_name());
         let names = ["ready", "scheduled", "leases", "ids", "done", "dead", "cancelled", "unique", "seq", "workers"];
         let script_keys = names.iter().map(|name| format!("{prefix}:{name}")).collect();

@@ -110,7 +110,7 @@ mod transaction;
 mod values;
 mod wakeup;
 
-pub use config::{Config, MAX_BATCH};
+pub use config::{Config, RedisConfig, MAX_BATCH};
 pub use connection::{backend_error, connect, RedisConnection};
 pub use inspect::WorkerSeen;
 pub use storage::RedisStorage;

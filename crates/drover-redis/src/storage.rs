@@ -13,7 +13,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, Script, Value};
 
-use crate::config::{Config, MAX_BATCH};
+use crate::config::{RedisConfig, MAX_BATCH};
 use crate::connection::{backend_error, RedisConnection};
 use crate::keys::{clamp_ms, duration_ms, Keys, QUEUES_KEY};
 use crate::scripts;
@@ -24,7 +24,7 @@ use crate::wakeup;
 const PUSH_CHUNKS_IN_FLIGHT: usize = 4;
 
 pub(crate) struct Shared {
-    pub(crate) config: Config,
+    pub(crate) config: RedisConfig,
     pub(crate) keys: Keys,
     pub(crate) conn: ConnectionManager,
     client: Option<redis::Client>,
@@ -76,18 +76,18 @@ impl<T> RedisStorage<T> {
     /// The queue named after the job type (`Email` → `email`; see
     /// [`default_queue_name`](drover_core::default_queue_name)) on `conn`, with JSON payloads.
     pub fn new(conn: impl Into<RedisConnection>) -> Self {
-        Self::new_with_config(conn, Config::default())
+        Self::new_with_config(conn, RedisConfig::default())
     }
 
     /// The queue `config.queue_name()` on `conn`, with JSON payloads.
-    pub fn new_with_config(conn: impl Into<RedisConnection>, config: Config) -> Self {
+    pub fn new_with_config(conn: impl Into<RedisConnection>, config: RedisConfig) -> Self {
         Self::with_codec(conn, config)
     }
 }
 
 impl<T, C> RedisStorage<T, C> {
     /// The queue `config.queue_name()` on `conn`, with payloads encoded by `C`.
-    pub fn with_codec(conn: impl Into<RedisConnection>, config: Config) -> Self {
+    pub fn with_codec(conn: impl Into<RedisConnection>, config: RedisConfig) -> Self {
         let config = config.for_job::<T>();
         let conn = conn.into();
         let keys = Keys::new(&config);
@@ -106,7 +106,7 @@ impl<T, C> RedisStorage<T, C> {
     }
 
     /// The storage's settings.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &RedisConfig {
         &self.shared.config
     }
 

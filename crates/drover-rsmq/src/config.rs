@@ -22,10 +22,10 @@ const MAX_QUEUE_NAME: usize = 160;
 /// use drover_rsmq::RsmqConfig;
 ///
 /// let config = RsmqConfig::new("emails")
-///     .namespace("rsmq")
-///     .dead_queue("emails-failed")
-///     .max_attempts(5)
-///     .realtime(true);
+///     .set_namespace("rsmq")
+///     .set_dead_queue("emails-failed")
+///     .set_max_attempts(5)
+///     .set_realtime(true);
 /// assert_eq!(config.dead_queue_name(), "emails-failed");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,14 +59,14 @@ impl RsmqConfig {
     }
 
     /// The key prefix, rsmq's `ns` option (default `rsmq`): keys are `<ns>:<queue>…`.
-    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+    pub fn set_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
         self
     }
 
     /// Where messages go after their last attempt (default `<queue>-dead`): an rsmq queue in
     /// the same namespace that rsmq clients can read.
-    pub fn dead_queue(mut self, queue: impl Into<String>) -> Self {
+    pub fn set_dead_queue(mut self, queue: impl Into<String>) -> Self {
         self.dead_queue = Some(queue.into());
         self
     }
@@ -77,39 +77,39 @@ impl RsmqConfig {
     /// [`PushOptions::max_attempts`](drover_core::PushOptions::max_attempts) is neither this
     /// nor [`DEFAULT_MAX_ATTEMPTS`] (which is what a push that sets none gets, so it follows
     /// this setting) keeps its own limit beside the message.
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
+    pub fn set_max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self
     }
 
     /// rsmq's `realtime` option: publish the queue length on `<ns>:rt:<queue>` after every
     /// send, and wake idle workers on those messages (whoever sent them).
-    pub fn realtime(mut self, on: bool) -> Self {
+    pub fn set_realtime(mut self, on: bool) -> Self {
         self.realtime = on;
         self
     }
 
     /// The visibility timeout in seconds given to a queue Drover creates (rsmq's `vt`, 30).
-    pub fn vt(mut self, seconds: u32) -> Self {
+    pub fn set_vt(mut self, seconds: u32) -> Self {
         self.vt = seconds;
         self
     }
 
     /// The send delay in seconds given to a queue Drover creates (rsmq's `delay`, 0).
-    pub fn delay(mut self, seconds: u32) -> Self {
+    pub fn set_delay(mut self, seconds: u32) -> Self {
         self.delay = seconds;
         self
     }
 
     /// The largest message, in characters, of a queue Drover creates (rsmq's `maxsize`:
     /// 1,024 to 65,536, or -1 for no limit; default 65,536).
-    pub fn maxsize(mut self, maxsize: i64) -> Self {
+    pub fn set_maxsize(mut self, maxsize: i64) -> Self {
         self.maxsize = maxsize;
         self
     }
 
     /// The most messages one claim receives (default and upper bound [`MAX_BATCH`]).
-    pub fn claim_batch(mut self, n: usize) -> Self {
+    pub fn set_claim_batch(mut self, n: usize) -> Self {
         self.claim_batch = n.clamp(1, MAX_BATCH);
         self
     }
@@ -195,11 +195,11 @@ mod tests {
         assert!(RsmqConfig::new("").validate().is_err());
         assert!(RsmqConfig::new("has:colon").validate().is_err());
         assert!(RsmqConfig::new("x".repeat(160)).validate().is_err(), "the dead queue name would be too long");
-        assert!(RsmqConfig::new("x".repeat(160)).dead_queue("d").validate().is_ok());
-        assert!(RsmqConfig::new("q").dead_queue("q").validate().is_err());
-        assert!(RsmqConfig::new("q").maxsize(100).validate().is_err());
-        assert!(RsmqConfig::new("q").maxsize(-1).validate().is_ok());
-        assert!(RsmqConfig::new("q").namespace("").validate().is_err());
+        assert!(RsmqConfig::new("x".repeat(160)).set_dead_queue("d").validate().is_ok());
+        assert!(RsmqConfig::new("q").set_dead_queue("q").validate().is_err());
+        assert!(RsmqConfig::new("q").set_maxsize(100).validate().is_err());
+        assert!(RsmqConfig::new("q").set_maxsize(-1).validate().is_ok());
+        assert!(RsmqConfig::new("q").set_namespace("").validate().is_err());
         assert_eq!(RsmqConfig::new("q").dead_queue_name(), "q-dead");
     }
 }

@@ -19,7 +19,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), BoxDynError> {
 //! let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-//! let config = RsmqConfig::new("emails").max_attempts(5).realtime(true);
+//! let config = RsmqConfig::new("emails").set_max_attempts(5).set_realtime(true);
 //! let storage: RsmqStorage<Email> = RsmqStorage::connect(&url, config).await?;
 //! // A Node.js service can send too:
 //! //   rsmq.sendMessage({ qname: "emails", message: JSON.stringify({ to: "a@b.c" }) })

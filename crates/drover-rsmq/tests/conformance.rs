@@ -8,7 +8,7 @@ use drover_conformance::TestJob;
 use drover_rsmq::{RsmqConfig, RsmqStorage};
 
 async fn backend() -> RsmqStorage<TestJob> {
-    common::storage(RsmqConfig::new("conformance").namespace(common::fresh_namespace("conf"))).await
+    common::storage(RsmqConfig::new("conformance").set_namespace(common::fresh_namespace("conf"))).await
 }
 
 drover_conformance::conformance_tests!(backend; core, refuses_priorities, refuses_unique_keys, cancel, requeue);

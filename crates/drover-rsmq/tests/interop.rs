@@ -161,7 +161,8 @@ async fn messages_sent_by_node_are_processed_by_a_drover_worker() {
     let ids = node(json!({ "op": "send", "conn": conn, "qname": "work", "messages": bodies })).await;
     assert_eq!(ids.as_array().unwrap().len(), jobs.len());
 
-    let storage: RsmqStorage<Job> = common::storage(RsmqConfig::new("work").namespace(&ns).max_attempts(2)).await;
+    let storage: RsmqStorage<Job> =
+        common::storage(RsmqConfig::new("work").set_namespace(&ns).set_max_attempts(2)).await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (stop, running) = start_worker(storage.clone(), seen.clone(), Duration::from_millis(50));
     wait_for("every job ran and the failing one twice", Duration::from_secs(10), || {
@@ -200,7 +201,7 @@ async fn messages_pushed_by_drover_are_received_by_node_byte_for_byte() {
     // Raw strings: the body must be exactly these bytes.
     let raw: RsmqStorage<String, RawText> = RsmqStorage::with_codec(
         drover_rsmq::connect(&common::redis_url()).await.unwrap(),
-        RsmqConfig::new("raw").namespace(&ns),
+        RsmqConfig::new("raw").set_namespace(&ns),
     )
     .unwrap();
     let texts: Vec<String> = TRICKY.iter().map(|t| (*t).to_owned()).collect();
@@ -224,7 +225,7 @@ async fn messages_pushed_by_drover_are_received_by_node_byte_for_byte() {
     assert_eq!(ids.len(), TRICKY.len());
 
     // JSON jobs, one delayed: Node gets it only after the delay.
-    let jobs: RsmqStorage<Job> = common::storage(RsmqConfig::new("jobs").namespace(&ns)).await;
+    let jobs: RsmqStorage<Job> = common::storage(RsmqConfig::new("jobs").set_namespace(&ns)).await;
     let now = Job { n: 1, text: "now \"ü\" 🎉".into(), fail: false };
     let later = Job { n: 2, text: "later".into(), fail: false };
     jobs.push(now.clone()).await.unwrap();
@@ -242,7 +243,8 @@ async fn messages_pushed_by_drover_are_received_by_node_byte_for_byte() {
 async fn node_reads_queue_attributes_after_drover_traffic() {
     let ns = common::fresh_namespace("interop");
     let conn = node_conn(&ns, false);
-    let storage: RsmqStorage<Job> = common::storage(RsmqConfig::new("attrs").namespace(&ns).max_attempts(3)).await;
+    let storage: RsmqStorage<Job> =
+        common::storage(RsmqConfig::new("attrs").set_namespace(&ns).set_max_attempts(3)).await;
     let before = chrono::Utc::now().timestamp();
     storage.push_bulk((0..5).map(|n| Job { n, text: format!("job {n}"), fail: false })).await.unwrap();
     let claimed = storage.claim(ClaimRequest::new("attrs", 3, Duration::from_secs(60))).await.unwrap();
@@ -294,7 +296,7 @@ async fn receive_counts_and_visibility_are_shared_with_node() {
     // Node receives it and lets its 1 s visibility timeout run out.
     let first = node(json!({ "op": "receive", "conn": conn, "qname": "shared", "max": 1, "vt": 1 })).await;
     assert_eq!(first[0]["rc"], 1);
-    let storage: RsmqStorage<Job> = common::storage(RsmqConfig::new("shared").namespace(&ns)).await;
+    let storage: RsmqStorage<Job> = common::storage(RsmqConfig::new("shared").set_namespace(&ns)).await;
     assert!(storage.claim(ClaimRequest::new("t", 1, Duration::from_secs(30))).await.unwrap().is_empty());
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let claimed = storage.claim(ClaimRequest::new("t", 1, Duration::from_secs(30))).await.unwrap();
@@ -304,7 +306,7 @@ async fn receive_counts_and_visibility_are_shared_with_node() {
     let none = node(json!({ "op": "receive", "conn": conn, "qname": "shared", "max": 1 })).await;
     assert_eq!(none, json!([]));
     // The task id of a message Node sent works for every operation, from any storage.
-    let other: RsmqStorage<Job> = common::storage(RsmqConfig::new("shared").namespace(&ns)).await;
+    let other: RsmqStorage<Job> = common::storage(RsmqConfig::new("shared").set_namespace(&ns)).await;
     other.extend_leases(vec![claimed[0].lease()], Duration::from_secs(60)).await.unwrap();
     other.complete(vec![Completion { lease: claimed[0].lease(), outcome: Outcome::Done }]).await.unwrap();
     let attrs = node(json!({ "op": "attributes", "conn": conn, "qname": "shared" })).await;
@@ -318,7 +320,7 @@ async fn maxsize_is_counted_as_rsmq_counts() {
     node(json!({ "op": "create", "conn": conn, "qname": "small", "maxsize": 1024 })).await;
     let raw: RsmqStorage<String, RawText> = RsmqStorage::with_codec(
         drover_rsmq::connect(&common::redis_url()).await.unwrap(),
-        RsmqConfig::new("small").namespace(&ns),
+        RsmqConfig::new("small").set_namespace(&ns),
     )
     .unwrap();
     // 1,024 characters of two UTF-8 bytes each: 2,048 bytes, but rsmq counts 1,024.
@@ -338,7 +340,7 @@ async fn realtime_sends_from_node_wake_an_idle_worker() {
     let ns = common::fresh_namespace("interop");
     let conn = node_conn(&ns, true);
     node(json!({ "op": "create", "conn": conn, "qname": "rt" })).await;
-    let storage: RsmqStorage<Job> = common::storage(RsmqConfig::new("rt").namespace(&ns).realtime(true)).await;
+    let storage: RsmqStorage<Job> = common::storage(RsmqConfig::new("rt").set_namespace(&ns).set_realtime(true)).await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     // A poll interval far longer than the test: only the realtime message can wake the worker.
     let (stop, running) = start_worker(storage.clone(), seen.clone(), Duration::from_secs(120));

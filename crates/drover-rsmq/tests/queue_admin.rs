@@ -13,7 +13,7 @@ use drover_rsmq::{RsmqConfig, RsmqStorage};
 async fn create_and_delete_follow_rsmq() {
     let ns = common::fresh_namespace("admin");
     let storage: RsmqStorage<u32> =
-        common::storage(RsmqConfig::new("made").namespace(&ns).vt(60).delay(0).maxsize(2048)).await;
+        common::storage(RsmqConfig::new("made").set_namespace(&ns).set_vt(60).set_delay(0).set_maxsize(2048)).await;
     assert_eq!(storage.attributes().await.unwrap(), None, "no queue before the first push or create");
     assert!(storage.create_queue().await.unwrap());
     assert!(!storage.create_queue().await.unwrap(), "creating twice is a no-op");
@@ -30,7 +30,7 @@ async fn create_and_delete_follow_rsmq() {
 #[tokio::test]
 async fn options_rsmq_cannot_hold_are_refused() {
     let ns = common::fresh_namespace("admin");
-    let storage: RsmqStorage<u32> = common::storage(RsmqConfig::new("opts").namespace(&ns)).await;
+    let storage: RsmqStorage<u32> = common::storage(RsmqConfig::new("opts").set_namespace(&ns)).await;
     let err = storage.push_with(1, PushOptions::new().priority(5)).await.unwrap_err();
     assert!(matches!(err, BackendError::Unsupported(_)) && err.to_string().contains("priorit"), "{err}");
     let err = storage.push_with(1, PushOptions::new().unique_key("k")).await.unwrap_err();
@@ -45,7 +45,7 @@ async fn options_rsmq_cannot_hold_are_refused() {
 async fn dead_messages_keep_body_and_attempt_limit_through_requeue() {
     let ns = common::fresh_namespace("admin");
     let storage: RsmqStorage<String> =
-        common::storage(RsmqConfig::new("jobs").namespace(&ns).dead_queue("graveyard")).await;
+        common::storage(RsmqConfig::new("jobs").set_namespace(&ns).set_dead_queue("graveyard")).await;
     let id = storage.push_with("ünïcode \"job\"".to_owned(), PushOptions::new().max_attempts(2)).await.unwrap();
     let claim = || storage.claim(ClaimRequest::new("t", 1, Duration::from_secs(30)));
     let first = claim().await.unwrap();

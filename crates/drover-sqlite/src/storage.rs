@@ -112,8 +112,7 @@ impl<T, C> SqliteStorage<T, C> {
     }
 
     /// The same database with another queue (and job type): storages share the pool.
-    pub fn for_queue<U, D>(&self, queue: impl Into<String>) -> SqliteStorage<U, D> {
-        let config = SqliteConfig::new(queue).set_retention(self.inner.config.retention().clone());
+    pub fn with_config<U, D>(&self, config: SqliteConfig) -> SqliteStorage<U, D> {
         SqliteStorage::with_codec(self.inner.pool.clone(), config)
     }
 

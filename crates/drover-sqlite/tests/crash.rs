@@ -39,7 +39,7 @@ fn db_path() -> PathBuf {
 async fn crash_child() {
     let Ok(url) = std::env::var(DB_ENV) else { return };
     let storage = SqliteStorage::<Job>::connect_with_config(&url, SqliteConfig::new("crash")).await.unwrap();
-    let noise: SqliteStorage<Job> = storage.for_queue("noise");
+    let noise: SqliteStorage<Job> = storage.with_config(drover_sqlite::SqliteConfig::new("noise"));
     tokio::spawn(async move {
         for round in 0.. {
             noise.push_bulk((0..500).map(|n| Job { n: round * 1_000 + n })).await.unwrap();
@@ -128,7 +128,7 @@ async fn kill_9_mid_job() {
     let check: String =
         drover_sqlite::sqlx::query_scalar("PRAGMA integrity_check").fetch_one(storage.pool()).await.unwrap();
     assert_eq!(check, "ok");
-    let noise: SqliteStorage<Job> = storage.for_queue("noise");
+    let noise: SqliteStorage<Job> = storage.with_config(drover_sqlite::SqliteConfig::new("noise"));
     let pending = noise.stats().await.unwrap().pending;
     assert!(pending > 0 && pending % 500 == 0, "bulk pushes must be all-or-nothing, found {pending} noise tasks");
     eprintln!("recovered in {took:?}; {pending} noise tasks committed before the kill; integrity_check = {check}");

@@ -9,7 +9,7 @@ use super::suite::{run_suite, BenchJob, Measurement, Workload};
 
 pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> anyhow::Result<()> {
     run_suite(workload, on_result, |queue| async move {
-        let config = AmqpConfig::from_env(queue).queue_expires(Duration::from_secs(120));
+        let config = AmqpConfig::from_env(queue).set_queue_expires(Duration::from_secs(120));
         AmqpStorage::<BenchJob>::connect(config)
             .await
             .map_err(|e| anyhow::anyhow!("{e} (start RabbitMQ with `cargo xtask services`, or set AMQP_URL)"))

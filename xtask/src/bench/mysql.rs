@@ -44,7 +44,7 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
         on_result,
         |queue| {
             let pool = pool.clone();
-            async move { Ok(MysqlStorage::<BenchJob>::new_with_config(pool, MysqlConfig::new(queue))?) }
+            async move { Ok(MysqlStorage::<BenchJob>::new_with_config(pool, MysqlConfig::new(queue))) }
         },
         |last| {
             let pool = pool.clone();

@@ -17,7 +17,7 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
         workload,
         on_result,
         |queue| {
-            let storage = RsmqStorage::<BenchJob>::new(conn.clone(), RsmqConfig::new(queue).namespace(NAMESPACE));
+            let storage = RsmqStorage::<BenchJob>::new(conn.clone(), RsmqConfig::new(queue).set_namespace(NAMESPACE));
             async move { Ok(storage?) }
         },
         |last| async move {

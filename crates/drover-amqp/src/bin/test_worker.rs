@@ -33,7 +33,7 @@ fn main() -> Result<(), BoxDynError> {
     let queue = std::env::args().nth(1).ok_or("usage: drover-amqp-test-worker <queue>")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        let config = AmqpConfig::from_env(queue).queue_expires(Duration::from_secs(600));
+        let config = AmqpConfig::from_env(queue).set_queue_expires(Duration::from_secs(600));
         let storage: AmqpStorage<SlowJob> = AmqpStorage::connect(config).await?;
         say("ready".to_owned());
         let worker = WorkerBuilder::new("test-worker").backend(storage).concurrency(2).build_fn(run_job);

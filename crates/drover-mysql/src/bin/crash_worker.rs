@@ -31,7 +31,7 @@ fn main() -> Result<(), BoxDynError> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let pool = sqlx::MySqlPool::connect(url).await?;
-        let storage: MysqlStorage<u64> = MysqlStorage::new_with_config(pool, MysqlConfig::new(queue.as_str()))?;
+        let storage: MysqlStorage<u64> = MysqlStorage::new_with_config(pool, MysqlConfig::new(queue.as_str()));
         let worker = WorkerBuilder::new("crash-worker")
             .backend(storage)
             .lease(lease)

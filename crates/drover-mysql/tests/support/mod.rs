@@ -31,5 +31,5 @@ pub fn queue(prefix: &str) -> String {
 
 /// A storage on a fresh queue.
 pub async fn storage<T>(prefix: &str) -> MysqlStorage<T> {
-    MysqlStorage::new_with_config(pool().await, MysqlConfig::new(queue(prefix))).expect("config")
+    MysqlStorage::new_with_config(pool().await, MysqlConfig::new(queue(prefix)))
 }
