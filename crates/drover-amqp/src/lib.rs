@@ -39,12 +39,12 @@
 //!
 //! | queue | arguments | holds |
 //! |---|---|---|
-//! | `q` | durable; `x-consumer-timeout` if [`AmqpConfig::consumer_timeout`] is set | due tasks; workers consume it |
+//! | `q` | durable; `x-consumer-timeout` if [`AmqpConfig::set_consumer_timeout`] is set | due tasks; workers consume it |
 //! | `q.dead` | durable | dead tasks, with `x-drover-last-error` |
 //! | `q.delay.<ms>` | durable; `x-message-ttl = <ms>`, `x-dead-letter-exchange = ""`, `x-dead-letter-routing-key = q` | tasks waiting `<ms>` before moving to `q` |
 //!
 //! Every queue also has `x-queue-version = 2` (the classic queue index that writes persistent
-//! messages with less disk work), and [`AmqpConfig::queue_expires`] adds `x-expires` to all of
+//! messages with less disk work), and [`AmqpConfig::set_queue_expires`] adds `x-expires` to all of
 //! them, for throw-away queues.
 //! `q` and `q.dead` are declared on connect and on every reconnect; a delay queue the first
 //! time a connection publishes to it. Declaring an existing queue with other arguments is an
@@ -87,7 +87,7 @@
 //! the lease against crashes. The shorter leases of the core contract are kept by the storage
 //! itself: each claim has a local deadline, [`extend_leases`](drover_core::Backend::extend_leases)
 //! pushes it (no broker call), and a checker (every 50 ms,
-//! [`AmqpConfig::lease_check_interval`]) republishes a claim whose deadline passed to `q` with
+//! [`AmqpConfig::set_lease_check_interval`]) republishes a claim whose deadline passed to `q` with
 //! the attempt counted (to `q.dead` with
 //! [`LEASE_EXPIRED_ON_LAST_ATTEMPT`](drover_core::LEASE_EXPIRED_ON_LAST_ATTEMPT) when it was
 //! the last one) and acks the original. A completion whose claim expired, or whose delivery
@@ -108,7 +108,7 @@
 //!
 //! RabbitMQ closes a channel whose delivery stays unacknowledged longer than its
 //! `consumer_timeout` (30 minutes by default), which requeues everything delivered on it. A
-//! job that may run longer needs a larger timeout: set [`AmqpConfig::consumer_timeout`] (the
+//! job that may run longer needs a larger timeout: set [`AmqpConfig::set_consumer_timeout`] (the
 //! `x-consumer-timeout` queue argument, RabbitMQ 3.12 and later; set it when the queue is
 //! first declared), or raise `consumer_timeout` in `rabbitmq.conf` (milliseconds) or with a
 //! policy. Heartbeats of the worker keep the storage's own lease, not the broker's timer.
@@ -118,7 +118,7 @@
 //! The first claim starts a consumer. Its prefetch (`basic.qos`) follows the workers' free
 //! capacity: four times the claims held plus the capacity asked for, at least 128 (below
 //! that the broker idles between acks and a fast drain is held back), or a fixed
-//! [`AmqpConfig::prefetch`]. A claim asking for more than the prefetch covers restarts the
+//! [`AmqpConfig::set_prefetch`]. A claim asking for more than the prefetch covers restarts the
 //! consumer with a larger one. Deliveries are buffered in the
 //! storage; a claim takes what is buffered and waits briefly only when nothing is. Every
 //! delivery wakes the workers ([`Backend::wakeup`](drover_core::Backend::wakeup)), so they

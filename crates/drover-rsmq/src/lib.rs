@@ -65,7 +65,7 @@
 //!   last attempt (its receive count reached the limit) moves there too when it next comes
 //!   due, with [`drover_core::LEASE_EXPIRED_ON_LAST_ATTEMPT`] as its error.
 //! - **Hand-back on shutdown** = visible now, the receive count decremented.
-//! - The attempt limit is [`RsmqConfig::max_attempts`] (rsmq messages carry none); a push
+//! - The attempt limit is [`RsmqConfig::set_max_attempts`] (rsmq messages carry none); a push
 //!   with another [`PushOptions::max_attempts`](drover_core::PushOptions) keeps its own.
 //!
 //! Pushing is rsmq's sendMessage (`totalsent`, and the realtime publish when on): a run time
@@ -77,7 +77,7 @@
 //!
 //! # Wake-ups
 //!
-//! With [`RsmqConfig::realtime`] the storage subscribes to `<ns>:rt:<queue>` and wakes idle
+//! With [`RsmqConfig::set_realtime`] the storage subscribes to `<ns>:rt:<queue>` and wakes idle
 //! workers whenever anyone sends. Without it, workers are woken by pushes through the same
 //! storage in this process and otherwise poll at their poll interval. Delayed messages and
 //! retries always become due without a message, found at the next poll.

@@ -203,7 +203,7 @@ where
     }
 
     /// Always a wake-up: pushes, releases and requeues through this storage wake its idle
-    /// workers in-process, and with [`RsmqConfig::realtime`] a subscription to the queue's
+    /// workers in-process, and with [`RsmqConfig::set_realtime`] a subscription to the queue's
     /// realtime channel wakes them for messages sent by anyone.
     fn wakeup(&self) -> Option<Wakeup> {
         let shared = &self.shared;
