@@ -72,9 +72,9 @@
 //! # Retention
 //!
 //! Finished tasks do not pile up: done tasks are deleted once older than
-//! [`Config::set_done_ttl`] (one day, counted from the task's creation) and beyond
-//! [`Config::set_done_cap`] (10,000, oldest first); dead and cancelled tasks likewise with
-//! [`Config::set_dead_ttl`] (30 days) and [`Config::set_dead_cap`] (10,000 each). Every
+//! [`RedisConfig::set_done_ttl`](crate::RedisConfig::set_done_ttl) (one day, counted from the task's creation) and beyond
+//! [`RedisConfig::set_done_cap`](crate::RedisConfig::set_done_cap) (10,000, oldest first); dead and cancelled tasks likewise with
+//! [`RedisConfig::set_dead_ttl`](crate::RedisConfig::set_dead_ttl) (30 days) and [`RedisConfig::set_dead_cap`](crate::RedisConfig::set_dead_cap) (10,000 each). Every
 //! completion enforces the caps, and a claim that finds the queue short of work enforces the
 //! ages, each a bounded amount per call, so memory stays bounded under any load.
 //!

@@ -309,7 +309,7 @@ where
     T: Send + 'static,
     C: Codec<T>,
 {
-    /// Stores the tasks in chunks of [`Config::push_batch`] (each chunk one atomic script
+    /// Stores the tasks in chunks of [`RedisConfig::push_batch`](crate::RedisConfig::push_batch) (each chunk one atomic script
     /// call), a few chunks in flight at once.
     async fn enqueue(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
         if tasks.is_empty() {
