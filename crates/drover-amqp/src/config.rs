@@ -18,7 +18,7 @@ const MAX_QUEUE_NAME: usize = 200;
 /// use std::time::Duration;
 ///
 /// let config = AmqpConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f", "emails")
-///     .set_prefetch(64)
+///     .set_consumer_prefetch(64)
 ///     .set_consumer_timeout(Duration::from_secs(4 * 3600));
 /// assert_eq!(config.queue(), "emails");
 /// ```
@@ -59,7 +59,7 @@ impl AmqpConfig {
     /// A fixed consumer prefetch (`basic.qos`): how many unacknowledged deliveries the broker
     /// sends ahead. By default it follows the workers: four times the capacity they ask for,
     /// at least 128, so batches are buffered while others run.
-    pub fn set_prefetch(mut self, prefetch: u16) -> Self {
+    pub fn set_consumer_prefetch(mut self, prefetch: u16) -> Self {
         self.prefetch = Some(prefetch.max(1));
         self
     }

@@ -118,7 +118,7 @@
 //! The first claim starts a consumer. Its prefetch (`basic.qos`) follows the workers' free
 //! capacity: four times the claims held plus the capacity asked for, at least 128 (below
 //! that the broker idles between acks and a fast drain is held back), or a fixed
-//! [`AmqpConfig::set_prefetch`]. A claim asking for more than the prefetch covers restarts the
+//! [`AmqpConfig::set_consumer_prefetch`]. A claim asking for more than the prefetch covers restarts the
 //! consumer with a larger one. Deliveries are buffered in the
 //! storage; a claim takes what is buffered and waits briefly only when nothing is. Every
 //! delivery wakes the workers ([`Backend::wakeup`](drover_core::Backend::wakeup)), so they

@@ -26,7 +26,7 @@ const MAX_QUEUE_NAME: usize = 160;
 ///     .set_dead_queue("emails-failed")
 ///     .set_max_attempts(5)
 ///     .set_realtime(true);
-/// assert_eq!(config.dead_queue_name(), "emails-failed");
+/// assert_eq!(config.dead_queue(), "emails-failed");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RsmqConfig {
@@ -115,27 +115,27 @@ impl RsmqConfig {
     }
 
     /// The namespace.
-    pub fn namespace_name(&self) -> &str {
+    pub fn namespace(&self) -> &str {
         &self.namespace
     }
 
     /// The queue.
-    pub fn queue_name(&self) -> &str {
+    pub fn queue(&self) -> &str {
         &self.queue
     }
 
     /// The dead queue.
-    pub fn dead_queue_name(&self) -> String {
+    pub fn dead_queue(&self) -> String {
         self.dead_queue.clone().unwrap_or_else(|| format!("{}-dead", self.queue))
     }
 
     /// Attempts before a message is dead.
-    pub fn attempts(&self) -> u32 {
+    pub fn max_attempts(&self) -> u32 {
         self.max_attempts
     }
 
     /// Whether realtime notifications are on.
-    pub fn is_realtime(&self) -> bool {
+    pub fn realtime(&self) -> bool {
         self.realtime
     }
 
@@ -152,7 +152,7 @@ impl RsmqConfig {
         if self.namespace.is_empty() {
             return Err(BackendError::Config("the rsmq namespace is empty: rsmq's default is `rsmq`".into()));
         }
-        let dead = self.dead_queue_name();
+        let dead = self.dead_queue();
         for (what, name) in [("queue", self.queue.as_str()), ("dead queue", dead.as_str())] {
             if !valid_queue_name(name) {
                 return Err(BackendError::Config(format!(
@@ -200,6 +200,6 @@ mod tests {
         assert!(RsmqConfig::new("q").set_maxsize(100).validate().is_err());
         assert!(RsmqConfig::new("q").set_maxsize(-1).validate().is_ok());
         assert!(RsmqConfig::new("q").set_namespace("").validate().is_err());
-        assert_eq!(RsmqConfig::new("q").dead_queue_name(), "q-dead");
+        assert_eq!(RsmqConfig::new("q").dead_queue(), "q-dead");
     }
 }

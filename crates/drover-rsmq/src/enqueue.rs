@@ -53,7 +53,7 @@ impl<T, C> RsmqStorage<T, C> {
     }
 
     async fn send_chunk(&self, chunk: &[NewTask]) -> Result<(), BackendError> {
-        let default_attempts = self.shared.config.attempts();
+        let default_attempts = self.shared.config.max_attempts();
         let now = Utc::now();
         let reply: Value = self
             .run("push", &scripts::SEND, |inv| {
@@ -91,7 +91,7 @@ impl<T, C> RsmqStorage<T, C> {
                      setQueueAttributes, up to 65,536 or -1 for no limit)",
                     number(1),
                     number(2),
-                    self.shared.config.queue_name(),
+                    self.shared.config.queue(),
                     number(3)
                 )))
             }

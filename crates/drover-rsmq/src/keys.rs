@@ -18,13 +18,13 @@ pub(crate) struct Keys {
 
 impl Keys {
     pub(crate) fn new(config: &RsmqConfig) -> Self {
-        let ns = config.namespace_name();
-        let queue = config.queue_name();
-        let dead = config.dead_queue_name();
+        let ns = config.namespace();
+        let queue = config.queue();
+        let dead = config.dead_queue();
         let channel = format!("{ns}:rt:{queue}");
         let dead_channel = format!("{ns}:rt:{dead}");
         let (vt, delay, maxsize) = config.creation_attributes();
-        let realtime = config.is_realtime();
+        let realtime = config.realtime();
         Self {
             script_keys: vec![
                 format!("{ns}:{queue}"),
@@ -40,7 +40,7 @@ impl Keys {
                 dead,
                 if realtime { channel.clone() } else { String::new() },
                 if realtime { dead_channel } else { String::new() },
-                config.attempts().to_string(),
+                config.max_attempts().to_string(),
                 vt.to_string(),
                 delay.to_string(),
                 maxsize.to_string(),

@@ -151,7 +151,7 @@ where
     type Codec = C;
 
     fn queue(&self) -> &str {
-        self.shared.config.queue_name()
+        self.shared.config.queue()
     }
 
     fn claim_limit(&self) -> usize {
@@ -207,7 +207,7 @@ where
     /// realtime channel wakes them for messages sent by anyone.
     fn wakeup(&self) -> Option<Wakeup> {
         let shared = &self.shared;
-        if shared.config.is_realtime() {
+        if shared.config.realtime() {
             shared.listener.get_or_init(|| match &shared.client {
                 Some(client) => wakeup::spawn_listener(
                     client.clone(),
