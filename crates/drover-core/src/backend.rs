@@ -150,6 +150,25 @@ pub struct QueueStats {
 }
 
 impl QueueStats {
+    /// The stored status names, in the order the SQL backends' count queries return them.
+    pub const NAMES: [&'static str; 6] = ["pending", "scheduled", "running", "done", "dead", "cancelled"];
+
+    /// Record `n` tasks under a stored status name (one of [`QueueStats::NAMES`]), as a
+    /// backend's count query returns it; unknown names are ignored and negative counts read
+    /// as 0.
+    pub fn record(&mut self, status: &str, n: i64) {
+        let n = u64::try_from(n).unwrap_or(0);
+        match status {
+            "pending" => self.pending = n,
+            "scheduled" => self.scheduled = n,
+            "running" => self.running = n,
+            "done" => self.done = n,
+            "dead" => self.dead = n,
+            "cancelled" => self.cancelled = n,
+            _ => {}
+        }
+    }
+
     /// The count for one status.
     pub fn count(&self, status: Status) -> u64 {
         match status {

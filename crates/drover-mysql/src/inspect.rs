@@ -1,6 +1,6 @@
 //! Inspection (counts, pages, one task) and the operator's actions: cancel and requeue.
 
-use drover_core::{BackendError, Cancel, Codec, Inspect, ListQuery, QueueStats, Requeue, Status, TaskId, TaskInfo};
+use drover_core::{BackendError, Cancel, Codec, Inspect, ListQuery, QueueStats, Requeue, TaskId, TaskInfo};
 use sqlx::AssertSqlSafe;
 use sqlx::Row;
 
@@ -40,18 +40,10 @@ where
         for row in rows {
             let status: String = row.try_get("status").map_err(|e| backend_error("stats", e))?;
             let n: i64 = row.try_get("n").map_err(|e| backend_error("stats", e))?;
-            let n = u64::try_from(n).unwrap_or(0);
-            match status.parse::<Status>() {
-                Ok(Status::Pending) => {
-                    stats.pending = n;
-                    let scheduled: Option<i64> = row.try_get("scheduled").map_err(|e| backend_error("stats", e))?;
-                    stats.scheduled = scheduled.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-                }
-                Ok(Status::Running) => stats.running = n,
-                Ok(Status::Done) => stats.done = n,
-                Ok(Status::Dead) => stats.dead = n,
-                Ok(Status::Cancelled) => stats.cancelled = n,
-                Err(_) => {}
+            stats.record(&status, n);
+            if status == "pending" {
+                let scheduled: Option<i64> = row.try_get("scheduled").map_err(|e| backend_error("stats", e))?;
+                stats.record("scheduled", scheduled.unwrap_or(0));
             }
         }
         Ok(stats)

@@ -81,16 +81,7 @@ where
             .map_err(|e| db_error("stats", e))?;
         let mut stats = QueueStats::default();
         for (status, n) in rows {
-            let n = u64::try_from(n).unwrap_or(0);
-            match status.as_str() {
-                "pending" => stats.pending = n,
-                "scheduled" => stats.scheduled = n,
-                "running" => stats.running = n,
-                "done" => stats.done = n,
-                "dead" => stats.dead = n,
-                "cancelled" => stats.cancelled = n,
-                _ => {}
-            }
+            stats.record(&status, n);
         }
         Ok(stats)
     }

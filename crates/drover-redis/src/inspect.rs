@@ -30,14 +30,10 @@ where
     async fn stats(&self) -> Result<QueueStats, BackendError> {
         let value: Value = self.run("stats", &scripts::STATS, |_| {}).await?;
         let n = ints(value).map_err(|e| BackendError::server("stats", e))?;
-        let count = |i: usize| n.get(i).copied().unwrap_or(0).max(0).unsigned_abs();
         let mut stats = QueueStats::default();
-        stats.pending = count(0);
-        stats.scheduled = count(1);
-        stats.running = count(2);
-        stats.done = count(3);
-        stats.dead = count(4);
-        stats.cancelled = count(5);
+        for (i, name) in QueueStats::NAMES.iter().enumerate() {
+            stats.record(name, n.get(i).copied().unwrap_or(0));
+        }
         Ok(stats)
     }
 

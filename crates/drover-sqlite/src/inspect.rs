@@ -126,16 +126,10 @@ where
             .fetch_one(&self.inner.pool)
             .await
             .map_err(|e| sql(OP, e))?;
-        let count = |i: usize| -> Result<u64, BackendError> {
-            Ok(u64::try_from(row.try_get::<i64, _>(i).map_err(|e| sql(OP, e))?).unwrap_or(0))
-        };
         let mut stats = QueueStats::default();
-        stats.pending = count(0)?;
-        stats.scheduled = count(1)?;
-        stats.running = count(2)?;
-        stats.done = count(3)?;
-        stats.dead = count(4)?;
-        stats.cancelled = count(5)?;
+        for (i, name) in QueueStats::NAMES.iter().enumerate() {
+            stats.record(name, row.try_get::<i64, _>(i).map_err(|e| sql(OP, e))?);
+        }
         Ok(stats)
     }
 
