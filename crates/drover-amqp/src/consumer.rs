@@ -136,6 +136,16 @@ impl Inner {
     /// A delivery arrived on connection `generation`.
     fn arrive(self: &Arc<Self>, generation: u64, delivery: Delivery) {
         let tag = delivery.delivery_tag;
+        if delivery.redelivered {
+            if let Ok(envelope) = Envelope::from_properties(&delivery.properties) {
+                let mut st = lock(&self.state);
+                if st.generation == generation && st.adopt(envelope.id, tag) {
+                    // A worker still holds this task from the lost connection: its claim now
+                    // stands for this delivery, so the task runs once, not twice.
+                    return;
+                }
+            }
+        }
         let triage = triage(&delivery, now_ms());
         {
             let mut st = lock(&self.state);

@@ -59,6 +59,21 @@ impl State {
         self.outstanding.clear();
     }
 
+    /// A message of a lost connection came back as delivery `tag` of the current one. If a
+    /// worker still holds its claim from the lost connection (running it, or waiting to), the
+    /// claim adopts the new delivery: its completion then acks `tag`, and the task is not
+    /// handed out a second time. Returns whether a claim adopted it.
+    pub(crate) fn adopt(&mut self, id: drover_core::TaskId, tag: u64) -> bool {
+        let generation = self.generation;
+        let Some(claim) = self.claims.values_mut().find(|c| c.envelope.id == id && c.generation != generation) else {
+            return false;
+        };
+        claim.generation = generation;
+        claim.tag = tag;
+        self.outstanding.insert(tag);
+        true
+    }
+
     /// Move up to `max` buffered deliveries into claims leased until `deadline`.
     pub(crate) fn take(&mut self, max: usize, deadline: Instant, out: &mut Vec<ClaimedTask>) {
         while out.len() < max {
@@ -146,6 +161,23 @@ mod tests {
 
     fn state_with(tags: &[u64]) -> State {
         State { outstanding: tags.iter().copied().collect(), ..State::default() }
+    }
+
+    #[test]
+    fn a_claim_of_a_lost_connection_adopts_its_redelivery() {
+        let mut s = State { generation: 1, ..State::default() };
+        let envelope = Envelope::foreign(0);
+        let id = envelope.id;
+        s.buffer.push_back(Buffered { tag: 7, envelope, payload: Vec::new() });
+        let mut out = Vec::new();
+        s.take(1, Instant::now(), &mut out);
+        s.reset(2);
+        assert!(!s.adopt(Envelope::foreign(0).id, 3), "no claim holds that task");
+        assert!(s.adopt(id, 3), "the old claim adopts the redelivery");
+        assert!(!s.adopt(id, 4), "a claim adopts once");
+        let claim = s.take_claim(&out[0].lease()).expect("the adopted claim is current again");
+        assert_eq!((claim.generation, claim.tag), (2, 3));
+        assert!(s.outstanding.contains(&3));
     }
 
     #[test]
