@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use drover_conformance::{checks, TestJob};
 use drover_core::{
-    Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, JsonCodec, Lease, MemoryStorage, NewTask,
-    Prune, Status, TaskId,
+    Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, EnqueueBatch, JsonCodec, Lease, MemoryBatch,
+    MemoryStorage, NewTask, Prune, PushOptions, Status, TaskId,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +28,8 @@ enum Fault {
     ExceedClaimLimit,
     /// Pruning ignores the age it is given.
     PruneIgnoresAge,
+    /// A batch stores each push at once instead of at commit.
+    BatchStoresEarly,
 }
 
 #[derive(Clone)]
@@ -82,6 +84,30 @@ impl Backend for Broken {
             Fault::DropReleases => Ok(()),
             _ => self.inner.release(leases).await,
         }
+    }
+}
+
+impl EnqueueBatch for Broken {
+    type Batch = MemoryBatch;
+
+    async fn begin_batch(&self) -> Result<MemoryBatch, BackendError> {
+        self.inner.begin_batch().await
+    }
+
+    async fn push_to(
+        &self,
+        batch: &mut MemoryBatch,
+        job: TestJob,
+        options: PushOptions,
+    ) -> Result<TaskId, BackendError> {
+        if matches!(self.fault, Fault::BatchStoresEarly) {
+            return self.inner.push_with(job, options).await;
+        }
+        self.inner.push_to(batch, job, options).await
+    }
+
+    async fn commit_batch(&self, batch: MemoryBatch) -> Result<(), BackendError> {
+        self.inner.commit_batch(batch).await
     }
 }
 
@@ -175,4 +201,10 @@ async fn accepting_a_unique_key_fails_refuses_unique_keys() {
 #[should_panic(expected = "tasks within their age must stay")]
 async fn pruning_regardless_of_age_fails_prune() {
     checks::prune(broken(Fault::PruneIgnoresAge)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "a task pushed in an open batch was visible")]
+async fn a_batch_that_stores_early_fails_batched_enqueue() {
+    checks::batched_enqueue(broken(Fault::BatchStoresEarly)).await;
 }
