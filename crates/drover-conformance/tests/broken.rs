@@ -112,7 +112,7 @@ impl EnqueueBatch for Broken {
 }
 
 impl Prune for Broken {
-    async fn prune_batch(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
+    async fn delete_finished(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
         let older_than = if matches!(self.fault, Fault::PruneIgnoresAge) { Duration::ZERO } else { older_than };
         self.inner.prune_batch(status, older_than, limit).await
     }

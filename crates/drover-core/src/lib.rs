@@ -65,9 +65,9 @@ pub use extract::{Attempt, Data, FromTask};
 pub use handler::{JobFn, ServiceFn};
 pub use memory::{BufferedBatch, MemoryBatch, MemoryStorage};
 pub use monitor::{IntoWorkerFactory, Monitor, RunnableWorker};
-pub use queue_name::default_queue_name;
+pub use queue_name::{default_queue_name, resolve_queue_name};
 pub use request::{JobService, Request};
-pub use retention::{refuse_unfinished, Prune, Pruned, Retention, RetentionService};
+pub use retention::{Prune, Pruned, Retention, RetentionService};
 pub use run_context::RunContext;
 pub use task::{
     ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,

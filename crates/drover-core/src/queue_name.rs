@@ -28,6 +28,12 @@ pub fn default_queue_name<T: ?Sized>() -> String {
     queue_name_of(std::any::type_name::<T>())
 }
 
+/// The queue a storage of job type `T` uses: `explicit` when a config set one, otherwise
+/// [`default_queue_name`]. Every backend's constructor calls this, so the rule is in one place.
+pub fn resolve_queue_name<T: ?Sized>(explicit: Option<&str>) -> String {
+    explicit.map_or_else(default_queue_name::<T>, str::to_owned)
+}
+
 /// [`default_queue_name`] of a type name as `std::any::type_name` writes it.
 fn queue_name_of(type_name: &str) -> String {
     let mut words: Vec<&str> = Vec::new();

@@ -96,8 +96,22 @@ pub trait Prune: Backend {
     /// Delete at most `limit` tasks of this queue with the final `status` (done, dead or
     /// cancelled) whose last change is more than `older_than` ago; returns how many went.
     /// Unfinished tasks are never deleted: a `status` that is not final is refused with
-    /// [`BackendError::Unsupported`].
+    /// [`BackendError::Unsupported`] before the storage is asked.
     fn prune_batch(
+        &self,
+        status: Status,
+        older_than: Duration,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send {
+        let refused = refuse_unfinished(status);
+        async move {
+            refused?;
+            self.delete_finished(status, older_than, limit).await
+        }
+    }
+
+    /// The storage's part of [`Prune::prune_batch`]: `status` is always final here.
+    fn delete_finished(
         &self,
         status: Status,
         older_than: Duration,
@@ -124,8 +138,8 @@ impl Pruned {
     }
 }
 
-/// The refusal every [`Prune`] implementation gives for a status that is not final.
-pub fn refuse_unfinished(status: Status) -> Result<(), BackendError> {
+/// The refusal of [`Prune::prune_batch`] for a status that is not final.
+fn refuse_unfinished(status: Status) -> Result<(), BackendError> {
     if status.is_final() {
         Ok(())
     } else {

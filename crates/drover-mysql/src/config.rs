@@ -57,17 +57,6 @@ impl MysqlConfig {
         self
     }
 
-    /// This config with the queue set: the explicit one, or job type `T`'s default.
-    pub(crate) fn for_job<T: ?Sized>(mut self) -> Self {
-        self.queue.get_or_insert_with(drover_core::default_queue_name::<T>);
-        self
-    }
-
-    /// The queue of a config passed through [`MysqlConfig::for_job`].
-    pub(crate) fn queue_name(&self) -> &str {
-        self.queue.as_deref().unwrap_or("default")
-    }
-
     /// Most tasks inserted by one statement (default 1,000). A larger `push_bulk` is split into
     /// chunks inside one transaction, so it is still all or nothing. Chunks are also cut at
     /// about 4 MiB of payload, below MySQL's default `max_allowed_packet`.
@@ -105,8 +94,8 @@ impl MysqlConfig {
 
     /// Check the settings the server would otherwise refuse later, with a message saying what
     /// to change.
-    pub(crate) fn validate(&self) -> Result<(), BackendError> {
-        let queue = self.queue_name();
+    /// Whether `queue` (this config's, resolved for the job type) fits the `queue` column.
+    pub(crate) fn validate(queue: &str) -> Result<(), BackendError> {
         let chars = queue.chars().count();
         if chars == 0 || chars > MAX_QUEUE_NAME_CHARS {
             return Err(BackendError::Config(format!(

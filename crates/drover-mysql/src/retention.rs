@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use drover_core::{refuse_unfinished, BackendError, Codec, Prune, Pruned, RetentionService, Status};
+use drover_core::{BackendError, Codec, Prune, Pruned, RetentionService, Status};
 
 use crate::columns::micros;
 use crate::error::retry_on_lock_conflict;
@@ -19,8 +19,7 @@ where
     T: Send + 'static,
     C: Codec<T>,
 {
-    async fn prune_batch(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
-        refuse_unfinished(status)?;
+    async fn delete_finished(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         let done = retry_on_lock_conflict("prune", || {
             Box::pin(

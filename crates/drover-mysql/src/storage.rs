@@ -16,6 +16,8 @@ use crate::{claim, complete, migrate};
 pub(crate) struct Shared {
     pub(crate) pool: MySqlPool,
     pub(crate) config: MysqlConfig,
+    /// The queue, resolved for the job type.
+    pub(crate) queue: String,
     /// Why the configuration cannot be used (a queue name too long for the column), reported
     /// by every claim and push instead of at construction, so constructors never fail.
     pub(crate) invalid: Option<String>,
@@ -89,9 +91,12 @@ impl<T, C> MysqlStorage<T, C> {
     }
 
     fn from_parts(pool: MySqlPool, config: MysqlConfig) -> Self {
-        let config = config.for_job::<T>();
-        let invalid = config.validate().err().map(|e| e.to_string());
-        Self { shared: Arc::new(Shared { pool, config, invalid, wakeup: WakeupSender::new() }), _job: PhantomData }
+        let queue = drover_core::resolve_queue_name::<T>(config.queue());
+        // `config()` reports the queue in use, not only one set explicitly.
+        let config = config.set_queue(queue.clone());
+        let invalid = MysqlConfig::validate(&queue).err().map(|e| e.to_string());
+        let shared = Shared { pool, config, queue, invalid, wakeup: WakeupSender::new() };
+        Self { shared: Arc::new(shared), _job: PhantomData }
     }
 
     /// The configuration's problem, if it has one.
@@ -113,7 +118,7 @@ impl<T, C> MysqlStorage<T, C> {
     }
 
     pub(crate) fn queue_name(&self) -> &str {
-        self.shared.config.queue_name()
+        &self.shared.queue
     }
 }
 

@@ -75,17 +75,6 @@ impl PostgresConfig {
         self
     }
 
-    /// This config with the queue set: the explicit one, or job type `T`'s default.
-    pub(crate) fn for_job<T: ?Sized>(mut self) -> Self {
-        self.queue.get_or_insert_with(drover_core::default_queue_name::<T>);
-        self
-    }
-
-    /// The queue of a config passed through [`PostgresConfig::for_job`].
-    pub(crate) fn queue_name(&self) -> &str {
-        self.queue.as_deref().unwrap_or("default")
-    }
-
     /// Most tasks inserted by one statement (default 10,000). A larger `push_bulk` is split
     /// into chunks inside one transaction, so it is still all or nothing.
     pub fn enqueue_chunk(&self) -> usize {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use drover_core::{refuse_unfinished, BackendError, Codec, Prune, Pruned, RetentionService, Status};
+use drover_core::{BackendError, Codec, Prune, Pruned, RetentionService, Status};
 use uuid::Uuid;
 
 use crate::backend::micros;
@@ -24,8 +24,7 @@ where
     T: Send + 'static,
     C: Codec<T>,
 {
-    async fn prune_batch(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
-        refuse_unfinished(status)?;
+    async fn delete_finished(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
         let deleted = sqlx::query(PRUNE_SQL)
             .bind(self.queue_name())
             .bind(status.as_str())

@@ -20,6 +20,8 @@ const ASYNC_CLAIM_COMMIT: &str = "AND (SELECT set_config('synchronous_commit', '
 pub(crate) struct Inner {
     pub(crate) pool: PgPool,
     pub(crate) config: PostgresConfig,
+    /// The queue, resolved for the job type.
+    pub(crate) queue: String,
     pub(crate) hub: Arc<Hub>,
     pub(crate) claim_sql: String,
 }
@@ -89,13 +91,15 @@ impl<T> PostgresStorage<T> {
 impl<T, C> PostgresStorage<T, C> {
     /// A storage with `config` and the codec `C`.
     pub fn with_codec(pool: PgPool, config: PostgresConfig) -> Self {
-        let config = config.for_job::<T>();
+        let queue = drover_core::resolve_queue_name::<T>(config.queue());
+        // `config()` reports the queue in use, not only one set explicitly.
+        let config = config.set_queue(queue.clone());
         let hub = Hub::for_pool(&pool);
         let claim_sql = match config.claim_commit() {
             ClaimCommit::Synchronous => CLAIM_SQL.to_owned(),
             ClaimCommit::Asynchronous => CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT),
         };
-        Self { inner: Arc::new(Inner { pool, config, hub, claim_sql }), _job: PhantomData }
+        Self { inner: Arc::new(Inner { pool, config, queue, hub, claim_sql }), _job: PhantomData }
     }
 
     /// A storage of another job type or queue on the same pool and listener.
@@ -108,12 +112,12 @@ impl<T, C> PostgresStorage<T, C> {
         &self.inner.pool
     }
 
-    /// The configuration.
+    /// The configuration, with the queue in use set (the job type's default when none was).
     pub fn config(&self) -> &PostgresConfig {
         &self.inner.config
     }
 
     pub(crate) fn queue_name(&self) -> &str {
-        self.inner.config.queue_name()
+        &self.inner.queue
     }
 }

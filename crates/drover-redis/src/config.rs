@@ -76,17 +76,6 @@ impl RedisConfig {
         self.namespace()
     }
 
-    /// This config with the namespace set: the explicit one, or job type `T`'s default queue.
-    pub(crate) fn for_job<T: ?Sized>(mut self) -> Self {
-        self.namespace.get_or_insert_with(drover_core::default_queue_name::<T>);
-        self
-    }
-
-    /// The queue of a config passed through [`RedisConfig::for_job`].
-    pub(crate) fn queue_name(&self) -> &str {
-        self.namespace.as_deref().unwrap_or("default")
-    }
-
     /// How long a done task is kept for inspection, counted from its creation (default one
     /// day). Ages are enforced by claims that find the queue short of work.
     pub fn set_done_ttl(mut self, ttl: Duration) -> Self {

@@ -53,8 +53,7 @@ where
                         .arg(rank);
                 })
                 .await?;
-            let page =
-                task_page(self.shared.config.queue_name(), value).map_err(|e| BackendError::server("list", e))?;
+            let page = task_page(self.shared.queue.as_str(), value).map_err(|e| BackendError::server("list", e))?;
             found.extend(page.tasks);
             to_skip = to_skip.saturating_sub(page.skipped);
             match page.next_rank {
@@ -81,9 +80,9 @@ where
             .map_err(|e| backend_error("get", e))?;
         match with_deadline(value, deadline) {
             Value::Array(fields) if fields.is_empty() => Ok(None),
-            fields => task_info(id, self.shared.config.queue_name(), fields)
-                .map(Some)
-                .map_err(|e| BackendError::server("get", e)),
+            fields => {
+                task_info(id, self.shared.queue.as_str(), fields).map(Some).map_err(|e| BackendError::server("get", e))
+            }
         }
     }
 }
@@ -192,7 +191,7 @@ impl<T, C> RedisStorage<T, C> {
         }
         let _: i64 = redis::cmd("SREM")
             .arg(QUEUES_KEY)
-            .arg(self.shared.config.queue_name())
+            .arg(self.shared.queue.as_str())
             .query_async(&mut conn)
             .await
             .map_err(|e| backend_error("purge", e))?;

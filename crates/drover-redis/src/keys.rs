@@ -29,8 +29,8 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl Keys {
-    pub(crate) fn new(config: &RedisConfig) -> Self {
-        let prefix = format!("drover:{{{}}}", config.queue_name());
+    pub(crate) fn new(config: &RedisConfig, queue: &str) -> Self {
+        let prefix = format!("drover:{{{queue}}}");
         let names = ["ready", "scheduled", "leases", "ids", "done", "dead", "cancelled", "unique", "seq", "workers"];
         let script_keys = names.iter().map(|name| format!("{prefix}:{name}")).collect();
         let channel = format!("{prefix}:signal");

@@ -25,6 +25,8 @@ const PUSH_CHUNKS_IN_FLIGHT: usize = 4;
 
 pub(crate) struct Shared {
     pub(crate) config: RedisConfig,
+    /// The queue (namespace), resolved for the job type.
+    pub(crate) queue: String,
     pub(crate) keys: Keys,
     pub(crate) conn: ConnectionManager,
     client: Option<redis::Client>,
@@ -68,7 +70,7 @@ impl<T, C> Clone for RedisStorage<T, C> {
 
 impl<T, C> std::fmt::Debug for RedisStorage<T, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStorage").field("namespace", &self.shared.config.queue_name()).finish()
+        f.debug_struct("RedisStorage").field("namespace", &self.shared.queue).finish()
     }
 }
 
@@ -79,21 +81,24 @@ impl<T> RedisStorage<T> {
         Self::new_with_config(conn, RedisConfig::default())
     }
 
-    /// The queue `config.queue_name()` on `conn`, with JSON payloads.
+    /// The queue `config.namespace()` (or the job type's) on `conn`, with JSON payloads.
     pub fn new_with_config(conn: impl Into<RedisConnection>, config: RedisConfig) -> Self {
         Self::with_codec(conn, config)
     }
 }
 
 impl<T, C> RedisStorage<T, C> {
-    /// The queue `config.queue_name()` on `conn`, with payloads encoded by `C`.
+    /// The queue `config.namespace()` (or the job type's) on `conn`, with payloads encoded by `C`.
     pub fn with_codec(conn: impl Into<RedisConnection>, config: RedisConfig) -> Self {
-        let config = config.for_job::<T>();
+        let queue = drover_core::resolve_queue_name::<T>(config.namespace());
+        // `config()` reports the queue in use, not only one set explicitly.
+        let config = config.set_namespace(queue.clone());
         let conn = conn.into();
-        let keys = Keys::new(&config);
+        let keys = Keys::new(&config, &queue);
         Self {
             shared: Arc::new(Shared {
                 config,
+                queue,
                 keys,
                 conn: conn.manager,
                 client: conn.client,
@@ -126,7 +131,7 @@ impl<T, C> RedisStorage<T, C> {
     }
 
     pub(crate) fn check_namespace(&self) -> Result<(), BackendError> {
-        if self.shared.config.queue_name().is_empty() {
+        if self.shared.queue.is_empty() {
             return Err(BackendError::Config(
                 "the Redis namespace is empty: set one with Config::default().set_namespace(\"my-queue\")".into(),
             ));
@@ -161,7 +166,7 @@ impl<T, C> RedisStorage<T, C> {
         }
         let mut conn = self.shared.conn.clone();
         let result: Result<(), _> =
-            redis::cmd("SADD").arg(QUEUES_KEY).arg(self.shared.config.queue_name()).query_async(&mut conn).await;
+            redis::cmd("SADD").arg(QUEUES_KEY).arg(self.shared.queue.as_str()).query_async(&mut conn).await;
         if result.is_err() {
             self.shared.registered.store(false, Ordering::Relaxed);
         }
@@ -221,7 +226,7 @@ where
     type Codec = C;
 
     fn queue(&self) -> &str {
-        self.shared.config.queue_name()
+        self.shared.queue.as_str()
     }
 
     fn claim_limit(&self) -> usize {

@@ -130,7 +130,7 @@ impl<T, C> SqliteStorage<T, C> {
         check: bool,
     ) -> Result<Vec<ClaimedTask>, BackendError> {
         const OP: &str = "claiming tasks";
-        let queue = self.inner.config.queue_name();
+        let queue = self.inner.queue.as_str();
         if check && !self.claimable(now).await? {
             return Ok(Vec::new());
         }
@@ -208,7 +208,7 @@ impl<T, C> SqliteStorage<T, C> {
     /// The read-only check before a claim: anything due, or any lease expired.
     async fn claimable(&self, now: i64) -> Result<bool, BackendError> {
         sqlx::query_scalar(CLAIMABLE)
-            .bind(self.inner.config.queue_name())
+            .bind(self.inner.queue.as_str())
             .bind(now)
             .fetch_one(&self.inner.pool)
             .await
@@ -225,7 +225,7 @@ where
     type Codec = C;
 
     fn queue(&self) -> &str {
-        self.inner.config.queue_name()
+        self.inner.queue.as_str()
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {

@@ -45,17 +45,6 @@ impl SqliteConfig {
         self.queue.as_deref()
     }
 
-    /// This config with the queue set: the explicit one, or job type `T`'s default.
-    pub(crate) fn for_job<T: ?Sized>(mut self) -> Self {
-        self.queue.get_or_insert_with(drover_core::default_queue_name::<T>);
-        self
-    }
-
-    /// The queue of a config passed through [`SqliteConfig::for_job`].
-    pub(crate) fn queue_name(&self) -> &str {
-        self.queue.as_deref().unwrap_or("default")
-    }
-
     /// How long finished tasks are kept, and in what batches they are deleted
     /// ([`SqliteStorage::prune`](crate::SqliteStorage::prune)).
     pub fn set_retention(mut self, retention: Retention) -> Self {

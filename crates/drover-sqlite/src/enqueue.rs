@@ -148,7 +148,7 @@ where
         if tasks.is_empty() {
             return Ok(Vec::new());
         }
-        let queue = self.inner.config.queue_name();
+        let queue = self.inner.queue.as_str();
         let single = tasks.len() <= chunks_of(INSERT_COLUMNS) && tasks.iter().all(|t| t.unique_key.is_none());
         let ids = if single {
             // One statement is atomic by itself: it goes with the other writes of the moment.
@@ -192,7 +192,7 @@ where
         let task = C::encode(&job).map(|payload| NewTask::new(payload, options));
         async move {
             let task = task?;
-            let ids = insert(tx, self.inner.config.queue_name(), std::slice::from_ref(&task)).await?;
+            let ids = insert(tx, self.inner.queue.as_str(), std::slice::from_ref(&task)).await?;
             Ok(ids.into_iter().next().unwrap_or(task.id))
         }
     }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use drover_core::{
-    refuse_unfinished, BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, Prune, Pruned, PushOptions,
-    QueueStats, Requeue, RetentionService, Status, TaskId, TaskInfo,
+    BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, Prune, Pruned, PushOptions, QueueStats, Requeue,
+    RetentionService, Status, TaskId, TaskInfo,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::Row;
@@ -121,7 +121,7 @@ where
     async fn stats(&self) -> Result<QueueStats, BackendError> {
         const OP: &str = "counting tasks";
         let row = sqlx::query(STATS)
-            .bind(self.inner.config.queue_name())
+            .bind(self.inner.queue.as_str())
             .bind(now_millis())
             .fetch_one(&self.inner.pool)
             .await
@@ -145,7 +145,7 @@ where
                     status_filter(status)
                 );
                 sqlx::query(built(statement))
-                    .bind(self.inner.config.queue_name())
+                    .bind(self.inner.queue.as_str())
                     .bind(status.as_str())
                     .bind(limit)
                     .bind(offset)
@@ -156,7 +156,7 @@ where
                 let statement =
                     format!("SELECT {COLUMNS} FROM drover_tasks WHERE queue = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3");
                 sqlx::query(built(statement))
-                    .bind(self.inner.config.queue_name())
+                    .bind(self.inner.queue.as_str())
                     .bind(limit)
                     .bind(offset)
                     .fetch_all(&self.inner.pool)
@@ -172,7 +172,7 @@ where
         let statement = format!("SELECT {COLUMNS} FROM drover_tasks WHERE id = ?1 AND queue = ?2");
         let row = sqlx::query(built(statement))
             .bind(id_bytes(id).to_vec())
-            .bind(self.inner.config.queue_name())
+            .bind(self.inner.queue.as_str())
             .fetch_optional(&self.inner.pool)
             .await
             .map_err(|e| sql(OP, e))?;
@@ -186,7 +186,7 @@ where
     C: Codec<T>,
 {
     async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
-        let args = id_queue_now(id, self.inner.config.queue_name())?;
+        let args = id_queue_now(id, self.inner.queue.as_str())?;
         Ok(self.write_alone("cancelling a task", CANCEL, args).await? > 0)
     }
 }
@@ -197,7 +197,7 @@ where
     C: Codec<T>,
 {
     async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
-        let args = id_queue_now(id, self.inner.config.queue_name())?;
+        let args = id_queue_now(id, self.inner.queue.as_str())?;
         let requeued = self.write_alone("requeueing a task", REQUEUE, args).await? > 0;
         if requeued {
             self.notify();
@@ -211,12 +211,11 @@ where
     T: Send + 'static,
     C: Codec<T>,
 {
-    async fn prune_batch(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
+    async fn delete_finished(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
         const OP: &str = "pruning finished tasks";
-        refuse_unfinished(status)?;
         let cutoff = now_millis().saturating_sub(drover_core::span::millis(older_than));
         let mut args = SqliteArguments::default();
-        add(&mut args, self.inner.config.queue_name().to_owned(), OP)?;
+        add(&mut args, self.inner.queue.clone(), OP)?;
         add(&mut args, status.as_str(), OP)?;
         add(&mut args, cutoff, OP)?;
         add(&mut args, i64::try_from(limit.max(1)).unwrap_or(i64::MAX), OP)?;

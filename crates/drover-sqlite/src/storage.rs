@@ -14,6 +14,8 @@ use crate::hub::Hub;
 pub(crate) struct Inner {
     pub(crate) pool: SqlitePool,
     pub(crate) config: SqliteConfig,
+    /// The queue, resolved for the job type.
+    pub(crate) queue: String,
     pub(crate) hub: Arc<Hub>,
     pub(crate) wakeup: WakeupSender,
     /// When the last claim that checked first ran (ms), or 0 after a short claim: while
@@ -51,7 +53,7 @@ impl<T, C> Clone for SqliteStorage<T, C> {
 impl<T, C> std::fmt::Debug for SqliteStorage<T, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStorage")
-            .field("queue", &self.inner.config.queue_name())
+            .field("queue", &self.inner.queue)
             .field("database", &self.inner.pool.connect_options().get_filename())
             .finish()
     }
@@ -105,10 +107,13 @@ impl<T> SqliteStorage<T> {
 impl<T, C> SqliteStorage<T, C> {
     /// The queue of `config` in `pool`'s database, with the codec `C`.
     pub fn with_codec(pool: SqlitePool, config: SqliteConfig) -> Self {
-        let config = config.for_job::<T>();
+        let queue = drover_core::resolve_queue_name::<T>(config.queue());
+        // `config()` reports the queue in use, not only one set explicitly.
+        let config = config.set_queue(queue.clone());
         let hub = Hub::of(&pool.connect_options());
-        let wakeup = hub.wakeup(config.queue_name());
-        Self { inner: Arc::new(Inner { pool, config, hub, wakeup, checked_at: AtomicI64::new(0) }), _job: PhantomData }
+        let wakeup = hub.wakeup(&queue);
+        let inner = Inner { pool, config, queue, hub, wakeup, checked_at: AtomicI64::new(0) };
+        Self { inner: Arc::new(inner), _job: PhantomData }
     }
 
     /// The same database with another queue (and job type): storages share the pool.

@@ -12,7 +12,7 @@ use crate::backend::{
 use crate::codec::{Codec, JsonCodec};
 use crate::error::BackendError;
 use crate::queue_name::default_queue_name;
-use crate::retention::{refuse_unfinished, Prune};
+use crate::retention::Prune;
 use crate::task::{ClaimedTask, Completion, Lease, NewTask, PushOptions, Status, TaskId, TaskInfo};
 
 struct Shared {
@@ -233,8 +233,7 @@ where
     T: Send + 'static,
     C: Codec<T>,
 {
-    async fn prune_batch(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
-        refuse_unfinished(status)?;
+    async fn delete_finished(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
         let age = chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
         let before = Utc::now().checked_sub_signed(age).unwrap_or(DateTime::<Utc>::MIN_UTC);
         Ok(self.shared.lock().prune(status, before, limit))

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::prefetch::{Prefetch, PrefetchState};
-use super::run::{deadline_in, error_backoff};
+use super::timing::{deadline_after, error_backoff};
 use crate::backend::{Backend, ClaimRequest, Wakeup};
 use crate::error::BackendError;
 use crate::task::ClaimedTask;
@@ -117,14 +117,14 @@ impl Claimer {
                 let starved = self.idle_slots >= self.starved_at;
                 self.prefetch.claim_returned(now, self.started, self.asked, tasks.len(), starved);
                 if tasks.len() < self.asked {
-                    self.idle_until = Some(at(now, poll_interval));
+                    self.idle_until = Some(deadline_after(now, poll_interval));
                 }
                 Ok(tasks)
             }
             Err(error) => {
                 self.errors = self.errors.saturating_add(1);
                 let retry_in = error_backoff(self.errors);
-                self.idle_until = Some(at(now, retry_in));
+                self.idle_until = Some(deadline_after(now, retry_in));
                 Err((error, retry_in))
             }
         }
@@ -150,10 +150,6 @@ impl Claimer {
     pub(crate) fn listens(&self) -> bool {
         self.idle_until.is_some() && self.wakeup.is_some() && self.errors == 0
     }
-}
-
-fn at(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d).unwrap_or_else(|| deadline_in(d))
 }
 
 #[cfg(test)]

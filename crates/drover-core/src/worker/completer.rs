@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::run::{deadline_in, error_backoff};
+use super::timing::{deadline_after, error_backoff};
 use crate::backend::Backend;
 use crate::error::BackendError;
 use crate::task::Completion;
@@ -84,7 +84,7 @@ impl Completer {
                 self.errors = self.errors.saturating_add(1);
                 let retry_in = error_backoff(self.errors);
                 self.pending.splice(0..0, batch);
-                self.retry_at = Some(now.checked_add(retry_in).unwrap_or_else(|| deadline_in(retry_in)));
+                self.retry_at = Some(deadline_after(now, retry_in));
                 Some((error, retry_in))
             }
         }

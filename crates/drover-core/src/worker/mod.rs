@@ -6,6 +6,7 @@ mod config;
 mod outcome;
 mod prefetch;
 pub(crate) mod run;
+mod timing;
 
 use std::sync::Arc;
 

@@ -20,6 +20,7 @@ use tokio::time::{sleep_until, Instant, Interval};
 use super::claimer::Claimer;
 use super::completer::Completer;
 use super::prefetch::hold;
+use super::timing::deadline_in;
 use super::{outcome_of, Worker, WorkerConfig};
 use crate::backend::{Backend, Wakeup};
 use crate::codec::Codec;
@@ -32,17 +33,6 @@ use crate::run_context::RunContext;
 use crate::task::{ClaimedTask, Completion, Lease, LeaseToken, Outcome, TaskId};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// Now plus `d`, saturating far in the future instead of overflowing.
-pub(crate) fn deadline_in(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
-}
-
-/// Backoff after a failed backend call: 100 ms doubling to 30 s.
-pub(crate) fn error_backoff(consecutive: u32) -> Duration {
-    Duration::from_millis(100u64.saturating_mul(1 << consecutive.min(9))).min(Duration::from_secs(30))
-}
 
 /// Run `worker` until its shutdown signal and a clean stop, its shutdown timeout, or a failure
 /// of its service.
@@ -272,7 +262,7 @@ where
             Happened::LocalJobEnded => {}
             Happened::Claimed(result) => return self.on_claimed(result),
             Happened::ServiceReady(Ok(())) => self.start_next(),
-            Happened::ServiceReady(Err(e)) => return Next::End(End::Failed(service_failed(e))),
+            Happened::ServiceReady(Err(e)) => return Next::End(End::Failed(Error::ServiceFailed(e))),
             Happened::Acked(result, batch) => self.on_acked(result, batch),
             Happened::AckRetryDue => self.completer.retry_due(),
             Happened::Woke(open) => self.claimer.idle_over(open),
@@ -290,7 +280,7 @@ where
         while !self.stopping() && !self.unstarted.is_empty() && self.slots.running.len() < self.concurrency {
             match poll_fn(|cx| self.service.poll_ready(cx)).now_or_never() {
                 None => break,
-                Some(Err(e)) => return Err(service_failed(e.into())),
+                Some(Err(e)) => return Err(Error::ServiceFailed(e.into())),
                 Some(Ok(())) => self.start_next(),
             }
         }
@@ -553,8 +543,4 @@ impl Heartbeat {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Self { interval, every, busy: Arc::new(AtomicBool::new(false)) }
     }
-}
-
-fn service_failed(e: BoxDynError) -> Error {
-    Error::ServiceFailed(e)
 }
