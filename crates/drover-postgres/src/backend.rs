@@ -78,7 +78,7 @@ where
         if max == 0 {
             return Ok(Vec::new());
         }
-        let mut rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(self.inner.claim_sql.as_str()))
+        let mut rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(self.inner.claim_sql.clone()))
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .bind(micros(request.lease))

@@ -23,7 +23,8 @@ pub(crate) struct Inner {
     /// The queue, resolved for the job type.
     pub(crate) queue: String,
     pub(crate) hub: Arc<Hub>,
-    pub(crate) claim_sql: String,
+    /// Shared, so each claim hands sqlx a reference count instead of a copy of the text.
+    pub(crate) claim_sql: Arc<str>,
 }
 
 /// A PostgreSQL queue: tasks live in `drover.tasks`, claimed with `FOR UPDATE SKIP LOCKED`,
@@ -96,8 +97,8 @@ impl<T, C> PostgresStorage<T, C> {
         let config = config.set_queue(queue.clone());
         let hub = Hub::for_pool(&pool);
         let claim_sql = match config.claim_commit() {
-            ClaimCommit::Synchronous => CLAIM_SQL.to_owned(),
-            ClaimCommit::Asynchronous => CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT),
+            ClaimCommit::Synchronous => Arc::from(CLAIM_SQL),
+            ClaimCommit::Asynchronous => Arc::from(CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT)),
         };
         Self { inner: Arc::new(Inner { pool, config, queue, hub, claim_sql }), _job: PhantomData }
     }
