@@ -7,7 +7,7 @@ use std::time::Duration;
 use drover_conformance::{checks, TestJob};
 use drover_core::{
     Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, EnqueueBatch, JsonCodec, Lease, MemoryBatch,
-    MemoryStorage, NewTask, Prune, PushOptions, Status, TaskId,
+    MemoryStorage, NewTask, Prune, PushOptions, PushTicks, Status, TaskId, TickPush, TickPushed, TickRecord,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +30,10 @@ enum Fault {
     PruneIgnoresAge,
     /// A batch stores each push at once instead of at commit.
     BatchStoresEarly,
+    /// A tick's task is pushed without comparing the tick with the schedule's last one.
+    TicksNotCompared,
+    /// Ticks are pushed whatever the overlap policy.
+    OverlapIgnored,
 }
 
 #[derive(Clone)]
@@ -108,6 +112,34 @@ impl EnqueueBatch for Broken {
 
     async fn commit_batch(&self, batch: MemoryBatch) -> Result<(), BackendError> {
         self.inner.commit_batch(batch).await
+    }
+}
+
+impl PushTicks for Broken {
+    async fn push_tick(&self, mut push: TickPush) -> Result<TickPushed, BackendError> {
+        match self.fault {
+            Fault::TicksNotCompared => {
+                // Records the tick, but pushes the task whatever the stored tick was.
+                let task = push.task.clone();
+                match self.inner.push_tick(push).await? {
+                    TickPushed::Taken => Ok(TickPushed::Pushed(self.inner.enqueue(vec![task]).await?[0])),
+                    pushed => Ok(pushed),
+                }
+            }
+            Fault::OverlapIgnored => {
+                push.overlap = drover_core::Overlap::Allow;
+                self.inner.push_tick(push).await
+            }
+            _ => self.inner.push_tick(push).await,
+        }
+    }
+
+    async fn tick_record(&self, schedule: &str) -> Result<Option<TickRecord>, BackendError> {
+        self.inner.tick_record(schedule).await
+    }
+
+    async fn tick_records(&self) -> Result<Vec<TickRecord>, BackendError> {
+        self.inner.tick_records().await
     }
 }
 
@@ -207,4 +239,16 @@ async fn pruning_regardless_of_age_fails_prune() {
 #[should_panic(expected = "a task pushed in an open batch was visible")]
 async fn a_batch_that_stores_early_fails_batched_enqueue() {
     checks::batched_enqueue(broken(Fault::BatchStoresEarly)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "the same tick again must be taken")]
+async fn uncompared_ticks_fail_push_ticks() {
+    checks::push_ticks(broken(Fault::TicksNotCompared)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "Overlap::Skip must skip a tick while the last task is pending")]
+async fn ignored_overlap_fails_push_ticks() {
+    checks::push_ticks(broken(Fault::OverlapIgnored)).await;
 }

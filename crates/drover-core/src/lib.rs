@@ -49,6 +49,7 @@ mod retention;
 mod run_context;
 pub mod span;
 mod task;
+mod ticks;
 mod worker;
 
 pub use backend::{
@@ -73,4 +74,5 @@ pub use task::{
     ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,
     Status, TaskId, TaskInfo, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
+pub use ticks::{Overlap, PushTicks, TickPush, TickPushed, TickRecord};
 pub use worker::{outcome_of, Prefetch, Spawner, Worker, WorkerConfig};

@@ -127,6 +127,7 @@ mod inspect;
 mod migrate;
 mod retention;
 mod storage;
+mod ticks;
 
 pub use config::{MysqlConfig, Retention, MAX_QUEUE_NAME_CHARS, MAX_UNIQUE_KEY_CHARS};
 /// The sqlx this crate is built on, so callers name the same pool and transaction types.

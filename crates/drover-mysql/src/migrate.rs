@@ -12,8 +12,10 @@ use sqlx::{Executor, MySql, MySqlPool, Row};
 use crate::error::backend_error;
 
 /// Every migration, in order. Never edit one that has shipped: add a new one.
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "tasks", sql: include_str!("../migrations/0001_tasks.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "tasks", sql: include_str!("../migrations/0001_tasks.sql") },
+    Migration { version: 2, name: "cron_ticks", sql: include_str!("../migrations/0002_cron_ticks.sql") },
+];
 
 /// The advisory lock that serializes `setup` across processes (`GET_LOCK` works on MySQL and
 /// MariaDB alike and is released when its session ends, even if a process dies mid-way).

@@ -215,6 +215,7 @@ mod listener;
 mod migrate;
 mod retention;
 mod storage;
+mod ticks;
 
 pub use config::{ClaimCommit, PostgresConfig, Retention};
 pub use drover_core::Pruned;

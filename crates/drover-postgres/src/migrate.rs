@@ -16,6 +16,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "tasks", sql: include_str!("../migrations/0001_tasks.sql") },
     Migration { version: 2, name: "push_job", sql: include_str!("../migrations/0002_push_job.sql") },
     Migration { version: 3, name: "finished_index", sql: include_str!("../migrations/0003_finished_index.sql") },
+    Migration { version: 4, name: "cron_ticks", sql: include_str!("../migrations/0004_cron_ticks.sql") },
 ];
 
 /// The advisory lock key ("drover" in ASCII) that serializes concurrent set-ups.

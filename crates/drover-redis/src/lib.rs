@@ -106,6 +106,7 @@ mod inspect;
 mod keys;
 mod scripts;
 mod storage;
+mod ticks;
 mod transaction;
 mod values;
 mod wakeup;

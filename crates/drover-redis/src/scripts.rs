@@ -18,6 +18,7 @@ macro_rules! script {
 // Only the scripts that finish tasks carry the retention helpers: every function defined in a
 // script is a closure made on each call.
 script!(ENQUEUE, "../scripts/enqueue.lua");
+script!(TICK, "../scripts/tick.lua", "../scripts/enqueue.lua");
 script!(CLAIM, "../scripts/retention.lua", "../scripts/claim.lua");
 script!(COMPLETE, "../scripts/retention.lua", "../scripts/complete.lua");
 script!(EXTEND, "../scripts/extend.lua");

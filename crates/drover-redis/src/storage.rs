@@ -160,7 +160,7 @@ impl<T, C> RedisStorage<T, C> {
 
     /// Add the namespace to the set of queues, once per storage. It is a key outside the
     /// queue's slot, so it cannot be written by the push script.
-    async fn register(&self) {
+    pub(crate) async fn register(&self) {
         if self.shared.registered.swap(true, Ordering::Relaxed) {
             return;
         }

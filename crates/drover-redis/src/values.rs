@@ -1,7 +1,7 @@
 //! Turning script replies into Drover's types.
 
 use chrono::{DateTime, Utc};
-use drover_core::{ClaimedTask, LeaseToken, NewTask, PushOptions, Status, TaskId, TaskInfo};
+use drover_core::{ClaimedTask, LeaseToken, NewTask, PushOptions, Status, TaskId, TaskInfo, TickPushed, TickRecord};
 use redis::Value;
 
 /// A reply that is not what the script returns.
@@ -60,6 +60,28 @@ fn small<N: TryFrom<i64>>(n: i64, what: &str) -> Result<N, BadReply> {
 
 /// The push script's reply: for each task whose unique key was already held, its position in
 /// the call (from 1) and the holder's id.
+/// The tick script's reply: `{-1}` (taken), `{-2, id}` (skipped for that unfinished task) or
+/// the push script's reply for the one task `pushed` (empty, or the position and id of a
+/// unique key's holder).
+pub(crate) fn tick_reply(value: Value, pushed: TaskId) -> Result<TickPushed, BadReply> {
+    let mut it = items(value)?.into_iter();
+    match (it.next().map(int).transpose()?, it.next()) {
+        (None, _) => Ok(TickPushed::Pushed(pushed)),
+        (Some(-1), None) => Ok(TickPushed::Taken),
+        (Some(-2), Some(id)) => Ok(TickPushed::Overlapped(task_id(id)?)),
+        (Some(1), Some(holder)) => Ok(TickPushed::Pushed(task_id(holder)?)),
+        (code, _) => Err(format!("the tick script returned {code:?}, not -1, -2 or a push reply")),
+    }
+}
+
+/// A schedule's entry in the ticks hash: `<last tick ms>:<last task id>`.
+pub(crate) fn tick_entry(schedule: String, entry: &str) -> Result<TickRecord, BadReply> {
+    let (ms, id) = entry.split_once(':').ok_or_else(|| format!("bad tick entry for `{schedule}`: {entry:?}"))?;
+    let ms: i64 = ms.parse().map_err(|_| format!("bad tick time for `{schedule}`: {entry:?}"))?;
+    let id = if id.is_empty() { None } else { Some(id.parse().map_err(|e| format!("bad task id for `{schedule}`: {e}"))?) };
+    Ok(TickRecord::new(schedule, time(ms), id))
+}
+
 pub(crate) fn unique_hits(value: Value) -> Result<Vec<(usize, TaskId)>, BadReply> {
     let items = items(value)?;
     if items.len() % 2 != 0 {

@@ -117,6 +117,7 @@ mod hub;
 mod inspect;
 mod migrate;
 mod storage;
+mod ticks;
 
 pub use config::{Retention, SqliteConfig};
 pub use connect::{connect_options, connect_pool, BUSY_TIMEOUT, FILE_POOL_SIZE};

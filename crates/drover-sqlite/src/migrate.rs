@@ -15,8 +15,10 @@ use crate::error::sql;
 use crate::storage::add;
 
 /// Every migration, in order. Append only: a released migration never changes.
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "tasks", sql: include_str!("../migrations/0001_tasks.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "tasks", sql: include_str!("../migrations/0001_tasks.sql") },
+    Migration { version: 2, name: "cron_ticks", sql: include_str!("../migrations/0002_cron_ticks.sql") },
+];
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS drover_migrations (
     version     INTEGER NOT NULL PRIMARY KEY,

@@ -5,6 +5,7 @@ mod basic;
 mod capabilities;
 mod lease;
 mod retry;
+mod ticks;
 mod worker;
 
 pub use basic::{bulk_push, claim_limit_is_honoured, push_claim_ack, scheduling};
@@ -16,4 +17,5 @@ pub use lease::{
     heartbeat_keeps_long_task, lease_expiry_on_last_attempt_is_dead, lease_expiry_redelivers, stale_ack_ignored,
 };
 pub use retry::{dead_after_max_attempts, persisted_retry_with_backoff};
+pub use ticks::push_ticks;
 pub use worker::{no_double_processing, panicking_handler, shutdown_hands_back_unstarted, undecodable_payload};

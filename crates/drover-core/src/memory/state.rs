@@ -1,5 +1,5 @@
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -7,6 +7,7 @@ use crate::backend::{ListQuery, QueueStats};
 use crate::task::{ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, Status, TaskId, TaskInfo};
 
 use crate::task::LEASE_EXPIRED_ON_LAST_ATTEMPT;
+use crate::ticks::{Overlap, TickPush, TickPushed, TickRecord};
 
 type ReadyKey = (Reverse<i32>, DateTime<Utc>, u64, TaskId);
 
@@ -27,6 +28,8 @@ pub(super) struct QueueState {
     scheduled: BTreeSet<(DateTime<Utc>, TaskId)>,
     leases: BTreeSet<(DateTime<Utc>, TaskId)>,
     unique: HashMap<String, TaskId>,
+    /// Each schedule's last tick and the task of the last pushed one.
+    ticks: BTreeMap<String, (DateTime<Utc>, Option<TaskId>)>,
     seq: u64,
     next_token: i64,
 }
@@ -89,6 +92,35 @@ impl QueueState {
             ids.push(task.id);
         }
         ids
+    }
+
+    /// Push a tick's task unless the schedule is at this tick or later (see `PushTicks`).
+    pub(super) fn push_tick(&mut self, queue: &str, push: TickPush, now: DateTime<Utc>) -> TickPushed {
+        let last = self.ticks.get(&push.schedule).copied();
+        if last.is_some_and(|(tick, _)| tick >= push.tick) {
+            return TickPushed::Taken;
+        }
+        let previous = last.and_then(|(_, task)| task);
+        if push.overlap == Overlap::Skip {
+            if let Some(running) = previous.filter(|id| self.tasks.get(id).is_some_and(|r| !r.info.status.is_final())) {
+                self.ticks.insert(push.schedule, (push.tick, previous));
+                return TickPushed::Overlapped(running);
+            }
+        }
+        let ids = self.enqueue(queue, vec![push.task], now);
+        let id = ids.first().copied();
+        self.ticks.insert(push.schedule, (push.tick, id));
+        id.map_or(TickPushed::Taken, TickPushed::Pushed)
+    }
+
+    /// One schedule's record.
+    pub(super) fn tick_record(&self, schedule: &str) -> Option<TickRecord> {
+        self.ticks.get(schedule).map(|(tick, task)| TickRecord::new(schedule, *tick, *task))
+    }
+
+    /// Every schedule's record, by name.
+    pub(super) fn tick_records(&self) -> Vec<TickRecord> {
+        self.ticks.iter().map(|(name, (tick, task))| TickRecord::new(name.as_str(), *tick, *task)).collect()
     }
 
     pub(super) fn claim(&mut self, max: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Vec<ClaimedTask> {

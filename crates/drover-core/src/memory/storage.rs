@@ -14,6 +14,7 @@ use crate::error::BackendError;
 use crate::queue_name::default_queue_name;
 use crate::retention::Prune;
 use crate::task::{ClaimedTask, Completion, Lease, NewTask, PushOptions, Status, TaskId, TaskInfo};
+use crate::ticks::{PushTicks, TickPush, TickPushed, TickRecord};
 
 struct Shared {
     queue: Arc<str>,
@@ -150,6 +151,28 @@ where
 {
     async fn enqueue(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
         Ok(self.enqueue_now(tasks))
+    }
+}
+
+impl<T, C> PushTicks for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn push_tick(&self, push: TickPush) -> Result<TickPushed, BackendError> {
+        let pushed = self.shared.lock().push_tick(&self.shared.queue, push, Utc::now());
+        if matches!(pushed, TickPushed::Pushed(_)) {
+            self.shared.wakeup.notify();
+        }
+        Ok(pushed)
+    }
+
+    async fn tick_record(&self, schedule: &str) -> Result<Option<TickRecord>, BackendError> {
+        Ok(self.shared.lock().tick_record(schedule))
+    }
+
+    async fn tick_records(&self) -> Result<Vec<TickRecord>, BackendError> {
+        Ok(self.shared.lock().tick_records())
     }
 }
 
