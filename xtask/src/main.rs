@@ -11,6 +11,7 @@ mod backends;
 mod bench;
 mod ci;
 mod external;
+mod pgmq;
 mod servers;
 mod services;
 mod test;

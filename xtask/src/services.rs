@@ -49,6 +49,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             println!("{} is not available:\n{help}\n", server.name);
         }
     }
+    // pgmq lives inside PostgreSQL: install it once the server is up (see `pgmq.rs`).
+    let postgres_up = rows.iter().any(|(s, status)| s.key == "postgres" && !matches!(status, Status::Down(_)));
+    if postgres_up && backends::BackendSpec::by_name("pgmq").is_ok_and(|b| b.exists()) {
+        match crate::pgmq::ensure() {
+            Ok(done) => println!("pgmq: {done} (needed by pgmq)"),
+            Err(error) => {
+                println!("pgmq could not be installed: {error:#}\n");
+                missing_needed.push("pgmq (inside PostgreSQL)");
+            }
+        }
+    }
     if missing_needed.is_empty() {
         Ok(())
     } else {
