@@ -65,7 +65,7 @@ pub use event::{Event, EventSink};
 pub use extract::{Attempt, Data, FromTask};
 pub use handler::{JobFn, ServiceFn};
 pub use memory::{BufferedBatch, MemoryBatch, MemoryStorage};
-pub use monitor::{IntoWorkerFactory, Monitor, RunnableWorker};
+pub use monitor::{IntoWorkerFactory, Monitor, RunnableWorker, WorkerFactory};
 pub use queue_name::{default_queue_name, resolve_queue_name};
 pub use request::{JobService, Request};
 pub use retention::{Prune, Pruned, Retention, RetentionService};

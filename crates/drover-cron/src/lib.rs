@@ -42,7 +42,16 @@
 
 #![forbid(unsafe_code)]
 
+mod job;
+mod pipe;
 mod schedule;
+mod source;
+mod tick;
 
 pub use chrono_tz;
+pub use drover_core::{Overlap, PushTicks, TickPushed, TickRecord};
+pub use job::{CronJob, MAX_NAME_LEN};
+pub use pipe::{Pipe, PipeMarker, ScheduleInfo};
 pub use schedule::{tick_key, CatchUp, Schedule, ScheduleError, ON_TIME};
+pub use source::CronSource;
+pub use tick::{tick_id, Tick};

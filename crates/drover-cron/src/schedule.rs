@@ -23,6 +23,12 @@ pub enum ScheduleError {
         /// What the parser said.
         reason: String,
     },
+    /// A recurring job's name that storages cannot keep.
+    #[error(
+        "`{0}` cannot name a recurring job: a name is 1 to 191 bytes of text without control characters, \
+         unique within its queue (e.g. `nightly-report`)"
+    )]
+    Name(String),
     /// An interval of zero, or one too long to count in milliseconds.
     #[error("an interval schedule needs a period from 1 ms to 100 years, not {0:?}")]
     Interval(Duration),
