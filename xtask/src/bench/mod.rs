@@ -9,6 +9,8 @@
 mod amqp;
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "pgmq")]
+mod pgmq;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
@@ -27,7 +29,7 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite"];
+const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -157,6 +159,8 @@ async fn run_backend(
         "rsmq" => rsmq::run(workload, on_result).await,
         #[cfg(feature = "sqlite")]
         "sqlite" => sqlite::run(workload, on_result).await,
+        #[cfg(feature = "pgmq")]
+        "pgmq" => pgmq::run(workload, on_result).await,
         other => anyhow::bail!("no bench for backend `{other}` in this build (run it through `cargo xtask bench`)"),
     }
 }
