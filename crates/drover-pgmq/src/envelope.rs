@@ -94,7 +94,8 @@ fn only_integers(value: &Value) -> bool {
 /// Whether `body` is already what PostgreSQL prints for the jsonb of `value` (only checked
 /// for scalars, where that is plain: then no header is needed).
 fn is_jsonb_text(body: &str, value: &Value) -> bool {
-    !matches!(value, Value::Object(_) | Value::Array(_)) && value.to_string() == body
+    !matches!(value, Value::Object(_) | Value::Array(_))
+        && serde_json::to_string(value).is_ok_and(|printed| printed == body)
 }
 
 /// `value` without whitespace, object keys in jsonb's order (shorter first, then by bytes):
@@ -149,10 +150,10 @@ fn hex(bytes: &[u8]) -> String {
 fn unhex(text: &str) -> Option<Vec<u8>> {
     let digit = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
-    bytes.chunks(2).map(|pair| Some(digit(pair[0])? << 4 | digit(*pair.get(1)?)?)).collect()
+    bytes.chunks_exact(2).map(|pair| Some(digit(*pair.first()?)? << 4 | digit(*pair.get(1)?)?)).collect()
 }
 
 /// The headers of a stored message, parsed leniently: a value of the wrong type counts as
@@ -231,7 +232,10 @@ mod tests {
     fn compact_json_is_flagged_and_restored() {
         let out = outgoing(br#"{"n":1,"action":"Succeed"}"#, DEFAULT_MAX_ATTEMPTS);
         assert_eq!(out.headers.as_deref(), Some(r#"{"x-drover-body":"compact"}"#));
-        assert_eq!(round_trip(br#"{"n":1,"action":"Succeed"}"#, r#"{"n": 1, "action": "Succeed"}"#), br#"{"n":1,"action":"Succeed"}"#);
+        assert_eq!(
+            round_trip(br#"{"n":1,"action":"Succeed"}"#, r#"{"n": 1, "action": "Succeed"}"#),
+            br#"{"n":1,"action":"Succeed"}"#
+        );
     }
 
     #[test]

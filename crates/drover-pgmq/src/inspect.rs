@@ -84,7 +84,12 @@ where
         })
     }
 
-    async fn tasks(&self, operation: &'static str, tail: &str, query: TasksQuery) -> Result<Vec<TaskInfo>, BackendError> {
+    async fn tasks(
+        &self,
+        operation: &'static str,
+        tail: &str,
+        query: TasksQuery,
+    ) -> Result<Vec<TaskInfo>, BackendError> {
         let statements = self.statements()?;
         let sql = format!("{}{COLUMNS} {tail}", statements.tasks);
         let q = sqlx::query_as::<_, TaskRow>(AssertSqlSafe(sql));
@@ -194,7 +199,9 @@ where
         let statements = self.statements()?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let query = match status {
-            Status::Dead => sqlx::query(AssertSqlSafe(statements.prune_dead.clone())).bind(micros(older_than)).bind(limit),
+            Status::Dead => {
+                sqlx::query(AssertSqlSafe(statements.prune_dead.clone())).bind(micros(older_than)).bind(limit)
+            }
             _ => sqlx::query(AssertSqlSafe(statements.prune_archive.clone()))
                 .bind(micros(older_than))
                 .bind(status == Status::Done)

@@ -50,10 +50,7 @@ async fn a_stale_workers_completion_after_its_visibility_timeout_changes_nothing
     let lease = stale[0].lease();
     storage.complete(vec![Completion { lease, outcome: Outcome::Done }]).await.unwrap();
     assert_eq!(state(&q, mid).await, before, "a stale completion archived a message another reader holds");
-    storage
-        .complete(vec![Completion { lease, outcome: Outcome::Dead { error: "late".into() } }])
-        .await
-        .unwrap();
+    storage.complete(vec![Completion { lease, outcome: Outcome::Dead { error: "late".into() } }]).await.unwrap();
     storage
         .complete(vec![Completion { lease, outcome: Outcome::Retry { delay: Duration::ZERO, error: "late".into() } }])
         .await
@@ -83,7 +80,8 @@ async fn child_worker_process() {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         Ok(())
     }
-    let worker = WorkerBuilder::new("doomed").backend(storage).concurrency(4).prefetch(0).lease(CHILD_LEASE).build_fn(hang);
+    let worker =
+        WorkerBuilder::new("doomed").backend(storage).concurrency(4).prefetch(0).lease(CHILD_LEASE).build_fn(hang);
     let _ = worker.run_until(std::future::pending::<()>()).await;
 }
 

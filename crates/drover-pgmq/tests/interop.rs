@@ -107,7 +107,9 @@ async fn psql_sends_are_run_by_a_worker_with_their_bodies_byte_for_byte() {
         );
     }
     // Done messages are in pgmq's archive, their foreign headers kept.
-    let archived = common::psql(&format!("SELECT count(*), count(*) FILTER (WHERE headers->>'trace' = 'abc') FROM pgmq.a_{q}")).await;
+    let archived =
+        common::psql(&format!("SELECT count(*), count(*) FILTER (WHERE headers->>'trace' = 'abc') FROM pgmq.a_{q}"))
+            .await;
     assert_eq!(archived, "5|1");
     assert_eq!(common::psql(&format!("SELECT count(*) FROM pgmq.q_{q}")).await, "0");
     let info = storage.get(task_id(read[0].0)).await.unwrap().unwrap();
@@ -127,10 +129,17 @@ async fn drover_pushes_are_read_and_archived_by_psql() {
     let q = storage.queue_name().to_owned();
     let jobs: Vec<Email> = (0..3).map(|n| Email { to: format!("user{n}@example.com"), n }).collect();
     let ids = storage.push_bulk(jobs.iter().map(|e| Email { to: e.to.clone(), n: e.n })).await.unwrap();
-    let later = storage.push_with(Email { to: "later@example.com".into(), n: 9 }, PushOptions::new().delay(Duration::from_secs(3600))).await.unwrap();
+    let later = storage
+        .push_with(Email { to: "later@example.com".into(), n: 9 }, PushOptions::new().delay(Duration::from_secs(3600)))
+        .await
+        .unwrap();
 
     let read = id_text_rows(&format!("SELECT msg_id, message::text FROM pgmq.read('{q}', 30, 10)")).await;
-    assert_eq!(read.iter().map(|r| task_id(r.0)).collect::<Vec<_>>(), ids, "pgmq reads the due pushes, in order, under the ids push returned");
+    assert_eq!(
+        read.iter().map(|r| task_id(r.0)).collect::<Vec<_>>(),
+        ids,
+        "pgmq reads the due pushes, in order, under the ids push returned"
+    );
     for ((_, text), job) in read.iter().zip(&jobs) {
         let sent = serde_json::to_string(job).unwrap();
         // The body is the job's JSON, as pgmq prints that document for any client.
@@ -139,7 +148,8 @@ async fn drover_pushes_are_read_and_archived_by_psql() {
         assert_eq!(serde_json::from_str::<Email>(text).unwrap(), *job);
     }
     let list: Vec<String> = read.iter().map(|r| r.0.to_string()).collect();
-    let archived = common::psql(&format!("SELECT count(*) FROM pgmq.archive('{q}', ARRAY[{}]::bigint[])", list.join(","))).await;
+    let archived =
+        common::psql(&format!("SELECT count(*) FROM pgmq.archive('{q}', ARRAY[{}]::bigint[])", list.join(","))).await;
     assert_eq!(archived, "3");
     for id in &ids {
         assert_eq!(storage.get(*id).await.unwrap().unwrap().status, Status::Done, "a message pgmq archived is done");
@@ -156,7 +166,10 @@ async fn dead_messages_are_readable_by_pgmq_in_the_dead_queue() {
     async fn fail(job: Email) -> Result<(), BoxDynError> {
         Err(format!("no mailbox for {}", job.to).into())
     }
-    let id = storage.push_with(Email { to: "gone@example.com".into(), n: 1 }, PushOptions::new().max_attempts(2)).await.unwrap();
+    let id = storage
+        .push_with(Email { to: "gone@example.com".into(), n: 1 }, PushOptions::new().max_attempts(2))
+        .await
+        .unwrap();
     let worker = WorkerBuilder::new("dead")
         .backend(storage.clone())
         .poll_interval(Duration::from_millis(50))
@@ -202,7 +215,9 @@ async fn the_python_client_talks_to_drover_both_ways() {
     let storage = raw_storage("python").await;
     let q = storage.queue_name().to_owned();
     let messages = json!([{"task": "resize", "w": 640, "tags": ["a", "b"]}, {"task": "crop", "ratio": 1.5}]);
-    let ids = python(json!({"op": "send_batch", "queue": q, "messages": messages, "headers": [{"lang": "python"}, {}]})).await;
+    let ids =
+        python(json!({"op": "send_batch", "queue": q, "messages": messages, "headers": [{"lang": "python"}, {}]}))
+            .await;
     let ids: Vec<i64> = serde_json::from_value(ids).unwrap();
     assert_eq!(ids.len(), 2);
     let seen = run_until_seen(&storage, 2).await;
