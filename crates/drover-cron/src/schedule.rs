@@ -192,10 +192,3 @@ pub enum CatchUp {
         max: usize,
     },
 }
-
-/// The key a tick's job is pushed under: `cron:<schedule>:<tick>`, the tick in RFC 3339 UTC
-/// with milliseconds. The same on every node, so a storage's unique push keeps one job per
-/// (schedule, tick).
-pub fn tick_key(schedule: &str, tick: DateTime<Utc>) -> String {
-    format!("cron:{schedule}:{}", tick.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-}

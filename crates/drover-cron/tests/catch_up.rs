@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use drover_cron::{tick_key, CatchUp, Schedule};
+use drover_cron::{tick_id, CatchUp, Schedule, Tick};
 
 fn t(s: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_750_000_000 + s, 0).unwrap()
@@ -53,13 +53,15 @@ fn a_new_schedule_runs_only_an_on_time_tick() {
 }
 
 #[test]
-fn ticks_are_the_same_on_every_node_and_keyed_alike() {
+fn ticks_are_the_same_on_every_node_and_get_the_same_task_id() {
     let a = Schedule::cron("*/5 * * * * *").unwrap();
     let b = Schedule::cron("*/5 * * * * *").unwrap();
     let now = t(7);
     assert_eq!(a.next_after(now), b.next_after(now));
     let tick = a.next_after(now).unwrap();
-    assert_eq!(tick_key("report", tick), format!("cron:report:{}", tick.format("%Y-%m-%dT%H:%M:%S%.3fZ")));
+    let id = tick_id("reports", "report", tick).unwrap();
+    assert_eq!(tick_id("reports", "report", b.next_after(now).unwrap()), Some(id));
+    assert_eq!(Tick::of(id).map(|t| t.at()), Some(tick));
 }
 
 #[test]
