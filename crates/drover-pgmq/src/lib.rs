@@ -1,5 +1,7 @@
 //! PGMQ storage for [Drover](https://docs.rs/drover): background jobs in [pgmq] queues.
 //!
+//! [pgmq]: https://github.com/pgmq/pgmq
+//!
 //! People pick pgmq because other services, in other languages, already speak its SQL API.
 //! [`PgmqStorage`] keeps to that API's data: a job is a pgmq message whose body is the job's
 //! JSON, so a message sent with `pgmq.send` from psql or Python is run by a Drover worker, and
