@@ -83,7 +83,9 @@
 //! keys: `x-drover-max-attempts` (absent: 25), `x-drover-error` (the last error),
 //! `x-drover-released`, `x-drover-retried`, and in the dead queue `x-drover-id`,
 //! `x-drover-attempts` and `x-drover-enqueued-at`. A message without headers, as psql sends
-//! it, runs with the defaults. The worker gets the body as PostgreSQL prints it
+//! it, runs with the defaults. Every read counts as an attempt, whoever reads: a message that
+//! another client read and let go is on a later attempt when a Drover worker gets it, and one
+//! read more often than its attempt limit is dead at the next claim. The worker gets the body as PostgreSQL prints it
 //! (`message::text`, what `pgmq.read` returns to every client), byte for byte.
 //!
 //! jsonb keeps a document, not its bytes (it drops whitespace and orders keys), so a Drover
