@@ -129,6 +129,6 @@ mod tests {
     #[test]
     fn versions_increase_by_one() {
         assert!(migrate::versions_are_consecutive(MIGRATIONS));
-        assert_eq!(latest_version(), 3);
+        assert_eq!(latest_version(), 4);
     }
 }

@@ -43,6 +43,7 @@
 //! | `mysql` | `drover::mysql`, the MySQL / MariaDB backend (`drover-mysql`) |
 //! | `redis` | `drover::redis`, the Redis backend (`drover-redis`) |
 //! | `amqp` | `drover::amqp`, the AMQP (RabbitMQ) backend (`drover-amqp`) |
+//! | `cron` | `drover::cron`, recurring jobs (`drover-cron`) |
 //! | `prometheus` | reserved for `drover::layers::prometheus` (the `drover-prometheus` crate is not built yet; the feature adds nothing today) |
 //! | `sentry` | reserved for `drover::layers::sentry` (the `drover-sentry` crate is not built yet; the feature adds nothing today) |
 //!
@@ -53,6 +54,8 @@ pub use drover_core::*;
 
 #[cfg(feature = "amqp")]
 pub use drover_amqp as amqp;
+#[cfg(feature = "cron")]
+pub use drover_cron as cron;
 #[cfg(feature = "mysql")]
 pub use drover_mysql as mysql;
 #[cfg(feature = "postgres")]
