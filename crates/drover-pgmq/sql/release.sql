@@ -8,3 +8,4 @@ SET vt = clock_timestamp(),
              THEN (m.headers->>'x-drover-released')::int END, 0))
 FROM unnest($1::bigint[], $2::int[]) AS l(id, ct)
 WHERE m.msg_id = l.id AND m.read_ct = l.ct
+  AND m.headers->>'x-drover-retried' IS DISTINCT FROM m.read_ct::text

@@ -172,3 +172,19 @@ async fn a_psql_send_wakes_an_idle_worker_through_pgmq_notify() {
     }
     handle.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heartbeat_or_hand_back_that_crosses_a_retry_does_not_move_it() {
+    let storage: PgmqStorage<Job> = common::storage("crossed").await;
+    let id = storage.push(Job { n: 1 }).await.unwrap();
+    let claimed = storage.claim(ClaimRequest::new("w", 1, Duration::from_secs(30))).await.unwrap();
+    let lease = claimed[0].lease();
+    let retry = Outcome::Retry { delay: Duration::from_secs(3600), error: "later".into() };
+    storage.complete(vec![Completion { lease, outcome: retry }]).await.unwrap();
+    storage.extend_leases(vec![lease], Duration::from_millis(1)).await.unwrap();
+    storage.release(vec![lease]).await.unwrap();
+    let info = storage.get(id).await.unwrap().unwrap();
+    assert_eq!((info.status, info.last_error.as_deref()), (Status::Pending, Some("later")));
+    assert!(info.run_at > chrono::Utc::now() + chrono::Duration::seconds(3000), "the retry's delay was moved");
+    assert!(storage.claim(ClaimRequest::new("w", 1, Duration::from_secs(30))).await.unwrap().is_empty());
+}

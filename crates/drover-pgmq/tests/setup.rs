@@ -52,7 +52,9 @@ async fn bad_queue_names_never_reach_sql() {
             storage.stats().await.map(|_| ()),
         ];
         for result in results {
-            let Err(BackendError::Config(message)) = result else { panic!("{name:?}: expected Config, got {result:?}") };
+            let Err(BackendError::Config(message)) = result else {
+                panic!("{name:?}: expected Config, got {result:?}")
+            };
             assert!(message.contains("cannot be a pgmq queue name"), "{message}");
         }
     }

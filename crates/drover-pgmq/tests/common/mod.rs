@@ -30,8 +30,21 @@ pub fn queue(prefix: &str) -> String {
     format!("{prefix}_{}", &id[id.len() - 12..])
 }
 
+/// Drop the queues of test runs that ended more than an hour ago (every test queue is named by
+/// [`queue`]), once per test process, so the test database does not collect pgmq tables.
+fn drop_old_test_queues() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let sql = "SELECT count(pgmq.drop_queue(queue_name)) FROM pgmq.meta \
+                   WHERE queue_name ~ '^[a-z0-9_]+_[0-9a-z]{12}(_dead)?$' AND created_at < now() - interval '1 hour'";
+        // Best effort: a failure here only leaves old tables behind.
+        let _ = std::process::Command::new("psql").arg(url()).args(["-XAtq", "-c", sql]).output();
+    });
+}
+
 /// A set-up storage on a fresh queue made from `config` (its queue is replaced).
 pub async fn storage_with<T>(prefix: &str, config: PgmqConfig) -> PgmqStorage<T> {
+    drop_old_test_queues();
     let storage = PgmqStorage::new_with_config(pool().await, config.set_queue(queue(prefix)));
     storage.setup().await.unwrap_or_else(|e| panic!("setup: {e}"));
     storage
