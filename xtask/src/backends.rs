@@ -25,6 +25,8 @@ pub const BACKENDS: &[BackendSpec] = &[
     BackendSpec { name: "amqp", crates: &["drover-amqp"], servers: &["amqp"] },
     BackendSpec { name: "nats", crates: &["drover-nats"], servers: &["nats"] },
     BackendSpec { name: "pgmq", crates: &["drover-pgmq"], servers: &["postgres"] },
+    // Not a storage: its multi-node tests pipe schedules into PostgreSQL and Redis.
+    BackendSpec { name: "cron", crates: &["drover-cron"], servers: &["postgres", "redis"] },
 ];
 
 impl BackendSpec {
