@@ -49,6 +49,8 @@
 //! schema and functions without the extension). The PyPI package `pgmq` ships that file as
 //! `pgmq/sql/pgmq.sql`; in this repository `cargo xtask services` installs it once per
 //! machine. [`PgmqStorage::setup`] checks for it and says how to install it when it is missing.
+//! The tests run against pgmq 1.13.0 (that package's); they also passed on 1.11.1 (the SQL the
+//! `pgmq` crate 0.33.7 embeds), checked by hand.
 //!
 //! # How the contract maps onto pgmq
 //!
