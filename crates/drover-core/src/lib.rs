@@ -75,4 +75,4 @@ pub use task::{
     Status, TaskId, TaskInfo, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 pub use ticks::{Overlap, PushTicks, TickPush, TickPushed, TickRecord};
-pub use worker::{outcome_of, Prefetch, Spawner, Worker, WorkerConfig};
+pub use worker::{is_final, outcome_of, Prefetch, RunOutcome, Spawner, Worker, WorkerConfig};

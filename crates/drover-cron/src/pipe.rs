@@ -117,12 +117,17 @@ where
             let job = (self.job.make)(Tick::at_time(tick));
             let mut task = NewTask::new(S::Codec::encode(&job)?, self.job.options.clone());
             task.id = tick_id(self.storage.queue(), &self.job.name, tick).ok_or_else(|| {
-                BackendError::Unsupported(format!("schedule `{}` has a tick outside 1970..10889: {tick}", self.job.name))
+                BackendError::Unsupported(format!(
+                    "schedule `{}` has a tick outside 1970..10889: {tick}",
+                    self.job.name
+                ))
             })?;
             let push = TickPush::new(self.job.name.as_ref(), tick, task).overlap(self.job.overlap);
             let pushed = self.storage.push_tick(push).await?;
             match pushed {
-                TickPushed::Pushed(id) => tracing::debug!(schedule = %self.job.name, %tick, task = %id, "pushed a tick"),
+                TickPushed::Pushed(id) => {
+                    tracing::debug!(schedule = %self.job.name, %tick, task = %id, "pushed a tick")
+                }
                 TickPushed::Overlapped(id) => tracing::info!(
                     schedule = %self.job.name, %tick, running = %id,
                     "skipped a tick: the previous tick's task is unfinished (Overlap::Skip)"

@@ -266,7 +266,10 @@ where
         "only tasks the killed node held (at most {CONCURRENCY}) may run other than once, got {again:?}"
     );
     for (tick, runs) in &again {
-        assert!(runs.iter().all(|(a, n)| *a > 1 || *n == 0), "tick {tick}: {runs:?}: a first run not on the killed node");
+        assert!(
+            runs.iter().all(|(a, n)| *a > 1 || *n == 0),
+            "tick {tick}: {runs:?}: a first run not on the killed node"
+        );
         assert!((tick - killed_at.timestamp_millis()).abs() < 5_000, "tick {tick} re-ran far from the kill: {runs:?}");
     }
     let nodes_ran: std::collections::BTreeSet<u32> = by_tick.values().flatten().map(|(_, n)| *n).collect();

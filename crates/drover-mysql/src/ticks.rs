@@ -23,11 +23,8 @@ const RECORDS_SQL: &str = "SELECT schedule, last_tick, last_task FROM drover_cro
 type Row = (String, DateTime<Utc>, Option<Vec<u8>>);
 
 fn record((schedule, last_tick, last_task): Row) -> Result<TickRecord, BackendError> {
-    let last_task = last_task
-        .as_deref()
-        .map(task_id)
-        .transpose()
-        .map_err(|e| backend_error("read a schedule's last tick", e))?;
+    let last_task =
+        last_task.as_deref().map(task_id).transpose().map_err(|e| backend_error("read a schedule's last tick", e))?;
     Ok(TickRecord::new(schedule, last_tick, last_task))
 }
 
@@ -42,7 +39,9 @@ fn push_once<'a>(pool: &'a MySqlPool, queue: &'a str, push: &'a TickPush) -> Att
         }
         let unfinished = matches!(status.as_deref(), Some("pending" | "running"));
         let pushed = match last_task {
-            Some(previous) if unfinished && push.overlap == Overlap::Skip => TickPushed::Overlapped(task_id(&previous)?),
+            Some(previous) if unfinished && push.overlap == Overlap::Skip => {
+                TickPushed::Overlapped(task_id(&previous)?)
+            }
             _ => {
                 let ids = insert(&mut tx, queue, std::slice::from_ref(&push.task), 1).await?;
                 TickPushed::Pushed(ids.first().copied().unwrap_or(push.task.id))

@@ -63,7 +63,8 @@ where
             }
         }
         let ids = self.enqueue_in(&mut tx, vec![push.task.clone()]).await?;
-        let id = ids.first().copied().ok_or_else(|| BackendError::Corrupt("a tick's push returned no task id".into()))?;
+        let id =
+            ids.first().copied().ok_or_else(|| BackendError::Corrupt("a tick's push returned no task id".into()))?;
         advance(&mut tx, queue, &push, Some(uuid_of(id))).await?;
         tx.commit().await.map_err(|e| db_error(OP, e))?;
         self.inner.hub.notify_local(queue);

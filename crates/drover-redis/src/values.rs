@@ -78,7 +78,8 @@ pub(crate) fn tick_reply(value: Value, pushed: TaskId) -> Result<TickPushed, Bad
 pub(crate) fn tick_entry(schedule: String, entry: &str) -> Result<TickRecord, BadReply> {
     let (ms, id) = entry.split_once(':').ok_or_else(|| format!("bad tick entry for `{schedule}`: {entry:?}"))?;
     let ms: i64 = ms.parse().map_err(|_| format!("bad tick time for `{schedule}`: {entry:?}"))?;
-    let id = if id.is_empty() { None } else { Some(id.parse().map_err(|e| format!("bad task id for `{schedule}`: {e}"))?) };
+    let id =
+        if id.is_empty() { None } else { Some(id.parse().map_err(|e| format!("bad task id for `{schedule}`: {e}"))?) };
     Ok(TickRecord::new(schedule, time(ms), id))
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use drover_core::{
-    Backend, Completion, Codec, NewTask, Outcome, Overlap, PushOptions, PushTicks, TaskId, TickPush, TickPushed,
+    Backend, Codec, Completion, NewTask, Outcome, Overlap, PushOptions, PushTicks, TaskId, TickPush, TickPushed,
 };
 
 use crate::harness::{claim, claim_n, ok, Factory, TestJob};
@@ -19,7 +19,12 @@ fn task<B: Backend<Job = TestJob>>(n: u64) -> NewTask {
     NewTask::new(ok("encode", B::Codec::encode(&TestJob::ok(n))), PushOptions::default())
 }
 
-async fn push<B: PushTicks<Job = TestJob>>(backend: &B, schedule: &str, at: DateTime<Utc>, overlap: Overlap) -> TickPushed {
+async fn push<B: PushTicks<Job = TestJob>>(
+    backend: &B,
+    schedule: &str,
+    at: DateTime<Utc>,
+    overlap: Overlap,
+) -> TickPushed {
     let push = TickPush::new(schedule, at, task::<B>(at.timestamp().unsigned_abs())).overlap(overlap);
     ok("push_tick", backend.push_tick(push).await)
 }
@@ -59,7 +64,11 @@ pub async fn push_ticks<B: PushTicks<Job = TestJob>>(make: impl Factory<B>) {
     assert_eq!(record.last_tick, tick(1), "the record keeps the tick to the millisecond");
     assert_eq!(record.last_task, Some(first), "the record names the tick's task");
     for (at, what) in [(tick(1), "the same tick again"), (tick(0), "an earlier tick")] {
-        assert_eq!(push(&backend, "nightly", at, Overlap::Allow).await, TickPushed::Taken, "conformance: {what} must be taken");
+        assert_eq!(
+            push(&backend, "nightly", at, Overlap::Allow).await,
+            TickPushed::Taken,
+            "conformance: {what} must be taken"
+        );
     }
     finish(&backend, first).await;
     assert_eq!(
@@ -73,7 +82,11 @@ pub async fn push_ticks<B: PushTicks<Job = TestJob>>(make: impl Factory<B>) {
     let results = futures_util::future::join_all(racers).await;
     let winners: Vec<TaskId> =
         results.iter().filter_map(|r| if let TickPushed::Pushed(id) = r { Some(*id) } else { None }).collect();
-    assert_eq!(winners.len(), 1, "conformance: 8 concurrent pushes of one tick must push exactly one task, got {results:?}");
+    assert_eq!(
+        winners.len(),
+        1,
+        "conformance: 8 concurrent pushes of one tick must push exactly one task, got {results:?}"
+    );
     assert!(results.iter().all(|r| matches!(r, TickPushed::Pushed(_) | TickPushed::Taken)), "{results:?}");
     let second = winners[0];
 
@@ -84,7 +97,11 @@ pub async fn push_ticks<B: PushTicks<Job = TestJob>>(make: impl Factory<B>) {
         "conformance: Overlap::Skip must skip a tick while the last task is pending"
     );
     let record = ok("tick_record", backend.tick_record("nightly").await).expect("a record");
-    assert_eq!((record.last_tick, record.last_task), (tick(3), Some(second)), "a skipped tick is recorded, its task is not");
+    assert_eq!(
+        (record.last_tick, record.last_task),
+        (tick(3), Some(second)),
+        "a skipped tick is recorded, its task is not"
+    );
     let running = claim_exactly(&backend, 1).await;
     assert_eq!(running.iter().map(|t| t.id).collect::<Vec<_>>(), vec![second], "only the winning push's task exists");
     assert_eq!(
@@ -94,8 +111,12 @@ pub async fn push_ticks<B: PushTicks<Job = TestJob>>(make: impl Factory<B>) {
     );
     let done = running.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
     ok("complete", backend.complete(done).await);
-    let fifth = pushed(push(&backend, "nightly", tick(5), Overlap::Skip).await, "Overlap::Skip once the last task is done");
-    let sixth = pushed(push(&backend, "nightly", tick(6), Overlap::Allow).await, "Overlap::Allow while the last task is pending");
+    let fifth =
+        pushed(push(&backend, "nightly", tick(5), Overlap::Skip).await, "Overlap::Skip once the last task is done");
+    let sixth = pushed(
+        push(&backend, "nightly", tick(6), Overlap::Allow).await,
+        "Overlap::Allow while the last task is pending",
+    );
 
     // Another schedule of the queue, and the same schedule in another queue, are their own.
     let other = pushed(push(&backend, "hourly", tick(1), Overlap::Allow).await, "another schedule's first tick");

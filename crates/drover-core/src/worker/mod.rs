@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 pub(crate) use config::heartbeat_for;
 pub use config::{Spawner, WorkerConfig};
-pub use outcome::outcome_of;
+pub use outcome::{is_final, outcome_of, RunOutcome};
 pub use prefetch::Prefetch;
 
 use crate::backend::Backend;
