@@ -134,6 +134,10 @@ async fn drover_pushes_are_read_and_archived_by_psql() {
         .await
         .unwrap();
 
+    let metrics = storage.metrics().await.unwrap();
+    assert_eq!((metrics.queue_length, metrics.queue_visible_length, metrics.total_messages), (4, 3, 4));
+    assert!(metrics.oldest_msg_age_sec.is_some_and(|age| age >= 0), "{metrics:?}");
+
     let read = id_text_rows(&format!("SELECT msg_id, message::text FROM pgmq.read('{q}', 30, 10)")).await;
     assert_eq!(
         read.iter().map(|r| task_id(r.0)).collect::<Vec<_>>(),
