@@ -147,6 +147,11 @@ pub struct QueueStats {
     pub dead: u64,
     /// Cancelled tasks.
     pub cancelled: u64,
+    /// When the task a claim would take next became due: among due pending tasks, the oldest
+    /// of the highest priority (with one priority, the oldest due task). `now - oldest_due_at`
+    /// is how long the head of the queue has waited; `None` when nothing is due, or when the
+    /// backend cannot tell.
+    pub oldest_due_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl QueueStats {
@@ -167,6 +172,17 @@ impl QueueStats {
             "cancelled" => self.cancelled = n,
             _ => {}
         }
+    }
+
+    /// Every count under its name, in the order of [`QueueStats::NAMES`] (for metrics and
+    /// listings).
+    pub fn counts(&self) -> [(&'static str, u64); 6] {
+        let values = [self.pending, self.scheduled, self.running, self.done, self.dead, self.cancelled];
+        let mut i = 0;
+        Self::NAMES.map(|name| {
+            i += 1;
+            (name, values[i - 1])
+        })
     }
 
     /// The count for one status.

@@ -10,6 +10,10 @@ use crate::storage::MysqlStorage;
 
 /// Counts by status, and how many pending tasks are not due yet (index
 /// `drover_tasks_claim` covers it).
+/// The due time of the task a claim takes next, read off the claim index.
+const OLDEST_DUE: &str = "SELECT run_at FROM drover_tasks WHERE queue = ? AND status = 'pending'
+  AND run_at <= UTC_TIMESTAMP(6) ORDER BY priority_rank, run_at LIMIT 1";
+
 const STATS: &str = "SELECT CAST(status AS CHAR) AS status, COUNT(*) AS n,
   CAST(SUM(status = 'pending' AND run_at > UTC_TIMESTAMP(6)) AS SIGNED) AS scheduled
   FROM drover_tasks WHERE queue = ? GROUP BY status";
@@ -46,6 +50,11 @@ where
                 stats.record("scheduled", scheduled.unwrap_or(0));
             }
         }
+        stats.oldest_due_at = sqlx::query_scalar(OLDEST_DUE)
+            .bind(self.queue_name())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| backend_error("stats (oldest due task)", e))?;
         Ok(stats)
     }
 

@@ -16,6 +16,9 @@ use crate::backend::{count, task_id, uuid_of};
 use crate::error::{db_error, is_unique_violation};
 use crate::storage::PostgresStorage;
 
+/// The due time of the task a claim takes next, read off the claim index.
+const OLDEST_DUE_SQL: &str = "SELECT run_at FROM drover.tasks WHERE queue = $1 AND status = 'pending' \
+     AND run_at <= now() ORDER BY priority DESC, run_at LIMIT 1";
 const STATS_SQL: &str = include_str!("../sql/stats.sql");
 const LIST_STATUS_SQL: &str = include_str!("../sql/list_status.sql");
 const LIST_ALL_SQL: &str = include_str!("../sql/list_all.sql");
@@ -83,6 +86,11 @@ where
         for (status, n) in rows {
             stats.record(&status, n);
         }
+        stats.oldest_due_at = sqlx::query_scalar(OLDEST_DUE_SQL)
+            .bind(self.queue_name())
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("stats (oldest due task)", e))?;
         Ok(stats)
     }
 

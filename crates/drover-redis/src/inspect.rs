@@ -34,6 +34,8 @@ where
         for (i, name) in QueueStats::NAMES.iter().enumerate() {
             stats.record(name, n.get(i).copied().unwrap_or(0));
         }
+        let oldest = n.get(QueueStats::NAMES.len()).copied().filter(|ms| *ms >= 0);
+        stats.oldest_due_at = oldest.and_then(chrono::DateTime::from_timestamp_millis);
         Ok(stats)
     }
 

@@ -28,7 +28,9 @@ SELECT
     (SELECT COUNT(*) FROM drover_tasks
      WHERE queue = ?1 AND status IN ('done', 'dead', 'cancelled') AND status = 'dead'),
     (SELECT COUNT(*) FROM drover_tasks
-     WHERE queue = ?1 AND status IN ('done', 'dead', 'cancelled') AND status = 'cancelled')";
+     WHERE queue = ?1 AND status IN ('done', 'dead', 'cancelled') AND status = 'cancelled'),
+    (SELECT run_at FROM drover_tasks WHERE queue = ?1 AND status = 'pending' AND run_at <= ?2
+     ORDER BY priority DESC, run_at LIMIT 1)";
 
 /// The `WHERE` condition selecting one status, worded so the status's index applies.
 fn status_filter(status: Status) -> &'static str {
@@ -130,6 +132,8 @@ where
         for (i, name) in QueueStats::NAMES.iter().enumerate() {
             stats.record(name, row.try_get::<i64, _>(i).map_err(|e| sql(OP, e))?);
         }
+        let oldest: Option<i64> = row.try_get(QueueStats::NAMES.len()).map_err(|e| sql(OP, e))?;
+        stats.oldest_due_at = oldest.and_then(chrono::DateTime::from_timestamp_millis);
         Ok(stats)
     }
 

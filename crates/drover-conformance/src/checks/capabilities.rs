@@ -151,6 +151,12 @@ pub async fn inspect<B: Inspect + Enqueue<Job = TestJob>>(make: impl Factory<B>)
         "stored payload must be the encoded job"
     );
     assert!(ok("get unknown", backend.get(TaskId::new()).await).is_none());
+    let head = ok("stats", backend.stats().await).oldest_due_at;
+    let now = chrono::Utc::now();
+    assert!(
+        head.is_some_and(|at| at <= now && now - at < chrono::Duration::seconds(60)),
+        "conformance: stats().oldest_due_at must be the due task's due time (not the scheduled one's), got {head:?}"
+    );
 
     let claimed = claim(&backend, 1, Duration::from_secs(30)).await;
     assert_eq!(claimed.len(), 1);
@@ -176,6 +182,11 @@ pub async fn inspect<B: Inspect + Enqueue<Job = TestJob>>(make: impl Factory<B>)
     assert!(
         retried.run_at > chrono::Utc::now() + chrono::Duration::seconds(500),
         "a retry must move run_at by the delay"
+    );
+    assert_eq!(
+        ok("stats", backend.stats().await).oldest_due_at,
+        None,
+        "conformance: with no task due, stats().oldest_due_at must be None"
     );
 
     let stats = ok("stats", backend.stats().await);

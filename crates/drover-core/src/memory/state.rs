@@ -295,12 +295,18 @@ impl QueueState {
 
     pub(super) fn stats(&self, now: DateTime<Utc>) -> QueueStats {
         let mut stats = QueueStats::default();
+        let mut head: Option<(Reverse<i32>, DateTime<Utc>)> = None;
         for record in self.tasks.values() {
             match record.info.status {
                 Status::Pending => {
                     stats.pending += 1;
                     if record.info.run_at > now {
                         stats.scheduled += 1;
+                    } else {
+                        let key = (Reverse(record.info.priority), record.info.run_at);
+                        if head.is_none_or(|h| key < h) {
+                            head = Some(key);
+                        }
                     }
                 }
                 Status::Running => stats.running += 1,
@@ -309,6 +315,7 @@ impl QueueState {
                 Status::Cancelled => stats.cancelled += 1,
             }
         }
+        stats.oldest_due_at = head.map(|(_, at)| at);
         stats
     }
 
