@@ -40,3 +40,12 @@ fn rate_limit() {
 fn multiple_workers() {
     run(env!("CARGO_BIN_EXE_multiple_workers"), &[], "processed 100 emails and 12 reports");
 }
+
+#[test]
+fn metrics() {
+    run(
+        env!("CARGO_BIN_EXE_metrics"),
+        &[],
+        r#"drover_jobs_total{outcome="done",queue="email",worker="email-worker"} 17"#,
+    );
+}

@@ -97,9 +97,9 @@ mod layer;
 mod metrics;
 mod queues;
 
-pub use export::{encode, Exporter, CONTENT_TYPE};
 #[cfg(feature = "axum")]
 pub use export::router;
+pub use export::{encode, Exporter, CONTENT_TYPE};
 pub use layer::{Prometheus, PrometheusLayer};
 pub use metrics::{JobMetrics, DURATION_BUCKETS, WAIT_BUCKETS};
 pub use prometheus;

@@ -77,6 +77,19 @@ impl QueueMetrics {
         Ok(Self { inner: Arc::new(Inner { tasks, oldest, up, sources: Mutex::new(Vec::new()) }) })
     }
 
+    /// The queue gauges of the default registry (`prometheus::default_registry()`, where
+    /// [`PrometheusLayer::new`](crate::PrometheusLayer::new) records), made on first use and
+    /// shared by every caller.
+    pub fn global() -> Result<Self, prometheus::Error> {
+        static GLOBAL: std::sync::OnceLock<Result<QueueMetrics, String>> = std::sync::OnceLock::new();
+        GLOBAL
+            .get_or_init(|| Self::register(prometheus::default_registry()).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(|e| {
+                prometheus::Error::Msg(format!("registering Drover's queue gauges in the default registry failed: {e}"))
+            })
+    }
+
     /// Read `storage`'s counts at every refresh, under its queue's name.
     pub fn watch<B: Inspect>(&self, storage: B) -> &Self {
         if let Ok(mut sources) = self.inner.sources.lock() {

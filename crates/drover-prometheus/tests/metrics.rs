@@ -94,10 +94,7 @@ fn check_scrape(queue: &str, text: &str) {
     assert_eq!(bucket("done", "+Inf"), 6.0);
     assert_eq!(bucket("done", "0.001"), 0.0, "every job sleeps 3 ms");
     assert_eq!(bucket("done", "5"), 6.0);
-    assert_eq!(
-        sample(text, &format!("drover_job_duration_seconds_count{{{}}}", labels(queue, "panicked"))),
-        1.0
-    );
+    assert_eq!(sample(text, &format!("drover_job_duration_seconds_count{{{}}}", labels(queue, "panicked"))), 1.0);
     let worker = format!("queue=\"{queue}\",worker=\"metrics-test\"");
     assert_eq!(sample(text, &format!("drover_jobs_in_flight{{{worker}}}")), 0.0);
     assert_eq!(sample(text, &format!("drover_job_wait_seconds_count{{{worker}}}")), 11.0, "one wait per run");

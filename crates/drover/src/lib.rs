@@ -44,7 +44,7 @@
 //! | `redis` | `drover::redis`, the Redis backend (`drover-redis`) |
 //! | `amqp` | `drover::amqp`, the AMQP (RabbitMQ) backend (`drover-amqp`) |
 //! | `cron` | `drover::cron`, recurring jobs (`drover-cron`) |
-//! | `prometheus` | reserved for `drover::layers::prometheus` (the `drover-prometheus` crate is not built yet; the feature adds nothing today) |
+//! | `prometheus` | `drover::layers::prometheus`: `PrometheusLayer`, the queue gauges and the `/metrics` exporter (`drover-prometheus`) |
 //! | `sentry` | reserved for `drover::layers::sentry` (the `drover-sentry` crate is not built yet; the feature adds nothing today) |
 //!
 //! Backends are separate crates: add `drover-postgres`, `drover-redis`, … next to `drover`, or
@@ -68,6 +68,13 @@ pub use drover_sqlite as sqlite;
 /// Tower layers: in-process retries, panics, tracing, rate limits and timeouts.
 pub mod layers {
     pub use drover_core::layers::{catch_panic, limit, rate_limit, retry, timeout, trace};
+
+    /// Prometheus metrics: [`PrometheusLayer`](prometheus::PrometheusLayer), queue gauges and
+    /// the `/metrics` exporter (the `prometheus` feature, `drover-prometheus`).
+    #[cfg(feature = "prometheus")]
+    pub mod prometheus {
+        pub use drover_prometheus::*;
+    }
 }
 
 /// Everything a typical worker program needs.
