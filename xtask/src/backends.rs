@@ -64,7 +64,7 @@ pub fn needing(server: &Server) -> Vec<&'static str> {
     existing().filter(|b| b.servers.contains(&server.key)).map(|b| b.name).collect()
 }
 
-fn crate_exists(krate: &str) -> bool {
+pub fn crate_exists(krate: &str) -> bool {
     workspace_root().join("crates").join(krate).join("Cargo.toml").is_file()
 }
 

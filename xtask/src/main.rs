@@ -15,6 +15,7 @@ mod pgmq;
 mod servers;
 mod services;
 mod test;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

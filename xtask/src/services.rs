@@ -60,6 +60,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
+    if crate::backends::crate_exists("drover-prometheus") {
+        match crate::tools::ensure_promtool() {
+            Ok(done) => println!("{done} (needed by drover-prometheus)"),
+            Err(error) => {
+                println!("promtool could not be installed: {error:#}\n");
+                missing_needed.push("promtool");
+            }
+        }
+    }
     if missing_needed.is_empty() {
         Ok(())
     } else {
