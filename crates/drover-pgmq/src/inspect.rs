@@ -124,18 +124,21 @@ where
     async fn stats(&self) -> Result<QueueStats, BackendError> {
         let statements = self.statements()?;
         let sql = format!(
-            "{}SELECT status, count(*), count(*) FILTER (WHERE later AND status = 'pending') FROM tasks GROUP BY status",
+            "{}SELECT status, count(*), count(*) FILTER (WHERE later AND status = 'pending'), \
+             min(vt) FILTER (WHERE NOT later AND status = 'pending') FROM tasks GROUP BY status",
             statements.tasks
         );
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(AssertSqlSafe(sql))
+        let rows: Vec<(String, i64, i64, Option<DateTime<Utc>>)> = sqlx::query_as(AssertSqlSafe(sql))
             .fetch_all(&self.inner.pool)
             .await
             .map_err(|e| db_error("stats", self.queue_name(), e))?;
         let mut stats = QueueStats::default();
-        for (status, n, later) in rows {
+        for (status, n, later, oldest_due) in rows {
             stats.record(&status, n);
             if status == "pending" {
                 stats.record("scheduled", later);
+                // With no priorities, the oldest due message is the head of the queue.
+                stats.oldest_due_at = oldest_due;
             }
         }
         Ok(stats)

@@ -69,7 +69,7 @@
 //! | hand-back on shutdown | `pgmq.set_vt(queue, id, 0)`, fenced |
 //! | cancel | the message moves to the archive, marked `x-drover-status: cancelled` |
 //! | requeue | back from the dead queue (or archive) under its own `msg_id`, `read_ct` 0 |
-//! | inspection | the queue, archive and dead queue tables; [`PgmqStorage::metrics`] is `pgmq.metrics` |
+//! | inspection | the queue, archive and dead queue tables (`QueueStats::oldest_due_at` is the oldest due `vt`); [`PgmqStorage::metrics`] is `pgmq.metrics` |
 //! | wake-ups | `LISTEN` on `pgmq.q_<queue>.INSERT` ([`PgmqConfig::set_notify_insert`]), else polling |
 //!
 //! Claims, completions, heartbeats and hand-backs run pgmq's own statements on its tables
