@@ -145,7 +145,10 @@ async fn run_backend(
 ) -> anyhow::Result<()> {
     match backend {
         "memory" => {
-            run_suite(workload, on_result, |queue| async move { Ok(MemoryStorage::<BenchJob>::named(queue)) }).await
+            let mut on_result = on_result;
+            let make = |queue: String| async move { Ok(MemoryStorage::<BenchJob>::named(queue)) };
+            run_suite(workload, &mut on_result, make).await?;
+            suite::layered_drains(workload, &mut on_result, make).await
         }
         #[cfg(feature = "redis")]
         "redis" => redis::run(workload, on_result).await,

@@ -18,6 +18,8 @@ Measured by `cargo xtask bench`, never by timed tests. The standard workload (DE
 - **enqueue_single**: 2,000 `push` calls, each awaited before the next.
 - **drain**: 10,000 jobs enqueued first, then one worker (`parallelize(tokio::spawn)`) with a
   no-op handler, timed from its start until every job has run and the worker has stopped.
+- **drain with a layer** (memory only): the drain at concurrency 10 with one observing layer
+  on the worker (`PrometheusLayer`), beside the bare worker measured in the same rounds.
 - **latency**: a running worker at concurrency 50 while jobs are pushed one at a time at a
   steady 1,000 jobs/s for 3 s; time from `push` to the handler's start, p50 and p99.
 
@@ -34,6 +36,7 @@ impl Measurement {
             Self::EnqueueBulk { .. } => "enqueue_bulk",
             Self::EnqueueSingle { .. } => "enqueue_single",
             Self::Drain { .. } => "drain",
+            Self::LayeredDrain { .. } => "drain_with_layer",
             Self::Latency { .. } => "latency",
         }
     }
@@ -47,6 +50,9 @@ impl Measurement {
             }
             Self::Drain { n, concurrency, per_s } => {
                 JsonLine::Drain { backend, measurement, n, concurrency, per_s: round(per_s, 1) }
+            }
+            Self::LayeredDrain { layer, n, concurrency, per_s } => {
+                JsonLine::LayeredDrain { backend, measurement, layer, n, concurrency, per_s: round(per_s, 1) }
             }
             Self::Latency { rate_per_s, n, concurrency, p50_ms, p99_ms } => JsonLine::Latency {
                 backend,
@@ -72,6 +78,10 @@ impl Measurement {
                 "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} {:>13} jobs/s",
                 thousands(per_s)
             ),
+            Self::LayeredDrain { layer, n, concurrency, per_s } => format!(
+                "{backend:<10} drain+{layer:<10} n={n:<6} concurrency={concurrency:<4} {:>13} jobs/s",
+                thousands(per_s)
+            ),
             Self::Latency { rate_per_s, n, concurrency, p50_ms, p99_ms } => format!(
                 "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} at {rate_per_s}/s: \
                  p50 {p50_ms:.3} ms, p99 {p99_ms:.3} ms"
@@ -87,6 +97,10 @@ impl Measurement {
             }
             Self::Drain { n, concurrency, per_s } => {
                 format!("| {name} | {} | {concurrency} | {} jobs/s |", thousands(n as f64), thousands(per_s))
+            }
+            Self::LayeredDrain { layer, n, concurrency, per_s } => {
+                let what = if layer == "none" { "drain, bare worker (same rounds as the layers)".to_owned() } else { format!("drain with {layer} layer") };
+                format!("| {what} | {} | {concurrency} | {} jobs/s |", thousands(n as f64), thousands(per_s))
             }
             Self::Latency { rate_per_s, n, concurrency, p50_ms, p99_ms } => format!(
                 "| {name} ({} jobs/s offered) | {} | {concurrency} | p50 {p50_ms:.3} ms, p99 {p99_ms:.3} ms |",
@@ -110,6 +124,14 @@ enum JsonLine<'a> {
     Drain {
         backend: &'a str,
         measurement: &'static str,
+        n: u64,
+        concurrency: usize,
+        per_s: f64,
+    },
+    LayeredDrain {
+        backend: &'a str,
+        measurement: &'static str,
+        layer: &'static str,
         n: u64,
         concurrency: usize,
         per_s: f64,

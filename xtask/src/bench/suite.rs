@@ -80,6 +80,9 @@ pub enum Measurement {
     EnqueueBulk { n: u64, per_s: f64 },
     EnqueueSingle { n: u64, per_s: f64 },
     Drain { n: u64, concurrency: usize, per_s: f64 },
+    /// A drain with one observing layer on the worker (`none`: the bare worker, measured in
+    /// the same rounds for comparison).
+    LayeredDrain { layer: &'static str, n: u64, concurrency: usize, per_s: f64 },
     Latency { rate_per_s: u64, n: u64, concurrency: usize, p50_ms: f64, p99_ms: f64 },
 }
 
@@ -202,7 +205,10 @@ impl Measurement {
     /// Jobs per second (0 for latency).
     fn per_s(&self) -> f64 {
         match *self {
-            Self::EnqueueBulk { per_s, .. } | Self::EnqueueSingle { per_s, .. } | Self::Drain { per_s, .. } => per_s,
+            Self::EnqueueBulk { per_s, .. }
+            | Self::EnqueueSingle { per_s, .. }
+            | Self::Drain { per_s, .. }
+            | Self::LayeredDrain { per_s, .. } => per_s,
             Self::Latency { .. } => 0.0,
         }
     }
@@ -243,6 +249,64 @@ async fn drain<B: Enqueue<Job = BenchJob>>(
     finish(worker, &progress, workload.timeout, "drain").await?;
     let per_s = per_second(workload.n, started.elapsed());
     Ok(Measurement::Drain { n: workload.n, concurrency, per_s })
+}
+
+/// The observing layers a drain can run with.
+pub const LAYERS: &[&str] = &["none", "prometheus"];
+
+/// Drains at the first drain concurrency with each of [`LAYERS`] on the worker, the layers
+/// taking turns within each round so that the machine's drift hits them alike; the median of
+/// [`Workload::runs`] rounds for each.
+pub async fn layered_drains<B, F, Fut>(
+    workload: &Workload,
+    mut on_result: impl FnMut(&Measurement),
+    mut make_backend: F,
+) -> anyhow::Result<()>
+where
+    B: Enqueue<Job = BenchJob>,
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = anyhow::Result<B>>,
+{
+    if !wanted("layers") {
+        return Ok(());
+    }
+    let concurrency = workload.drain_concurrency[0];
+    let registry = prometheus_registry()?;
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); LAYERS.len()];
+    for _ in 0..workload.runs.max(1) {
+        for (i, layer) in LAYERS.iter().enumerate() {
+            let backend = make_backend(queue_name(&format!("drain_{layer}"))).await?;
+            for batch in batches(workload.n, workload.bulk_chunk) {
+                backend.push_bulk(batch).await?;
+            }
+            let progress = Progress::new(workload.n);
+            let started = Instant::now();
+            let builder = WorkerBuilder::new("bench").backend(backend).concurrency(concurrency);
+            let all_done = progress.clone();
+            let stop = async move { all_done.all_done.notified().await };
+            let worker = match *layer {
+                "prometheus" => {
+                    let layer = drover_prometheus::PrometheusLayer::with_metrics(registry.clone());
+                    let worker = builder.layer(layer).data(progress.clone()).build_fn(handle);
+                    tokio::spawn(worker.run_until(stop))
+                }
+                _ => tokio::spawn(builder.data(progress.clone()).build_fn(handle).run_until(stop)),
+            };
+            finish(worker, &progress, workload.timeout, "layered drain").await?;
+            results[i].push(per_second(workload.n, started.elapsed()));
+        }
+    }
+    for (layer, mut runs) in LAYERS.iter().zip(results) {
+        runs.sort_by(f64::total_cmp);
+        let per_s = runs.get(runs.len() / 2).copied().unwrap_or(0.0);
+        on_result(&Measurement::LayeredDrain { layer, n: workload.n, concurrency, per_s });
+    }
+    Ok(())
+}
+
+/// Job metrics on a registry of the bench's own.
+fn prometheus_registry() -> anyhow::Result<drover_prometheus::JobMetrics> {
+    Ok(drover_prometheus::JobMetrics::register(&prometheus::Registry::new())?)
 }
 
 /// Offer single pushes at a fixed rate to a running worker and record, for each job, the
