@@ -30,6 +30,7 @@
 //!
 //! Architecture invariant: nothing in this crate knows a particular server.
 
+mod admin;
 mod backend;
 mod backoff;
 mod builder;
@@ -52,6 +53,7 @@ mod task;
 mod ticks;
 mod worker;
 
+pub use admin::{Admin, AdminBackend, QueueSummary, WorkerSummary};
 pub use backend::{
     Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, Inspect, ListQuery, QueueStats,
     Requeue, Wakeup, WakeupSender,

@@ -117,6 +117,7 @@
 //! (default `mysql://root@127.0.0.1:3306/test`); start one with `cargo xtask services` or
 //! `docker compose up -d mariadb`.
 
+mod admin;
 mod claim;
 mod columns;
 mod complete;
@@ -129,6 +130,7 @@ mod retention;
 mod storage;
 mod ticks;
 
+pub use admin::MysqlAdmin;
 pub use config::{MysqlConfig, Retention, MAX_QUEUE_NAME_CHARS, MAX_UNIQUE_KEY_CHARS};
 /// The sqlx this crate is built on, so callers name the same pool and transaction types.
 pub use sqlx;

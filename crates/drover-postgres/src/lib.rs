@@ -206,6 +206,7 @@
 //! through the `psql` binary and checks migrations, wake-ups, unique keys and retention.
 //! Throughput is measured by `cargo xtask bench --backend postgres`, never by tests.
 
+mod admin;
 mod backend;
 mod config;
 mod enqueue;
@@ -217,6 +218,7 @@ mod retention;
 mod storage;
 mod ticks;
 
+pub use admin::PostgresAdmin;
 pub use config::{ClaimCommit, PostgresConfig, Retention};
 pub use drover_core::Pruned;
 pub use inspect::WorkerInfo;

@@ -100,6 +100,7 @@
 //! namespace. The restart and crash tests start their own `redis-server` on a spare loopback
 //! port, so the `redis-server` binary must be installed.
 
+mod admin;
 mod config;
 mod connection;
 mod inspect;
@@ -111,6 +112,7 @@ mod transaction;
 mod values;
 mod wakeup;
 
+pub use admin::RedisAdmin;
 pub use config::{Config, RedisConfig, MAX_BATCH};
 pub use connection::{backend_error, connect, RedisConnection};
 pub use inspect::WorkerSeen;

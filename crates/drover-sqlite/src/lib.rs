@@ -105,6 +105,7 @@
 //! [`EnqueueInTransaction`]: drover_core::EnqueueInTransaction
 //! [`SqliteConnectOptions`]: sqlx::sqlite::SqliteConnectOptions
 
+mod admin;
 mod backend;
 mod batch;
 mod codec;
@@ -119,6 +120,7 @@ mod migrate;
 mod storage;
 mod ticks;
 
+pub use admin::SqliteAdmin;
 pub use config::{Retention, SqliteConfig};
 pub use connect::{connect_options, connect_pool, BUSY_TIMEOUT, FILE_POOL_SIZE};
 pub use storage::SqliteStorage;

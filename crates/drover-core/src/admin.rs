@@ -1,0 +1,239 @@
+//! Operating every queue of a storage by name, payloads as bytes: the contract the `drover`
+//! command-line tool and the board share.
+//!
+//! A backend crate implements [`AdminBackend`] (how to open a queue's storage, how to list
+//! queues, and what it has beyond the common capabilities); every [`Admin`] operation follows
+//! from it, in one place.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+
+use crate::backend::{Cancel, Enqueue, Inspect, ListQuery, QueueStats, Requeue};
+use crate::error::BackendError;
+use crate::task::{NewTask, PushOptions, Status, TaskId, TaskInfo};
+
+/// A queue and its counts.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct QueueSummary {
+    /// The queue's name.
+    pub queue: String,
+    /// Its counts by status, and its oldest due task.
+    pub stats: QueueStats,
+}
+
+/// A worker as a storage saw it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct WorkerSummary {
+    /// The worker's name.
+    pub name: String,
+    /// The queue it claims from.
+    pub queue: String,
+    /// Tasks it is running, where the storage knows.
+    pub running: Option<u64>,
+    /// When it last claimed.
+    pub last_claim: DateTime<Utc>,
+}
+
+impl WorkerSummary {
+    /// A worker's summary (for backend implementations).
+    pub fn new(
+        name: impl Into<String>,
+        queue: impl Into<String>,
+        running: Option<u64>,
+        last_claim: DateTime<Utc>,
+    ) -> Self {
+        Self { name: name.into(), queue: queue.into(), running, last_claim }
+    }
+}
+
+/// What a backend gives [`Admin`]: a storage for any queue name, the names of its queues, and
+/// the operations beyond the common traits. Implemented by each backend crate's admin type
+/// (`PostgresAdmin`, `RedisAdmin`, ...).
+pub trait AdminBackend: Send + Sync + 'static {
+    /// A storage of one queue; its job type is irrelevant (payloads stay bytes).
+    type Storage: Inspect + Cancel + Requeue + Enqueue;
+
+    /// The backend's name, for messages (`postgres`, `redis`, ...).
+    fn name(&self) -> &'static str;
+
+    /// The storage of `queue`.
+    fn storage(&self, queue: &str) -> Self::Storage;
+
+    /// Every queue the storage holds tasks of, by name.
+    fn queue_names(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>>;
+
+    /// Create or upgrade the schema (a no-op where there is none).
+    fn migrate(&self) -> BoxFuture<'_, Result<(), BackendError>>;
+
+    /// Delete up to `limit` finished tasks of `status` older than `older_than`. Backends
+    /// without [`Prune`](crate::Prune) keep the default, which says how they bound finished
+    /// tasks instead.
+    fn prune(
+        &self,
+        queue: &str,
+        status: Status,
+        older_than: Duration,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<u64, BackendError>> {
+        let _ = (queue, status, older_than, limit);
+        let name = self.name();
+        Box::pin(async move {
+            Err(BackendError::Unsupported(format!("the {name} backend does not delete finished tasks on demand")))
+        })
+    }
+
+    /// The workers seen on `queue`. The default says the backend does not record them.
+    fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {
+        let _ = queue;
+        let name = self.name();
+        Box::pin(async move { Err(BackendError::Unsupported(format!("the {name} backend does not record workers"))) })
+    }
+}
+
+/// Queue operations by queue name: what the command-line tool and the board do. Every
+/// [`AdminBackend`] is one; object-safe, so tools hold a `Box<dyn Admin>` for whichever URL
+/// they were given.
+pub trait Admin: Send + Sync {
+    /// The backend's name.
+    fn backend(&self) -> &'static str;
+    /// Create or upgrade the schema.
+    fn migrate(&self) -> BoxFuture<'_, Result<(), BackendError>>;
+    /// Every queue with its counts, by name.
+    fn queues(&self) -> BoxFuture<'_, Result<Vec<QueueSummary>, BackendError>>;
+    /// One queue's counts.
+    fn stats<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<QueueStats, BackendError>>;
+    /// A page of a queue's tasks, newest first.
+    fn list<'a>(&'a self, queue: &'a str, query: ListQuery) -> BoxFuture<'a, Result<Vec<TaskInfo>, BackendError>>;
+    /// One task of a queue.
+    fn get<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<Option<TaskInfo>, BackendError>>;
+    /// A task by id, in whichever queue holds it.
+    fn find(&self, id: TaskId) -> BoxFuture<'_, Result<Option<TaskInfo>, BackendError>>;
+    /// Run a dead or cancelled task again (see [`Requeue`]).
+    fn requeue<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>>;
+    /// Cancel a pending or running task (see [`Cancel`]).
+    fn cancel<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>>;
+    /// Delete finished tasks of `status` older than `older_than`, in batches; returns how many.
+    fn purge<'a>(
+        &'a self,
+        queue: &'a str,
+        status: Status,
+        older_than: Duration,
+    ) -> BoxFuture<'a, Result<u64, BackendError>>;
+    /// Push an encoded job (JSON for the default codec) with options.
+    fn push<'a>(
+        &'a self,
+        queue: &'a str,
+        payload: Vec<u8>,
+        options: PushOptions,
+    ) -> BoxFuture<'a, Result<TaskId, BackendError>>;
+    /// The workers seen on `queue`, or on every queue.
+    fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>>;
+}
+
+/// How many tasks one purge statement deletes.
+const PURGE_BATCH: usize = 1_000;
+
+impl<A: AdminBackend> Admin for A {
+    fn backend(&self) -> &'static str {
+        self.name()
+    }
+
+    fn migrate(&self) -> BoxFuture<'_, Result<(), BackendError>> {
+        AdminBackend::migrate(self)
+    }
+
+    fn queues(&self) -> BoxFuture<'_, Result<Vec<QueueSummary>, BackendError>> {
+        Box::pin(async move {
+            let mut names = self.queue_names().await?;
+            names.sort();
+            names.dedup();
+            let mut queues = Vec::with_capacity(names.len());
+            for queue in names {
+                let stats = self.storage(&queue).stats().await?;
+                queues.push(QueueSummary { queue, stats });
+            }
+            Ok(queues)
+        })
+    }
+
+    fn stats<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<QueueStats, BackendError>> {
+        Box::pin(async move { self.storage(queue).stats().await })
+    }
+
+    fn list<'a>(&'a self, queue: &'a str, query: ListQuery) -> BoxFuture<'a, Result<Vec<TaskInfo>, BackendError>> {
+        Box::pin(async move { self.storage(queue).list(query).await })
+    }
+
+    fn get<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<Option<TaskInfo>, BackendError>> {
+        Box::pin(async move { self.storage(queue).get(id).await })
+    }
+
+    fn find(&self, id: TaskId) -> BoxFuture<'_, Result<Option<TaskInfo>, BackendError>> {
+        Box::pin(async move {
+            for queue in self.queue_names().await? {
+                if let Some(task) = self.storage(&queue).get(id).await? {
+                    return Ok(Some(task));
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    fn requeue<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move { self.storage(queue).requeue(id).await })
+    }
+
+    fn cancel<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move { self.storage(queue).cancel(id).await })
+    }
+
+    fn purge<'a>(
+        &'a self,
+        queue: &'a str,
+        status: Status,
+        older_than: Duration,
+    ) -> BoxFuture<'a, Result<u64, BackendError>> {
+        Box::pin(async move {
+            let mut total = 0;
+            loop {
+                let deleted = self.prune(queue, status, older_than, PURGE_BATCH).await?;
+                total += deleted;
+                if deleted < PURGE_BATCH as u64 {
+                    return Ok(total);
+                }
+            }
+        })
+    }
+
+    fn push<'a>(
+        &'a self,
+        queue: &'a str,
+        payload: Vec<u8>,
+        options: PushOptions,
+    ) -> BoxFuture<'a, Result<TaskId, BackendError>> {
+        Box::pin(async move {
+            let ids = self.storage(queue).enqueue(vec![NewTask::new(payload, options)]).await?;
+            ids.into_iter()
+                .next()
+                .ok_or_else(|| BackendError::Corrupt("the backend accepted a push but returned no task id".into()))
+        })
+    }
+
+    fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>> {
+        Box::pin(async move {
+            let queues = match queue {
+                Some(queue) => vec![queue.to_owned()],
+                None => self.queue_names().await?,
+            };
+            let mut workers = Vec::new();
+            for queue in queues {
+                workers.extend(self.queue_workers(&queue).await?);
+            }
+            Ok(workers)
+        })
+    }
+}

@@ -1,0 +1,64 @@
+//! `RedisAdmin`: every queue of a server, for the `drover` tool and the board.
+
+use drover_core::{AdminBackend, BackendError, WorkerSummary};
+use futures_util::future::BoxFuture;
+
+use crate::{RedisConfig, RedisConnection, RedisStorage};
+
+/// Every queue (namespace) of a Redis server, as [`drover_core::Admin`] operates them.
+/// Finished tasks are bounded by their time-to-live and cap ([`RedisConfig`]), not purged on
+/// demand.
+#[derive(Clone, Debug)]
+pub struct RedisAdmin {
+    conn: RedisConnection,
+}
+
+impl RedisAdmin {
+    /// Operate the queues on `conn`'s server.
+    pub fn new(conn: impl Into<RedisConnection>) -> Self {
+        Self { conn: conn.into() }
+    }
+}
+
+impl AdminBackend for RedisAdmin {
+    type Storage = RedisStorage<()>;
+
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn storage(&self, queue: &str) -> Self::Storage {
+        RedisStorage::new_with_config(self.conn.clone(), RedisConfig::default().set_namespace(queue))
+    }
+
+    fn queue_names(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
+        Box::pin(async move {
+            let any = self.storage("drover");
+            let (mut cursor, mut names) = any.queues(0).await?;
+            while cursor != 0 {
+                let (next, more) = any.queues(cursor).await?;
+                names.extend(more);
+                cursor = next;
+            }
+            Ok(names)
+        })
+    }
+
+    /// Redis has no schema.
+    fn migrate(&self) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {
+        let storage = self.storage(queue);
+        let queue = queue.to_owned();
+        Box::pin(async move {
+            Ok(storage
+                .workers()
+                .await?
+                .into_iter()
+                .map(|w| WorkerSummary::new(w.name, queue.as_str(), None, w.last_claim))
+                .collect())
+        })
+    }
+}
