@@ -1,0 +1,2 @@
+//! A worker process for the crash test. Not meant for users.
+fn main() {}

@@ -1,0 +1,433 @@
+//! The shared heart of a storage: the server handles, the claims, and the mapping of the
+//! core's claims, completions, heartbeats and hand-backs onto JetStream acks.
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use async_nats::jetstream::AckKind;
+use async_nats::Subject;
+use bytes::Bytes as Payload;
+use drover_core::{
+    BackendError, ClaimRequest, ClaimedTask, Completion, Lease, NewTask, Outcome, TaskId, WakeupSender,
+    LEASE_EXPIRED_ON_LAST_ATTEMPT,
+};
+use futures_util::StreamExt;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::NatsConfig;
+use crate::envelope::{now_ms, Envelope};
+use crate::names::{id_of_subject, Names};
+use crate::state::{Claim, State};
+use crate::topology::Topology;
+
+/// Where a copy of a task is published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    Ready,
+    Delay,
+    Dead,
+}
+
+/// One message to publish.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) route: Route,
+    pub(crate) envelope: Envelope,
+    pub(crate) payload: Payload,
+    pub(crate) msg_id: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: NatsConfig,
+    pub(crate) names: Names,
+    pub(crate) top: Topology,
+    pub(crate) state: Mutex<State>,
+    pub(crate) wakeup: WakeupSender,
+    pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `now + d`, far in the future instead of overflowing.
+fn deadline_in(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
+impl Inner {
+    pub(crate) async fn open(config: NatsConfig, queue: String) -> Result<Arc<Self>, BackendError> {
+        NatsConfig::validate_name("prefix", config.prefix())?;
+        NatsConfig::validate_name("queue", &queue)?;
+        let names = Names::new(config.prefix(), &queue);
+        let top = Topology::open(&config, &names).await?;
+        let inner = Arc::new(Self {
+            config,
+            names,
+            top,
+            state: Mutex::new(State::default()),
+            wakeup: WakeupSender::new(),
+            tasks: Mutex::new(Vec::new()),
+        });
+        inner.sweep_max_delivered().await?;
+        let weak = Arc::downgrade(&inner);
+        let mut tasks = vec![
+            tokio::spawn(reap_loop(weak.clone(), inner.config.lease_check_interval())),
+            tokio::spawn(crate::pump::pump_loop(weak.clone())),
+            tokio::spawn(wake_loop(weak.clone(), inner.top.client.clone(), inner.names.wake.clone())),
+        ];
+        if inner.config.max_deliver().is_some() {
+            tasks.push(tokio::spawn(crate::dead::advisory_loop(weak, inner.top.client.clone())));
+        }
+        *lock(&inner.tasks) = tasks;
+        Ok(inner)
+    }
+
+    fn subject(&self, route: Route, id: TaskId) -> String {
+        match route {
+            Route::Ready => self.names.ready_of(id),
+            Route::Delay => self.names.delay_of(id),
+            Route::Dead => self.names.dead_of(id),
+        }
+    }
+
+    /// Publish every message, then wait for all their acknowledgements (one pipeline). Tells
+    /// workers when any went to the work stream.
+    pub(crate) async fn publish(&self, messages: Vec<Outgoing>) -> Result<(), BackendError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let ready = messages.iter().any(|m| m.route == Route::Ready);
+        let mut acks = Vec::with_capacity(messages.len());
+        for m in messages {
+            let subject = self.subject(m.route, m.envelope.id);
+            let headers = m.envelope.headers(&m.msg_id);
+            let ack = self
+                .top
+                .js
+                .publish_with_headers(subject, headers, m.payload)
+                .await
+                .map_err(|e| BackendError::connection("publish", e))?;
+            acks.push(ack);
+        }
+        for ack in futures_util::future::join_all(acks.into_iter().map(|a| async move { a.await })).await {
+            ack.map_err(|e| BackendError::connection("publish (awaiting the stream's ack)", e))?;
+        }
+        if ready {
+            self.notify_workers().await;
+        }
+        Ok(())
+    }
+
+    /// Tell every worker of the queue (in any process) that work arrived.
+    pub(crate) async fn notify_workers(&self) {
+        if let Err(error) = self.top.client.publish(self.names.wake.clone(), Payload::new()).await {
+            tracing::debug!(%error, "could not publish a wake-up; workers will find the work at their poll");
+        }
+    }
+
+    /// Send `kind` for every delivery, then flush once.
+    pub(crate) async fn ack_all(&self, replies: Vec<(Subject, AckKind)>) -> Result<(), BackendError> {
+        if replies.is_empty() {
+            return Ok(());
+        }
+        for (reply, kind) in replies {
+            self.top.client.publish(reply, kind.into()).await.map_err(|e| BackendError::connection("ack", e))?;
+        }
+        self.top.client.flush().await.map_err(|e| BackendError::connection("flush acks", e))
+    }
+
+    pub(crate) fn enqueue_messages(tasks: &[NewTask]) -> Result<Vec<Outgoing>, BackendError> {
+        if tasks.iter().any(|t| t.priority != 0) {
+            return Err(BackendError::Unsupported(
+                "priority: a JetStream consumer delivers in stream order (nats-server 2.9 has no prioritized pulls)".into(),
+            ));
+        }
+        if tasks.iter().any(|t| t.unique_key.is_some()) {
+            return Err(BackendError::Unsupported(
+                "unique key: drover-nats does not deduplicate by key yet (only by task id)".into(),
+            ));
+        }
+        let now = now_ms();
+        Ok(tasks
+            .iter()
+            .map(|t| {
+                let mut envelope = Envelope::of_new(t);
+                let later = envelope.run_at_ms.is_some_and(|at| at > now);
+                if !later {
+                    envelope.run_at_ms = None;
+                }
+                Outgoing {
+                    route: if later { Route::Delay } else { Route::Ready },
+                    payload: t.payload.clone().into(),
+                    msg_id: t.id.to_string(),
+                    envelope,
+                }
+            })
+            .collect())
+    }
+
+    /// Pull up to `max` messages: at once if any are ready, else waiting on the server up to
+    /// the claim wait for the first.
+    pub(crate) async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        if request.max == 0 {
+            return Ok(Vec::new());
+        }
+        let deadline = deadline_in(request.lease);
+        let mut batch = self
+            .top
+            .consumer
+            .fetch()
+            .max_messages(request.max)
+            .expires(self.config.claim_wait())
+            .messages()
+            .await
+            .map_err(|e| BackendError::connection("claim (pull request)", e))?;
+        let mut out = Vec::new();
+        let mut dead = Vec::new();
+        while let Some(next) = batch.next().await {
+            let message = match next {
+                Ok(message) => message,
+                // 409 (max_ack_pending reached) and the like end the pull: return what came.
+                Err(error) if !out.is_empty() => {
+                    tracing::debug!(%error, "pull ended");
+                    break;
+                }
+                Err(error) if error.to_string().contains("409") => break,
+                Err(error) => return Err(BackendError::connection("claim", error)),
+            };
+            let (delivered, seq) = match message.info() {
+                Ok(info) => (info.delivered, info.stream_sequence),
+                Err(error) => {
+                    tracing::warn!(%error, "a delivery without JetStream metadata; skipping it");
+                    continue;
+                }
+            };
+            let Some(reply) = message.reply.clone() else { continue };
+            let Some(id) = id_of_subject(&message.subject) else {
+                dead.push((self.foreign(&message), reply));
+                continue;
+            };
+            if delivered > 1 && lock(&self.state).adopt(id, seq, &reply) {
+                continue;
+            }
+            let envelope = Envelope::from_headers(id, message.headers.as_ref());
+            let attempt = envelope.attempts.saturating_add(u32::try_from(delivered).unwrap_or(u32::MAX));
+            if attempt > envelope.max_attempts {
+                // The last attempt's lease ran out (its worker died): dead, not run again.
+                let mut envelope = envelope.pinned();
+                envelope.attempts = envelope.max_attempts;
+                envelope.last_error = Some(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned());
+                let msg_id = format!("{id}.dead.{seq}");
+                dead.push((Outgoing { route: Route::Dead, envelope, payload: message.payload.clone(), msg_id }, reply));
+                continue;
+            }
+            let claim = Claim { envelope, reply, seq, attempt, deadline, payload: message.payload.to_vec() };
+            out.push(lock(&self.state).insert(claim));
+        }
+        if !dead.is_empty() {
+            let (messages, replies): (Vec<_>, Vec<_>) = dead.into_iter().unzip();
+            self.publish(messages).await?;
+            self.ack_all(replies.into_iter().map(|r| (r, AckKind::Ack)).collect()).await?;
+        }
+        Ok(out)
+    }
+
+    /// A message on a work subject that Drover did not publish: dead, saying why.
+    fn foreign(&self, message: &async_nats::jetstream::Message) -> Outgoing {
+        let id = TaskId::new();
+        let mut envelope = Envelope::from_headers(id, message.headers.as_ref());
+        envelope.last_error = Some(format!(
+            "the message on `{}` has no task id as its last subject token: publish jobs through drover-nats",
+            message.subject
+        ));
+        Outgoing { route: Route::Dead, envelope, payload: message.payload.clone(), msg_id: format!("{id}.foreign") }
+    }
+
+    /// Apply outcomes: done is an ack; a short retry a delayed Nak; a long retry a copy in the
+    /// delay stream, then an ack; dead a copy in the dead stream, then an ack.
+    pub(crate) async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        let now = Instant::now();
+        let mut taken = Vec::with_capacity(batch.len());
+        {
+            let mut st = lock(&self.state);
+            for Completion { lease, outcome } in batch {
+                if let Some(claim) = st.take(&lease, now) {
+                    taken.push((claim, outcome));
+                }
+            }
+        }
+        let mut acks = Vec::with_capacity(taken.len());
+        let mut copies = Vec::new();
+        let mut copied = Vec::new();
+        let mut soonest: Option<Duration> = None;
+        let at = now_ms();
+        for (claim, outcome) in taken {
+            match outcome {
+                Outcome::Done => acks.push((claim.reply, AckKind::Ack)),
+                Outcome::Retry { delay, .. } if delay <= self.config.nak_delay_max() => {
+                    soonest = Some(soonest.map_or(delay, |s| s.min(delay)));
+                    acks.push((claim.reply, AckKind::Nak((!delay.is_zero()).then_some(delay))));
+                }
+                Outcome::Retry { delay, error } => {
+                    if !self.still_stored(claim.seq).await? {
+                        continue; // cancelled meanwhile
+                    }
+                    let mut envelope = claim.envelope.clone().pinned();
+                    envelope.attempts = claim.attempt;
+                    envelope.last_error = Some(error);
+                    let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+                    envelope.run_at_ms = Some(at.saturating_add(ms));
+                    let msg_id = format!("{}.retry.{}", claim.envelope.id, claim.attempt);
+                    copies.push(Outgoing { route: Route::Delay, envelope, payload: claim.payload.into(), msg_id });
+                    copied.push(claim.reply);
+                }
+                Outcome::Dead { error } => {
+                    let mut envelope = claim.envelope.clone().pinned();
+                    envelope.attempts = claim.attempt;
+                    envelope.last_error = Some(error);
+                    envelope.run_at_ms = None;
+                    let msg_id = format!("{}.dead.{}", claim.envelope.id, claim.seq);
+                    copies.push(Outgoing { route: Route::Dead, envelope, payload: claim.payload.into(), msg_id });
+                    copied.push(claim.reply);
+                }
+            }
+        }
+        // The copies are stored before the originals are acked: a crash in between runs a task
+        // twice at worst, never loses it.
+        self.publish(copies).await?;
+        acks.extend(copied.into_iter().map(|r| (r, AckKind::Ack)));
+        self.ack_all(acks).await?;
+        if let Some(delay) = soonest {
+            self.wake_after(delay);
+        }
+        Ok(())
+    }
+
+    /// Whether the work stream still holds the message (a cancel deletes it).
+    async fn still_stored(&self, seq: u64) -> Result<bool, BackendError> {
+        match self.top.work.get_raw_message(seq).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.to_string().contains("no message found") => Ok(false),
+            Err(e) => Err(BackendError::connection("look up a message", e)),
+        }
+    }
+
+    /// Wake this process's workers when a delayed Nak's message becomes due again (the
+    /// redelivery publishes nothing other processes could hear).
+    fn wake_after(&self, delay: Duration) {
+        let wakeup = self.wakeup.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            wakeup.notify();
+        });
+    }
+
+    /// Progress acks (`+WPI`) restart the server's ack timer; the local deadline moves too.
+    pub(crate) async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
+        let deadline = deadline_in(lease);
+        let replies: Vec<(Subject, AckKind)> = {
+            let mut st = lock(&self.state);
+            leases.iter().filter_map(|l| st.extend(l, deadline)).map(|r| (r, AckKind::Progress)).collect()
+        };
+        self.ack_all(replies).await
+    }
+
+    /// Hand back unstarted claims: a copy due now with the attempt taken back, then an ack
+    /// of the original (a Nak would count a delivery, and so an attempt).
+    pub(crate) async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
+        let now = Instant::now();
+        let taken: Vec<Claim> = {
+            let mut st = lock(&self.state);
+            leases.iter().filter_map(|l| st.take(l, now)).collect()
+        };
+        let mut copies = Vec::with_capacity(taken.len());
+        let mut replies = Vec::with_capacity(taken.len());
+        for claim in taken {
+            let mut envelope = claim.envelope.clone().pinned();
+            envelope.attempts = claim.attempt.saturating_sub(1);
+            envelope.run_at_ms = None;
+            let msg_id = format!("{}.release.{}", claim.envelope.id, claim.seq);
+            copies.push(Outgoing { route: Route::Ready, envelope, payload: claim.payload.into(), msg_id });
+            replies.push((claim.reply, AckKind::Ack));
+        }
+        self.publish(copies).await?;
+        self.ack_all(replies).await
+    }
+
+    /// Claims whose lease ran out: redelivered at once with a Nak (the next delivery counts
+    /// as the next attempt), or dead when it was the last attempt.
+    async fn reap(&self) {
+        let expired = lock(&self.state).expired(Instant::now());
+        if expired.is_empty() {
+            return;
+        }
+        let mut naks = Vec::new();
+        let mut dead = Vec::new();
+        let mut dead_replies = Vec::new();
+        for claim in expired {
+            if claim.attempt >= claim.envelope.max_attempts {
+                let mut envelope = claim.envelope.clone().pinned();
+                envelope.attempts = claim.attempt;
+                envelope.last_error = Some(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned());
+                let msg_id = format!("{}.dead.{}", claim.envelope.id, claim.seq);
+                dead.push(Outgoing { route: Route::Dead, envelope, payload: claim.payload.into(), msg_id });
+                dead_replies.push((claim.reply, AckKind::Ack));
+            } else {
+                naks.push((claim.reply, AckKind::Nak(None)));
+            }
+        }
+        if let Err(error) = self.ack_all(naks).await {
+            tracing::warn!(%error, "could not hand back tasks whose lease expired; the server redelivers them after ack_wait");
+        }
+        if let Err(error) = self.publish(dead).await {
+            tracing::warn!(%error, "could not dead-letter tasks whose last lease expired; the server redelivers them after ack_wait");
+            return;
+        }
+        if let Err(error) = self.ack_all(dead_replies).await {
+            tracing::warn!(%error, "could not ack dead-lettered tasks");
+        }
+        self.wakeup.notify();
+    }
+}
+
+/// Look for expired leases every `every` until the storage is dropped.
+async fn reap_loop(inner: Weak<Inner>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        inner.reap().await;
+    }
+}
+
+/// Turn messages on the queue's wake subject into wake-ups of this process's workers.
+async fn wake_loop(inner: Weak<Inner>, client: async_nats::Client, subject: String) {
+    loop {
+        match client.subscribe(subject.clone()).await {
+            Ok(mut sub) => {
+                while sub.next().await.is_some() {
+                    let Some(inner) = inner.upgrade() else { return };
+                    inner.wakeup.notify();
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not subscribe to the wake-up subject; retrying"),
+        }
+        if inner.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,84 @@
+//! The delay pump: moves tasks from the delay stream to the work stream when they are due.
+//!
+//! Every storage runs one; pumps of many processes share the durable consumer `drover_pump`,
+//! so each delayed message is handled by one of them. A message not due yet is Nak'd with
+//! its remaining wait (at most an hour), so the server redelivers it on time; the pump
+//! consumer has no `max_ack_pending` limit, so any number of delayed tasks can wait without
+//! taking room from the work consumer's. A due message is published to the work stream with
+//! a message id derived from the task and its attempt, and acked only once the work stream
+//! has stored it: a pump that dies in between publishes the same message id again, which
+//! the duplicate window drops.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use async_nats::jetstream::AckKind;
+use drover_core::BackendError;
+use futures_util::StreamExt;
+
+use crate::envelope::{now_ms, Envelope};
+use crate::inner::{Inner, Outgoing, Route};
+use crate::names::id_of_subject;
+
+/// The longest Nak delay: a longer wait is Nak'd again when it comes back.
+const MAX_HOLD: Duration = Duration::from_secs(3600);
+/// How long one pump pull waits on the server for a message.
+const PULL_WAIT: Duration = Duration::from_secs(1);
+
+pub(crate) async fn pump_loop(inner: Weak<Inner>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(strong) = inner.upgrade() else { return };
+        match strong.pump_once().await {
+            Ok(()) => backoff = Duration::from_millis(100),
+            Err(error) => {
+                tracing::warn!(%error, queue = %strong.names.queue, "delay pump: {error}; retrying");
+                drop(strong);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// One pull of up to 256 delayed messages: publish the due ones, Nak the others.
+    pub(crate) async fn pump_once(&self) -> Result<(), BackendError> {
+        let mut batch = self
+            .top
+            .pump
+            .fetch()
+            .max_messages(256)
+            .expires(PULL_WAIT)
+            .messages()
+            .await
+            .map_err(|e| BackendError::connection("delay pump pull", e))?;
+        let now = now_ms();
+        let mut due = Vec::new();
+        let mut due_replies = Vec::new();
+        let mut later = Vec::new();
+        while let Some(next) = batch.next().await {
+            let message = next.map_err(|e| BackendError::connection("delay pump pull", e))?;
+            let Some(reply) = message.reply.clone() else { continue };
+            let Some(id) = id_of_subject(&message.subject) else {
+                // Not Drover's: nothing to deliver it as. Terminate it so it stops coming back.
+                tracing::warn!(subject = %message.subject, "a message without a task id in the delay stream; dropping it");
+                later.push((reply, AckKind::Term));
+                continue;
+            };
+            let envelope = Envelope::from_headers(id, message.headers.as_ref());
+            let run_at = envelope.run_at_ms.unwrap_or(0);
+            if run_at > now {
+                let wait = Duration::from_millis(u64::try_from(run_at - now).unwrap_or(0)).min(MAX_HOLD);
+                later.push((reply, AckKind::Nak(Some(wait))));
+            } else {
+                let msg_id = format!("{id}.due.{}", envelope.attempts);
+                due.push(Outgoing { route: Route::Ready, envelope, payload: message.payload.clone(), msg_id });
+                due_replies.push((reply, AckKind::Ack));
+            }
+        }
+        self.publish(due).await?;
+        due_replies.extend(later);
+        self.ack_all(due_replies).await
+    }
+}
