@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
     pub(crate) wakeup: WakeupSender,
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The ticks bucket, opened on first use.
+    pub(crate) kv: tokio::sync::OnceCell<async_nats::jetstream::kv::Store>,
 }
 
 impl Drop for Inner {
@@ -79,6 +81,7 @@ impl Inner {
             state: Mutex::new(State::default()),
             wakeup: WakeupSender::new(),
             tasks: Mutex::new(Vec::new()),
+            kv: tokio::sync::OnceCell::new(),
         });
         inner.sweep_max_delivered().await?;
         let weak = Arc::downgrade(&inner);
@@ -128,6 +131,25 @@ impl Inner {
             self.notify_workers().await;
         }
         Ok(())
+    }
+
+    /// Publish one message and tell whether the stream already had its message id (the
+    /// duplicate window dropped it).
+    pub(crate) async fn publish_once(&self, m: Outgoing) -> Result<bool, BackendError> {
+        let route = m.route;
+        let subject = self.subject(m.route, m.envelope.id);
+        let ack = self
+            .top
+            .js
+            .publish_with_headers(subject, m.envelope.headers(&m.msg_id), m.payload)
+            .await
+            .map_err(|e| BackendError::connection("publish", e))?
+            .await
+            .map_err(|e| BackendError::connection("publish (awaiting the stream's ack)", e))?;
+        if route == Route::Ready && !ack.duplicate {
+            self.notify_workers().await;
+        }
+        Ok(ack.duplicate)
     }
 
     /// Tell every worker of the queue (in any process) that work arrived.

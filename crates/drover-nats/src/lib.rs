@@ -8,6 +8,7 @@ mod names;
 mod pump;
 mod state;
 mod storage;
+mod ticks;
 mod topology;
 
 pub use config::{NatsConfig, NatsStorageType, DEFAULT_URL};
