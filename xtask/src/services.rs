@@ -69,6 +69,19 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
+    // The production worker template's deployment files (examples/tests/deploy_files.rs).
+    for (tool, ensure) in [
+        ("systemd-analyze", crate::tools::ensure_systemd_analyze as fn() -> anyhow::Result<&'static str>),
+        ("hadolint", crate::tools::ensure_hadolint),
+    ] {
+        match ensure() {
+            Ok(done) => println!("{done} (needed by drover-examples)"),
+            Err(error) => {
+                println!("{tool} could not be installed: {error:#}\n");
+                missing_needed.push(tool);
+            }
+        }
+    }
     if missing_needed.is_empty() {
         Ok(())
     } else {
