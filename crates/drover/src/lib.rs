@@ -45,7 +45,7 @@
 //! | `amqp` | `drover::amqp`, the AMQP (RabbitMQ) backend (`drover-amqp`) |
 //! | `cron` | `drover::cron`, recurring jobs (`drover-cron`) |
 //! | `prometheus` | `drover::layers::prometheus`: `PrometheusLayer`, the queue gauges and the `/metrics` exporter (`drover-prometheus`) |
-//! | `sentry` | reserved for `drover::layers::sentry` (the `drover-sentry` crate is not built yet; the feature adds nothing today) |
+//! | `sentry` | `drover::layers::sentry`: `SentryLayer`, a transaction per job and its errors and panics, beside `sentry_tower::NewSentryLayer` (`drover-sentry`) |
 //!
 //! Backends are separate crates: add `drover-postgres`, `drover-redis`, … next to `drover`, or
 //! turn on the feature of the same name to reach them as `drover::postgres`, `drover::redis`, …
@@ -75,6 +75,13 @@ pub mod layers {
     pub mod prometheus {
         pub use drover_prometheus::*;
     }
+
+    /// Sentry: [`SentryLayer`](sentry::SentryLayer), a transaction per job and its errors and
+    /// panics, beside `sentry_tower::NewSentryLayer` (the `sentry` feature, `drover-sentry`).
+    #[cfg(feature = "sentry")]
+    pub mod sentry {
+        pub use drover_sentry::*;
+    }
 }
 
 /// Everything a typical worker program needs.
@@ -85,6 +92,34 @@ pub mod prelude {
         Status, TaskContext, TaskId, WorkerBuilder, WorkerContext,
     };
 }
+
+/// The guide's §7 Sentry snippet compiles as written (`docs/production.md`), and runs.
+///
+/// ```
+/// # use drover::prelude::*;
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Debug, Clone, Serialize, Deserialize)]
+/// # struct Email { to: String }
+/// # async fn send_email(_job: Email) -> Result<(), BoxDynError> { Ok(()) }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxDynError> {
+/// # let storage = MemoryStorage::<Email>::named("email");
+/// use sentry_tower::NewSentryLayer;
+/// use drover::{layers::sentry::SentryLayer, prelude::*};
+///
+/// # let worker =
+/// WorkerBuilder::new("email-worker")
+///     .layer(NewSentryLayer::new_from_top())
+///     .layer(SentryLayer::new())
+///     .backend(storage)
+///     .build_fn(send_email)
+/// # ;
+/// # worker.run_until(tokio::time::sleep(std::time::Duration::from_millis(10))).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(all(doctest, feature = "sentry"))]
+struct SentryDoctests;
 
 /// The README's example compiles (it runs until Ctrl+C, so it is not run).
 #[cfg(doctest)]
