@@ -122,6 +122,16 @@ enum Command {
         #[arg(long)]
         max_attempts: Option<u32>,
     },
+    /// Stop every worker's claims on a queue (pushes are still stored, running tasks finish).
+    Pause {
+        /// The queue.
+        queue: String,
+    },
+    /// Let workers claim from a paused queue again.
+    Resume {
+        /// The queue.
+        queue: String,
+    },
     /// The workers the storage has seen (PostgreSQL, Redis).
     Workers {
         /// Only this queue's.
@@ -247,6 +257,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             let id = admin.push(&queue, job.into_bytes(), options).await?;
             out.pushed(id, &queue);
+        }
+        Command::Pause { queue } => {
+            admin.set_paused(&queue, true).await?;
+            out.message(&format!("paused {queue}: workers claim nothing from it until `drover resume {queue}`"));
+        }
+        Command::Resume { queue } => {
+            admin.set_paused(&queue, false).await?;
+            out.message(&format!("resumed {queue}"));
         }
         Command::Workers { queue } => out.workers(&admin.workers(queue.as_deref()).await?),
     }

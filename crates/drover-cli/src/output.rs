@@ -132,11 +132,12 @@ impl Output {
                 let mut row = vec![q.queue.clone()];
                 row.extend(s.counts().iter().map(|(_, n)| n.to_string()));
                 row.push(oldest);
+                row.push(if q.paused { "yes" } else { "no" }.to_owned());
                 row
             })
             .collect();
         let mut header = vec!["QUEUE"];
-        header.extend(["PENDING", "SCHEDULED", "RUNNING", "DONE", "DEAD", "CANCELLED", "OLDEST DUE"]);
+        header.extend(["PENDING", "SCHEDULED", "RUNNING", "DONE", "DEAD", "CANCELLED", "OLDEST DUE", "PAUSED"]);
         table(&header, &rows);
     }
 

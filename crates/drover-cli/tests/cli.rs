@@ -125,6 +125,20 @@ async fn every_command<B: Backend>(url: &str, queue: &str, storage: B, purge_wor
     let done = held.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
     storage.complete(done).await.unwrap();
 
+    // pause and resume: claims stop and start again, and the listing says so.
+    json(url, &["push", queue, r#"{"n":5}"#]);
+    json(url, &["pause", queue]);
+    let paused = json(url, &["queues"]);
+    let ours = paused.as_array().unwrap().iter().find(|q| q["queue"] == queue).unwrap().clone();
+    assert_eq!(ours["paused"], true, "{ours}");
+    let none = storage.claim(ClaimRequest::new("cli-test-worker", 10, Duration::from_secs(60))).await.unwrap();
+    assert!(none.is_empty(), "a paused queue's claim returned {} tasks", none.len());
+    json(url, &["resume", queue]);
+    let some = storage.claim(ClaimRequest::new("cli-test-worker", 10, Duration::from_secs(60))).await.unwrap();
+    assert!(!some.is_empty(), "resumed, the queue's tasks are claimable");
+    let done = some.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    storage.complete(done).await.unwrap();
+
     // Failures scripts rely on.
     let unknown = drover(url, &["show", &TaskId::new().to_string()]);
     assert_eq!(code(&unknown), 3, "{}", stderr(&unknown));

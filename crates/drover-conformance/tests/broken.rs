@@ -7,7 +7,7 @@ use std::time::Duration;
 use drover_conformance::{checks, TestJob};
 use drover_core::{
     Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, EnqueueBatch, JsonCodec, Lease, MemoryBatch,
-    MemoryStorage, NewTask, Prune, PushOptions, PushTicks, Status, TaskId, TickPush, TickPushed, TickRecord,
+    MemoryStorage, NewTask, Pause, Prune, PushOptions, PushTicks, Status, TaskId, TickPush, TickPushed, TickRecord,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +34,8 @@ enum Fault {
     TicksNotCompared,
     /// Ticks are pushed whatever the overlap policy.
     OverlapIgnored,
+    /// The pause flag is kept, but claims ignore it.
+    PauseIgnored,
 }
 
 #[derive(Clone)]
@@ -58,6 +60,12 @@ impl Backend for Broken {
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
+        if matches!(self.fault, Fault::PauseIgnored) && self.inner.is_paused().await? {
+            self.inner.set_paused(false).await?;
+            let claimed = self.inner.claim(request).await;
+            self.inner.set_paused(true).await?;
+            return claimed;
+        }
         self.inner.claim(request).await
     }
 
@@ -112,6 +120,16 @@ impl EnqueueBatch for Broken {
 
     async fn commit_batch(&self, batch: MemoryBatch) -> Result<(), BackendError> {
         self.inner.commit_batch(batch).await
+    }
+}
+
+impl Pause for Broken {
+    async fn set_paused(&self, paused: bool) -> Result<(), BackendError> {
+        self.inner.set_paused(paused).await
+    }
+
+    async fn is_paused(&self) -> Result<bool, BackendError> {
+        self.inner.is_paused().await
     }
 }
 
@@ -251,4 +269,10 @@ async fn uncompared_ticks_fail_push_ticks() {
 #[should_panic(expected = "Overlap::Skip must skip a tick while the last task is pending")]
 async fn ignored_overlap_fails_push_ticks() {
     checks::push_ticks(broken(Fault::OverlapIgnored)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "a paused queue's claim returned")]
+async fn ignored_pause_fails_pause() {
+    checks::pause(broken(Fault::PauseIgnored)).await;
 }

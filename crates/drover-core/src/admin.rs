@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
-use crate::backend::{Cancel, Enqueue, Inspect, ListQuery, QueueStats, Requeue};
+use crate::backend::{Cancel, Enqueue, Inspect, ListQuery, Pause, QueueStats, Requeue};
 use crate::error::BackendError;
 use crate::task::{NewTask, PushOptions, Status, TaskId, TaskInfo};
 
@@ -22,6 +22,8 @@ pub struct QueueSummary {
     pub queue: String,
     /// Its counts by status, and its oldest due task.
     pub stats: QueueStats,
+    /// Whether its claims are paused.
+    pub paused: bool,
 }
 
 /// A worker as a storage saw it.
@@ -55,7 +57,7 @@ impl WorkerSummary {
 /// (`PostgresAdmin`, `RedisAdmin`, ...).
 pub trait AdminBackend: Send + Sync + 'static {
     /// A storage of one queue; its job type is irrelevant (payloads stay bytes).
-    type Storage: Inspect + Cancel + Requeue + Enqueue;
+    type Storage: Inspect + Cancel + Requeue + Enqueue + Pause;
 
     /// The backend's name, for messages (`postgres`, `redis`, ...).
     fn name(&self) -> &'static str;
@@ -132,6 +134,8 @@ pub trait Admin: Send + Sync {
     ) -> BoxFuture<'a, Result<TaskId, BackendError>>;
     /// The workers seen on `queue`, or on every queue.
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>>;
+    /// Pause (`true`) or resume (`false`) a queue's claims on every worker (see [`Pause`]).
+    fn set_paused<'a>(&'a self, queue: &'a str, paused: bool) -> BoxFuture<'a, Result<(), BackendError>>;
 }
 
 /// How many tasks one purge statement deletes.
@@ -153,8 +157,10 @@ impl<A: AdminBackend> Admin for A {
             names.dedup();
             let mut queues = Vec::with_capacity(names.len());
             for queue in names {
-                let stats = self.storage(&queue).stats().await?;
-                queues.push(QueueSummary { queue, stats });
+                let storage = self.storage(&queue);
+                let stats = storage.stats().await?;
+                let paused = storage.is_paused().await?;
+                queues.push(QueueSummary { queue, stats, paused });
             }
             Ok(queues)
         })
@@ -221,6 +227,10 @@ impl<A: AdminBackend> Admin for A {
                 .next()
                 .ok_or_else(|| BackendError::Corrupt("the backend accepted a push but returned no task id".into()))
         })
+    }
+
+    fn set_paused<'a>(&'a self, queue: &'a str, paused: bool) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move { self.storage(queue).set_paused(paused).await })
     }
 
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>> {

@@ -240,6 +240,17 @@ pub trait Cancel: Backend {
     fn cancel(&self, id: TaskId) -> impl Future<Output = Result<bool, BackendError>> + Send;
 }
 
+/// Stop and restart a queue's claims. While a queue is paused, every worker's claims on it,
+/// on every node, return nothing (expired leases wait too); pushes are still stored, and
+/// running tasks finish. The flag is kept by the storage, so it holds across restarts.
+pub trait Pause: Backend {
+    /// Pause (`true`) or resume (`false`) the queue.
+    fn set_paused(&self, paused: bool) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Whether the queue is paused.
+    fn is_paused(&self) -> impl Future<Output = Result<bool, BackendError>> + Send;
+}
+
 /// Run finished tasks again.
 pub trait Requeue: Backend {
     /// Make a dead or cancelled task pending again, due now, with its attempts reset. Returns

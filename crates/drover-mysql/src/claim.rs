@@ -42,6 +42,7 @@ START TRANSACTION;
 SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, t.payload, 0 AS expired
   FROM (SELECT id FROM drover_tasks
       WHERE queue = {queue} AND status = 'pending' AND run_at <= UTC_TIMESTAMP(6)
+        AND NOT EXISTS (SELECT 1 FROM drover_queue_settings WHERE queue = {queue} AND paused)
       ORDER BY priority_rank, run_at, id LIMIT {scan}) AS pick
   STRAIGHT_JOIN drover_tasks AS t ON t.id = pick.id
   WHERE t.status = 'pending' AND t.run_at <= UTC_TIMESTAMP(6)
@@ -49,6 +50,7 @@ SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, t.payload, 0 
 SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, t.payload, 1 AS expired
   FROM (SELECT id FROM drover_tasks
       WHERE queue = {queue} AND status = 'running' AND lease_expires_at <= UTC_TIMESTAMP(6)
+        AND NOT EXISTS (SELECT 1 FROM drover_queue_settings WHERE queue = {queue} AND paused)
       ORDER BY lease_expires_at LIMIT {scan}) AS pick
   STRAIGHT_JOIN drover_tasks AS t ON t.id = pick.id
   WHERE t.status = 'running' AND t.lease_expires_at <= UTC_TIMESTAMP(6)

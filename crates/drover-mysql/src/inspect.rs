@@ -124,3 +124,35 @@ where
         Ok(result)
     }
 }
+
+impl<T, C> drover_core::Pause for MysqlStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_paused(&self, paused: bool) -> Result<(), BackendError> {
+        self.check()?;
+        sqlx::query(
+            "INSERT INTO drover_queue_settings (queue, paused, updated_at) VALUES (?, ?, UTC_TIMESTAMP(6)) \
+             ON DUPLICATE KEY UPDATE paused = VALUES(paused), updated_at = VALUES(updated_at)",
+        )
+        .bind(self.queue_name())
+        .bind(paused)
+        .execute(self.pool())
+        .await
+        .map_err(|e| backend_error("pause or resume the queue", e))?;
+        if !paused {
+            self.shared.wakeup.notify();
+        }
+        Ok(())
+    }
+
+    async fn is_paused(&self) -> Result<bool, BackendError> {
+        let paused: Option<bool> = sqlx::query_scalar("SELECT paused FROM drover_queue_settings WHERE queue = ?")
+            .bind(self.queue_name())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| backend_error("read whether the queue is paused", e))?;
+        Ok(paused.unwrap_or(false))
+    }
+}

@@ -15,6 +15,7 @@ use crate::error::backend_error;
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "tasks", sql: include_str!("../migrations/0001_tasks.sql") },
     Migration { version: 2, name: "cron_ticks", sql: include_str!("../migrations/0002_cron_ticks.sql") },
+    Migration { version: 3, name: "queue_settings", sql: include_str!("../migrations/0003_queue_settings.sql") },
 ];
 
 /// The advisory lock that serializes `setup` across processes (`GET_LOCK` works on MySQL and

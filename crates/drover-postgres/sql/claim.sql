@@ -2,11 +2,13 @@
 -- statement. Two index-ordered scans feed it: due pending tasks (tasks_pending_claim_idx, in
 -- claim order) and running tasks whose lease expired (tasks_running_lease_idx). SKIP LOCKED
 -- makes concurrent claims take disjoint tasks. An expired task on its last attempt is made
--- dead ($5 is the error) instead of being run again.
+-- dead ($5 is the error) instead of being run again. A paused queue (drover.queue_settings)
+-- claims nothing: its one-row probe is evaluated once per statement.
 WITH expired AS (
     SELECT id, priority, run_at, attempt, max_attempts
     FROM drover.tasks
     WHERE queue = $1 AND status = 'running' AND lease_expires_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND paused)
     ORDER BY lease_expires_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -21,6 +23,7 @@ due AS (
     SELECT id, priority, run_at
     FROM drover.tasks
     WHERE queue = $1 AND status = 'pending' AND run_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND paused)
     ORDER BY priority DESC, run_at, id
     LIMIT $2
     FOR UPDATE SKIP LOCKED

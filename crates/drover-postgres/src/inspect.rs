@@ -194,3 +194,40 @@ impl<T, C> PostgresStorage<T, C> {
             .collect())
     }
 }
+
+impl<T, C> drover_core::Pause for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_paused(&self, paused: bool) -> Result<(), BackendError> {
+        sqlx::query(
+            "INSERT INTO drover.queue_settings (queue, paused) VALUES ($1, $2) \
+             ON CONFLICT (queue) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()",
+        )
+        .bind(self.queue_name())
+        .bind(paused)
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| db_error("pause or resume the queue", e))?;
+        if !paused {
+            // Idle workers of other processes hear the NOTIFY, ours the local hub.
+            sqlx::query("SELECT pg_notify('drover_tasks', $1)::text")
+                .bind(self.queue_name())
+                .execute(&self.inner.pool)
+                .await
+                .map_err(|e| db_error("resume the queue (notify)", e))?;
+            self.inner.hub.notify_local(self.queue_name());
+        }
+        Ok(())
+    }
+
+    async fn is_paused(&self) -> Result<bool, BackendError> {
+        let paused: Option<bool> = sqlx::query_scalar("SELECT paused FROM drover.queue_settings WHERE queue = $1")
+            .bind(self.queue_name())
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("read whether the queue is paused", e))?;
+        Ok(paused.unwrap_or(false))
+    }
+}

@@ -8,6 +8,11 @@ local lease = tonumber(ARGV[8])
 local worker = ARGV[9]
 local now = now_ms()
 
+-- A paused queue (the key `<prefix>:paused` exists) claims nothing, expired leases included.
+if redis.call('EXISTS', PREFIX .. ':paused') == 1 then
+  return {}
+end
+
 -- Expired leases: pending again, ahead of newer work of their priority (run_at unchanged);
 -- on the last attempt the task is dead instead, so a job that kills its worker cannot run
 -- forever.

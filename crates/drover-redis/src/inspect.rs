@@ -214,3 +214,37 @@ fn with_deadline(fields: Value, deadline: Value) -> Value {
     }
     Value::Array(flat)
 }
+
+impl<T, C> drover_core::Pause for RedisStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_paused(&self, paused: bool) -> Result<(), BackendError> {
+        self.check_namespace()?;
+        let key = format!("{}:paused", self.shared.keys.prefix);
+        let mut conn = self.shared.conn.clone();
+        let mut pipe = redis::pipe();
+        if paused {
+            pipe.cmd("SET").arg(&key).arg(1).ignore();
+        } else {
+            // Idle workers everywhere claim again at once.
+            pipe.cmd("DEL").arg(&key).ignore().cmd("PUBLISH").arg(&self.shared.keys.channel).arg("push").ignore();
+        }
+        let () = pipe.query_async(&mut conn).await.map_err(|e| backend_error("pause or resume the queue", e))?;
+        if !paused {
+            self.shared.wakeup.notify();
+        }
+        Ok(())
+    }
+
+    async fn is_paused(&self) -> Result<bool, BackendError> {
+        self.check_namespace()?;
+        let mut conn = self.shared.conn.clone();
+        redis::cmd("EXISTS")
+            .arg(format!("{}:paused", self.shared.keys.prefix))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend_error("read whether the queue is paused", e))
+    }
+}

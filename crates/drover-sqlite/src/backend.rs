@@ -24,9 +24,9 @@ pub(crate) const CHECK_EVERY_MS: i64 = 1_000;
 /// open, costs no write lock.
 const CLAIMABLE: &str = "\
 SELECT EXISTS (SELECT 1 FROM drover_tasks
-               WHERE queue = ?1 AND status = 'pending' AND run_at <= ?2)
+               WHERE queue = ?1 AND status = 'pending' AND run_at <= ?2 AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1))
     OR EXISTS (SELECT 1 FROM drover_tasks
-               WHERE queue = ?1 AND status = 'running' AND lease_expires_at <= ?2)";
+               WHERE queue = ?1 AND status = 'running' AND lease_expires_at <= ?2 AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1))";
 
 /// A task whose lease expired on its last attempt is dead, not claimed again: a job that
 /// kills its worker must not run forever. It runs before every claim, in the same
@@ -48,12 +48,12 @@ SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_exp
 WHERE id IN (
     SELECT id FROM (
         SELECT * FROM (SELECT id, priority, run_at FROM drover_tasks
-                       WHERE queue = ? AND status = 'pending' AND run_at <= ?
+                       WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1)
                        ORDER BY priority DESC, run_at, id LIMIT ?)
         UNION ALL
         SELECT * FROM (SELECT id, priority, run_at FROM drover_tasks
                        WHERE queue = ? AND status = 'running' AND lease_expires_at <= ?
-                             AND attempt < max_attempts
+                             AND attempt < max_attempts AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1)
                        ORDER BY priority DESC, run_at, id LIMIT ?)
     )
     ORDER BY priority DESC, run_at, id LIMIT ?
@@ -68,7 +68,7 @@ UPDATE drover_tasks
 SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_expires_at = ?,
     claimed_by = ?, updated_at = ?
 WHERE id IN (SELECT id FROM drover_tasks
-             WHERE queue = ? AND status = 'pending' AND run_at <= ?
+             WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1)
              ORDER BY priority DESC, run_at, id LIMIT ?)
 RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at";
 

@@ -238,3 +238,35 @@ impl<T: Send + 'static, C: Codec<T>> SqliteStorage<T, C> {
         RetentionService::new(self.clone(), self.inner.config.retention().clone()).run_once().await
     }
 }
+
+impl<T, C> drover_core::Pause for SqliteStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_paused(&self, paused: bool) -> Result<(), BackendError> {
+        sqlx::query(
+            "INSERT INTO drover_queue_settings (queue, paused, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at",
+        )
+        .bind(self.inner.queue.clone())
+        .bind(i64::from(paused))
+        .bind(crate::codec::now_millis())
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| sql("pausing or resuming the queue", e))?;
+        if !paused {
+            self.notify();
+        }
+        Ok(())
+    }
+
+    async fn is_paused(&self) -> Result<bool, BackendError> {
+        let paused: Option<i64> = sqlx::query_scalar("SELECT paused FROM drover_queue_settings WHERE queue = ?1")
+            .bind(self.inner.queue.clone())
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(|e| sql("reading whether the queue is paused", e))?;
+        Ok(paused.unwrap_or(0) != 0)
+    }
+}

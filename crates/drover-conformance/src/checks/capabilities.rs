@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use drover_core::{
     BackendError, Cancel, Completion, Enqueue, EnqueueBatch, EnqueueInTransaction, Inspect, ListQuery, NewTask,
-    Outcome, Prune, PushOptions, Requeue, Status, TaskId,
+    Outcome, Pause, Prune, PushOptions, Requeue, Status, TaskId,
 };
 
 use crate::harness::{
@@ -317,4 +317,31 @@ pub async fn prune<B: Prune + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
         "complete running",
         backend.complete(vec![Completion { lease: claimed[6].lease(), outcome: Outcome::Done }]).await,
     );
+}
+
+/// A paused queue's claims return nothing, expired leases included, while pushes are still
+/// stored; resumed, everything is claimable again.
+pub async fn pause<B: Pause + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    assert!(!ok("is_paused", backend.is_paused().await), "conformance: a new queue must not be paused");
+    ok("push_bulk", backend.push_bulk((0..3).map(TestJob::ok)).await);
+    let held = claim_n(&backend, 1, SHORT_LEASE, Duration::from_secs(2)).await;
+    assert_eq!(held.len(), 1);
+    ok("pause", backend.set_paused(true).await);
+    assert!(ok("is_paused", backend.is_paused().await), "conformance: set_paused(true) must pause the queue");
+    ok("push while paused", backend.push(TestJob::ok(3)).await);
+    // Past the held claim's lease: it expired, and still nothing is claimable.
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(200)).await;
+    let during = claim_n(&backend, 1, Duration::from_secs(30), Duration::from_millis(500)).await;
+    assert!(during.is_empty(), "conformance: a paused queue's claim returned {} tasks", during.len());
+    ok("resume", backend.set_paused(false).await);
+    assert!(!ok("is_paused", backend.is_paused().await));
+    let after = claim_n(&backend, 4, Duration::from_secs(30), Duration::from_secs(5)).await;
+    assert_eq!(
+        after.len(),
+        4,
+        "conformance: resumed, the 2 waiting tasks, the expired one and the one pushed while paused must be claimable"
+    );
+    let done = after.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    ok("complete", backend.complete(done).await);
 }

@@ -30,6 +30,8 @@ pub(super) struct QueueState {
     unique: HashMap<String, TaskId>,
     /// Each schedule's last tick and the task of the last pushed one.
     ticks: BTreeMap<String, (DateTime<Utc>, Option<TaskId>)>,
+    /// While set, claims return nothing.
+    pub(super) paused: bool,
     seq: u64,
     next_token: i64,
 }
@@ -124,6 +126,9 @@ impl QueueState {
     }
 
     pub(super) fn claim(&mut self, max: usize, lease: std::time::Duration, now: DateTime<Utc>) -> Vec<ClaimedTask> {
+        if self.paused {
+            return Vec::new();
+        }
         // Expired leases: the task is claimable again, ahead of newer work of its priority.
         while let Some(&(deadline, id)) = self.leases.first() {
             if deadline > now {

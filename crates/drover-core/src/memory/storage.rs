@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::state::QueueState;
 use crate::backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, Inspect, ListQuery, QueueStats, Requeue, Wakeup, WakeupSender,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, Inspect, ListQuery, Pause, QueueStats, Requeue, Wakeup,
+    WakeupSender,
 };
 use crate::codec::{Codec, JsonCodec};
 use crate::error::BackendError;
@@ -151,6 +152,24 @@ where
 {
     async fn enqueue(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
         Ok(self.enqueue_now(tasks))
+    }
+}
+
+impl<T, C> Pause for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_paused(&self, paused: bool) -> Result<(), BackendError> {
+        self.shared.lock().paused = paused;
+        if !paused {
+            self.shared.wakeup.notify();
+        }
+        Ok(())
+    }
+
+    async fn is_paused(&self) -> Result<bool, BackendError> {
+        Ok(self.shared.lock().paused)
     }
 }
 
