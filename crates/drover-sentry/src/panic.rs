@@ -68,3 +68,48 @@ pub(crate) fn message_of_payload(payload: &(dyn Any + Send)) -> &str {
         "a panic with a payload that is not a string"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapped(PanicError);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("while sending")
+        }
+    }
+
+    impl StdError for Wrapped {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_panic_error_is_found_anywhere_in_the_chain() {
+        let wrapped = Wrapped(PanicError("kaboom".into()));
+        assert_eq!(message_in_chain(&wrapped), Some("kaboom"));
+        assert_eq!(message_in_chain(&PanicError("direct".into())), Some("direct"));
+        let plain: Box<dyn StdError> = "boom".into();
+        assert_eq!(message_in_chain(&*plain), None);
+    }
+
+    #[test]
+    fn payload_messages_are_read_like_the_workers() {
+        assert_eq!(message_of_payload(&"static"), "static");
+        assert_eq!(message_of_payload(&String::from("owned")), "owned");
+        assert_eq!(message_of_payload(&42_u8), "a panic with a payload that is not a string");
+    }
+
+    #[test]
+    fn the_layer_event_looks_like_the_integrations() {
+        let event = event("kaboom");
+        assert_eq!(event.level, Level::Fatal);
+        let exception = &event.exception.values[0];
+        assert_eq!((exception.ty.as_str(), exception.value.as_deref()), ("panic", Some("kaboom")));
+        assert_eq!(exception.mechanism.as_ref().and_then(|m| m.handled), Some(false));
+    }
+}
