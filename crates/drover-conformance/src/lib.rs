@@ -48,7 +48,7 @@ pub use harness::{
 /// Groups: `core` (every backend), `priorities` or `refuses_priorities`, `unique_keys` or
 /// `refuses_unique_keys` (every backend runs one of each pair), `cancel`, `requeue`, `inspect`,
 /// `batches` (`EnqueueBatch`), `transactions` (`EnqueueInTransaction`), `prune` (`Prune`),
-/// `ticks` (`PushTicks`), `pause` (`Pause`).
+/// `ticks` (`PushTicks`), `pause` (`Pause`), `global_concurrency` (`GlobalConcurrency`).
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:ident; $($group:ident),+ $(,)?) => {
@@ -71,6 +71,7 @@ macro_rules! conformance_tests {
     (@group inspect, $factory:ident) => { mod inspect { $crate::conformance_tests!(@tests $factory; inspect); } };
     (@group prune, $factory:ident) => { mod prune { $crate::conformance_tests!(@tests $factory; prune); } };
     (@group batches, $factory:ident) => { mod batches { $crate::conformance_tests!(@tests $factory; batched_enqueue); } };
+    (@group global_concurrency, $factory:ident) => { mod global_concurrency { $crate::conformance_tests!(@tests $factory; global_concurrency); } };
     (@group pause, $factory:ident) => { mod pause { $crate::conformance_tests!(@tests $factory; pause); } };
     (@group ticks, $factory:ident) => { mod ticks { $crate::conformance_tests!(@tests $factory; push_ticks); } };
     (@group transactions, $factory:ident) => { mod transactions { $crate::conformance_tests!(@tests $factory; transactional_enqueue); } };

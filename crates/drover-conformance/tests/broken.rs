@@ -7,7 +7,7 @@ use std::time::Duration;
 use drover_conformance::{checks, TestJob};
 use drover_core::{
     Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, EnqueueBatch, JsonCodec, Lease, MemoryBatch,
-    MemoryStorage, NewTask, Pause, Prune, PushOptions, PushTicks, Status, TaskId, TickPush, TickPushed, TickRecord,
+    GlobalConcurrency, MemoryStorage, NewTask, Pause, Prune, PushOptions, PushTicks, Status, TaskId, TickPush, TickPushed, TickRecord,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -36,6 +36,8 @@ enum Fault {
     OverlapIgnored,
     /// The pause flag is kept, but claims ignore it.
     PauseIgnored,
+    /// The cap is counted per claim, not across claims.
+    CapPerClaim,
 }
 
 #[derive(Clone)]
@@ -65,6 +67,15 @@ impl Backend for Broken {
             let claimed = self.inner.claim(request).await;
             self.inner.set_paused(true).await?;
             return claimed;
+        }
+        if matches!(self.fault, Fault::CapPerClaim) {
+            if let Some(cap) = self.inner.max_running().await? {
+                // Each claim alone respects the cap; together they exceed it.
+                self.inner.set_max_running(None).await?;
+                let claimed = self.inner.claim(ClaimRequest::new("broken", request.max.min(cap as usize), request.lease)).await;
+                self.inner.set_max_running(Some(cap)).await?;
+                return claimed;
+            }
         }
         self.inner.claim(request).await
     }
@@ -120,6 +131,16 @@ impl EnqueueBatch for Broken {
 
     async fn commit_batch(&self, batch: MemoryBatch) -> Result<(), BackendError> {
         self.inner.commit_batch(batch).await
+    }
+}
+
+impl GlobalConcurrency for Broken {
+    async fn set_max_running(&self, max: Option<u32>) -> Result<(), BackendError> {
+        self.inner.set_max_running(max).await
+    }
+
+    async fn max_running(&self) -> Result<Option<u32>, BackendError> {
+        self.inner.max_running().await
     }
 }
 
@@ -275,4 +296,10 @@ async fn ignored_overlap_fails_push_ticks() {
 #[should_panic(expected = "a paused queue's claim returned")]
 async fn ignored_pause_fails_pause() {
     checks::pause(broken(Fault::PauseIgnored)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "with a cap of 3, concurrent claims took")]
+async fn a_cap_per_claim_fails_global_concurrency() {
+    checks::global_concurrency(broken(Fault::CapPerClaim)).await;
 }

@@ -251,6 +251,18 @@ pub trait Pause: Backend {
     fn is_paused(&self) -> impl Future<Output = Result<bool, BackendError>> + Send;
 }
 
+/// A cap on a queue's running tasks across every worker and node, kept by the storage and
+/// enforced in the claim itself: while `n` tasks of the queue hold live leases, claims return
+/// nothing more. Slots are held by leases, so a killed worker's come back when its leases
+/// expire. The worker's own `concurrency` still applies beside it.
+pub trait GlobalConcurrency: Backend {
+    /// Cap the queue's running tasks at `max` (`None` removes the cap).
+    fn set_max_running(&self, max: Option<u32>) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// The cap, if any.
+    fn max_running(&self) -> impl Future<Output = Result<Option<u32>, BackendError>> + Send;
+}
+
 /// Run finished tasks again.
 pub trait Requeue: Backend {
     /// Make a dead or cancelled task pending again, due now, with its attempts reset. Returns

@@ -55,7 +55,7 @@ mod worker;
 
 pub use admin::{Admin, AdminBackend, QueueSummary, WorkerSummary};
 pub use backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, Inspect, ListQuery, Pause, QueueStats,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, GlobalConcurrency, Inspect, ListQuery, Pause, QueueStats,
     Requeue, Wakeup, WakeupSender,
 };
 pub use backoff::Backoff;

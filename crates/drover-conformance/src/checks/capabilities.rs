@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use drover_core::{
     BackendError, Cancel, Completion, Enqueue, EnqueueBatch, EnqueueInTransaction, Inspect, ListQuery, NewTask,
-    Outcome, Pause, Prune, PushOptions, Requeue, Status, TaskId,
+    GlobalConcurrency, Outcome, Pause, Prune, PushOptions, Requeue, Status, TaskId,
 };
 
 use crate::harness::{
@@ -343,5 +343,45 @@ pub async fn pause<B: Pause + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
         "conformance: resumed, the 2 waiting tasks, the expired one and the one pushed while paused must be claimable"
     );
     let done = after.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    ok("complete", backend.complete(done).await);
+}
+
+/// A queue's cap on running tasks holds across concurrent claims; a finished task frees its
+/// slot; an expired lease gives its slot back; without the cap, everything is claimable.
+pub async fn global_concurrency<B: GlobalConcurrency + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    assert_eq!(ok("max_running", backend.max_running().await), None, "conformance: a new queue has no cap");
+    ok("set_max_running", backend.set_max_running(Some(3)).await);
+    assert_eq!(ok("max_running", backend.max_running().await), Some(3));
+    ok("push_bulk", backend.push_bulk((0..12).map(TestJob::ok)).await);
+
+    // Six claimers at once, each asking for 5: three tasks in all.
+    let claims = (0..6).map(|_| claim(&backend, 5, Duration::from_secs(30)));
+    let first: Vec<_> = futures_util::future::join_all(claims).await.into_iter().flatten().collect();
+    assert_eq!(first.len(), 3, "conformance: with a cap of 3, concurrent claims took {} tasks", first.len());
+    assert!(claim(&backend, 5, Duration::from_secs(30)).await.is_empty(), "conformance: no slot is free");
+
+    // A finished task frees one slot.
+    ok("complete", backend.complete(vec![Completion { lease: first[0].lease(), outcome: Outcome::Done }]).await);
+    let second = claim_n(&backend, 5, Duration::from_secs(30), Duration::from_millis(500)).await;
+    assert_eq!(second.len(), 1, "conformance: one finished task frees exactly one slot, got {}", second.len());
+
+    // Finish all, then hold the three slots with short leases and let them expire.
+    let done = first[1..].iter().chain(&second).map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    ok("complete", backend.complete(done).await);
+    let held = claim_n(&backend, 3, SHORT_LEASE, Duration::from_secs(2)).await;
+    assert_eq!(held.len(), 3);
+    assert!(claim(&backend, 5, Duration::from_secs(30)).await.is_empty(), "conformance: the held slots are taken");
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(200)).await;
+    let after_expiry = claim_n(&backend, 3, Duration::from_secs(30), Duration::from_secs(2)).await;
+    assert_eq!(after_expiry.len(), 3, "conformance: expired leases must give their slots back");
+    let done = after_expiry.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    ok("complete", backend.complete(done).await);
+
+    // Without the cap: the remaining 5 tasks at once.
+    ok("set_max_running", backend.set_max_running(None).await);
+    let rest = claim_n(&backend, 5, Duration::from_secs(30), Duration::from_secs(2)).await;
+    assert_eq!(rest.len(), 5, "conformance: without a cap every due task is claimable");
+    let done = rest.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
     ok("complete", backend.complete(done).await);
 }

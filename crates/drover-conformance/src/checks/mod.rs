@@ -10,7 +10,7 @@ mod worker;
 
 pub use basic::{bulk_push, claim_limit_is_honoured, push_claim_ack, scheduling};
 pub use capabilities::{
-    batched_enqueue, cancel, inspect, pause, priorities, prune, refuses_priorities, refuses_unique_keys, requeue_dead,
+    batched_enqueue, cancel, global_concurrency, inspect, pause, priorities, prune, refuses_priorities, refuses_unique_keys, requeue_dead,
     transactional_enqueue, unique_keys,
 };
 pub use lease::{

@@ -32,6 +32,8 @@ pub(super) struct QueueState {
     ticks: BTreeMap<String, (DateTime<Utc>, Option<TaskId>)>,
     /// While set, claims return nothing.
     pub(super) paused: bool,
+    /// The cap on running tasks (live leases), if any.
+    pub(super) max_running: Option<u32>,
     seq: u64,
     next_token: i64,
 }
@@ -150,6 +152,10 @@ impl QueueState {
             record.info.status = Status::Pending;
             self.index_pending(id, now);
         }
+        let max = match self.max_running {
+            Some(cap) => max.min((cap as usize).saturating_sub(self.leases.len())),
+            None => max,
+        };
         // Scheduled tasks that are due now.
         while let Some(&(at, id)) = self.scheduled.first() {
             if at > now {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::state::QueueState;
 use crate::backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, Inspect, ListQuery, Pause, QueueStats, Requeue, Wakeup,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, GlobalConcurrency, Inspect, ListQuery, Pause, QueueStats, Requeue, Wakeup,
     WakeupSender,
 };
 use crate::codec::{Codec, JsonCodec};
@@ -170,6 +170,22 @@ where
 
     async fn is_paused(&self) -> Result<bool, BackendError> {
         Ok(self.shared.lock().paused)
+    }
+}
+
+impl<T, C> GlobalConcurrency for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_max_running(&self, max: Option<u32>) -> Result<(), BackendError> {
+        self.shared.lock().max_running = max;
+        self.shared.wakeup.notify();
+        Ok(())
+    }
+
+    async fn max_running(&self) -> Result<Option<u32>, BackendError> {
+        Ok(self.shared.lock().max_running)
     }
 }
 
