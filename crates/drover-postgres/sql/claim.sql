@@ -3,12 +3,15 @@
 -- claim order) and running tasks whose lease expired (tasks_running_lease_idx). SKIP LOCKED
 -- makes concurrent claims take disjoint tasks. An expired task on its last attempt is made
 -- dead ($5 is the error) instead of being run again. A paused queue (drover.queue_settings)
--- claims nothing: its one-row probe is evaluated once per statement.
+-- claims nothing: its one-row probe is evaluated once per statement. Nor does a capped queue
+-- (max_running) in this form: its claims take the locked path (backend.rs), which counts
+-- the live leases under the settings row's lock and runs this statement with the marker
+-- below removed.
 WITH expired AS (
     SELECT id, priority, run_at, attempt, max_attempts
     FROM drover.tasks
     WHERE queue = $1 AND status = 'running' AND lease_expires_at <= now()
-      AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND paused)
+      AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND (paused /*CAPPED*/))
     ORDER BY lease_expires_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -23,7 +26,7 @@ due AS (
     SELECT id, priority, run_at
     FROM drover.tasks
     WHERE queue = $1 AND status = 'pending' AND run_at <= now()
-      AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND paused)
+      AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND (paused /*CAPPED*/))
     ORDER BY priority DESC, run_at, id
     LIMIT $2
     FOR UPDATE SKIP LOCKED

@@ -1,5 +1,6 @@
 //! The consume side: claim, complete, extend, release, wake-ups.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -78,24 +79,83 @@ where
         if max == 0 {
             return Ok(Vec::new());
         }
-        let mut rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(self.inner.claim_sql.clone()))
+        let capped = self.inner.capped.load(Ordering::Relaxed);
+        let mut rows = if capped { Vec::new() } else { self.claim_rows(&self.inner.pool, false, max, request).await? };
+        // A capped queue's plain claim takes nothing: an empty claim looks whether the queue
+        // is capped, and then claims under the settings row's lock.
+        if rows.is_empty() && (capped || self.cap(&self.inner.pool, false).await?.is_some()) {
+            rows = self.fetch_capped(max, request).await?;
+        }
+        Ok(Self::claimed(rows))
+    }
+
+    /// The claim statement, plain or capped, on `conn`.
+    async fn claim_rows<'c, E>(
+        &self,
+        conn: E,
+        capped: bool,
+        max: usize,
+        request: &ClaimRequest,
+    ) -> Result<Vec<ClaimRow>, BackendError>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+    {
+        let sql = if capped { &self.inner.capped_claim_sql } else { &self.inner.claim_sql };
+        sqlx::query_as(AssertSqlSafe(sql.clone()))
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .bind(micros(request.lease))
             .bind(&*request.worker)
             .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
-            .fetch_all(&self.inner.pool)
+            .fetch_all(conn)
             .await
-            .map_err(|e| db_error("claim", e))?;
-        // RETURNING has no order: hand tasks out in claim order.
+            .map_err(|e| db_error("claim", e))
+    }
+
+    /// The queue's cap, if it has one and is not paused; `lock` takes the settings row's lock.
+    async fn cap<'c, E>(&self, conn: E, lock: bool) -> Result<Option<i32>, BackendError>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+    {
+        let sql = if lock { CAP_LOCK_SQL } else { CAP_SQL };
+        sqlx::query_scalar(sql)
+            .bind(self.queue_name())
+            .fetch_optional(conn)
+            .await
+            .map_err(|e| db_error("claim (cap)", e))
+    }
+
+    /// The claim of a capped queue: lock its settings row (claims of the queue queue up
+    /// here), count the live leases in a statement of its own (so it sees every claim
+    /// committed before the lock was granted), claim at most the free slots, commit.
+    async fn fetch_capped(&self, max: usize, request: &ClaimRequest) -> Result<Vec<ClaimRow>, BackendError> {
+        let mut tx = self.inner.pool.begin().await.map_err(|e| db_error("claim (begin)", e))?;
+        let Some(cap) = self.cap(&mut *tx, true).await? else {
+            self.inner.capped.store(false, Ordering::Relaxed);
+            drop(tx);
+            return self.claim_rows(&self.inner.pool, false, max, request).await;
+        };
+        self.inner.capped.store(true, Ordering::Relaxed);
+        let running: i64 = sqlx::query_scalar(RUNNING_SQL)
+            .bind(self.queue_name())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| db_error("claim (running tasks)", e))?;
+        let free = usize::try_from(i64::from(cap) - running).unwrap_or(0);
+        let rows = if free == 0 { Vec::new() } else { self.claim_rows(&mut *tx, true, max.min(free), request).await? };
+        tx.commit().await.map_err(|e| db_error("claim (commit)", e))?;
+        Ok(rows)
+    }
+
+    /// Claimed rows as tasks, in claim order (RETURNING has no order).
+    fn claimed(mut rows: Vec<ClaimRow>) -> Vec<ClaimedTask> {
         rows.sort_unstable_by(|a, b| b.5.cmp(&a.5).then(a.6.cmp(&b.6)).then(a.0.cmp(&b.0)));
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|(id, token, attempt, max_attempts, payload, _, run_at)| {
                 ClaimedTask::new(task_id(id), LeaseToken(token), count(attempt), count(max_attempts), payload)
                     .with_run_at(run_at)
             })
-            .collect())
+            .collect()
     }
 
     /// One completion statement.
@@ -205,3 +265,13 @@ where
         self.inner.hub.subscribe(self.queue_name())
     }
 }
+
+/// The queue's cap, when it has one and is not paused.
+const CAP_SQL: &str =
+    "SELECT max_running FROM drover.queue_settings WHERE queue = $1 AND max_running IS NOT NULL AND NOT paused";
+/// The same, locking the row for the claim's transaction.
+const CAP_LOCK_SQL: &str = "SELECT max_running FROM drover.queue_settings \
+     WHERE queue = $1 AND max_running IS NOT NULL AND NOT paused FOR UPDATE";
+/// Tasks holding live leases (tasks_running_lease_idx).
+const RUNNING_SQL: &str =
+    "SELECT count(*) FROM drover.tasks WHERE queue = $1 AND status = 'running' AND lease_expires_at > now()";

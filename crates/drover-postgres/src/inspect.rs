@@ -231,3 +231,40 @@ where
         Ok(paused.unwrap_or(false))
     }
 }
+
+impl<T, C> drover_core::GlobalConcurrency for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_max_running(&self, max: Option<u32>) -> Result<(), BackendError> {
+        let max = max.map(|n| i32::try_from(n.max(1)).unwrap_or(i32::MAX));
+        sqlx::query(
+            "INSERT INTO drover.queue_settings (queue, max_running) VALUES ($1, $2) \
+             ON CONFLICT (queue) DO UPDATE SET max_running = EXCLUDED.max_running, updated_at = now()",
+        )
+        .bind(self.queue_name())
+        .bind(max)
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| db_error("set the queue's cap", e))?;
+        // Claims notice the cap on their own; wake idle workers so a raised cap is used at once.
+        sqlx::query("SELECT pg_notify('drover_tasks', $1)::text")
+            .bind(self.queue_name())
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("set the queue's cap (notify)", e))?;
+        self.inner.hub.notify_local(self.queue_name());
+        Ok(())
+    }
+
+    async fn max_running(&self) -> Result<Option<u32>, BackendError> {
+        let max: Option<Option<i32>> =
+            sqlx::query_scalar("SELECT max_running FROM drover.queue_settings WHERE queue = $1")
+                .bind(self.queue_name())
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(|e| db_error("read the queue's cap", e))?;
+        Ok(max.flatten().and_then(|n| u32::try_from(n).ok()))
+    }
+}

@@ -18,6 +18,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "finished_index", sql: include_str!("../migrations/0003_finished_index.sql") },
     Migration { version: 4, name: "cron_ticks", sql: include_str!("../migrations/0004_cron_ticks.sql") },
     Migration { version: 5, name: "queue_settings", sql: include_str!("../migrations/0005_queue_settings.sql") },
+    Migration { version: 6, name: "max_running", sql: include_str!("../migrations/0006_max_running.sql") },
 ];
 
 /// The advisory lock key ("drover" in ASCII) that serializes concurrent set-ups.
@@ -130,6 +131,6 @@ mod tests {
     #[test]
     fn versions_increase_by_one() {
         assert!(migrate::versions_are_consecutive(MIGRATIONS));
-        assert_eq!(latest_version(), 5);
+        assert_eq!(latest_version(), 6);
     }
 }

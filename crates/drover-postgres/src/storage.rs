@@ -25,6 +25,10 @@ pub(crate) struct Inner {
     pub(crate) hub: Arc<Hub>,
     /// Shared, so each claim hands sqlx a reference count instead of a copy of the text.
     pub(crate) claim_sql: Arc<str>,
+    /// The claim of a capped queue, run under the settings row's lock.
+    pub(crate) capped_claim_sql: Arc<str>,
+    /// Whether the queue was capped at the last look: its claims take the locked path.
+    pub(crate) capped: std::sync::atomic::AtomicBool,
 }
 
 /// A PostgreSQL queue: tasks live in `drover.tasks`, claimed with `FOR UPDATE SKIP LOCKED`,
@@ -96,11 +100,15 @@ impl<T, C> PostgresStorage<T, C> {
         // `config()` reports the queue in use, not only one set explicitly.
         let config = config.set_queue(queue.clone());
         let hub = Hub::for_pool(&pool);
-        let claim_sql = match config.claim_commit() {
-            ClaimCommit::Synchronous => Arc::from(CLAIM_SQL),
-            ClaimCommit::Asynchronous => Arc::from(CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT)),
+        let claim = match config.claim_commit() {
+            ClaimCommit::Synchronous => CLAIM_SQL.to_owned(),
+            ClaimCommit::Asynchronous => CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT),
         };
-        Self { inner: Arc::new(Inner { pool, config, queue, hub, claim_sql }), _job: PhantomData }
+        let claim_sql = Arc::from(claim.replace("/*CAPPED*/", "OR max_running IS NOT NULL"));
+        let capped_claim_sql = Arc::from(claim);
+        let capped = std::sync::atomic::AtomicBool::new(false);
+        let inner = Inner { pool, config, queue, hub, claim_sql, capped_claim_sql, capped };
+        Self { inner: Arc::new(inner), _job: PhantomData }
     }
 
     /// A storage of another job type or queue on the same pool and listener.

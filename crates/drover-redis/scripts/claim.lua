@@ -55,6 +55,15 @@ if #due > 0 then
   zadd(K_READY, ready)
 end
 
+-- A cap on the queue's running tasks (`<prefix>:max_running`, GlobalConcurrency): the live
+-- leases are the running tasks, expired ones having just been taken back above.
+local cap = redis.call('GET', PREFIX .. ':max_running')
+if cap then
+  local free = tonumber(cap) - redis.call('ZCARD', K_LEASES)
+  if free < max then max = free end
+  if max <= 0 then return {} end
+end
+
 local out = {}
 local popped = redis.call('ZPOPMIN', K_READY, math.min(max, BUDGET))
 local n = #popped / 2

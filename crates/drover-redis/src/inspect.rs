@@ -248,3 +248,34 @@ where
             .map_err(|e| backend_error("read whether the queue is paused", e))
     }
 }
+
+impl<T, C> drover_core::GlobalConcurrency for RedisStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_max_running(&self, max: Option<u32>) -> Result<(), BackendError> {
+        self.check_namespace()?;
+        let key = format!("{}:max_running", self.shared.keys.prefix);
+        let mut conn = self.shared.conn.clone();
+        let mut pipe = redis::pipe();
+        match max {
+            Some(n) => pipe.cmd("SET").arg(&key).arg(n.max(1)).ignore(),
+            None => pipe.cmd("DEL").arg(&key).ignore(),
+        };
+        pipe.cmd("PUBLISH").arg(&self.shared.keys.channel).arg("push").ignore();
+        let () = pipe.query_async(&mut conn).await.map_err(|e| backend_error("set the queue's cap", e))?;
+        self.shared.wakeup.notify();
+        Ok(())
+    }
+
+    async fn max_running(&self) -> Result<Option<u32>, BackendError> {
+        self.check_namespace()?;
+        let mut conn = self.shared.conn.clone();
+        redis::cmd("GET")
+            .arg(format!("{}:max_running", self.shared.keys.prefix))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend_error("read the queue's cap", e))
+    }
+}
