@@ -132,6 +132,17 @@ enum Command {
         /// The queue.
         queue: String,
     },
+    /// Cap a queue's running tasks across every worker and node (PostgreSQL, Redis).
+    Limit {
+        /// The queue.
+        queue: String,
+        /// At most this many of its tasks run at once, on all workers together.
+        #[arg(long, conflicts_with = "unlimited", required_unless_present = "unlimited")]
+        max_running: Option<u32>,
+        /// Remove the cap.
+        #[arg(long)]
+        unlimited: bool,
+    },
     /// The workers the storage has seen (PostgreSQL, Redis).
     Workers {
         /// Only this queue's.
@@ -265,6 +276,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Resume { queue } => {
             admin.set_paused(&queue, false).await?;
             out.message(&format!("resumed {queue}"));
+        }
+        Command::Limit { queue, max_running, .. } => {
+            if max_running == Some(0) {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    "--max-running 0 would stop the queue: use `drover pause` for that",
+                ));
+            }
+            admin.set_max_running(&queue, max_running).await?;
+            match max_running {
+                Some(n) => out.message(&format!("{queue}: at most {n} tasks run at once, across every worker")),
+                None => out.message(&format!("{queue}: no cap on running tasks")),
+            }
         }
         Command::Workers { queue } => out.workers(&admin.workers(queue.as_deref()).await?),
     }

@@ -133,11 +133,22 @@ impl Output {
                 row.extend(s.counts().iter().map(|(_, n)| n.to_string()));
                 row.push(oldest);
                 row.push(if q.paused { "yes" } else { "no" }.to_owned());
+                row.push(q.max_running.map_or_else(|| "-".to_owned(), |n| n.to_string()));
                 row
             })
             .collect();
         let mut header = vec!["QUEUE"];
-        header.extend(["PENDING", "SCHEDULED", "RUNNING", "DONE", "DEAD", "CANCELLED", "OLDEST DUE", "PAUSED"]);
+        header.extend([
+            "PENDING",
+            "SCHEDULED",
+            "RUNNING",
+            "DONE",
+            "DEAD",
+            "CANCELLED",
+            "OLDEST DUE",
+            "PAUSED",
+            "MAX RUNNING",
+        ]);
         table(&header, &rows);
     }
 

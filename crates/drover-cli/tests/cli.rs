@@ -139,6 +139,24 @@ async fn every_command<B: Backend>(url: &str, queue: &str, storage: B, purge_wor
     let done = some.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
     storage.complete(done).await.unwrap();
 
+    // limit: a cap on running tasks across workers, shown by queues.
+    let limited = drover(url, &["limit", queue, "--max-running", "2"]);
+    assert!(limited.status.success(), "{}", stderr(&limited));
+    let queues = json(url, &["queues"]);
+    let ours = queues.as_array().unwrap().iter().find(|q| q["queue"] == queue).unwrap().clone();
+    assert_eq!(ours["max_running"], 2, "{ours}");
+    for n in 0..4 {
+        json(url, &["push", queue, &format!(r#"{{"n":{}}}"#, 10 + n)]);
+    }
+    let capped = storage.claim(ClaimRequest::new("cli-test-worker", 10, Duration::from_secs(60))).await.unwrap();
+    assert_eq!(capped.len(), 2, "the cap holds the claim to 2");
+    let done = capped.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    storage.complete(done).await.unwrap();
+    assert!(drover(url, &["limit", queue, "--unlimited"]).status.success());
+    let queues = json(url, &["queues"]);
+    assert!(queues.as_array().unwrap().iter().find(|q| q["queue"] == queue).unwrap()["max_running"].is_null());
+    assert_eq!(code(&drover(url, &["limit", queue, "--max-running", "0"])), 2);
+
     // Failures scripts rely on.
     let unknown = drover(url, &["show", &TaskId::new().to_string()]);
     assert_eq!(code(&unknown), 3, "{}", stderr(&unknown));

@@ -24,6 +24,8 @@ pub struct QueueSummary {
     pub stats: QueueStats,
     /// Whether its claims are paused.
     pub paused: bool,
+    /// Its cap on running tasks across every worker, if any.
+    pub max_running: Option<u32>,
 }
 
 /// A worker as a storage saw it.
@@ -88,6 +90,24 @@ pub trait AdminBackend: Send + Sync + 'static {
         })
     }
 
+    /// The queue's cap on running tasks ([`GlobalConcurrency`](crate::GlobalConcurrency)); the
+    /// default, for backends without caps, is none.
+    fn max_running(&self, queue: &str) -> BoxFuture<'_, Result<Option<u32>, BackendError>> {
+        let _ = queue;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Set or remove the queue's cap; the default says the backend has no caps.
+    fn set_max_running(&self, queue: &str, max: Option<u32>) -> BoxFuture<'_, Result<(), BackendError>> {
+        let _ = (queue, max);
+        let name = self.name();
+        Box::pin(async move {
+            Err(BackendError::Unsupported(format!(
+                "the {name} backend has no cap on a queue's running tasks (PostgreSQL, Redis and memory have)"
+            )))
+        })
+    }
+
     /// The workers seen on `queue`. The default says the backend does not record them.
     fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {
         let _ = queue;
@@ -136,6 +156,8 @@ pub trait Admin: Send + Sync {
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>>;
     /// Pause (`true`) or resume (`false`) a queue's claims on every worker (see [`Pause`]).
     fn set_paused<'a>(&'a self, queue: &'a str, paused: bool) -> BoxFuture<'a, Result<(), BackendError>>;
+    /// Cap a queue's running tasks across every worker, or remove the cap (`None`).
+    fn set_max_running<'a>(&'a self, queue: &'a str, max: Option<u32>) -> BoxFuture<'a, Result<(), BackendError>>;
 }
 
 /// How many tasks one purge statement deletes.
@@ -160,7 +182,8 @@ impl<A: AdminBackend> Admin for A {
                 let storage = self.storage(&queue);
                 let stats = storage.stats().await?;
                 let paused = storage.is_paused().await?;
-                queues.push(QueueSummary { queue, stats, paused });
+                let max_running = self.max_running(&queue).await?;
+                queues.push(QueueSummary { queue, stats, paused, max_running });
             }
             Ok(queues)
         })
@@ -231,6 +254,10 @@ impl<A: AdminBackend> Admin for A {
 
     fn set_paused<'a>(&'a self, queue: &'a str, paused: bool) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move { self.storage(queue).set_paused(paused).await })
+    }
+
+    fn set_max_running<'a>(&'a self, queue: &'a str, max: Option<u32>) -> BoxFuture<'a, Result<(), BackendError>> {
+        AdminBackend::set_max_running(self, queue, max)
     }
 
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>> {

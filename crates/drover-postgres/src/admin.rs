@@ -76,4 +76,14 @@ impl AdminBackend for PostgresAdmin {
                 .collect())
         })
     }
+
+    fn max_running(&self, queue: &str) -> BoxFuture<'_, Result<Option<u32>, BackendError>> {
+        let storage = self.storage(queue);
+        Box::pin(async move { drover_core::GlobalConcurrency::max_running(&storage).await })
+    }
+
+    fn set_max_running(&self, queue: &str, max: Option<u32>) -> BoxFuture<'_, Result<(), BackendError>> {
+        let storage = self.storage(queue);
+        Box::pin(async move { drover_core::GlobalConcurrency::set_max_running(&storage, max).await })
+    }
 }
