@@ -9,6 +9,8 @@
 mod amqp;
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "nats")]
+mod nats;
 #[cfg(feature = "pgmq")]
 mod pgmq;
 #[cfg(feature = "postgres")]
@@ -29,7 +31,7 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq"];
+const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -164,6 +166,8 @@ async fn run_backend(
         "sqlite" => sqlite::run(workload, on_result).await,
         #[cfg(feature = "pgmq")]
         "pgmq" => pgmq::run(workload, on_result).await,
+        #[cfg(feature = "nats")]
+        "nats" => nats::run(workload, on_result).await,
         other => anyhow::bail!("no bench for backend `{other}` in this build (run it through `cargo xtask bench`)"),
     }
 }

@@ -19,7 +19,9 @@ Measured by `cargo xtask bench`, never by timed tests. The standard workload (DE
 - **drain**: 10,000 jobs enqueued first, then one worker (`parallelize(tokio::spawn)`) with a
   no-op handler, timed from its start until every job has run and the worker has stopped.
 - **drain with a layer** (memory only): the drain at concurrency 10 with one observing layer
-  on the worker (`PrometheusLayer`), beside the bare worker measured in the same rounds.
+  on the worker (`PrometheusLayer`; or `NewSentryLayer` + `SentryLayer` with a client that
+  samples every transaction and discards what it sends), beside the bare worker measured in
+  the same rounds.
 - **latency**: a running worker at concurrency 50 while jobs are pushed one at a time at a
   steady 1,000 jobs/s for 3 s; time from `push` to the handler's start, p50 and p99.
 

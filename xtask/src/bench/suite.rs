@@ -252,7 +252,7 @@ async fn drain<B: Enqueue<Job = BenchJob>>(
 }
 
 /// The observing layers a drain can run with.
-pub const LAYERS: &[&str] = &["none", "prometheus"];
+pub const LAYERS: &[&str] = &["none", "prometheus", "sentry"];
 
 /// Drains at the first drain concurrency with each of [`LAYERS`] on the worker, the layers
 /// taking turns within each round so that the machine's drift hits them alike; the median of
@@ -272,6 +272,7 @@ where
     }
     let concurrency = workload.drain_concurrency[0];
     let registry = prometheus_registry()?;
+    let _sentry = sentry_client();
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); LAYERS.len()];
     for _ in 0..workload.runs.max(1) {
         for (i, layer) in LAYERS.iter().enumerate() {
@@ -290,6 +291,14 @@ where
                     let worker = builder.layer(layer).data(progress.clone()).build_fn(handle);
                     tokio::spawn(worker.run_until(stop))
                 }
+                "sentry" => {
+                    let worker = builder
+                        .layer(sentry_tower::NewSentryLayer::new_from_top())
+                        .layer(drover_sentry::SentryLayer::new())
+                        .data(progress.clone())
+                        .build_fn(handle);
+                    tokio::spawn(worker.run_until(stop))
+                }
                 _ => tokio::spawn(builder.data(progress.clone()).build_fn(handle).run_until(stop)),
             };
             finish(worker, &progress, workload.timeout, "layered drain").await?;
@@ -302,6 +311,20 @@ where
         on_result(&Measurement::LayeredDrain { layer, n: workload.n, concurrency, per_s });
     }
     Ok(())
+}
+
+/// A Sentry client on the main hub that samples every transaction and drops every envelope
+/// (the cost measured is the layer's, not a network's).
+fn sentry_client() -> sentry::ClientInitGuard {
+    struct Discard;
+    impl sentry::Transport for Discard {
+        fn send_envelope(&self, _envelope: sentry::Envelope) {}
+    }
+    let transport: std::sync::Arc<dyn sentry::TransportFactory> =
+        std::sync::Arc::new(|_: &sentry::ClientOptions| -> std::sync::Arc<dyn sentry::Transport> { std::sync::Arc::new(Discard) });
+    let mut options = sentry::ClientOptions::new().dsn("https://public@127.0.0.1/1").traces_sample_rate(1.0);
+    options.transport = Some(transport);
+    sentry::init(options)
 }
 
 /// Job metrics on a registry of the bench's own.
