@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::state::QueueState;
 use crate::backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, GlobalConcurrency, Inspect, ListQuery, Pause, QueueStats, Requeue, Wakeup,
-    WakeupSender,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, GlobalConcurrency, Inspect, ListQuery, Pause, QueueStats,
+    Requeue, Wakeup, WakeupSender,
 };
 use crate::codec::{Codec, JsonCodec};
 use crate::error::BackendError;
