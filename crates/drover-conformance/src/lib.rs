@@ -33,6 +33,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod checks;
+pub mod processes;
 mod harness;
 pub mod seed;
 

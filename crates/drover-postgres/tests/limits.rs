@@ -1,0 +1,16 @@
+//! Limits across worker processes, against the real PostgreSQL server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use drover_conformance::TestJob;
+use drover_postgres::{PostgresConfig, PostgresStorage};
+
+/// 4 processes x concurrency 20 on a queue capped at 5, one killed with SIGKILL midway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_concurrency_across_processes() {
+    drover_conformance::processes::global_concurrency("global_concurrency_across_processes", |queue| async move {
+        PostgresStorage::<TestJob>::new_with_config(common::pool().await, PostgresConfig::new(queue))
+    })
+    .await;
+}
