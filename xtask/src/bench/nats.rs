@@ -17,7 +17,8 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
     let result = run_suite(workload, on_result, move |queue| {
         let keep = keep.clone();
         async move {
-            let queue: String = queue.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+            let queue: String =
+                queue.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
             let config = NatsConfig::from_env().set_queue(queue).set_storage(NatsStorageType::File);
             let storage = NatsStorage::<BenchJob>::connect(config)
                 .await

@@ -6,7 +6,7 @@ use drover_core::Backend;
 use drover_postgres::sqlx::{self, postgres::PgPoolOptions};
 use drover_postgres::{ClaimCommit, PostgresConfig, PostgresStorage};
 
-use super::suite::{run_suite_cleaning, BenchJob, Measurement, Workload};
+use super::suite::{capped_drains, run_suite_cleaning, BenchJob, Measurement, Workload};
 
 /// Delete the tasks of one bench queue.
 const DELETE_QUEUE: &str = "DELETE FROM drover.tasks WHERE queue = $1";
@@ -34,23 +34,21 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
     PostgresStorage::setup(&pool).await?;
     sqlx::query("DELETE FROM drover.tasks WHERE queue LIKE 'bench\\_%'").execute(&pool).await?;
     sqlx::query("VACUUM ANALYZE drover.tasks").execute(&pool).await?;
-    run_suite_cleaning(
-        workload,
-        on_result,
-        |queue| {
-            let pool = pool.clone();
-            async move { Ok(PostgresStorage::<BenchJob>::new_with_config(pool, config(queue)?)) }
-        },
-        |last| {
-            let pool = pool.clone();
-            async move {
-                sqlx::query(DELETE_QUEUE).bind(last.queue()).execute(&pool).await?;
-                // What autovacuum does on a normal server (this CI server turns it off): each
-                // run starts without the previous runs' dead rows.
-                sqlx::query("VACUUM drover.tasks").execute(&pool).await?;
-                Ok(())
-            }
-        },
-    )
-    .await
+    let mut on_result = on_result;
+    let make = |queue: String| {
+        let pool = pool.clone();
+        async move { Ok(PostgresStorage::<BenchJob>::new_with_config(pool, config(queue)?)) }
+    };
+    let clean = |last: PostgresStorage<BenchJob>| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(DELETE_QUEUE).bind(last.queue()).execute(&pool).await?;
+            // What autovacuum does on a normal server (this CI server turns it off): each
+            // run starts without the previous runs' dead rows.
+            sqlx::query("VACUUM drover.tasks").execute(&pool).await?;
+            Ok(())
+        }
+    };
+    run_suite_cleaning(workload, &mut on_result, make, clean).await?;
+    capped_drains(workload, &mut on_result, make, clean).await
 }

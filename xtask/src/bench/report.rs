@@ -22,6 +22,9 @@ Measured by `cargo xtask bench`, never by timed tests. The standard workload (DE
   on the worker (`PrometheusLayer`; or `NewSentryLayer` + `SentryLayer` with a client that
   samples every transaction and discards what it sends), beside the bare worker measured in
   the same rounds.
+- **drain with a cap that never binds** (PostgreSQL, Redis): the drain at concurrency 10 on a
+  queue whose `GlobalConcurrency` cap is 1,000,000, beside an uncapped queue in the same
+  rounds: what the capped claim path costs.
 - **latency**: a running worker at concurrency 50 while jobs are pushed one at a time at a
   steady 1,000 jobs/s for 3 s; time from `push` to the handler's start, p50 and p99.
 
@@ -101,7 +104,11 @@ impl Measurement {
                 format!("| {name} | {} | {concurrency} | {} jobs/s |", thousands(n as f64), thousands(per_s))
             }
             Self::LayeredDrain { layer, n, concurrency, per_s } => {
-                let what = if layer == "none" { "drain, bare worker (same rounds as the layers)".to_owned() } else { format!("drain with {layer} layer") };
+                let what = match layer {
+                    "none" => "drain, bare worker (same rounds as the variants below)".to_owned(),
+                    "prometheus" | "sentry" => format!("drain with the {layer} layer"),
+                    other => format!("drain with {other}"),
+                };
                 format!("| {what} | {} | {concurrency} | {} jobs/s |", thousands(n as f64), thousands(per_s))
             }
             Self::Latency { rate_per_s, n, concurrency, p50_ms, p99_ms } => format!(

@@ -77,13 +77,34 @@ impl Workload {
 /// One result.
 #[derive(Clone, Debug)]
 pub enum Measurement {
-    EnqueueBulk { n: u64, per_s: f64 },
-    EnqueueSingle { n: u64, per_s: f64 },
-    Drain { n: u64, concurrency: usize, per_s: f64 },
+    EnqueueBulk {
+        n: u64,
+        per_s: f64,
+    },
+    EnqueueSingle {
+        n: u64,
+        per_s: f64,
+    },
+    Drain {
+        n: u64,
+        concurrency: usize,
+        per_s: f64,
+    },
     /// A drain with one observing layer on the worker (`none`: the bare worker, measured in
     /// the same rounds for comparison).
-    LayeredDrain { layer: &'static str, n: u64, concurrency: usize, per_s: f64 },
-    Latency { rate_per_s: u64, n: u64, concurrency: usize, p50_ms: f64, p99_ms: f64 },
+    LayeredDrain {
+        layer: &'static str,
+        n: u64,
+        concurrency: usize,
+        per_s: f64,
+    },
+    Latency {
+        rate_per_s: u64,
+        n: u64,
+        concurrency: usize,
+        p50_ms: f64,
+        p99_ms: f64,
+    },
 }
 
 /// The throughput measurements, each repeated [`Workload::runs`] times.
@@ -313,6 +334,48 @@ where
     Ok(())
 }
 
+/// Drains at the first drain concurrency on a queue without a cap and on one with a cap that
+/// never binds (1,000,000 running tasks), taking turns within each round; the median of
+/// [`Workload::runs`] rounds for each. `clean` gets each run's storage when it is done.
+#[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
+pub async fn capped_drains<B, F, Fut, C, CFut>(
+    workload: &Workload,
+    mut on_result: impl FnMut(&Measurement),
+    mut make_backend: F,
+    clean: C,
+) -> anyhow::Result<()>
+where
+    B: Enqueue<Job = BenchJob> + drover_core::GlobalConcurrency,
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = anyhow::Result<B>>,
+    C: Fn(B) -> CFut,
+    CFut: Future<Output = anyhow::Result<()>>,
+{
+    if !wanted("cap") {
+        return Ok(());
+    }
+    let concurrency = workload.drain_concurrency[0];
+    let variants = ["none", "a cap that never binds"];
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for _ in 0..workload.runs.max(1) {
+        for (i, runs) in results.iter_mut().enumerate() {
+            let backend = make_backend(queue_name(if i == 0 { "drain_uncapped" } else { "drain_capped" })).await?;
+            if i == 1 {
+                backend.set_max_running(Some(1_000_000)).await?;
+            }
+            let measured = drain(backend.clone(), workload, concurrency).await?;
+            runs.push(measured.per_s());
+            clean(backend).await?;
+        }
+    }
+    for (layer, mut runs) in variants.into_iter().zip(results) {
+        runs.sort_by(f64::total_cmp);
+        let per_s = runs.get(runs.len() / 2).copied().unwrap_or(0.0);
+        on_result(&Measurement::LayeredDrain { layer, n: workload.n, concurrency, per_s });
+    }
+    Ok(())
+}
+
 /// A Sentry client on the main hub that samples every transaction and drops every envelope
 /// (the cost measured is the layer's, not a network's).
 fn sentry_client() -> sentry::ClientInitGuard {
@@ -321,7 +384,9 @@ fn sentry_client() -> sentry::ClientInitGuard {
         fn send_envelope(&self, _envelope: sentry::Envelope) {}
     }
     let transport: std::sync::Arc<dyn sentry::TransportFactory> =
-        std::sync::Arc::new(|_: &sentry::ClientOptions| -> std::sync::Arc<dyn sentry::Transport> { std::sync::Arc::new(Discard) });
+        std::sync::Arc::new(|_: &sentry::ClientOptions| -> std::sync::Arc<dyn sentry::Transport> {
+            std::sync::Arc::new(Discard)
+        });
     let mut options = sentry::ClientOptions::new().dsn("https://public@127.0.0.1/1").traces_sample_rate(1.0);
     options.transport = Some(transport);
     sentry::init(options)
