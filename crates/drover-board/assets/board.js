@@ -1,0 +1,109 @@
+// The Drover board's pages: load the current path's fragment (rendered and escaped by the
+// server) from the API, refresh it every 2 s and on each board event unless paused, and send
+// actions as POSTs with the CSRF header. No dependencies.
+(function () {
+  "use strict";
+  var api = document.querySelector('meta[name="drover-api"]').getAttribute("content");
+  var main = document.getElementById("board");
+  var flash = document.getElementById("flash");
+  var toggle = document.getElementById("live");
+  var status = document.getElementById("live-status");
+  var paused = window.localStorage.getItem("drover-board-paused") === "1";
+  var last = null;
+  var busy = false;
+
+  function fragmentUrl() {
+    var path = location.pathname;
+    var query = location.search;
+    if (path === "/" || path === "") {
+      path = "/overview";
+    } else if (path === "/tasks") {
+      var id = new URLSearchParams(query).get("id") || "";
+      path = "/tasks/" + encodeURIComponent(id.trim());
+      query = "";
+    }
+    return api + "/ui" + path + query;
+  }
+
+  function toLogin() {
+    location.href = "/_board/login?next=" + encodeURIComponent(location.pathname + location.search);
+  }
+
+  function refresh() {
+    if (busy) return Promise.resolve();
+    busy = true;
+    return fetch(fragmentUrl(), { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (response.status === 401) { toLogin(); return null; }
+        return response.text();
+      })
+      .then(function (html) {
+        if (html !== null && html !== last) {
+          last = html;
+          main.innerHTML = html;
+        }
+        status.textContent = paused ? "paused" : "updated " + new Date().toLocaleTimeString();
+      })
+      .catch(function (error) { status.textContent = "cannot reach the board: " + error; })
+      .then(function () { busy = false; });
+  }
+
+  function show(message, ok) {
+    flash.textContent = message;
+    flash.className = ok ? "ok" : "error";
+  }
+
+  main.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-post]");
+    if (!form) return;
+    event.preventDefault();
+    var confirmText = form.getAttribute("data-confirm");
+    if (confirmText && !window.confirm(confirmText)) return;
+    var body = {};
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name) return;
+      body[field.name] = field.type === "number" ? Number(field.value) : field.value;
+    });
+    fetch(api + form.getAttribute("data-post"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-Drover-Csrf": "1", "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body)
+    })
+      .then(function (response) {
+        if (response.status === 401) { toLogin(); return; }
+        return response.json().then(function (answer) {
+          show(answer.message || answer.error || response.statusText, response.ok);
+        });
+      })
+      .catch(function (error) { show("the action failed: " + error, false); })
+      .then(refresh);
+  });
+
+  function showLive() {
+    toggle.textContent = paused ? "Resume live updates" : "Pause live updates";
+    toggle.setAttribute("aria-pressed", paused ? "true" : "false");
+  }
+  toggle.addEventListener("click", function () {
+    paused = !paused;
+    window.localStorage.setItem("drover-board-paused", paused ? "1" : "0");
+    showLive();
+    if (!paused) refresh(); else status.textContent = "paused";
+  });
+  showLive();
+
+  document.getElementById("find").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var id = event.target.elements.id.value.trim();
+    if (id) location.href = "/tasks?id=" + encodeURIComponent(id);
+  });
+
+  window.setInterval(function () {
+    if (!paused && !document.hidden) refresh();
+  }, 2000);
+  if (window.EventSource) {
+    var events = new EventSource(api + "/events");
+    events.addEventListener("board", function () { if (!paused) refresh(); });
+  }
+  refresh();
+})();

@@ -1,0 +1,272 @@
+//! The fragments the UI's pages show: overview, queue, task, workers. Rendered on the server,
+//! escaped here, inserted as they are by `board.js`.
+
+use std::fmt::Write;
+
+use chrono::Utc;
+use drover_core::{ListQuery, Status, TaskInfo};
+
+use super::{seg, when, E};
+use crate::auth::Role;
+use crate::view::{QueueView, WorkerView};
+
+/// How much of an error a task list shows.
+const ERROR_PREVIEW: usize = 140;
+
+fn queue_href(store: &str, queue: &str) -> String {
+    format!("/stores/{}/queues/{}", seg(store), seg(queue))
+}
+
+fn task_href(store: &str, queue: &str, id: &str) -> String {
+    format!("{}/tasks/{}", queue_href(store, queue), seg(id))
+}
+
+/// A button that `board.js` turns into a `POST` to `path` under the API.
+fn action(path: &str, label: &str, class: &str, confirm: Option<&str>) -> String {
+    let confirm = confirm.map(|c| format!(" data-confirm=\"{}\"", E(c))).unwrap_or_default();
+    format!(
+        "<form class=\"action\" data-post=\"{}\"{confirm}><button type=\"submit\" class=\"{class}\">{}</button></form>",
+        E(path),
+        E(label)
+    )
+}
+
+fn pause_action(store: &str, queue: &str, paused: bool) -> String {
+    if paused {
+        action(&format!("{}/resume", queue_href(store, queue)), "Resume", "resume", None)
+    } else {
+        action(
+            &format!("{}/pause", queue_href(store, queue)),
+            "Pause",
+            "pause",
+            Some("Pause this queue? No worker on any node claims from it until it is resumed."),
+        )
+    }
+}
+
+fn status_badge(status: &str) -> String {
+    format!("<span class=\"badge status-{0}\">{0}</span>", E(status))
+}
+
+/// Every queue of every store.
+pub(crate) fn overview(stores: &[(String, &'static str)], queues: &[QueueView], role: Role) -> String {
+    let now = Utc::now();
+    let mut out = String::from("<h1>Queues</h1>");
+    if stores.is_empty() {
+        out.push_str("<p class=\"muted\">No store is registered: call <code>ApiBuilder::register</code>.</p>");
+    }
+    for (store, backend) in stores {
+        let _ = write!(out, "<section class=\"store\" data-store=\"{0}\"><h2>{0} <small>{1}</small></h2>", E(store), E(backend));
+        let rows: Vec<&QueueView> = queues.iter().filter(|q| &q.store == store).collect();
+        if rows.is_empty() {
+            out.push_str("<p class=\"muted\">No queue holds tasks yet.</p></section>");
+            continue;
+        }
+        out.push_str(
+            "<table class=\"queues\"><thead><tr><th>queue</th><th>pending</th><th>scheduled</th><th>running</th>\
+             <th>done</th><th>dead</th><th>cancelled</th><th>head waited</th><th>state</th><th></th></tr></thead><tbody>",
+        );
+        for q in rows {
+            let href = queue_href(store, &q.queue);
+            let count = |status: &str, n: u64| {
+                let class = if status == "dead" && n > 0 { " class=\"alert\"" } else { "" };
+                format!("<td data-count=\"{status}\"{class}><a href=\"{}?status={status}\">{n}</a></td>", E(&href))
+            };
+            let waited = q.oldest_due_at.map(|t| when(t, now)).unwrap_or_else(|| "—".to_owned());
+            let state = if q.paused { "<span class=\"badge paused\">paused</span>" } else { "<span class=\"badge\">active</span>" };
+            let actions = if role == Role::Operator { pause_action(store, &q.queue, q.paused) } else { String::new() };
+            let _ = write!(
+                out,
+                "<tr data-queue=\"{}\"><td><a href=\"{}\">{}</a></td>{}<td>{}</td>{}{}{}{}<td>{waited}</td><td>{state}</td><td>{actions}</td></tr>",
+                E(&q.queue),
+                E(&href),
+                E(&q.queue),
+                count("pending", q.counts.pending),
+                q.counts.scheduled,
+                count("running", q.counts.running),
+                count("done", q.counts.done),
+                count("dead", q.counts.dead),
+                count("cancelled", q.counts.cancelled),
+            );
+        }
+        out.push_str("</tbody></table></section>");
+    }
+    out
+}
+
+/// One queue: counts as tabs, its tasks by status with paging, pause and purge.
+pub(crate) fn queue_page(q: &QueueView, tasks: &[TaskInfo], query: &ListQuery, role: Role) -> String {
+    let now = Utc::now();
+    let href = queue_href(&q.store, &q.queue);
+    let mut out = format!(
+        "<nav class=\"crumbs\"><a href=\"/\">Queues</a> / {} / </nav><h1>{}{}</h1>",
+        E(&q.store),
+        E(&q.queue),
+        if q.paused { " <span class=\"badge paused\">paused</span>" } else { "" }
+    );
+    if role == Role::Operator {
+        let _ = write!(
+            out,
+            "<div class=\"toolbar\">{}<form class=\"action purge\" data-post=\"{}/purge\" data-confirm=\"Delete these finished tasks for good?\">\
+             <label>Purge <select name=\"status\"><option>done</option><option>dead</option><option>cancelled</option></select></label>\
+             <label>older than <input type=\"number\" name=\"older_than_seconds\" value=\"86400\" min=\"0\"> s</label>\
+             <button type=\"submit\" class=\"danger\">Purge</button></form></div>",
+            pause_action(&q.store, &q.queue, q.paused),
+            E(&href)
+        );
+    }
+    let tabs: [(&str, Option<Status>, Option<u64>); 6] = [
+        ("all", None, None),
+        ("pending", Some(Status::Pending), Some(q.counts.pending)),
+        ("running", Some(Status::Running), Some(q.counts.running)),
+        ("done", Some(Status::Done), Some(q.counts.done)),
+        ("dead", Some(Status::Dead), Some(q.counts.dead)),
+        ("cancelled", Some(Status::Cancelled), Some(q.counts.cancelled)),
+    ];
+    out.push_str("<nav class=\"tabs\">");
+    for (label, status, count) in tabs {
+        let current = if status == query.status { " aria-current=\"page\"" } else { "" };
+        let link = match status {
+            Some(s) => format!("{href}?status={s}"),
+            None => href.clone(),
+        };
+        let count = count.map(|n| format!(" <span class=\"count\" data-count=\"{label}\">{n}</span>")).unwrap_or_default();
+        let _ = write!(out, "<a href=\"{}\"{current}>{label}{count}</a>", E(&link));
+    }
+    out.push_str("</nav>");
+    if tasks.is_empty() {
+        out.push_str("<p class=\"muted\">No tasks here.</p>");
+    } else {
+        out.push_str(
+            "<table class=\"tasks\"><thead><tr><th>task</th><th>status</th><th>attempt</th><th>priority</th>\
+             <th>runs</th><th>updated</th><th>last error</th></tr></thead><tbody>",
+        );
+        for t in tasks {
+            let id = t.id.to_string();
+            let error = t.last_error.as_deref().unwrap_or("");
+            let preview: String = error.chars().take(ERROR_PREVIEW).collect();
+            let ellipsis = if error.chars().count() > ERROR_PREVIEW { "…" } else { "" };
+            let _ = write!(
+                out,
+                "<tr data-task=\"{id}\"><td><a href=\"{}\"><code>{id}</code></a></td><td>{}</td><td>{} / {}</td><td>{}</td>\
+                 <td>{}</td><td>{}</td><td class=\"error-text\">{}{ellipsis}</td></tr>",
+                E(&task_href(&q.store, &q.queue, &id)),
+                status_badge(t.status.as_str()),
+                t.attempt,
+                t.max_attempts,
+                t.priority,
+                when(t.run_at, now),
+                when(t.updated_at, now),
+                E(&preview),
+            );
+        }
+        out.push_str("</tbody></table>");
+    }
+    let status = query.status.map(|s| format!("status={s}&")).unwrap_or_default();
+    out.push_str("<nav class=\"pager\">");
+    if query.offset > 0 {
+        let newer = query.offset.saturating_sub(query.limit);
+        let _ = write!(out, "<a href=\"{}?{status}offset={newer}\">← newer</a>", E(&href));
+    }
+    let _ = write!(out, "<span class=\"muted\">{} – {}</span>", query.offset + 1, query.offset + tasks.len() as u64);
+    if tasks.len() as u64 == query.limit {
+        let _ = write!(out, "<a href=\"{}?{status}offset={}\">older →</a>", E(&href), query.offset + query.limit);
+    }
+    out.push_str("</nav>");
+    out
+}
+
+/// The payload as people read it: pretty JSON, else the text, else a note.
+fn payload_text(payload: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(payload) {
+        Ok(value) => serde_json::to_string_pretty(&value).unwrap_or_default(),
+        Err(_) => match std::str::from_utf8(payload) {
+            Ok(text) => text.to_owned(),
+            Err(_) => format!("({} bytes, not text; the API's payload_base64 has them)", payload.len()),
+        },
+    }
+}
+
+/// One task: its fields, last error, payload and actions.
+pub(crate) fn task_page(store: &str, t: &TaskInfo, role: Role) -> String {
+    let now = Utc::now();
+    let id = t.id.to_string();
+    let href = task_href(store, &t.queue, &id);
+    let mut out = format!(
+        "<nav class=\"crumbs\"><a href=\"/\">Queues</a> / {} / <a href=\"{}\">{}</a> /</nav>\
+         <h1>Task <code>{id}</code> {}</h1>",
+        E(store),
+        E(&queue_href(store, &t.queue)),
+        E(&t.queue),
+        status_badge(t.status.as_str())
+    );
+    if role == Role::Operator {
+        out.push_str("<div class=\"toolbar\">");
+        if matches!(t.status, Status::Dead | Status::Cancelled) {
+            out.push_str(&action(&format!("{href}/retry"), "Retry", "retry", None));
+        }
+        if !t.status.is_final() {
+            out.push_str(&action(&format!("{href}/cancel"), "Cancel", "danger", Some("Cancel this task?")));
+        }
+        out.push_str("</div>");
+    }
+    let optional = |t: Option<chrono::DateTime<Utc>>| t.map(|t| when(t, now)).unwrap_or_else(|| "—".to_owned());
+    let _ = write!(
+        out,
+        "<dl class=\"fields\"><dt>queue</dt><dd>{}</dd><dt>status</dt><dd data-field=\"status\">{}</dd>\
+         <dt>attempts</dt><dd data-field=\"attempts\">{} of {}</dd><dt>priority</dt><dd>{}</dd><dt>unique key</dt><dd>{}</dd>\
+         <dt>runs at</dt><dd>{}</dd><dt>created</dt><dd>{}</dd><dt>updated</dt><dd>{}</dd><dt>lease expires</dt><dd>{}</dd></dl>",
+        E(&t.queue),
+        E(t.status.as_str()),
+        t.attempt,
+        t.max_attempts,
+        t.priority,
+        E(t.unique_key.as_deref().unwrap_or("—")),
+        when(t.run_at, now),
+        when(t.created_at, now),
+        when(t.updated_at, now),
+        optional(t.lease_expires_at),
+    );
+    if let Some(error) = &t.last_error {
+        let _ = write!(out, "<h2>Last error</h2><pre class=\"error-text\" data-field=\"last-error\">{}</pre>", E(error));
+    }
+    let _ = write!(out, "<h2>Payload</h2><pre class=\"payload\" data-field=\"payload\">{}</pre>", E(&payload_text(&t.payload)));
+    out.push_str("<p class=\"muted\">Storages keep the last attempt's error; earlier attempts' errors are not recorded.</p>");
+    out
+}
+
+/// Workers of one store, or why the store does not know them.
+pub(crate) struct WorkersOfStore {
+    pub(crate) store: String,
+    pub(crate) workers: Result<Vec<WorkerView>, String>,
+}
+
+pub(crate) fn workers_page(stores: &[WorkersOfStore]) -> String {
+    let now = Utc::now();
+    let mut out = String::from("<h1>Workers</h1>");
+    for store in stores {
+        let _ = write!(out, "<section class=\"store\"><h2>{}</h2>", E(&store.store));
+        match &store.workers {
+            Err(reason) => {
+                let _ = write!(out, "<p class=\"muted\">{}</p>", E(reason));
+            }
+            Ok(workers) if workers.is_empty() => out.push_str("<p class=\"muted\">No worker seen.</p>"),
+            Ok(workers) => {
+                out.push_str("<table><thead><tr><th>worker</th><th>queue</th><th>running</th><th>last claim</th></tr></thead><tbody>");
+                for w in workers {
+                    let running = w.running.map(|n| n.to_string()).unwrap_or_else(|| "—".to_owned());
+                    let _ = write!(
+                        out,
+                        "<tr><td>{}</td><td>{}</td><td>{running}</td><td>{}</td></tr>",
+                        E(&w.name),
+                        E(&w.queue),
+                        when(w.last_claim, now)
+                    );
+                }
+                out.push_str("</tbody></table>");
+            }
+        }
+        out.push_str("</section>");
+    }
+    out
+}

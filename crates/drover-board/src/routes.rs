@@ -1,0 +1,338 @@
+//! The JSON API's handlers.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use drover_core::{ListQuery, PushOptions, Status, TaskId, TaskInfo};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::{json, ApiState};
+use crate::broadcaster::{BoardEvent, Broadcaster};
+use crate::error::ApiError;
+use crate::view::{QueueView, TaskView, WorkerView};
+
+/// The most tasks one page lists.
+pub(crate) const MAX_LIMIT: u64 = 500;
+/// A page's size unless `limit` says otherwise.
+pub(crate) const DEFAULT_LIMIT: u64 = 50;
+
+const OPENAPI: &str = include_str!("../assets/openapi.json");
+
+type ApiResult = Result<Response, ApiError>;
+type QueuePath = Path<(String, String)>;
+type TaskPath = Path<(String, String, String)>;
+
+pub(crate) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+pub(crate) async fn stores(State(state): State<ApiState>) -> Response {
+    let stores: Vec<_> =
+        state.stores.iter().map(|s| json!({ "name": s.name, "backend": s.admin.backend() })).collect();
+    json(StatusCode::OK, &json!({ "stores": stores }))
+}
+
+/// Every queue of every store.
+pub(crate) async fn all_queues(state: &ApiState) -> Result<Vec<QueueView>, ApiError> {
+    let mut views = Vec::new();
+    for store in state.stores.iter() {
+        for summary in store.admin.queues().await? {
+            views.push(QueueView::new(&store.name, store.admin.backend(), &summary));
+        }
+    }
+    Ok(views)
+}
+
+pub(crate) async fn queues(State(state): State<ApiState>) -> ApiResult {
+    Ok(json(StatusCode::OK, &json!({ "queues": all_queues(&state).await? })))
+}
+
+/// One queue's view (a queue with no tasks yet has zero counts).
+pub(crate) async fn queue_view(state: &ApiState, store: &str, queue: &str) -> Result<QueueView, ApiError> {
+    let store = state.store(store)?;
+    let summaries = store.admin.queues().await?;
+    if let Some(summary) = summaries.iter().find(|s| s.queue == queue) {
+        return Ok(QueueView::new(&store.name, store.admin.backend(), summary));
+    }
+    let stats = store.admin.stats(queue).await?;
+    Ok(QueueView {
+        store: store.name.clone(),
+        backend: store.admin.backend(),
+        queue: queue.to_owned(),
+        paused: false,
+        counts: (&stats).into(),
+        oldest_due_at: stats.oldest_due_at,
+    })
+}
+
+pub(crate) async fn queue(State(state): State<ApiState>, Path((store, queue)): QueuePath) -> ApiResult {
+    Ok(json(StatusCode::OK, &queue_view(&state, &store, &queue).await?))
+}
+
+/// `status`, `offset` and `limit` from a query string.
+pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
+    let mut status = None;
+    let mut offset = 0;
+    let mut limit = DEFAULT_LIMIT;
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "status" if value.is_empty() || value == "all" => status = None,
+            "status" => {
+                status = Some(value.parse::<Status>().map_err(|e| {
+                    ApiError::bad_request(format!("{e}; status is one of pending, running, done, dead, cancelled"))
+                })?)
+            }
+            "offset" => {
+                offset = value.parse().map_err(|_| ApiError::bad_request(format!("offset must be a whole number, got {value:?}")))?
+            }
+            "limit" => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| ApiError::bad_request(format!("limit must be 1 to {MAX_LIMIT}, got {value:?}")))?
+            }
+            _ => {}
+        }
+    }
+    Ok(ListQuery::new(status, limit).offset(offset))
+}
+
+pub(crate) async fn tasks(State(state): State<ApiState>, Path((store, queue)): QueuePath, RawQuery(raw): RawQuery) -> ApiResult {
+    let query = list_query(raw.as_deref())?;
+    let (offset, limit) = (query.offset, query.limit);
+    let store = state.store(&store)?;
+    let tasks = store.admin.list(&queue, query).await?;
+    let next = (tasks.len() as u64 == limit).then(|| offset + limit);
+    let views: Vec<_> = tasks.iter().map(|t| TaskView::new(&store.name, t)).collect();
+    Ok(json(StatusCode::OK, &json!({ "tasks": views, "offset": offset, "limit": limit, "next_offset": next })))
+}
+
+pub(crate) fn task_id(id: &str) -> Result<TaskId, ApiError> {
+    id.parse().map_err(|e| ApiError::bad_request(format!("{e}")))
+}
+
+/// A task of a queue, or 404.
+pub(crate) async fn load_task(state: &ApiState, store: &str, queue: &str, id: &str) -> Result<TaskInfo, ApiError> {
+    let id = task_id(id)?;
+    state
+        .store(store)?
+        .admin
+        .get(queue, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no task {id} in queue {queue:?} of store {store:?}")))
+}
+
+pub(crate) async fn task(State(state): State<ApiState>, Path((store, queue, id)): TaskPath) -> ApiResult {
+    let task = load_task(&state, &store, &queue, &id).await?;
+    Ok(json(StatusCode::OK, &TaskView::new(&store, &task)))
+}
+
+/// A task by id in whichever store holds it.
+pub(crate) async fn find_task(state: &ApiState, id: &str) -> Result<(String, TaskInfo), ApiError> {
+    let id = task_id(id)?;
+    for store in state.stores.iter() {
+        if let Some(task) = store.admin.find(id).await? {
+            return Ok((store.name.clone(), task));
+        }
+    }
+    Err(ApiError::not_found(format!("no task {id} in any queue of any store")))
+}
+
+pub(crate) async fn find(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult {
+    let (store, task) = find_task(&state, &id).await?;
+    Ok(json(StatusCode::OK, &TaskView::new(&store, &task)))
+}
+
+fn done(message: String, extra: serde_json::Value) -> Response {
+    let mut body = json!({ "message": message });
+    if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    json(StatusCode::OK, &body)
+}
+
+pub(crate) async fn retry(
+    State(state): State<ApiState>,
+    Path((store, queue, id)): TaskPath,
+    broadcaster: Option<Extension<Broadcaster>>,
+) -> ApiResult {
+    let task = load_task(&state, &store, &queue, &id).await?;
+    if !matches!(task.status, Status::Dead | Status::Cancelled)
+        || !state.store(&store)?.admin.requeue(&queue, task.id).await?
+    {
+        return Err(ApiError::conflict(format!(
+            "task {} is {}: only dead or cancelled tasks can be retried",
+            task.id, task.status
+        )));
+    }
+    state.publish(broadcaster.as_deref(), BoardEvent::new("retried", &store, &queue).task(task.id.to_string()));
+    Ok(done(format!("task {} will run again", task.id), json!({ "id": task.id.to_string(), "status": "pending" })))
+}
+
+pub(crate) async fn cancel(
+    State(state): State<ApiState>,
+    Path((store, queue, id)): TaskPath,
+    broadcaster: Option<Extension<Broadcaster>>,
+) -> ApiResult {
+    let task = load_task(&state, &store, &queue, &id).await?;
+    if task.status.is_final() || !state.store(&store)?.admin.cancel(&queue, task.id).await? {
+        return Err(ApiError::conflict(format!(
+            "task {} is {}: only pending or running tasks can be cancelled",
+            task.id, task.status
+        )));
+    }
+    state.publish(broadcaster.as_deref(), BoardEvent::new("cancelled", &store, &queue).task(task.id.to_string()));
+    Ok(done(format!("task {} is cancelled", task.id), json!({ "id": task.id.to_string(), "status": "cancelled" })))
+}
+
+async fn set_paused(
+    state: &ApiState,
+    store: &str,
+    queue: &str,
+    paused: bool,
+    broadcaster: Option<&Broadcaster>,
+) -> ApiResult {
+    state.store(store)?.admin.set_paused(queue, paused).await?;
+    let action = if paused { "paused" } else { "resumed" };
+    state.publish(broadcaster, BoardEvent::new(action, store, queue));
+    let message = if paused {
+        format!("queue {queue} is paused: no worker claims from it until it is resumed")
+    } else {
+        format!("queue {queue} is resumed")
+    };
+    Ok(done(message, json!({ "queue": queue, "paused": paused })))
+}
+
+pub(crate) async fn pause(
+    State(state): State<ApiState>,
+    Path((store, queue)): QueuePath,
+    broadcaster: Option<Extension<Broadcaster>>,
+) -> ApiResult {
+    set_paused(&state, &store, &queue, true, broadcaster.as_deref()).await
+}
+
+pub(crate) async fn resume(
+    State(state): State<ApiState>,
+    Path((store, queue)): QueuePath,
+    broadcaster: Option<Extension<Broadcaster>>,
+) -> ApiResult {
+    set_paused(&state, &store, &queue, false, broadcaster.as_deref()).await
+}
+
+fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("the body must be JSON like {shape}: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeBody {
+    status: Status,
+    #[serde(default)]
+    older_than_seconds: u64,
+}
+
+pub(crate) async fn purge(
+    State(state): State<ApiState>,
+    Path((store, queue)): QueuePath,
+    broadcaster: Option<Extension<Broadcaster>>,
+    bytes: Bytes,
+) -> ApiResult {
+    let request: PurgeBody = body(&bytes, r#"{"status": "done", "older_than_seconds": 86400}"#)?;
+    if !request.status.is_final() {
+        return Err(ApiError::bad_request(format!(
+            "only finished tasks can be purged (done, dead, cancelled), not {}",
+            request.status
+        )));
+    }
+    let older_than = Duration::from_secs(request.older_than_seconds);
+    let deleted = state.store(&store)?.admin.purge(&queue, request.status, older_than).await?;
+    state.publish(broadcaster.as_deref(), BoardEvent::new("purged", &store, &queue));
+    Ok(done(format!("deleted {deleted} {} tasks of {queue}", request.status), json!({ "deleted": deleted })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushBody {
+    payload: serde_json::Value,
+    #[serde(default)]
+    priority: i32,
+    max_attempts: Option<u32>,
+    #[serde(default)]
+    delay_seconds: u64,
+    unique_key: Option<String>,
+}
+
+pub(crate) async fn push(
+    State(state): State<ApiState>,
+    Path((store, queue)): QueuePath,
+    broadcaster: Option<Extension<Broadcaster>>,
+    bytes: Bytes,
+) -> ApiResult {
+    let request: PushBody = body(&bytes, r#"{"payload": {"to": "a@example.com"}}"#)?;
+    if request.max_attempts == Some(0) {
+        return Err(ApiError::bad_request("max_attempts must be at least 1"));
+    }
+    let mut options = PushOptions::new().priority(request.priority);
+    if request.delay_seconds > 0 {
+        options = options.delay(Duration::from_secs(request.delay_seconds));
+    }
+    if let Some(max) = request.max_attempts {
+        options = options.max_attempts(max);
+    }
+    if let Some(key) = request.unique_key {
+        options = options.unique_key(key);
+    }
+    let payload = serde_json::to_vec(&request.payload)
+        .map_err(|e| ApiError::bad_request(format!("the payload could not be encoded: {e}")))?;
+    let id = state.store(&store)?.admin.push(&queue, payload, options).await?;
+    state.publish(broadcaster.as_deref(), BoardEvent::new("pushed", &store, &queue).task(id.to_string()));
+    let body = json!({ "message": format!("pushed task {id} to {queue}"), "id": id.to_string() });
+    Ok(json(StatusCode::CREATED, &body))
+}
+
+pub(crate) async fn workers(State(state): State<ApiState>, Path(store): Path<String>) -> ApiResult {
+    let store = state.store(&store)?;
+    let body = match store.admin.workers(None).await {
+        Ok(workers) => {
+            let workers: Vec<WorkerView> = workers.iter().map(WorkerView::from).collect();
+            json!({ "store": store.name, "supported": true, "workers": workers })
+        }
+        Err(drover_core::BackendError::Unsupported(reason)) => {
+            json!({ "store": store.name, "supported": false, "reason": reason, "workers": [] })
+        }
+        Err(error) => return Err(error.into()),
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+pub(crate) async fn events(
+    State(state): State<ApiState>,
+    broadcaster: Option<Extension<Broadcaster>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = state.broadcaster.clone().or(broadcaster.map(|b| b.0)).map(|b| b.subscribe());
+    let stream = stream::unfold(receiver, |receiver| async move {
+        // Without a broadcaster the stream stays open with keep-alives only, so pages do not
+        // reconnect in a loop.
+        let Some(mut receiver) = receiver else {
+            std::future::pending::<()>().await;
+            return None;
+        };
+        let data = match receiver.recv().await {
+            Ok(event) => serde_json::to_string(&event).unwrap_or_else(|_| "{}".to_owned()),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => "{\"action\":\"lagged\"}".to_owned(),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(Event::default().event("board").data(data)), Some(receiver)))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
