@@ -33,8 +33,8 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod checks;
-pub mod processes;
 mod harness;
+pub mod processes;
 pub mod seed;
 
 pub use harness::{
@@ -49,7 +49,8 @@ pub use harness::{
 /// Groups: `core` (every backend), `priorities` or `refuses_priorities`, `unique_keys` or
 /// `refuses_unique_keys` (every backend runs one of each pair), `cancel`, `requeue`, `inspect`,
 /// `batches` (`EnqueueBatch`), `transactions` (`EnqueueInTransaction`), `prune` (`Prune`),
-/// `ticks` (`PushTicks`), `pause` (`Pause`), `global_concurrency` (`GlobalConcurrency`).
+/// `ticks` (`PushTicks`), `pause` (`Pause`), `global_concurrency` (`GlobalConcurrency`),
+/// `global_rate` (`GlobalRate`).
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:ident; $($group:ident),+ $(,)?) => {
@@ -73,6 +74,7 @@ macro_rules! conformance_tests {
     (@group prune, $factory:ident) => { mod prune { $crate::conformance_tests!(@tests $factory; prune); } };
     (@group batches, $factory:ident) => { mod batches { $crate::conformance_tests!(@tests $factory; batched_enqueue); } };
     (@group global_concurrency, $factory:ident) => { mod global_concurrency { $crate::conformance_tests!(@tests $factory; global_concurrency); } };
+    (@group global_rate, $factory:ident) => { mod global_rate { $crate::conformance_tests!(@tests $factory; global_rate); } };
     (@group pause, $factory:ident) => { mod pause { $crate::conformance_tests!(@tests $factory; pause); } };
     (@group ticks, $factory:ident) => { mod ticks { $crate::conformance_tests!(@tests $factory; push_ticks); } };
     (@group transactions, $factory:ident) => { mod transactions { $crate::conformance_tests!(@tests $factory; transactional_enqueue); } };

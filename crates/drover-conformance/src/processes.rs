@@ -88,7 +88,9 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = B>,
 {
-    if let (Ok(queue), Ok(log), Ok(name)) = (std::env::var(CHILD_QUEUE), std::env::var(CHILD_LOG), std::env::var(CHILD_NAME)) {
+    if let (Ok(queue), Ok(log), Ok(name)) =
+        (std::env::var(CHILD_QUEUE), std::env::var(CHILD_LOG), std::env::var(CHILD_NAME))
+    {
         let storage = make(queue).await;
         let worker = WorkerBuilder::new(name)
             .backend(storage)
@@ -143,8 +145,14 @@ where
     );
     assert!(killed, "conformance: the kill -9 never happened");
     assert!(overlap <= CAP as usize, "conformance: {overlap} jobs ran at once across processes with a cap of {CAP}");
-    assert!(most_running <= u64::from(CAP), "conformance: the storage counted {most_running} running with a cap of {CAP}");
-    assert!(overlap >= (CAP as usize) - 1, "conformance: at most {overlap} jobs ran at once: the cap of {CAP} was never reached");
+    assert!(
+        most_running <= u64::from(CAP),
+        "conformance: the storage counted {most_running} running with a cap of {CAP}"
+    );
+    assert!(
+        overlap >= (CAP as usize) - 1,
+        "conformance: at most {overlap} jobs ran at once: the cap of {CAP} was never reached"
+    );
     assert!(intervals.len() as u64 >= JOBS, "conformance: {} runs recorded for {JOBS} jobs", intervals.len());
 }
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use drover_conformance::{checks, TestJob};
 use drover_core::{
-    Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, EnqueueBatch, JsonCodec, Lease, MemoryBatch,
-    GlobalConcurrency, MemoryStorage, NewTask, Pause, Prune, PushOptions, PushTicks, Status, TaskId, TickPush, TickPushed, TickRecord,
+    Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, EnqueueBatch, GlobalConcurrency, GlobalRate,
+    JsonCodec, Lease, MemoryBatch, MemoryStorage, NewTask, Pause, Prune, PushOptions, PushTicks, Rate, Status, TaskId,
+    TickPush, TickPushed, TickRecord,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +39,8 @@ enum Fault {
     PauseIgnored,
     /// The cap is counted per claim, not across claims.
     CapPerClaim,
+    /// The rate is kept, but claims ignore it.
+    RateIgnored,
 }
 
 #[derive(Clone)]
@@ -68,11 +71,20 @@ impl Backend for Broken {
             self.inner.set_paused(true).await?;
             return claimed;
         }
+        if matches!(self.fault, Fault::RateIgnored) {
+            if let Some(rate) = self.inner.rate().await? {
+                self.inner.set_rate(None).await?;
+                let claimed = self.inner.claim(request).await;
+                self.inner.set_rate(Some(rate)).await?;
+                return claimed;
+            }
+        }
         if matches!(self.fault, Fault::CapPerClaim) {
             if let Some(cap) = self.inner.max_running().await? {
                 // Each claim alone respects the cap; together they exceed it.
                 self.inner.set_max_running(None).await?;
-                let claimed = self.inner.claim(ClaimRequest::new("broken", request.max.min(cap as usize), request.lease)).await;
+                let claimed =
+                    self.inner.claim(ClaimRequest::new("broken", request.max.min(cap as usize), request.lease)).await;
                 self.inner.set_max_running(Some(cap)).await?;
                 return claimed;
             }
@@ -131,6 +143,16 @@ impl EnqueueBatch for Broken {
 
     async fn commit_batch(&self, batch: MemoryBatch) -> Result<(), BackendError> {
         self.inner.commit_batch(batch).await
+    }
+}
+
+impl GlobalRate for Broken {
+    async fn set_rate(&self, rate: Option<Rate>) -> Result<(), BackendError> {
+        self.inner.set_rate(rate).await
+    }
+
+    async fn rate(&self) -> Result<Option<Rate>, BackendError> {
+        self.inner.rate().await
     }
 }
 
@@ -302,4 +324,10 @@ async fn ignored_pause_fails_pause() {
 #[should_panic(expected = "with a cap of 3, concurrent claims took")]
 async fn a_cap_per_claim_fails_global_concurrency() {
     checks::global_concurrency(broken(Fault::CapPerClaim)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "starts in 1.5 s at 20 per second (at most about 31 expected)")]
+async fn an_ignored_rate_fails_global_rate() {
+    checks::global_rate(broken(Fault::RateIgnored)).await;
 }

@@ -263,6 +263,66 @@ pub trait GlobalConcurrency: Backend {
     fn max_running(&self) -> impl Future<Output = Result<Option<u32>, BackendError>> + Send;
 }
 
+/// A rate of task starts: at most `starts` per `per`, spread evenly (a start every
+/// `per / starts`), with a burst of at most a twentieth of `starts` (at least 1) after a quiet
+/// spell, so any window of length `per` sees at most `starts` plus that burst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// Starts allowed per period (at least 1).
+    pub starts: u32,
+    /// The period (at least 1 ms).
+    pub per: Duration,
+}
+
+impl Rate {
+    /// At most `starts` per `per`.
+    pub fn new(starts: u32, per: Duration) -> Self {
+        Self { starts: starts.max(1), per: per.max(Duration::from_millis(1)) }
+    }
+
+    /// The time between two starts, in milliseconds.
+    pub fn interval_ms(&self) -> f64 {
+        self.per.as_secs_f64() * 1000.0 / f64::from(self.starts.max(1))
+    }
+
+    /// The most starts allowed at once after a quiet spell.
+    pub fn burst(&self) -> u32 {
+        self.starts.div_ceil(20).max(1)
+    }
+
+    /// The grant for a claim of up to `max` tasks at `now_ms`, given the theoretical arrival
+    /// time `tat_ms` kept by the storage (generic cell rate algorithm): how many may start now,
+    /// and the new arrival time once `granted` of them did (call [`Rate::advance`]). `Err` is
+    /// how long to wait, in milliseconds, for the next start.
+    pub fn grant(&self, tat_ms: f64, now_ms: f64, max: usize) -> Result<usize, f64> {
+        let t = self.interval_ms();
+        let tolerance = t * f64::from(self.burst() - 1);
+        let start = tat_ms.max(now_ms);
+        if start - now_ms > tolerance {
+            return Err(start - tolerance - now_ms);
+        }
+        let allowed = ((now_ms + tolerance - start) / t).floor() as usize + 1;
+        Ok(allowed.min(max))
+    }
+
+    /// The arrival time after `started` starts granted at `now_ms`.
+    pub fn advance(&self, tat_ms: f64, now_ms: f64, started: usize) -> f64 {
+        tat_ms.max(now_ms) + self.interval_ms() * started as f64
+    }
+}
+
+/// A queue's rate of task starts across every worker and node, kept by the storage and
+/// enforced in the claim itself (see [`Rate`]). A claim that finds no start allowed waits for
+/// the next one (up to a second) instead of returning at once, so workers need not poll fast.
+/// The worker's own `rate_limit` still applies beside it.
+pub trait GlobalRate: Backend {
+    /// Limit the queue's starts to `rate` (`None` removes the limit).
+    fn set_rate(&self, rate: Option<Rate>) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// The limit, if any.
+    fn rate(&self) -> impl Future<Output = Result<Option<Rate>, BackendError>> + Send;
+}
+
 /// Run finished tasks again.
 pub trait Requeue: Backend {
     /// Make a dead or cancelled task pending again, due now, with its attempts reset. Returns
@@ -361,5 +421,28 @@ impl Wakeup {
     /// gone (then the worker falls back to polling).
     pub async fn changed(&mut self) -> bool {
         self.0.changed().await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::Rate;
+    use std::time::Duration;
+
+    #[test]
+    fn a_rate_spreads_starts_and_allows_a_small_burst() {
+        let rate = Rate::new(200, Duration::from_secs(1));
+        assert_eq!((rate.interval_ms(), rate.burst()), (5.0, 10));
+        // Quiet: a burst of 10, then one every 5 ms.
+        assert_eq!(rate.grant(0.0, 1000.0, 100), Ok(10));
+        let tat = rate.advance(0.0, 1000.0, 10);
+        assert_eq!(tat, 1050.0);
+        assert_eq!(rate.grant(tat, 1000.0, 100), Err(5.0), "the next start is due in 5 ms");
+        assert_eq!(rate.grant(tat, 1010.0, 100), Ok(2), "two intervals later, two more");
+        assert_eq!(rate.grant(0.0, 1000.0, 4), Ok(4), "never more than asked");
+        let one = Rate::new(1, Duration::from_secs(60));
+        assert_eq!(one.burst(), 1);
+        assert_eq!(one.grant(0.0, 0.0, 5), Ok(1));
+        assert_eq!(one.grant(one.advance(0.0, 0.0, 1), 0.0, 5), Err(60_000.0));
     }
 }

@@ -55,8 +55,8 @@ mod worker;
 
 pub use admin::{Admin, AdminBackend, QueueSummary, WorkerSummary};
 pub use backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, GlobalConcurrency, Inspect, ListQuery,
-    Pause, QueueStats, Requeue, Wakeup, WakeupSender,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, GlobalConcurrency, GlobalRate, Inspect,
+    ListQuery, Pause, QueueStats, Rate, Requeue, Wakeup, WakeupSender,
 };
 pub use backoff::Backoff;
 pub use builder::WorkerBuilder;

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use drover_core::{
-    BackendError, Cancel, Completion, Enqueue, EnqueueBatch, EnqueueInTransaction, Inspect, ListQuery, NewTask,
-    GlobalConcurrency, Outcome, Pause, Prune, PushOptions, Requeue, Status, TaskId,
+    BackendError, Cancel, Completion, Enqueue, EnqueueBatch, EnqueueInTransaction, GlobalConcurrency, GlobalRate,
+    Inspect, ListQuery, NewTask, Outcome, Pause, Prune, PushOptions, Rate, Requeue, Status, TaskId,
 };
 
 use crate::harness::{
@@ -367,7 +367,8 @@ pub async fn global_concurrency<B: GlobalConcurrency + Enqueue<Job = TestJob>>(m
     assert_eq!(second.len(), 1, "conformance: one finished task frees exactly one slot, got {}", second.len());
 
     // Finish all, then hold the three slots with short leases and let them expire.
-    let done = first[1..].iter().chain(&second).map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    let done =
+        first[1..].iter().chain(&second).map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
     ok("complete", backend.complete(done).await);
     let held = claim_n(&backend, 3, SHORT_LEASE, Duration::from_secs(2)).await;
     assert_eq!(held.len(), 3);
@@ -384,4 +385,45 @@ pub async fn global_concurrency<B: GlobalConcurrency + Enqueue<Job = TestJob>>(m
     assert_eq!(rest.len(), 5, "conformance: without a cap every due task is claimable");
     let done = rest.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
     ok("complete", backend.complete(done).await);
+}
+
+/// A queue's rate of starts holds across concurrent claimers: over 1.5 s at 20 per second,
+/// four claimers asking for 10 at a time start about 31 tasks in all, evenly, and no second
+/// sees more than the rate plus its burst.
+pub async fn global_rate<B: GlobalRate + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
+    let backend = make().await;
+    assert_eq!(ok("rate", backend.rate().await), None, "conformance: a new queue has no rate");
+    let rate = Rate::new(20, Duration::from_secs(1));
+    ok("set_rate", backend.set_rate(Some(rate)).await);
+    assert_eq!(ok("rate", backend.rate().await), Some(rate));
+    ok("push_bulk", backend.push_bulk((0..200).map(TestJob::ok)).await);
+    let started = tokio::time::Instant::now();
+    let claimer = |backend: B| async move {
+        let mut times = Vec::new();
+        while started.elapsed() < Duration::from_millis(1500) {
+            let got = claim(&backend, 10, Duration::from_secs(30)).await;
+            let at = started.elapsed();
+            times.extend(got.iter().map(|_| at));
+            if got.is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        times
+    };
+    let claimers = (0..4).map(|_| claimer(backend.clone()));
+    let mut times: Vec<Duration> = futures_util::future::join_all(claimers).await.into_iter().flatten().collect();
+    times.sort();
+    let total = times.len();
+    assert!(total <= 34, "conformance: {total} starts in 1.5 s at 20 per second (at most about 31 expected)");
+    assert!(total >= 24, "conformance: only {total} starts in 1.5 s at 20 per second: the rate starves claims");
+    let most_in_a_second =
+        times.iter().map(|t| times.iter().filter(|u| **u >= *t && **u < *t + Duration::from_secs(1)).count()).max();
+    assert!(
+        most_in_a_second.unwrap_or(0) <= 22,
+        "conformance: {most_in_a_second:?} starts within one second at 20 per second (burst 1)"
+    );
+    ok("set_rate", backend.set_rate(None).await);
+    assert_eq!(ok("rate", backend.rate().await), None);
+    let rest = claim_n(&backend, 200 - total, Duration::from_secs(30), Duration::from_secs(2)).await;
+    assert_eq!(rest.len(), 200 - total, "conformance: without the rate every task is claimable at once");
 }

@@ -10,8 +10,8 @@ mod worker;
 
 pub use basic::{bulk_push, claim_limit_is_honoured, push_claim_ack, scheduling};
 pub use capabilities::{
-    batched_enqueue, cancel, global_concurrency, inspect, pause, priorities, prune, refuses_priorities, refuses_unique_keys, requeue_dead,
-    transactional_enqueue, unique_keys,
+    batched_enqueue, cancel, global_concurrency, global_rate, inspect, pause, priorities, prune, refuses_priorities,
+    refuses_unique_keys, requeue_dead, transactional_enqueue, unique_keys,
 };
 pub use lease::{
     heartbeat_keeps_long_task, lease_expiry_on_last_attempt_is_dead, lease_expiry_redelivers, stale_ack_ignored,

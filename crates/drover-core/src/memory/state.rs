@@ -34,6 +34,10 @@ pub(super) struct QueueState {
     pub(super) paused: bool,
     /// The cap on running tasks (live leases), if any.
     pub(super) max_running: Option<u32>,
+    /// The rate of starts, and its theoretical arrival time (ms).
+    pub(super) rate: Option<(crate::backend::Rate, f64)>,
+    /// When the last claim refused for the rate, how long until the next start (ms).
+    pub(super) rate_wait: Option<f64>,
     seq: u64,
     next_token: i64,
 }
@@ -152,10 +156,21 @@ impl QueueState {
             record.info.status = Status::Pending;
             self.index_pending(id, now);
         }
-        let max = match self.max_running {
+        let mut max = match self.max_running {
             Some(cap) => max.min((cap as usize).saturating_sub(self.leases.len())),
             None => max,
         };
+        self.rate_wait = None;
+        let now_ms = now.timestamp_millis() as f64;
+        if let Some((rate, tat)) = self.rate {
+            match rate.grant(tat, now_ms, max) {
+                Ok(granted) => max = granted,
+                Err(wait) => {
+                    self.rate_wait = Some(wait);
+                    return Vec::new();
+                }
+            }
+        }
         // Scheduled tasks that are due now.
         while let Some(&(at, id)) = self.scheduled.first() {
             if at > now {
@@ -187,6 +202,9 @@ impl QueueState {
                 ClaimedTask::new(id, token, record.info.attempt, record.info.max_attempts, record.info.payload.clone())
                     .with_run_at(record.info.run_at),
             );
+        }
+        if let Some((rate, tat)) = &mut self.rate {
+            *tat = rate.advance(*tat, now_ms, claimed.len());
         }
         claimed
     }

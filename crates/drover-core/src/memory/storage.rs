@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::state::QueueState;
 use crate::backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, GlobalConcurrency, Inspect, ListQuery, Pause, QueueStats,
-    Requeue, Wakeup, WakeupSender,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, GlobalConcurrency, GlobalRate, Inspect, ListQuery, Pause,
+    QueueStats, Rate, Requeue, Wakeup, WakeupSender,
 };
 use crate::codec::{Codec, JsonCodec};
 use crate::error::BackendError;
@@ -117,7 +117,19 @@ where
     }
 
     async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedTask>, BackendError> {
-        Ok(self.shared.lock().claim(request.max, request.lease, Utc::now()))
+        // A claim the rate refused waits for the next start, once, up to a second.
+        let (claimed, wait) = {
+            let mut state = self.shared.lock();
+            let claimed = state.claim(request.max, request.lease, Utc::now());
+            (claimed, state.rate_wait)
+        };
+        match wait {
+            Some(ms) => {
+                tokio::time::sleep(Duration::from_secs_f64((ms / 1000.0).clamp(0.0, 1.0))).await;
+                Ok(self.shared.lock().claim(request.max, request.lease, Utc::now()))
+            }
+            None => Ok(claimed),
+        }
     }
 
     async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
@@ -186,6 +198,22 @@ where
 
     async fn max_running(&self) -> Result<Option<u32>, BackendError> {
         Ok(self.shared.lock().max_running)
+    }
+}
+
+impl<T, C> GlobalRate for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_rate(&self, rate: Option<Rate>) -> Result<(), BackendError> {
+        self.shared.lock().rate = rate.map(|r| (r, 0.0));
+        self.shared.wakeup.notify();
+        Ok(())
+    }
+
+    async fn rate(&self) -> Result<Option<Rate>, BackendError> {
+        Ok(self.shared.lock().rate.map(|(r, _)| r))
     }
 }
 
