@@ -62,6 +62,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// PubAcks awaited together (below async-nats' default limit of acks in flight).
+const PUBLISH_WINDOW: usize = 1_000;
+
+async fn await_acks(acks: Vec<async_nats::jetstream::context::PublishAckFuture>) -> Result<(), BackendError> {
+    for ack in futures_util::future::join_all(acks.into_iter().map(|a| async move { a.await })).await {
+        ack.map_err(|e| BackendError::connection("publish (awaiting the stream's ack)", e))?;
+    }
+    Ok(())
+}
+
 /// `now + d`, far in the future instead of overflowing.
 fn deadline_in(d: Duration) -> Instant {
     let now = Instant::now();
@@ -112,8 +122,13 @@ impl Inner {
             return Ok(());
         }
         let ready = messages.iter().any(|m| m.route == Route::Ready);
-        let mut acks = Vec::with_capacity(messages.len());
+        let mut acks = Vec::with_capacity(messages.len().min(PUBLISH_WINDOW));
         for m in messages {
+            // The client holds a bounded number of PubAcks in flight: wait for a window's worth
+            // before publishing more, or the next publish would wait forever for a permit.
+            if acks.len() == PUBLISH_WINDOW {
+                await_acks(std::mem::take(&mut acks)).await?;
+            }
             let subject = self.subject(m.route, m.envelope.id);
             let headers = m.envelope.headers(&m.msg_id);
             let ack = self
@@ -124,9 +139,7 @@ impl Inner {
                 .map_err(|e| BackendError::connection("publish", e))?;
             acks.push(ack);
         }
-        for ack in futures_util::future::join_all(acks.into_iter().map(|a| async move { a.await })).await {
-            ack.map_err(|e| BackendError::connection("publish (awaiting the stream's ack)", e))?;
-        }
+        await_acks(acks).await?;
         if ready {
             self.notify_workers().await;
         }

@@ -1,4 +1,162 @@
-//! NATS JetStream storage for Drover (docs below are completed in a later commit).
+//! NATS JetStream storage for Drover, through [async-nats](https://docs.rs/async-nats) 0.51.
+//!
+//! Built for nats-server **2.9** and later (CI runs 2.9.10). async-nats is compiled without its
+//! `server_2_10`… features, so settings a 2.9 server would silently drop (`filter_subjects`,
+//! priority groups, per-message TTLs, message schedules) do not compile here. Nothing newer is
+//! required, and newer servers behave the same.
+//!
+//! ```no_run
+//! use drover_core::{BoxDynError, Enqueue, PushOptions, WorkerBuilder};
+//! use drover_nats::{NatsConfig, NatsStorage};
+//! use serde::{Deserialize, Serialize};
+//! use std::time::Duration;
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Email { to: String }
+//!
+//! async fn send(job: Email) -> Result<(), BoxDynError> {
+//!     println!("sending to {}", job.to);
+//!     Ok(())
+//! }
+//!
+//! # async fn run() -> Result<(), BoxDynError> {
+//! // NATS_URL, or nats://127.0.0.1:4222; the server needs JetStream (`nats-server -js`).
+//! let storage: NatsStorage<Email> = NatsStorage::connect(NatsConfig::from_env().set_queue("email")).await?;
+//! storage.push(Email { to: "a@example.com".into() }).await?;
+//! storage.push_with(Email { to: "b@example.com".into() }, PushOptions::new().delay(Duration::from_secs(60))).await?;
+//! let worker = WorkerBuilder::new("email-worker").backend(storage).concurrency(10).build_fn(send);
+//! worker.run_until(tokio::signal::ctrl_c()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Streams, consumers, subjects
+//!
+//! For the queue `q` (prefix `drover`, [`NatsConfig::set_prefix`]), created on connect when
+//! missing:
+//!
+//! | name | kind | holds |
+//! |---|---|---|
+//! | `DROVER_q` | stream, work-queue retention, subjects `drover.q.ready.*` | due tasks, one subject per task: `drover.q.ready.<task id>` |
+//! | `drover_workers` on `DROVER_q` | durable pull consumer, explicit acks, `ack_wait`, `max_deliver`, `max_ack_pending` from the config | shared by every worker of the queue |
+//! | `DROVER_q_DELAY` | stream, work-queue retention, `drover.q.delay.*` | scheduled tasks and long retries |
+//! | `drover_pump` on `DROVER_q_DELAY` | durable pull consumer, no `max_ack_pending` limit | the delay pump |
+//! | `DROVER_q_DEAD` | stream, limits retention, `drover.q.dead.*` | dead tasks, with `Drover-Last-Error` |
+//! | `KV_drover_q_ticks` | KV bucket (history 1) | cron schedules' last ticks ([`PushTicks`](drover_core::PushTicks)), made on first use |
+//! | `drover.q.wake` | core subject, in no stream | wake-ups: producers publish one per push batch |
+//!
+//! Storage type ([`NatsConfig::set_storage`]), replicas ([`NatsConfig::set_replicas`]) and the
+//! duplicate window apply to every stream.
+//!
+//! # Messages
+//!
+//! The payload is the job's bytes (JSON by default). The task id is the subject's last token
+//! and the `Nats-Msg-Id` of a push, so a push retried after a lost PubAck is stored once.
+//! Headers, each only when it differs from its default:
+//!
+//! | header | meaning | when absent |
+//! |---|---|---|
+//! | `Drover-Attempt` | attempts made before this copy (a claim adds the delivery count) | 0 |
+//! | `Drover-Max-Attempts` | attempts allowed | 25 |
+//! | `Drover-Enqueued-At` | first push, epoch ms, kept across copies | the time in the task id |
+//! | `Drover-Run-At` | earliest run time, epoch ms | due now |
+//! | `Drover-Last-Error` | the last failure (one line, at most 2,000 bytes) | none |
+//!
+//! # How the task contract maps onto JetStream
+//!
+//! - **Claim**: one pull request (`no_wait` with an expiry) for the worker's free capacity.
+//!   Ready messages come back at once; when none is ready the server holds the request up to
+//!   [`NatsConfig::set_claim_wait`] (100 ms) and answers with the first message that arrives.
+//!   Pushes also publish on the wake subject, so idle workers in every process claim at once
+//!   ([`Backend::wakeup`](drover_core::Backend::wakeup)): no polling.
+//! - **Attempt**: `Drover-Attempt` plus the message's delivery count, so a delivery whose
+//!   worker died counts, as the contract wants. A delivery past the task's `max_attempts`
+//!   (its last lease ran out) goes to the dead stream with
+//!   [`LEASE_EXPIRED_ON_LAST_ATTEMPT`](drover_core::LEASE_EXPIRED_ON_LAST_ATTEMPT) instead of
+//!   running: a job that kills its worker every time cannot loop.
+//! - **Lease**: each claim has a local deadline (the worker's lease, fenced by a token);
+//!   heartbeats move it and send a progress ack (`+WPI`), which restarts the server's
+//!   `ack_wait`. A claim whose deadline passes is Nak'd (redelivered at once, as the next
+//!   attempt). `ack_wait` is the lease against crashes: a killed worker's messages come back
+//!   after it. Keep `ack_wait` ≥ the workers' lease, and the heartbeat (a third of the lease)
+//!   well below it.
+//! - **Done**: an ack (acks of a batch are published together, then one flush).
+//! - **Retry**: a delay up to [`NatsConfig::set_nak_delay_max`] (10 s) is a delayed Nak: the
+//!   server redelivers on time, and the redelivery counts the attempt. Longer delays are a copy
+//!   in the delay stream (attempt, run time and error in its headers), stored before the
+//!   original is acked. Delayed Naks count against `max_ack_pending`; delay-stream copies do
+//!   not.
+//! - **Delayed and scheduled pushes** (`push_with` delay or `run_at`) go to the delay stream.
+//!   The pump (one per storage, sharing `drover_pump` across processes) Naks a message that is
+//!   not due with its remaining wait (at most an hour, then again), and publishes a due one to
+//!   the work stream with a message id of task and attempt, acking it only after the work
+//!   stream stored it: a pump that dies in between republishes the same id, dropped as a
+//!   duplicate. Run times use the pushing and pumping processes' clocks.
+//! - **Dead**: a copy in the dead stream with the error, then an ack of the original.
+//! - **Hand-back on shutdown**: a copy due now with the attempt taken back, then an ack (a Nak
+//!   would count a delivery).
+//! - **Max deliveries**: with [`NatsConfig::set_max_deliver`], the server stops delivering a
+//!   message after that many deliveries and leaves it in the work stream. A subscriber to the
+//!   server's `MAX_DELIVERIES` advisory moves it to the dead stream; since advisories are not
+//!   persisted, connect also sweeps every work message at or below the consumer's ack floor.
+//!
+//! # Capabilities
+//!
+//! | trait | supported |
+//! |---|---|
+//! | [`Backend`](drover_core::Backend), [`Enqueue`](drover_core::Enqueue) | yes |
+//! | [`Cancel`](drover_core::Cancel) | yes: the task's message is deleted from the work or delay stream (found by its subject); a claim on it in this process is revoked, and a long retry checks the message is still there |
+//! | [`Requeue`](drover_core::Requeue) | yes: dead tasks, from the dead stream (cancelled tasks are deleted) |
+//! | [`PushTicks`](drover_core::PushTicks) | yes: a KV compare-and-set on the schedule's record, and a per-tick `Nats-Msg-Id` (see below) |
+//! | priorities | no: a consumer delivers in stream order; a non-zero priority is [`BackendError::Unsupported`](drover_core::BackendError::Unsupported) |
+//! | unique keys | no (yet): refused with `Unsupported` |
+//! | [`Inspect`](drover_core::Inspect) | no: [`NatsStorage::depths`] gives the counts |
+//!
+//! # Cron ticks
+//!
+//! One key per schedule in the ticks bucket holds its last tick and task. A push reads it;
+//! an older tick is taken. Otherwise the task is published with the message id
+//! `tick.<queue>.<schedule>.<tick>`: of callers racing for one tick, the stream stores the
+//! first and answers the others `duplicate` (taken), and the one that stored it writes the
+//! record by compare-and-set on the revision read. A caller that dies between publish and
+//! record leaves the task pushed; a retry of the tick within the duplicate window is dropped.
+//!
+//! # Reconnecting
+//!
+//! The client reconnects by itself, forever, after a server restart or a network cut; calls
+//! made meanwhile fail with [`BackendError::Connection`](drover_core::BackendError) and the
+//! worker retries them with backoff. Streams and consumers on file storage survive the
+//! restart. Acks lost in the outage make their tasks run again after `ack_wait`, unless this
+//! process still holds the claim, which then adopts the redelivery.
+//!
+//! # Clustering
+//!
+//! On a JetStream cluster set [`NatsConfig::set_replicas`] to 3 for R3 streams (every stream
+//! of the queue and the ticks bucket). Consumers inherit the stream's replicas. All the calls
+//! used exist on 2.9 clusters; PubAcks are sent once a quorum stored the message.
+//!
+//! # Tuning
+//!
+//! - `max_ack_pending` (20,000): at least all workers' concurrency plus their claim-ahead
+//!   (up to 1,000 each) plus the tasks waiting on a delayed Nak.
+//! - `ack_wait` (30 s): the lease against crashes; a killed worker's jobs restart after it.
+//! - `claim_wait` (100 ms): longer means fewer empty pulls on an idle queue; shutdown waits
+//!   for a claim in flight.
+//! - `nak_delay_max` (10 s): retries longer than this use the delay stream.
+//! - File storage (default) for durability, memory storage for throw-away queues.
+//!
+//! # Errors
+//!
+//! An unreachable server is a connection error naming the URL and how to start one; a server
+//! without JetStream is a config error saying to start it with `-js`; a queue or prefix that
+//! cannot name a stream is a config error.
+//!
+//! # Tests
+//!
+//! `cargo test -p drover-nats` runs the conformance groups `core`, `refuses_priorities`,
+//! `refuses_unique_keys`, `cancel`, `requeue`, `ticks` against the server at `NATS_URL`,
+//! plus a worker process killed with SIGKILL mid-job, a private nats-server restarted during
+//! a drain, and delayed-job timing.
 
 mod config;
 mod dead;
