@@ -1,0 +1,133 @@
+//! One operator's session through the API and the pages, on memory, on SQLite in a temporary
+//! file and on PostgreSQL (postgres://postgres@127.0.0.1:5432/test, or DATABASE_URL): counts,
+//! a dead task's page with markup in its payload and error shown as text, retry, cancel,
+//! pause (and no claim while paused), resume, push, find, purge, workers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use drover_core::{AdminBackend, Backend, ClaimRequest, Enqueue, NewTask, PushOptions};
+
+async fn scenario<A: AdminBackend + Clone>(admin: A, queue: &str) {
+    let app = board(admin.clone());
+    let store = admin.name();
+    let base = format!("/api/v1/stores/{store}/queues/{queue}");
+    let storage = admin.storage(queue);
+
+    let payload = r#"{"to":"<script>alert(1)</script>@example.com"}"#;
+    let task = NewTask::new(payload.as_bytes().to_vec(), PushOptions::new().max_attempts(1));
+    storage.enqueue(vec![task]).await.expect("enqueue");
+    let dead = kill(&storage, "SMTP said <b>550</b> & gave up").await;
+
+    let queues = get(&app, "/api/v1/queues", Who::Reader).await;
+    assert_eq!(queues.status, 200, "{}", queues.body);
+    let queues = queues.json();
+    let ours = queues["queues"].as_array().and_then(|qs| qs.iter().find(|q| q["queue"] == queue)).cloned();
+    let ours = ours.unwrap_or_else(|| panic!("{queue} missing from {queues}"));
+    assert_eq!(ours["counts"]["dead"], 1, "{ours}");
+    assert_eq!(ours["store"], store);
+    assert_eq!(ours["paused"], false);
+
+    let page = get(&app, &format!("{base}/tasks?status=dead"), Who::Reader).await.json();
+    assert_eq!(page["tasks"][0]["id"], dead.to_string(), "{page}");
+    assert_eq!(page["tasks"][0]["last_error"], "SMTP said <b>550</b> & gave up");
+    assert_eq!(page["next_offset"], serde_json::Value::Null);
+
+    let one = get(&app, &format!("{base}/tasks/{dead}"), Who::Reader).await.json();
+    assert_eq!(one["payload"]["to"], "<script>alert(1)</script>@example.com", "{one}");
+    assert_eq!(one["status"], "dead");
+    assert_eq!(one["attempt"], 1);
+
+    // The task's page and the queue's page show the markup as text.
+    let fragment = get(&app, &format!("/api/v1/ui/stores/{store}/queues/{queue}/tasks/{dead}"), Who::Operator).await;
+    assert_eq!(fragment.status, 200);
+    assert!(fragment.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;@example.com"), "{}", fragment.body);
+    assert!(fragment.body.contains("SMTP said &lt;b&gt;550&lt;/b&gt; &amp; gave up"), "{}", fragment.body);
+    assert!(!fragment.body.contains("<script>") && !fragment.body.contains("<b>550"), "{}", fragment.body);
+    assert!(fragment.body.contains(&format!("data-post=\"/stores/{store}/queues/{queue}/tasks/{dead}/retry\"")));
+    let as_reader = get(&app, &format!("/api/v1/ui/stores/{store}/queues/{queue}/tasks/{dead}"), Who::Reader).await;
+    assert!(!as_reader.body.contains("data-post"), "a reader sees no actions: {}", as_reader.body);
+    let list = get(&app, &format!("/api/v1/ui/stores/{store}/queues/{queue}?status=dead"), Who::Reader).await;
+    assert!(list.body.contains("SMTP said &lt;b&gt;550&lt;/b&gt;"), "{}", list.body);
+    assert!(list.body.contains(&dead.to_string()));
+
+    // Retry the dead task, once.
+    let retried = post(&app, &format!("{base}/tasks/{dead}/retry"), Who::Operator, None).await;
+    assert_eq!(retried.status, 200, "{}", retried.body);
+    assert_eq!(get(&app, &format!("{base}/tasks/{dead}"), Who::Reader).await.json()["status"], "pending");
+    let again = post(&app, &format!("{base}/tasks/{dead}/retry"), Who::Operator, None).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.json()["error"].as_str().unwrap_or("").contains("only dead or cancelled"), "{}", again.body);
+
+    // Cancel it, once.
+    let cancelled = post(&app, &format!("{base}/tasks/{dead}/cancel"), Who::Operator, None).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(get(&app, &format!("{base}/tasks/{dead}"), Who::Reader).await.json()["status"], "cancelled");
+    assert_eq!(post(&app, &format!("{base}/tasks/{dead}/cancel"), Who::Operator, None).await.status, 409);
+
+    // Pause: the queue says so and nothing is claimed; resume.
+    let paused = post(&app, &format!("{base}/pause"), Who::Operator, None).await;
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    assert_eq!(get(&app, &base, Who::Reader).await.json()["paused"], true);
+    let pushed = post(&app, &format!("{base}/tasks"), Who::Operator, Some(r#"{"payload": {"n": 1}, "max_attempts": 3}"#)).await;
+    assert_eq!(pushed.status, 201, "{}", pushed.body);
+    let pushed_id = pushed.json()["id"].as_str().unwrap_or_default().to_owned();
+    let claimed = storage.claim(ClaimRequest::new("test-worker", 10, Duration::from_secs(30))).await.expect("claim");
+    assert!(claimed.is_empty(), "a paused queue handed out {claimed:?}");
+    assert_eq!(post(&app, &format!("{base}/resume"), Who::Operator, None).await.status, 200);
+    assert_eq!(get(&app, &base, Who::Reader).await.json()["paused"], false);
+
+    // Find the pushed task by id alone.
+    let found = get(&app, &format!("/api/v1/tasks/{pushed_id}"), Who::Reader).await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.json()["queue"], queue);
+    assert_eq!(found.json()["payload"]["n"], 1);
+    assert_eq!(found.json()["max_attempts"], 3);
+    let find_page = get(&app, &format!("/api/v1/ui/tasks/{pushed_id}"), Who::Reader).await;
+    assert!(find_page.body.contains(&pushed_id), "{}", find_page.body);
+
+    // Purge the cancelled task.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let purged = post(&app, &format!("{base}/purge"), Who::Operator, Some(r#"{"status": "cancelled", "older_than_seconds": 0}"#)).await;
+    assert_eq!(purged.status, 200, "{}", purged.body);
+    assert_eq!(purged.json()["deleted"], 1, "{}", purged.body);
+    assert_eq!(get(&app, &base, Who::Reader).await.json()["counts"]["cancelled"], 0);
+
+    let workers = get(&app, &format!("/api/v1/stores/{store}/workers"), Who::Reader).await;
+    assert_eq!(workers.status, 200, "{}", workers.body);
+    assert!(workers.json()["supported"].is_boolean());
+    let workers_page = get(&app, "/api/v1/ui/workers", Who::Reader).await;
+    assert!(workers_page.body.contains("<h1>Workers</h1>"));
+    assert!(storage.queue() == queue);
+}
+
+#[tokio::test]
+async fn an_operator_session_on_memory() {
+    scenario(MemoryAdmin::default(), "email").await;
+}
+
+#[tokio::test]
+async fn an_operator_session_on_sqlite() {
+    let path = std::env::temp_dir().join(format!("{}.db", unique_queue("drover-board")));
+    let pool = drover_sqlite::connect_pool(&format!("sqlite://{}?mode=rwc", path.display())).await.expect("open SQLite");
+    drover_sqlite::SqliteStorage::<()>::setup(&pool).await.expect("set up SQLite");
+    scenario(drover_sqlite::SqliteAdmin::new(pool), "email").await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[tokio::test]
+async fn an_operator_session_on_postgres() {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url} (cargo xtask services starts it): {e}"));
+    drover_postgres::PostgresStorage::<()>::setup(&pool).await.expect("set up PostgreSQL");
+    scenario(drover_postgres::PostgresAdmin::new(pool), &unique_queue("board")).await;
+}
