@@ -3,10 +3,10 @@
 -- claim order) and running tasks whose lease expired (tasks_running_lease_idx). SKIP LOCKED
 -- makes concurrent claims take disjoint tasks. An expired task on its last attempt is made
 -- dead ($5 is the error) instead of being run again. A paused queue (drover.queue_settings)
--- claims nothing: its one-row probe is evaluated once per statement. Nor does a capped queue
--- (max_running) in this form: its claims take the locked path (backend.rs), which counts
--- the live leases under the settings row's lock and runs this statement with the marker
--- below removed.
+-- claims nothing: its one-row probe is evaluated once per statement. Nor does a limited queue
+-- (max_running, rate_starts) in this form: its claims take the locked path (backend.rs),
+-- which counts the live leases and the rate's grant under the settings row's lock and runs
+-- this statement with the marker below removed.
 WITH expired AS (
     SELECT id, priority, run_at, attempt, max_attempts
     FROM drover.tasks

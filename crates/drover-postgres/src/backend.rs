@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use drover_core::{
-    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, TaskId, Wakeup,
-    LEASE_EXPIRED_ON_LAST_ATTEMPT,
+    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, Rate, TaskId,
+    Wakeup, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
@@ -81,10 +81,17 @@ where
         }
         let capped = self.inner.capped.load(Ordering::Relaxed);
         let mut rows = if capped { Vec::new() } else { self.claim_rows(&self.inner.pool, false, max, request).await? };
-        // A capped queue's plain claim takes nothing: an empty claim looks whether the queue
-        // is capped, and then claims under the settings row's lock.
-        if rows.is_empty() && (capped || self.cap(&self.inner.pool, false).await?.is_some()) {
-            rows = self.fetch_capped(max, request).await?;
+        // A limited queue's plain claim takes nothing: an empty claim looks whether the queue
+        // is limited, and then claims under the settings row's lock.
+        if rows.is_empty() && (capped || self.limits(&self.inner.pool, false).await?.is_some()) {
+            rows = match self.fetch_limited(max, request).await? {
+                Ok(rows) => rows,
+                // The rate allows no start now: wait for the next one (up to a second), once.
+                Err(wait) => {
+                    tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
+                    self.fetch_limited(max, request).await?.unwrap_or_default()
+                }
+            };
         }
         Ok(Self::claimed(rows))
     }
@@ -112,39 +119,65 @@ where
             .map_err(|e| db_error("claim", e))
     }
 
-    /// The queue's cap, if it has one and is not paused; `lock` takes the settings row's lock.
-    async fn cap<'c, E>(&self, conn: E, lock: bool) -> Result<Option<i32>, BackendError>
+    /// The queue's limits, if it has any and is not paused; `lock` takes the settings row's lock.
+    async fn limits<'c, E>(&self, conn: E, lock: bool) -> Result<Option<Limits>, BackendError>
     where
         E: sqlx::Executor<'c, Database = sqlx::Postgres>,
     {
-        let sql = if lock { CAP_LOCK_SQL } else { CAP_SQL };
-        sqlx::query_scalar(sql)
+        let sql = if lock { LIMITS_LOCK_SQL } else { LIMITS_SQL };
+        sqlx::query_as(sql)
             .bind(self.queue_name())
             .fetch_optional(conn)
             .await
-            .map_err(|e| db_error("claim (cap)", e))
+            .map_err(|e| db_error("claim (limits)", e))
     }
 
-    /// The claim of a capped queue: lock its settings row (claims of the queue queue up
+    /// The claim of a limited queue: lock its settings row (claims of the queue queue up
     /// here), count the live leases in a statement of its own (so it sees every claim
-    /// committed before the lock was granted), claim at most the free slots, commit.
-    async fn fetch_capped(&self, max: usize, request: &ClaimRequest) -> Result<Vec<ClaimRow>, BackendError> {
+    /// committed before the lock was granted), take the rate's grant, claim at most the free
+    /// slots and granted starts, record the starts, commit. `Err`: the rate allows no start
+    /// for this long.
+    async fn fetch_limited(
+        &self,
+        max: usize,
+        request: &ClaimRequest,
+    ) -> Result<Result<Vec<ClaimRow>, Duration>, BackendError> {
         let mut tx = self.inner.pool.begin().await.map_err(|e| db_error("claim (begin)", e))?;
-        let Some(cap) = self.cap(&mut *tx, true).await? else {
+        let Some((cap, rate_starts, rate_per_ms, tat, now_ms)) = self.limits(&mut *tx, true).await? else {
             self.inner.capped.store(false, Ordering::Relaxed);
             drop(tx);
-            return self.claim_rows(&self.inner.pool, false, max, request).await;
+            return Ok(Ok(self.claim_rows(&self.inner.pool, false, max, request).await?));
         };
         self.inner.capped.store(true, Ordering::Relaxed);
-        let running: i64 = sqlx::query_scalar(RUNNING_SQL)
-            .bind(self.queue_name())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| db_error("claim (running tasks)", e))?;
-        let free = usize::try_from(i64::from(cap) - running).unwrap_or(0);
-        let rows = if free == 0 { Vec::new() } else { self.claim_rows(&mut *tx, true, max.min(free), request).await? };
+        let mut allowed = max;
+        if let Some(cap) = cap {
+            let running: i64 = sqlx::query_scalar(RUNNING_SQL)
+                .bind(self.queue_name())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| db_error("claim (running tasks)", e))?;
+            allowed = allowed.min(usize::try_from(i64::from(cap) - running).unwrap_or(0));
+        }
+        let rate = rate_starts.zip(rate_per_ms).map(|(n, per)| {
+            Rate::new(u32::try_from(n).unwrap_or(1), Duration::from_millis(u64::try_from(per).unwrap_or(1)))
+        });
+        if let Some(rate) = rate {
+            match rate.grant(tat, now_ms, allowed) {
+                Ok(granted) => allowed = granted,
+                Err(wait_ms) => return Ok(Err(Duration::from_secs_f64((wait_ms / 1000.0).clamp(0.0, 1.0)))),
+            }
+        }
+        let rows = if allowed == 0 { Vec::new() } else { self.claim_rows(&mut *tx, true, allowed, request).await? };
+        if let Some(rate) = rate {
+            sqlx::query(ADVANCE_RATE_SQL)
+                .bind(self.queue_name())
+                .bind(rate.advance(tat, now_ms, rows.len()))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| db_error("claim (rate)", e))?;
+        }
         tx.commit().await.map_err(|e| db_error("claim (commit)", e))?;
-        Ok(rows)
+        Ok(Ok(rows))
     }
 
     /// Claimed rows as tasks, in claim order (RETURNING has no order).
@@ -266,12 +299,19 @@ where
     }
 }
 
-/// The queue's cap, when it has one and is not paused.
-const CAP_SQL: &str =
-    "SELECT max_running FROM drover.queue_settings WHERE queue = $1 AND max_running IS NOT NULL AND NOT paused";
+/// A limited queue's settings: cap, rate, the rate's arrival time, and the server's clock (ms).
+type Limits = (Option<i32>, Option<i32>, Option<i64>, f64, f64);
+
+/// The queue's limits, when it has some and is not paused.
+const LIMITS_SQL: &str = "SELECT max_running, rate_starts, rate_per_ms, rate_tat, \
+     (extract(epoch FROM clock_timestamp()) * 1000)::float8 FROM drover.queue_settings \
+     WHERE queue = $1 AND NOT paused AND (max_running IS NOT NULL OR rate_starts IS NOT NULL)";
 /// The same, locking the row for the claim's transaction.
-const CAP_LOCK_SQL: &str = "SELECT max_running FROM drover.queue_settings \
-     WHERE queue = $1 AND max_running IS NOT NULL AND NOT paused FOR UPDATE";
+const LIMITS_LOCK_SQL: &str = "SELECT max_running, rate_starts, rate_per_ms, rate_tat, \
+     (extract(epoch FROM clock_timestamp()) * 1000)::float8 FROM drover.queue_settings \
+     WHERE queue = $1 AND NOT paused AND (max_running IS NOT NULL OR rate_starts IS NOT NULL) FOR UPDATE";
+/// The rate's arrival time after a claim's starts.
+const ADVANCE_RATE_SQL: &str = "UPDATE drover.queue_settings SET rate_tat = $2 WHERE queue = $1";
 /// Tasks holding live leases (tasks_running_lease_idx).
 const RUNNING_SQL: &str =
     "SELECT count(*) FROM drover.tasks WHERE queue = $1 AND status = 'running' AND lease_expires_at > now()";

@@ -268,3 +268,42 @@ where
         Ok(max.flatten().and_then(|n| u32::try_from(n).ok()))
     }
 }
+
+impl<T, C> drover_core::GlobalRate for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_rate(&self, rate: Option<drover_core::Rate>) -> Result<(), BackendError> {
+        let starts = rate.map(|r| i32::try_from(r.starts.max(1)).unwrap_or(i32::MAX));
+        let per_ms = rate.map(|r| i64::try_from(r.per.as_millis()).unwrap_or(i64::MAX).max(1));
+        sqlx::query(
+            "INSERT INTO drover.queue_settings (queue, rate_starts, rate_per_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (queue) DO UPDATE SET rate_starts = EXCLUDED.rate_starts, \
+             rate_per_ms = EXCLUDED.rate_per_ms, rate_tat = 0, updated_at = now()",
+        )
+        .bind(self.queue_name())
+        .bind(starts)
+        .bind(per_ms)
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| db_error("set the queue's rate", e))?;
+        self.inner.hub.notify_local(self.queue_name());
+        Ok(())
+    }
+
+    async fn rate(&self) -> Result<Option<drover_core::Rate>, BackendError> {
+        let row: Option<(Option<i32>, Option<i64>)> =
+            sqlx::query_as("SELECT rate_starts, rate_per_ms FROM drover.queue_settings WHERE queue = $1")
+                .bind(self.queue_name())
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(|e| db_error("read the queue's rate", e))?;
+        Ok(row.and_then(|(n, per)| n.zip(per)).map(|(n, per)| {
+            drover_core::Rate::new(
+                u32::try_from(n).unwrap_or(1),
+                std::time::Duration::from_millis(u64::try_from(per).unwrap_or(1)),
+            )
+        }))
+    }
+}

@@ -19,6 +19,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "cron_ticks", sql: include_str!("../migrations/0004_cron_ticks.sql") },
     Migration { version: 5, name: "queue_settings", sql: include_str!("../migrations/0005_queue_settings.sql") },
     Migration { version: 6, name: "max_running", sql: include_str!("../migrations/0006_max_running.sql") },
+    Migration { version: 7, name: "rate", sql: include_str!("../migrations/0007_rate.sql") },
 ];
 
 /// The advisory lock key ("drover" in ASCII) that serializes concurrent set-ups.
@@ -131,6 +132,6 @@ mod tests {
     #[test]
     fn versions_increase_by_one() {
         assert!(migrate::versions_are_consecutive(MIGRATIONS));
-        assert_eq!(latest_version(), 6);
+        assert_eq!(latest_version(), 7);
     }
 }

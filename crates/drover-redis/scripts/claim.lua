@@ -64,6 +64,23 @@ if cap then
   if max <= 0 then return {} end
 end
 
+-- A rate of starts (`<prefix>:rate`: starts n per `per` ms, and `tat`, the theoretical
+-- arrival time in ms; GlobalRate): as drover_core::Rate::grant computes it. With no start
+-- allowed, the reply is {-1, ms until the next one}.
+local rate = redis.call('HMGET', PREFIX .. ':rate', 'n', 'per', 'tat')
+local interval, rate_start
+if rate[1] then
+  local n = tonumber(rate[1])
+  interval = tonumber(rate[2]) / n
+  local tolerance = interval * (math.max(1, math.ceil(n / 20)) - 1)
+  rate_start = math.max(tonumber(rate[3]) or 0, now)
+  if rate_start - now > tolerance then
+    return { -1, math.ceil(rate_start - tolerance - now) }
+  end
+  local allowed = math.floor((now + tolerance - rate_start) / interval) + 1
+  if allowed < max then max = allowed end
+end
+
 local out = {}
 local popped = redis.call('ZPOPMIN', K_READY, math.min(max, BUDGET))
 local n = #popped / 2
@@ -89,6 +106,10 @@ if n > 0 then
     end
   end
   zadd(K_LEASES, leases)
+  if interval then
+    -- Lua prints numbers with 14 digits: milliseconds with three decimals stay exact.
+    redis.call('HSET', PREFIX .. ':rate', 'tat', string.format('%.3f', rate_start + interval * (#leases / 2)))
+  end
 end
 
 -- Who claims, for inspection.

@@ -279,3 +279,46 @@ where
             .map_err(|e| backend_error("read the queue's cap", e))
     }
 }
+
+impl<T, C> drover_core::GlobalRate for RedisStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_rate(&self, rate: Option<drover_core::Rate>) -> Result<(), BackendError> {
+        self.check_namespace()?;
+        let key = format!("{}:rate", self.shared.keys.prefix);
+        let mut conn = self.shared.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL").arg(&key).ignore();
+        if let Some(rate) = rate {
+            let per_ms = u64::try_from(rate.per.as_millis()).unwrap_or(u64::MAX).max(1);
+            pipe.cmd("HSET")
+                .arg(&key)
+                .arg("n")
+                .arg(rate.starts.max(1))
+                .arg("per")
+                .arg(per_ms)
+                .arg("tat")
+                .arg(0)
+                .ignore();
+        }
+        pipe.cmd("PUBLISH").arg(&self.shared.keys.channel).arg("push").ignore();
+        let () = pipe.query_async(&mut conn).await.map_err(|e| backend_error("set the queue's rate", e))?;
+        self.shared.wakeup.notify();
+        Ok(())
+    }
+
+    async fn rate(&self) -> Result<Option<drover_core::Rate>, BackendError> {
+        self.check_namespace()?;
+        let mut conn = self.shared.conn.clone();
+        let (n, per): (Option<u32>, Option<u64>) = redis::cmd("HMGET")
+            .arg(format!("{}:rate", self.shared.keys.prefix))
+            .arg("n")
+            .arg("per")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend_error("read the queue's rate", e))?;
+        Ok(n.zip(per).map(|(n, per)| drover_core::Rate::new(n, std::time::Duration::from_millis(per))))
+    }
+}

@@ -17,7 +17,7 @@ use crate::config::{RedisConfig, MAX_BATCH};
 use crate::connection::{backend_error, RedisConnection};
 use crate::keys::{clamp_ms, duration_ms, Keys, QUEUES_KEY};
 use crate::scripts;
-use crate::values::{claimed_tasks, unique_hits};
+use crate::values::{claimed_tasks, rate_wait, unique_hits};
 use crate::wakeup;
 
 /// Chunks of one push sent at once: the server runs one while the next is encoded and sent.
@@ -238,14 +238,23 @@ where
         if max == 0 {
             return Ok(Vec::new());
         }
-        let value: Value = self
-            .run("claim", &scripts::CLAIM, |inv| {
+        let claim = || {
+            self.run::<Value>("claim", &scripts::CLAIM, |inv| {
                 inv.arg(max)
                     .arg(duration_ms(request.lease).max(1))
                     .arg(&*request.worker)
                     .arg(LEASE_EXPIRED_ON_LAST_ATTEMPT);
             })
-            .await?;
+        };
+        let mut value = claim().await?;
+        // The queue's rate allows no start now: wait for the next one (up to a second), once.
+        if let Some(ms) = rate_wait(&value) {
+            tokio::time::sleep(Duration::from_millis(ms.min(1_000))).await;
+            value = claim().await?;
+            if rate_wait(&value).is_some() {
+                return Ok(Vec::new());
+            }
+        }
         claimed_tasks(value).map_err(|e| BackendError::server("claim", e))
     }
 

@@ -107,6 +107,18 @@ fn ready_member(value: Value) -> Result<(TaskId, DateTime<Utc>), BadReply> {
 
 /// The claim script's reply: ready member (run time and id), token, attempt, max attempts,
 /// payload per task.
+/// The claim script's reply when the queue's rate allows no start now: how long until the next
+/// one, in milliseconds.
+pub(crate) fn rate_wait(value: &Value) -> Option<u64> {
+    match value {
+        Value::Array(items) if items.len() == 2 => match (&items[0], &items[1]) {
+            (Value::Int(-1), Value::Int(ms)) => u64::try_from(*ms).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 pub(crate) fn claimed_tasks(value: Value) -> Result<Vec<ClaimedTask>, BadReply> {
     let items = items(value)?;
     if items.len() % 5 != 0 {
