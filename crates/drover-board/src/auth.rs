@@ -298,15 +298,15 @@ impl Auth {
 
     /// The role a request's headers grant, or why none.
     pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<Role, Refusal> {
-        let list = match &self.mode {
+        match &self.mode {
             Mode::Insecure => return Ok(Role::Operator),
             Mode::External => return Err(Refusal::Missing("this board is set to Auth::external, and no layer in front of it put a drover_board::Role into the request")),
             Mode::Credentials { problems, .. } if !problems.is_empty() => {
                 return Err(Refusal::Misconfigured(format!("the Drover board's credentials are misconfigured: {}", problems.join("; "))))
             }
             Mode::Credentials { list, .. } if list.is_empty() => return Err(Refusal::NotConfigured),
-            Mode::Credentials { list, .. } => list,
-        };
+            Mode::Credentials { .. } => {}
+        }
         if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
             let value = value.to_str().map_err(|_| Refusal::Wrong)?;
             let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
@@ -322,7 +322,6 @@ impl Auth {
             }
             return Err(Refusal::Wrong);
         }
-        let _ = list;
         match session_cookie(headers) {
             Some(cookie) => self.verify_session(cookie, chrono::Utc::now().timestamp()),
             None => Err(Refusal::Missing("this board needs credentials")),
