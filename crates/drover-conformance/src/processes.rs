@@ -17,7 +17,7 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use drover_core::{BoxDynError, Data, Enqueue, GlobalConcurrency, Inspect, TaskId, WorkerBuilder};
+use drover_core::{BoxDynError, Data, Enqueue, GlobalConcurrency, GlobalRate, Inspect, Rate, TaskId, WorkerBuilder};
 
 use crate::harness::TestJob;
 
@@ -77,6 +77,84 @@ fn start_child(test: &str, queue: &str, log: &std::path::Path, n: usize) -> Chil
         .unwrap_or_else(|e| panic!("conformance: cannot start worker process {n}: {e}"))
 }
 
+/// In a child process (the environment says so): run the workers until killed, and say so.
+async fn run_as_child<B, F, Fut>(make: &F) -> bool
+where
+    B: Enqueue<Job = TestJob>,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = B>,
+{
+    let (Ok(queue), Ok(log), Ok(name)) =
+        (std::env::var(CHILD_QUEUE), std::env::var(CHILD_LOG), std::env::var(CHILD_NAME))
+    else {
+        return false;
+    };
+    let storage = make(queue).await;
+    let worker = WorkerBuilder::new(name)
+        .backend(storage)
+        .concurrency(CONCURRENCY)
+        .lease(LEASE)
+        .poll_interval(Duration::from_millis(20))
+        .data(std::path::PathBuf::from(log))
+        .build_fn(timed);
+    let _ = worker.run_until(std::future::pending::<()>()).await;
+    true
+}
+
+/// Read the children's log: one `(start, end)` in µs per run.
+fn read_log(log: &std::path::Path) -> Vec<(u128, u128)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let _ = std::fs::remove_file(log);
+    text.lines().filter_map(|l| l.split_once(' ').and_then(|(s, e)| Some((s.parse().ok()?, e.parse().ok()?)))).collect()
+}
+
+/// The rate of the rate test: starts per second across every process.
+pub const RATE: u32 = 200;
+/// How long the rate test measures.
+pub const RATE_SECS: u64 = 10;
+
+/// [`PROCESSES`] worker processes of [`CONCURRENCY`] each on one queue limited to [`RATE`]
+/// starts a second: counted from every run's own record, the starts of each whole second of
+/// a [`RATE_SECS`]-second run stay within the rate plus 5 % and above 90 % of it.
+pub async fn global_rate<B, F, Fut>(test: &str, make: F)
+where
+    B: GlobalRate + Inspect + Enqueue<Job = TestJob>,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = B>,
+{
+    if run_as_child(&make).await {
+        return;
+    }
+    let queue = format!("rate-{}", TaskId::new());
+    let log = std::env::temp_dir().join(format!("{queue}.log"));
+    let storage = make(queue.clone()).await;
+    crate::harness::ok("set_rate", storage.set_rate(Some(Rate::new(RATE, Duration::from_secs(1)))).await);
+    let jobs = u64::from(RATE) * (RATE_SECS + 2);
+    crate::harness::ok("push_bulk", storage.push_bulk((0..jobs).map(TestJob::ok)).await);
+    let mut children: Vec<Child> = (0..PROCESSES).map(|n| start_child(test, &queue, &log, n)).collect();
+    tokio::time::sleep(Duration::from_secs(RATE_SECS + 1)).await;
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut starts: Vec<u128> = read_log(&log).into_iter().map(|(s, _)| s).collect();
+    starts.sort_unstable();
+    let Some(&first) = starts.first() else { panic!("conformance: no job ran under a rate of {RATE}/s") };
+    let per_second: Vec<usize> = (0..u128::from(RATE_SECS))
+        .map(|s| {
+            let from = first + s * 1_000_000;
+            starts.iter().filter(|t| **t >= from && **t < from + 1_000_000).count()
+        })
+        .collect();
+    println!("{PROCESSES} processes x concurrency {CONCURRENCY}, rate {RATE}/s: starts per second {per_second:?}");
+    let high = (f64::from(RATE) * 1.05).floor() as usize;
+    let low = (f64::from(RATE) * 0.9).ceil() as usize;
+    for (s, n) in per_second.iter().enumerate() {
+        assert!(*n <= high, "conformance: second {s} saw {n} starts with a rate of {RATE}/s (at most {high})");
+        assert!(*n >= low, "conformance: second {s} saw only {n} starts with a rate of {RATE}/s (at least {low})");
+    }
+}
+
 /// [`PROCESSES`] worker processes of [`CONCURRENCY`] each on one queue capped at [`CAP`]: the
 /// jobs running at once, from every process's own record of each run, never exceed the cap,
 /// and reach it; the storage's running count, sampled throughout, never exceeds it either;
@@ -88,18 +166,7 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = B>,
 {
-    if let (Ok(queue), Ok(log), Ok(name)) =
-        (std::env::var(CHILD_QUEUE), std::env::var(CHILD_LOG), std::env::var(CHILD_NAME))
-    {
-        let storage = make(queue).await;
-        let worker = WorkerBuilder::new(name)
-            .backend(storage)
-            .concurrency(CONCURRENCY)
-            .lease(LEASE)
-            .poll_interval(Duration::from_millis(20))
-            .data(std::path::PathBuf::from(log))
-            .build_fn(timed);
-        let _ = worker.run_until(std::future::pending::<()>()).await;
+    if run_as_child(&make).await {
         return;
     }
     let queue = format!("limits-{}", TaskId::new());
@@ -131,12 +198,7 @@ where
         let _ = child.kill();
         let _ = child.wait();
     }
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_file(&log);
-    let intervals: Vec<(u128, u128)> = text
-        .lines()
-        .filter_map(|l| l.split_once(' ').and_then(|(s, e)| Some((s.parse().ok()?, e.parse().ok()?))))
-        .collect();
+    let intervals = read_log(&log);
     let overlap = max_overlap(&intervals);
     println!(
         "{PROCESSES} processes x concurrency {CONCURRENCY}, cap {CAP}: {} runs of {JOBS} jobs, at most {overlap} at once, \

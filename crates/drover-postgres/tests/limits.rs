@@ -14,3 +14,12 @@ async fn global_concurrency_across_processes() {
     })
     .await;
 }
+
+/// 4 processes x concurrency 20 on a queue limited to 200 starts a second, for 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_rate_across_processes() {
+    drover_conformance::processes::global_rate("global_rate_across_processes", |queue| async move {
+        PostgresStorage::<TestJob>::new_with_config(common::pool().await, PostgresConfig::new(queue))
+    })
+    .await;
+}
