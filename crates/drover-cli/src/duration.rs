@@ -38,9 +38,32 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// Parse a rate `N/PERIOD`: `200/s`, `1000/1m`, `5/10s`.
+pub fn parse_rate(text: &str) -> Result<drover_core::Rate, String> {
+    let bad = || format!("`{text}` is not a rate: use starts/period, such as 200/s, 1000/1m or 5/10s");
+    let (n, per) = text.trim().split_once('/').ok_or_else(bad)?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    let per = per.trim();
+    let per = if per.starts_with(|c: char| c.is_ascii_digit()) { parse(per)? } else { parse(&format!("1{per}"))? };
+    if n == 0 || per.is_zero() {
+        return Err(bad());
+    }
+    Ok(drover_core::Rate::new(n, per))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("200/s"), Ok(drover_core::Rate::new(200, Duration::from_secs(1))));
+        assert_eq!(parse_rate("5/10s"), Ok(drover_core::Rate::new(5, Duration::from_secs(10))));
+        assert_eq!(parse_rate("1000/1m"), Ok(drover_core::Rate::new(1000, Duration::from_secs(60))));
+        for bad in ["200", "0/s", "x/s", "200/", "200/0s"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -137,9 +137,13 @@ enum Command {
         /// The queue.
         queue: String,
         /// At most this many of its tasks run at once, on all workers together.
-        #[arg(long, conflicts_with = "unlimited", required_unless_present = "unlimited")]
+        #[arg(long, conflicts_with = "unlimited")]
         max_running: Option<u32>,
-        /// Remove the cap.
+        /// At most this many starts per period on all workers together, spread evenly:
+        /// `200/s`, `1000/1m`, `5/10s`.
+        #[arg(long, value_parser = duration::parse_rate, conflicts_with = "unlimited")]
+        rate: Option<drover_core::Rate>,
+        /// Remove the cap and the rate.
         #[arg(long)]
         unlimited: bool,
     },
@@ -277,17 +281,30 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             admin.set_paused(&queue, false).await?;
             out.message(&format!("resumed {queue}"));
         }
-        Command::Limit { queue, max_running, .. } => {
+        Command::Limit { queue, max_running, rate, unlimited } => {
             if max_running == Some(0) {
                 return Err(Failure::new(
                     exit::USAGE,
                     "--max-running 0 would stop the queue: use `drover pause` for that",
                 ));
             }
-            admin.set_max_running(&queue, max_running).await?;
-            match max_running {
-                Some(n) => out.message(&format!("{queue}: at most {n} tasks run at once, across every worker")),
-                None => out.message(&format!("{queue}: no cap on running tasks")),
+            if unlimited {
+                admin.set_max_running(&queue, None).await?;
+                admin.set_rate(&queue, None).await?;
+                out.message(&format!("{queue}: no cap on running tasks, no rate"));
+            } else if max_running.is_none() && rate.is_none() {
+                return Err(Failure::new(exit::USAGE, "give --max-running N, --rate N/PERIOD or --unlimited"));
+            }
+            if let Some(n) = max_running {
+                admin.set_max_running(&queue, Some(n)).await?;
+                out.message(&format!("{queue}: at most {n} tasks run at once, across every worker"));
+            }
+            if let Some(rate) = rate {
+                admin.set_rate(&queue, Some(rate)).await?;
+                out.message(&format!(
+                    "{queue}: at most {} starts per {:?}, across every worker",
+                    rate.starts, rate.per
+                ));
             }
         }
         Command::Workers { queue } => out.workers(&admin.workers(queue.as_deref()).await?),

@@ -134,6 +134,7 @@ impl Output {
                 row.push(oldest);
                 row.push(if q.paused { "yes" } else { "no" }.to_owned());
                 row.push(q.max_running.map_or_else(|| "-".to_owned(), |n| n.to_string()));
+                row.push(q.rate.map_or_else(|| "-".to_owned(), |r| format!("{}/{:?}", r.starts, r.per)));
                 row
             })
             .collect();
@@ -148,6 +149,7 @@ impl Output {
             "OLDEST DUE",
             "PAUSED",
             "MAX RUNNING",
+            "RATE",
         ]);
         table(&header, &rows);
     }

@@ -152,7 +152,14 @@ async fn every_command<B: Backend>(url: &str, queue: &str, storage: B, purge_wor
     assert_eq!(capped.len(), 2, "the cap holds the claim to 2");
     let done = capped.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
     storage.complete(done).await.unwrap();
+    assert!(drover(url, &["limit", queue, "--rate", "50/s"]).status.success());
+    let queues = json(url, &["queues"]);
+    let ours = queues.as_array().unwrap().iter().find(|q| q["queue"] == queue).unwrap().clone();
+    assert_eq!((ours["rate"]["starts"].as_u64(), ours["rate"]["per_ms"].as_u64()), (Some(50), Some(1000)), "{ours}");
+    assert_eq!(code(&drover(url, &["limit", queue, "--rate", "fast"])), 2);
     assert!(drover(url, &["limit", queue, "--unlimited"]).status.success());
+    let queues = json(url, &["queues"]);
+    assert!(queues.as_array().unwrap().iter().find(|q| q["queue"] == queue).unwrap()["rate"].is_null());
     let queues = json(url, &["queues"]);
     assert!(queues.as_array().unwrap().iter().find(|q| q["queue"] == queue).unwrap()["max_running"].is_null());
     assert_eq!(code(&drover(url, &["limit", queue, "--max-running", "0"])), 2);

@@ -26,6 +26,8 @@ pub struct QueueSummary {
     pub paused: bool,
     /// Its cap on running tasks across every worker, if any.
     pub max_running: Option<u32>,
+    /// Its rate of starts across every worker, if any.
+    pub rate: Option<crate::backend::Rate>,
 }
 
 /// A worker as a storage saw it.
@@ -108,6 +110,24 @@ pub trait AdminBackend: Send + Sync + 'static {
         })
     }
 
+    /// The queue's rate of starts ([`GlobalRate`](crate::GlobalRate)); the default, for
+    /// backends without rates, is none.
+    fn rate(&self, queue: &str) -> BoxFuture<'_, Result<Option<crate::backend::Rate>, BackendError>> {
+        let _ = queue;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Set or remove the queue's rate; the default says the backend has no rates.
+    fn set_rate(&self, queue: &str, rate: Option<crate::backend::Rate>) -> BoxFuture<'_, Result<(), BackendError>> {
+        let _ = (queue, rate);
+        let name = self.name();
+        Box::pin(async move {
+            Err(BackendError::Unsupported(format!(
+                "the {name} backend has no rate of starts per queue (PostgreSQL, Redis and memory have)"
+            )))
+        })
+    }
+
     /// The workers seen on `queue`. The default says the backend does not record them.
     fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {
         let _ = queue;
@@ -158,6 +178,12 @@ pub trait Admin: Send + Sync {
     fn set_paused<'a>(&'a self, queue: &'a str, paused: bool) -> BoxFuture<'a, Result<(), BackendError>>;
     /// Cap a queue's running tasks across every worker, or remove the cap (`None`).
     fn set_max_running<'a>(&'a self, queue: &'a str, max: Option<u32>) -> BoxFuture<'a, Result<(), BackendError>>;
+    /// Limit a queue's starts across every worker, or remove the limit (`None`).
+    fn set_rate<'a>(
+        &'a self,
+        queue: &'a str,
+        rate: Option<crate::backend::Rate>,
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
 }
 
 /// How many tasks one purge statement deletes.
@@ -183,7 +209,8 @@ impl<A: AdminBackend> Admin for A {
                 let stats = storage.stats().await?;
                 let paused = storage.is_paused().await?;
                 let max_running = self.max_running(&queue).await?;
-                queues.push(QueueSummary { queue, stats, paused, max_running });
+                let rate = self.rate(&queue).await?;
+                queues.push(QueueSummary { queue, stats, paused, max_running, rate });
             }
             Ok(queues)
         })
@@ -258,6 +285,14 @@ impl<A: AdminBackend> Admin for A {
 
     fn set_max_running<'a>(&'a self, queue: &'a str, max: Option<u32>) -> BoxFuture<'a, Result<(), BackendError>> {
         AdminBackend::set_max_running(self, queue, max)
+    }
+
+    fn set_rate<'a>(
+        &'a self,
+        queue: &'a str,
+        rate: Option<crate::backend::Rate>,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        AdminBackend::set_rate(self, queue, rate)
     }
 
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>> {

@@ -266,12 +266,23 @@ pub trait GlobalConcurrency: Backend {
 /// A rate of task starts: at most `starts` per `per`, spread evenly (a start every
 /// `per / starts`), with a burst of at most a twentieth of `starts` (at least 1) after a quiet
 /// spell, so any window of length `per` sees at most `starts` plus that burst.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Rate {
     /// Starts allowed per period (at least 1).
     pub starts: u32,
-    /// The period (at least 1 ms).
+    /// The period (at least 1 ms); in JSON, milliseconds.
+    #[serde(rename = "per_ms", serialize_with = "millis")]
     pub per: Duration,
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u128(d.as_millis())
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}ms", self.starts, self.per.as_millis())
+    }
 }
 
 impl Rate {

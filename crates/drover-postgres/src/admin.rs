@@ -86,4 +86,14 @@ impl AdminBackend for PostgresAdmin {
         let storage = self.storage(queue);
         Box::pin(async move { drover_core::GlobalConcurrency::set_max_running(&storage, max).await })
     }
+
+    fn rate(&self, queue: &str) -> BoxFuture<'_, Result<Option<drover_core::Rate>, BackendError>> {
+        let storage = self.storage(queue);
+        Box::pin(async move { drover_core::GlobalRate::rate(&storage).await })
+    }
+
+    fn set_rate(&self, queue: &str, rate: Option<drover_core::Rate>) -> BoxFuture<'_, Result<(), BackendError>> {
+        let storage = self.storage(queue);
+        Box::pin(async move { drover_core::GlobalRate::set_rate(&storage, rate).await })
+    }
 }
