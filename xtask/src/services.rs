@@ -82,6 +82,22 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
+    // drover-board's browser test (chromium driven by playwright-core) and schemathesis test.
+    if crate::backends::crate_exists("drover-board") {
+        for (tool, ensure) in [
+            ("chromium", crate::tools::ensure_chromium as fn() -> anyhow::Result<&'static str>),
+            ("playwright-core", crate::tools::ensure_playwright_core),
+            ("schemathesis", crate::tools::ensure_schemathesis),
+        ] {
+            match ensure() {
+                Ok(done) => println!("{done} (needed by drover-board)"),
+                Err(error) => {
+                    println!("{tool} could not be installed: {error:#}\n");
+                    missing_needed.push(tool);
+                }
+            }
+        }
+    }
     if missing_needed.is_empty() {
         Ok(())
     } else {

