@@ -80,6 +80,11 @@ impl State {
         Some(claim.reply.clone())
     }
 
+    /// How many claims are held.
+    pub(crate) fn len(&self) -> usize {
+        self.claims.len()
+    }
+
     /// Forget the claim on a task (it was cancelled).
     pub(crate) fn forget(&mut self, id: TaskId) {
         if let Some(token) = self.by_id.remove(&id) {

@@ -121,6 +121,13 @@ impl<T, C> NatsStorage<T, C> {
         Ok(())
     }
 
+    /// How many claims this storage holds right now: running, or claimed ahead (for tests and
+    /// diagnostics).
+    #[doc(hidden)]
+    pub fn held_claims(&self) -> usize {
+        crate::inner::lock(&self.inner.state).len()
+    }
+
     /// Wait until the server has every message published so far (pushes, acks).
     pub async fn flush(&self) -> Result<(), BackendError> {
         self.inner.top.client.flush().await.map_err(|e| BackendError::connection("flush", e))
