@@ -23,6 +23,9 @@ use crate::view::{QueueView, TaskView, WorkerView};
 pub(crate) const MAX_LIMIT: u64 = 500;
 /// A page's size unless `limit` says otherwise.
 pub(crate) const DEFAULT_LIMIT: u64 = 50;
+/// The longest `delay_seconds` and `older_than_seconds` (100 years), as the OpenAPI document
+/// says: beyond it times overflow the storages' clocks.
+pub(crate) const MAX_SECONDS: u64 = 3_153_600_000;
 
 const OPENAPI: &str = include_str!("../assets/openapi.json");
 
@@ -248,6 +251,9 @@ pub(crate) async fn purge(
     bytes: Bytes,
 ) -> ApiResult {
     let request: PurgeBody = body(&bytes, r#"{"status": "done", "older_than_seconds": 86400}"#)?;
+    if request.older_than_seconds > MAX_SECONDS {
+        return Err(ApiError::bad_request(format!("older_than_seconds must be at most {MAX_SECONDS} (100 years)")));
+    }
     if !request.status.is_final() {
         return Err(ApiError::bad_request(format!(
             "only finished tasks can be purged (done, dead, cancelled), not {}",
@@ -281,6 +287,9 @@ pub(crate) async fn push(
     let request: PushBody = body(&bytes, r#"{"payload": {"to": "a@example.com"}}"#)?;
     if request.max_attempts == Some(0) {
         return Err(ApiError::bad_request("max_attempts must be at least 1"));
+    }
+    if request.delay_seconds > MAX_SECONDS {
+        return Err(ApiError::bad_request(format!("delay_seconds must be at most {MAX_SECONDS} (100 years)")));
     }
     let mut options = PushOptions::new().priority(request.priority);
     if request.delay_seconds > 0 {
