@@ -41,44 +41,74 @@ pub(crate) async fn pump_loop(inner: Weak<Inner>) {
     }
 }
 
+/// Once a message came, how long the pump waits for the next before it acts on those it has:
+/// a pull stays open until its expiry, and a due task must not wait for that.
+const LINGER: Duration = Duration::from_millis(5);
+/// Due tasks published in one pipeline at most.
+const CHUNK: usize = 256;
+
 impl Inner {
-    /// One pull of up to 256 delayed messages: publish the due ones, Nak the others.
+    /// One pull of up to 256 delayed messages: publish the due ones, Nak the others with their
+    /// remaining wait, each measured when it arrives. What came is acted on as soon as no
+    /// more arrive within [`LINGER`], without waiting for the pull to expire.
     pub(crate) async fn pump_once(&self) -> Result<(), BackendError> {
         let mut batch = self
             .top
             .pump
             .fetch()
-            .max_messages(256)
+            .max_messages(CHUNK)
             .expires(PULL_WAIT)
             .messages()
             .await
             .map_err(|e| BackendError::connection("delay pump pull", e))?;
-        let now = now_ms();
         let mut due = Vec::new();
-        let mut due_replies = Vec::new();
-        let mut later = Vec::new();
-        while let Some(next) = batch.next().await {
+        let mut replies = Vec::new();
+        loop {
+            let next = if replies.is_empty() {
+                batch.next().await
+            } else {
+                match tokio::time::timeout(LINGER, batch.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        self.pump_flush(&mut due, &mut replies).await?;
+                        continue;
+                    }
+                }
+            };
+            let Some(next) = next else { break };
             let message = next.map_err(|e| BackendError::connection("delay pump pull", e))?;
             let Some(reply) = message.reply.clone() else { continue };
             let Some(id) = id_of_subject(&message.subject) else {
                 // Not Drover's: nothing to deliver it as. Terminate it so it stops coming back.
                 tracing::warn!(subject = %message.subject, "a message without a task id in the delay stream; dropping it");
-                later.push((reply, AckKind::Term));
+                replies.push((reply, AckKind::Term));
                 continue;
             };
             let envelope = Envelope::from_headers(id, message.headers.as_ref());
             let run_at = envelope.run_at_ms.unwrap_or(0);
+            let now = now_ms();
             if run_at > now {
                 let wait = Duration::from_millis(u64::try_from(run_at - now).unwrap_or(0)).min(MAX_HOLD);
-                later.push((reply, AckKind::Nak(Some(wait))));
+                replies.push((reply, AckKind::Nak(Some(wait))));
             } else {
                 let msg_id = format!("{id}.due.{}", envelope.attempts);
                 due.push(Outgoing { route: Route::Ready, envelope, payload: message.payload.clone(), msg_id });
-                due_replies.push((reply, AckKind::Ack));
+                replies.push((reply, AckKind::Ack));
+            }
+            if due.len() >= CHUNK {
+                self.pump_flush(&mut due, &mut replies).await?;
             }
         }
-        self.publish(due).await?;
-        due_replies.extend(later);
-        self.ack_all(due_replies).await
+        self.pump_flush(&mut due, &mut replies).await
+    }
+
+    /// Publish the due tasks (awaiting the work stream's PubAcks), then send every ack and Nak.
+    async fn pump_flush(
+        &self,
+        due: &mut Vec<Outgoing>,
+        replies: &mut Vec<(async_nats::Subject, AckKind)>,
+    ) -> Result<(), BackendError> {
+        self.publish(std::mem::take(due)).await?;
+        self.ack_all(std::mem::take(replies)).await
     }
 }

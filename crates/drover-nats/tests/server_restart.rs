@@ -76,7 +76,10 @@ async fn a_drain_survives_a_server_restart() {
         if matches!(depths, Ok(d) if d.ready == 0 && d.ack_pending == 0) {
             break;
         }
-        assert!(tokio::time::Instant::now() < settle, "the server still holds messages 20 s after the drain: {depths:?}");
+        assert!(
+            tokio::time::Instant::now() < settle,
+            "the server still holds messages 20 s after the drain: {depths:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     worker.stop().await.expect("the worker ran through the restart and stops cleanly");

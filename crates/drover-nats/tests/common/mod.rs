@@ -35,7 +35,9 @@ pub async fn drop_old_test_streams(url: &str) {
         let mut names = js.stream_names();
         let mut old = Vec::new();
         while let Some(Ok(name)) = names.next().await {
-            let Some(rest) = name.strip_prefix("DROVER_t").or_else(|| name.strip_prefix("KV_drover_t")) else { continue };
+            let Some(rest) = name.strip_prefix("DROVER_t").or_else(|| name.strip_prefix("KV_drover_t")) else {
+                continue;
+            };
             let ulid: String = rest.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
             let Some(id) = (0..ulid.len().saturating_sub(25)).find_map(|i| ulid.get(i..i + 26)?.parse::<TaskId>().ok())
             else {
@@ -86,7 +88,9 @@ impl PrivateNats {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("start `{binary}` ({e}): this test needs nats-server on PATH or NATS_SERVER_BIN"));
+            .unwrap_or_else(|e| {
+                panic!("start `{binary}` ({e}): this test needs nats-server on PATH or NATS_SERVER_BIN")
+            });
         self.child = Some(child);
         self.wait_ready();
     }
