@@ -46,15 +46,20 @@ impl Inner {
     }
 
     /// At start-up: the server's advisories are not persisted, so messages that reached
-    /// `max_deliver` while no storage listened are found here. Every work message at or below
-    /// the consumer's ack floor is one (acked messages leave a work-queue stream).
+    /// `max_deliver` while no storage listened are found here. A work-queue stream keeps only
+    /// unacked messages, and one the consumer has delivered is either ack-pending or past
+    /// `max_deliver`. So: with nothing ack-pending, every message up to the consumer's last
+    /// delivered sequence is past it; otherwise those at or below the ack floor are (the
+    /// server does not always move the floor past such a message, so the first rule matters).
     pub(crate) async fn sweep_max_delivered(&self) -> Result<(), BackendError> {
         let mut consumer = self.top.consumer.clone();
-        let floor = consumer.info().await.map_err(|e| BackendError::connection("consumer info", e))?.ack_floor.stream_sequence;
+        let info = consumer.info().await.map_err(|e| BackendError::connection("consumer info", e))?;
+        let limit =
+            if info.num_ack_pending == 0 { info.delivered.stream_sequence } else { info.ack_floor.stream_sequence };
         let mut work = self.top.work.clone();
         for _ in 0..100_000 {
             let state = work.info().await.map_err(|e| BackendError::connection("stream info", e))?.state.clone();
-            if state.messages == 0 || state.first_sequence > floor {
+            if state.messages == 0 || state.first_sequence > limit {
                 break;
             }
             self.sweep_seq(state.first_sequence, MAX_DELIVERIES).await?;

@@ -98,7 +98,8 @@
 //! - **Max deliveries**: with [`NatsConfig::set_max_deliver`], the server stops delivering a
 //!   message after that many deliveries and leaves it in the work stream. A subscriber to the
 //!   server's `MAX_DELIVERIES` advisory moves it to the dead stream; since advisories are not
-//!   persisted, connect also sweeps every work message at or below the consumer's ack floor.
+//!   persisted, connect also sweeps them: with nothing ack-pending, every work message the
+//!   consumer has delivered; otherwise those at or below its ack floor.
 //!
 //! # Capabilities
 //!
@@ -155,8 +156,10 @@
 //!
 //! `cargo test -p drover-nats` runs the conformance groups `core`, `refuses_priorities`,
 //! `refuses_unique_keys`, `cancel`, `requeue`, `ticks` against the server at `NATS_URL`,
-//! plus a worker process killed with SIGKILL mid-job, a private nats-server restarted during
-//! a drain, and delayed-job timing.
+//! plus a worker process killed with SIGKILL mid-job (`kill_worker`), a private nats-server
+//! SIGKILLed and restarted during a drain (`server_restart`), delayed-job timing, long retries
+//! and two pumps (`delays`), and the `max_deliver` backstop: a worker killed on every delivery,
+//! and the start-up sweep of a message whose advisory nobody heard (`max_deliveries`).
 
 mod config;
 mod dead;

@@ -30,12 +30,26 @@ use crate::inner::Inner;
 /// ```
 pub struct NatsStorage<T, C = JsonCodec> {
     pub(crate) inner: Arc<Inner>,
+    /// Shared by the clones only (the background tasks hold the inner state, briefly, but not
+    /// this): when the last clone goes, the pump, lease checker and listeners stop at once.
+    _tasks: Arc<AbortOnDrop>,
     _job: PhantomData<fn() -> (T, C)>,
+}
+
+/// Stops a storage's background tasks when dropped.
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 impl<T, C> Clone for NatsStorage<T, C> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), _job: PhantomData }
+        Self { inner: self.inner.clone(), _tasks: self._tasks.clone(), _job: PhantomData }
     }
 }
 
@@ -66,7 +80,9 @@ impl<T, C> NatsStorage<T, C> {
     /// name.
     pub async fn connect(config: NatsConfig) -> Result<Self, BackendError> {
         let queue = resolve_queue_name::<T>(config.queue());
-        Ok(Self { inner: Inner::open(config, queue).await?, _job: PhantomData })
+        let inner = Inner::open(config, queue).await?;
+        let tasks = crate::inner::lock(&inner.tasks).iter().map(|t| t.abort_handle()).collect();
+        Ok(Self { inner, _tasks: Arc::new(AbortOnDrop(tasks)), _job: PhantomData })
     }
 
     /// The configuration this storage was made with.

@@ -32,7 +32,11 @@ fn main() -> Result<(), BoxDynError> {
     let queue = std::env::args().nth(1).ok_or("usage: drover-nats-test-worker <queue>")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        let config = NatsConfig::from_env().set_queue(queue).set_ack_wait(Duration::from_secs(2));
+        let mut config = NatsConfig::from_env().set_queue(queue).set_ack_wait(Duration::from_secs(2));
+        // The test's own consumer settings: a differing max_deliver would re-create the consumer.
+        if let Some(max) = std::env::var("DROVER_TEST_MAX_DELIVER").ok().and_then(|v| v.parse().ok()) {
+            config = config.set_max_deliver(max);
+        }
         let storage: NatsStorage<SlowJob> = NatsStorage::connect(config).await?;
         let worker = WorkerBuilder::new("test-worker").backend(storage).concurrency(2).build_fn(run_job);
         worker.run_until(std::future::pending::<()>()).await?;
