@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// The guide's code, line for line.
 #[allow(clippy::unwrap_used)] // `bind(..).await.unwrap()` as the guide writes it
+#[rustfmt::skip] // laid out as the production guide writes it
 async fn serve(email_store: SqliteAdmin, broadcaster: Broadcaster, args: Args) -> std::io::Result<()> {
     use axum::Extension;
     use futures_util::FutureExt;

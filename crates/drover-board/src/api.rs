@@ -136,7 +136,8 @@ impl ApiBuilder {
     }
 
     fn register_named(mut self, name: String, admin: Arc<dyn Admin>) -> Self {
-        let clean: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        let clean: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
         let base = if clean.is_empty() { "store".to_owned() } else { clean };
         let mut name = base.clone();
         let mut n = 2;

@@ -115,7 +115,9 @@ pub struct Auth {
 impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mode = match &self.mode {
-            Mode::Credentials { list, problems } => format!("{} credential(s), {} problem(s)", list.len(), problems.len()),
+            Mode::Credentials { list, problems } => {
+                format!("{} credential(s), {} problem(s)", list.len(), problems.len())
+            }
             Mode::External => "external".to_owned(),
             Mode::Insecure => "insecure, no authentication".to_owned(),
         };
@@ -179,8 +181,12 @@ impl Auth {
             let (user_var, password_var) = (format!("{prefix}USER"), format!("{prefix}PASSWORD"));
             match (get(&user_var), get(&password_var)) {
                 (Some(user), Some(password)) => auth = auth.basic(user, password, role),
-                (Some(_), None) => auth.problem(format!("{user_var} is set but {password_var} is not: set both, or neither")),
-                (None, Some(_)) => auth.problem(format!("{password_var} is set but {user_var} is not: set both, or neither")),
+                (Some(_), None) => {
+                    auth.problem(format!("{user_var} is set but {password_var} is not: set both, or neither"))
+                }
+                (None, Some(_)) => {
+                    auth.problem(format!("{password_var} is set but {user_var} is not: set both, or neither"))
+                }
                 (None, None) => {}
             }
         }
@@ -348,7 +354,8 @@ impl Auth {
         let mut found = None;
         for credential in list {
             if let Secret::Basic { user: u, password: p } = &credential.secret {
-                let same = constant_time_eq(u.as_bytes(), user.as_bytes()) & constant_time_eq(p.as_bytes(), password.as_bytes());
+                let same = constant_time_eq(u.as_bytes(), user.as_bytes())
+                    & constant_time_eq(p.as_bytes(), password.as_bytes());
                 if same && found.is_none() {
                     found = Some(credential.role);
                 }

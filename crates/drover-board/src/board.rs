@@ -96,9 +96,6 @@ impl Board {
     pub fn into_router(self) -> Router {
         let auth = self.auth.unwrap_or_else(Auth::from_env);
         let api = self.api.auth(auth.clone()).broadcaster(self.broadcaster.clone()).build();
-        Router::new()
-            .nest(Self::API_BASE, api)
-            .fallback_service(self.ui.auth(auth))
-            .layer(Extension(self.broadcaster))
+        Router::new().nest(Self::API_BASE, api).fallback_service(self.ui.auth(auth)).layer(Extension(self.broadcaster))
     }
 }

@@ -29,7 +29,8 @@ fn render(result: Result<String, ApiError>) -> Response {
 }
 
 pub(crate) async fn overview(State(state): State<ApiState>, r: Option<Extension<Role>>) -> Response {
-    let stores: Vec<(String, &'static str)> = state.stores.iter().map(|s| (s.name.clone(), s.admin.backend())).collect();
+    let stores: Vec<(String, &'static str)> =
+        state.stores.iter().map(|s| (s.name.clone(), s.admin.backend())).collect();
     render(all_queues(&state).await.map(|queues| html::overview(&stores, &queues, role(r))))
 }
 
@@ -58,7 +59,11 @@ pub(crate) async fn task(
     render(load_task(&state, &store, &queue, &id).await.map(|task| html::task_page(&store, &task, role(r))))
 }
 
-pub(crate) async fn find(State(state): State<ApiState>, Path(id): Path<String>, r: Option<Extension<Role>>) -> Response {
+pub(crate) async fn find(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    r: Option<Extension<Role>>,
+) -> Response {
     render(find_task(&state, id.trim()).await.map(|(store, task)| html::task_page(&store, &task, role(r))))
 }
 

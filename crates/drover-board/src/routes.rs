@@ -38,8 +38,7 @@ pub(crate) async fn openapi() -> Response {
 }
 
 pub(crate) async fn stores(State(state): State<ApiState>) -> Response {
-    let stores: Vec<_> =
-        state.stores.iter().map(|s| json!({ "name": s.name, "backend": s.admin.backend() })).collect();
+    let stores: Vec<_> = state.stores.iter().map(|s| json!({ "name": s.name, "backend": s.admin.backend() })).collect();
     json(StatusCode::OK, &json!({ "stores": stores }))
 }
 
@@ -94,14 +93,15 @@ pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
                 })?)
             }
             "offset" => {
-                offset = value.parse().map_err(|_| ApiError::bad_request(format!("offset must be a whole number, got {value:?}")))?
+                offset = value
+                    .parse()
+                    .map_err(|_| ApiError::bad_request(format!("offset must be a whole number, got {value:?}")))?
             }
             "limit" => {
-                limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| ApiError::bad_request(format!("limit must be 1 to {MAX_LIMIT}, got {value:?}")))?
+                limit =
+                    value.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+                        ApiError::bad_request(format!("limit must be 1 to {MAX_LIMIT}, got {value:?}"))
+                    })?
             }
             _ => {}
         }
@@ -109,7 +109,11 @@ pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     Ok(ListQuery::new(status, limit).offset(offset))
 }
 
-pub(crate) async fn tasks(State(state): State<ApiState>, Path((store, queue)): QueuePath, RawQuery(raw): RawQuery) -> ApiResult {
+pub(crate) async fn tasks(
+    State(state): State<ApiState>,
+    Path((store, queue)): QueuePath,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let query = list_query(raw.as_deref())?;
     let (offset, limit) = (query.offset, query.limit);
     let store = state.store(&store)?;

@@ -137,7 +137,11 @@ async fn js() -> Response {
 async fn shell(State(state): State<UiState>, method: Method, uri: Uri) -> Response {
     let path = uri.path();
     if path == state.api_base || path.starts_with(&format!("{}/", state.api_base)) {
-        return message_response(Surface::Api, StatusCode::NOT_FOUND, &format!("no API route {path}; see {}/openapi.json", state.api_base));
+        return message_response(
+            Surface::Api,
+            StatusCode::NOT_FOUND,
+            &format!("no API route {path}; see {}/openapi.json", state.api_base),
+        );
     }
     if method != Method::GET && method != Method::HEAD {
         return message_response(Surface::Ui, StatusCode::METHOD_NOT_ALLOWED, "the board's pages answer GET only");
@@ -177,16 +181,14 @@ async fn login(State(state): State<UiState>, headers: HeaderMap, uri: Uri, body:
     };
     let next = field("next");
     let (token, user, password) = (field("token"), field("user"), field("password"));
-    let role = if !token.is_empty() {
-        state.auth.token_role(token.trim())
-    } else {
-        state.auth.basic_role(&user, &password)
-    };
+    let role =
+        if !token.is_empty() { state.auth.token_role(token.trim()) } else { state.auth.basic_role(&user, &password) };
     let Some(role) = role else {
         return login_response(StatusCode::UNAUTHORIZED, &state, Some("Those credentials were not accepted."), &next);
     };
     let value = state.auth.session_value(role, chrono::Utc::now().timestamp());
-    let cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", Auth::session_max_age());
+    let cookie =
+        format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", Auth::session_max_age());
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SEE_OTHER;
     if let (Ok(cookie), Ok(location)) = (HeaderValue::from_str(&cookie), HeaderValue::from_str(local_path(&next))) {

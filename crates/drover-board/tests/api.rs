@@ -20,7 +20,10 @@ use tower::ServiceExt;
 async fn fixture() -> (Router, MemoryAdmin, TaskId) {
     let admin = MemoryAdmin::default();
     let storage = admin.storage("email");
-    storage.enqueue(vec![NewTask::new(b"{\"to\":\"a@example.com\"}".to_vec(), PushOptions::new())]).await.expect("push");
+    storage
+        .enqueue(vec![NewTask::new(b"{\"to\":\"a@example.com\"}".to_vec(), PushOptions::new())])
+        .await
+        .expect("push");
     let id = kill(&storage, "boom").await;
     (board(admin.clone()), admin, id)
 }
@@ -120,7 +123,13 @@ async fn actions_without_the_csrf_header_or_from_another_site_are_refused() {
     assert_eq!(queue["counts"]["dead"], 1, "nothing was retried: {queue}");
 
     // The board's own origin passes.
-    let mut own = request(Method::POST, &format!("/api/v1/stores/memory/queues/email/tasks/{id}/retry"), Who::Operator, true, None);
+    let mut own = request(
+        Method::POST,
+        &format!("/api/v1/stores/memory/queues/email/tasks/{id}/retry"),
+        Who::Operator,
+        true,
+        None,
+    );
     own.headers_mut().insert(header::ORIGIN, "http://board.test".parse().expect("header"));
     own.headers_mut().insert("sec-fetch-site", "same-origin".parse().expect("header"));
     let answer = call(&app, own).await;
@@ -177,7 +186,8 @@ async fn a_browser_logs_in_with_a_token_or_a_password_and_out_again() {
     bad.headers_mut().insert(header::COOKIE, forged.parse().expect("cookie"));
     assert_eq!(call(&app, bad).await.status, 401);
 
-    let logout = Request::post("/_board/logout").header(header::HOST, "board.test").body(Body::empty()).expect("request");
+    let logout =
+        Request::post("/_board/logout").header(header::HOST, "board.test").body(Body::empty()).expect("request");
     let out = call(&app, logout).await;
     assert_eq!(out.status, 303);
     assert!(out.header(header::SET_COOKIE).contains("Max-Age=0"));
@@ -227,7 +237,9 @@ async fn tasks_page_by_status_with_stable_offsets_and_bad_parameters_say_why() {
     let ui = get(&app, "/api/v1/ui/stores/memory/queues/email?limit=3&offset=3", Who::Reader).await.body;
     assert!(ui.contains("offset=0\">← newer") && ui.contains("offset=6\">older →"), "{ui}");
 
-    for (query, says) in [("status=lost", "pending, running"), ("limit=0", "limit must be 1 to 500"), ("offset=-1", "offset")] {
+    for (query, says) in
+        [("status=lost", "pending, running"), ("limit=0", "limit must be 1 to 500"), ("offset=-1", "offset")]
+    {
         let answer = get(&app, &format!("{base}?{query}"), Who::Reader).await;
         assert_eq!(answer.status, 400, "{query}");
         assert!(answer.body.contains(says), "{query}: {}", answer.body);
@@ -241,7 +253,8 @@ async fn tasks_page_by_status_with_stable_offsets_and_bad_parameters_say_why() {
     let push = post(&app, base, Who::Operator, Some("{\"payload\": 1, \"colour\": \"red\"}")).await;
     assert_eq!(push.status, 400);
     assert!(push.body.contains("unknown field"), "{}", push.body);
-    let purge = post(&app, "/api/v1/stores/memory/queues/email/purge", Who::Operator, Some("{\"status\": \"pending\"}")).await;
+    let purge =
+        post(&app, "/api/v1/stores/memory/queues/email/purge", Who::Operator, Some("{\"status\": \"pending\"}")).await;
     assert_eq!(purge.status, 400);
     assert!(purge.body.contains("only finished tasks"), "{}", purge.body);
 }
@@ -250,13 +263,17 @@ async fn tasks_page_by_status_with_stable_offsets_and_bad_parameters_say_why() {
 async fn queue_names_with_markup_are_escaped_everywhere() {
     let admin = MemoryAdmin::default();
     let storage = admin.storage("<img src=x onerror=alert(1)>");
-    storage.enqueue(vec![NewTask::new(b"\"<script>alert(2)</script>\"".to_vec(), PushOptions::new())]).await.expect("push");
+    storage
+        .enqueue(vec![NewTask::new(b"\"<script>alert(2)</script>\"".to_vec(), PushOptions::new())])
+        .await
+        .expect("push");
     let app = board(admin);
     let overview = get(&app, "/api/v1/ui/overview", Who::Operator).await.body;
     assert!(overview.contains("&lt;img src=x onerror=alert(1)&gt;"), "{overview}");
     assert!(!overview.contains("<img"), "{overview}");
     assert!(overview.contains("/queues/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E"), "{overview}");
-    let queue = get(&app, "/api/v1/ui/stores/memory/queues/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E", Who::Operator).await;
+    let queue =
+        get(&app, "/api/v1/ui/stores/memory/queues/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E", Who::Operator).await;
     assert_eq!(queue.status, 200, "{}", queue.body);
     assert!(!queue.body.contains("<img") && !queue.body.contains("<script"), "{}", queue.body);
 }
@@ -284,7 +301,11 @@ async fn the_openapi_document_describes_every_api_route() {
         .into_iter()
         .filter(|p| p.starts_with("/api/v1/") && !p.starts_with("/api/v1/ui/"))
         .map(|p| format!("GET {}", p.trim_start_matches("/api/v1")))
-        .chain(post_routes("{store}", "{queue}", "{id}").into_iter().map(|(p, _)| format!("POST {}", p.trim_start_matches("/api/v1"))))
+        .chain(
+            post_routes("{store}", "{queue}", "{id}")
+                .into_iter()
+                .map(|(p, _)| format!("POST {}", p.trim_start_matches("/api/v1"))),
+        )
         .chain(["GET /events".to_owned()])
         .collect();
     routes.sort();
@@ -294,7 +315,8 @@ async fn the_openapi_document_describes_every_api_route() {
 #[tokio::test]
 async fn actions_reach_open_pages_as_server_sent_events() {
     let (app, _, id) = fixture().await;
-    let events = app.clone().oneshot(request(Method::GET, "/api/v1/events", Who::Reader, false, None)).await.expect("events");
+    let events =
+        app.clone().oneshot(request(Method::GET, "/api/v1/events", Who::Reader, false, None)).await.expect("events");
     assert_eq!(events.status(), StatusCode::OK);
     assert_eq!(events.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("text/event-stream"));
     let mut body = events.into_body().into_data_stream();
@@ -316,7 +338,11 @@ async fn the_pages_load_their_fragment_and_hide_actions_from_readers() {
     assert!(js.contains("X-Drover-Csrf") && js.contains("/ui"), "the script sends the CSRF header");
     let operator = get(&app, "/api/v1/ui/overview", Who::Operator).await.body;
     assert!(operator.contains("data-post=\"/stores/memory/queues/email/pause\""), "{operator}");
-    assert!(operator.contains("data-count=\"dead\" class=\"alert\"><a href=\"/stores/memory/queues/email?status=dead\">1</a>"), "{operator}");
+    assert!(
+        operator
+            .contains("data-count=\"dead\" class=\"alert\"><a href=\"/stores/memory/queues/email?status=dead\">1</a>"),
+        "{operator}"
+    );
     let reader = get(&app, "/api/v1/ui/overview", Who::Reader).await.body;
     assert!(!reader.contains("data-post"), "{reader}");
     let task = get(&app, &format!("/api/v1/ui/stores/memory/queues/email/tasks/{id}"), Who::Operator).await.body;

@@ -72,7 +72,8 @@ async fn scenario<A: AdminBackend + Clone>(admin: A, queue: &str) {
     let paused = post(&app, &format!("{base}/pause"), Who::Operator, None).await;
     assert_eq!(paused.status, 200, "{}", paused.body);
     assert_eq!(get(&app, &base, Who::Reader).await.json()["paused"], true);
-    let pushed = post(&app, &format!("{base}/tasks"), Who::Operator, Some(r#"{"payload": {"n": 1}, "max_attempts": 3}"#)).await;
+    let pushed =
+        post(&app, &format!("{base}/tasks"), Who::Operator, Some(r#"{"payload": {"n": 1}, "max_attempts": 3}"#)).await;
     assert_eq!(pushed.status, 201, "{}", pushed.body);
     let pushed_id = pushed.json()["id"].as_str().unwrap_or_default().to_owned();
     let claimed = storage.claim(ClaimRequest::new("test-worker", 10, Duration::from_secs(30))).await.expect("claim");
@@ -91,7 +92,13 @@ async fn scenario<A: AdminBackend + Clone>(admin: A, queue: &str) {
 
     // Purge the cancelled task.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let purged = post(&app, &format!("{base}/purge"), Who::Operator, Some(r#"{"status": "cancelled", "older_than_seconds": 0}"#)).await;
+    let purged = post(
+        &app,
+        &format!("{base}/purge"),
+        Who::Operator,
+        Some(r#"{"status": "cancelled", "older_than_seconds": 0}"#),
+    )
+    .await;
     assert_eq!(purged.status, 200, "{}", purged.body);
     assert_eq!(purged.json()["deleted"], 1, "{}", purged.body);
     assert_eq!(get(&app, &base, Who::Reader).await.json()["counts"]["cancelled"], 0);
@@ -112,7 +119,8 @@ async fn an_operator_session_on_memory() {
 #[tokio::test]
 async fn an_operator_session_on_sqlite() {
     let path = std::env::temp_dir().join(format!("{}.db", unique_queue("drover-board")));
-    let pool = drover_sqlite::connect_pool(&format!("sqlite://{}?mode=rwc", path.display())).await.expect("open SQLite");
+    let pool =
+        drover_sqlite::connect_pool(&format!("sqlite://{}?mode=rwc", path.display())).await.expect("open SQLite");
     drover_sqlite::SqliteStorage::<()>::setup(&pool).await.expect("set up SQLite");
     scenario(drover_sqlite::SqliteAdmin::new(pool), "email").await;
     for suffix in ["", "-wal", "-shm"] {

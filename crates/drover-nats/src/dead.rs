@@ -87,7 +87,8 @@ impl Inner {
     /// Cancel a pending or running task: its message is deleted from the work or the delay
     /// stream, and a claim on it here is revoked.
     pub(crate) async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
-        for (stream, subject) in [(&self.top.work, self.names.ready_of(id)), (&self.top.delay, self.names.delay_of(id))] {
+        for (stream, subject) in [(&self.top.work, self.names.ready_of(id)), (&self.top.delay, self.names.delay_of(id))]
+        {
             if let Some(message) = last_on(stream, subject).await? {
                 let deleted = stream
                     .delete_message(message.sequence)

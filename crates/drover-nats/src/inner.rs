@@ -186,7 +186,8 @@ impl Inner {
     pub(crate) fn enqueue_messages(tasks: &[NewTask]) -> Result<Vec<Outgoing>, BackendError> {
         if tasks.iter().any(|t| t.priority != 0) {
             return Err(BackendError::Unsupported(
-                "priority: a JetStream consumer delivers in stream order (nats-server 2.9 has no prioritized pulls)".into(),
+                "priority: a JetStream consumer delivers in stream order (nats-server 2.9 has no prioritized pulls)"
+                    .into(),
             ));
         }
         if tasks.iter().any(|t| t.unique_key.is_some()) {

@@ -31,7 +31,11 @@ struct Stored {
 
 impl Stored {
     fn record(&self) -> Option<TickRecord> {
-        Some(TickRecord::new(self.schedule.clone(), DateTime::from_timestamp_micros(self.last_tick_us)?, self.last_task))
+        Some(TickRecord::new(
+            self.schedule.clone(),
+            DateTime::from_timestamp_micros(self.last_tick_us)?,
+            self.last_task,
+        ))
     }
 }
 
@@ -121,7 +125,8 @@ impl Inner {
             let previous = current.as_ref().and_then(|(s, _)| s.last_task);
             if let (Overlap::Skip, Some(previous)) = (push.overlap, previous) {
                 if self.unfinished(previous).await? {
-                    let stored = Stored { schedule: push.schedule.clone(), last_tick_us: tick, last_task: Some(previous) };
+                    let stored =
+                        Stored { schedule: push.schedule.clone(), last_tick_us: tick, last_task: Some(previous) };
                     if self.write_tick(&key, &stored, revision).await? {
                         return Ok(TickPushed::Overlapped(previous));
                     }
@@ -139,7 +144,8 @@ impl Inner {
             // This call pushed the tick's task: record it, whoever wrote the record meanwhile.
             let mut revision = revision;
             loop {
-                let stored = Stored { schedule: push.schedule.clone(), last_tick_us: tick, last_task: Some(push.task.id) };
+                let stored =
+                    Stored { schedule: push.schedule.clone(), last_tick_us: tick, last_task: Some(push.task.id) };
                 if self.write_tick(&key, &stored, revision).await? {
                     return Ok(TickPushed::Pushed(push.task.id));
                 }

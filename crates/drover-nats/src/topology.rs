@@ -95,10 +95,9 @@ async fn ensure_consumer(stream: &stream::Stream, wanted: pull::Config) -> Resul
     if differs {
         // nats-server 2.9 has no consumer update call: creating the durable again with new
         // settings edits those it allows (ack_wait, max_deliver, max_ack_pending).
-        consumer = stream
-            .create_consumer(wanted)
-            .await
-            .map_err(|e| BackendError::server("update consumer", format!("could not update the consumer `{name}`: {e}")))?;
+        consumer = stream.create_consumer(wanted).await.map_err(|e| {
+            BackendError::server("update consumer", format!("could not update the consumer `{name}`: {e}"))
+        })?;
     }
     Ok(consumer)
 }

@@ -30,7 +30,8 @@ async fn record(job: SlowJob, seen: Data<Seen>, attempt: Attempt) -> Result<(), 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_workers_job_is_redelivered_and_completes() {
-    let config = common::config("k").set_storage(drover_nats::NatsStorageType::File).set_ack_wait(Duration::from_secs(2));
+    let config =
+        common::config("k").set_storage(drover_nats::NatsStorageType::File).set_ack_wait(Duration::from_secs(2));
     let queue = config.queue().unwrap().to_owned();
     let storage: NatsStorage<SlowJob> = common::connect(config).await;
     storage.push(SlowJob { n: 1, sleep_ms: 600_000 }).await.unwrap();
@@ -69,7 +70,11 @@ async fn a_killed_workers_job_is_redelivered_and_completes() {
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 
-    assert_eq!(*seen.lock().unwrap(), vec![(1, 2)], "job 1 runs again as attempt 2; job 2, killed on its last attempt, does not");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(1, 2)],
+        "job 1 runs again as attempt 2; job 2, killed on its last attempt, does not"
+    );
     let depths = storage.depths().await.unwrap();
     assert_eq!(depths.dead, 1, "job 2 must be in the dead stream: {depths:?}");
     storage.delete_streams().await.unwrap();

@@ -56,7 +56,12 @@ pub(crate) fn overview(stores: &[(String, &'static str)], queues: &[QueueView], 
         out.push_str("<p class=\"muted\">No store is registered: call <code>ApiBuilder::register</code>.</p>");
     }
     for (store, backend) in stores {
-        let _ = write!(out, "<section class=\"store\" data-store=\"{0}\"><h2>{0} <small>{1}</small></h2>", E(store), E(backend));
+        let _ = write!(
+            out,
+            "<section class=\"store\" data-store=\"{0}\"><h2>{0} <small>{1}</small></h2>",
+            E(store),
+            E(backend)
+        );
         let rows: Vec<&QueueView> = queues.iter().filter(|q| &q.store == store).collect();
         if rows.is_empty() {
             out.push_str("<p class=\"muted\">No queue holds tasks yet.</p></section>");
@@ -73,7 +78,11 @@ pub(crate) fn overview(stores: &[(String, &'static str)], queues: &[QueueView], 
                 format!("<td data-count=\"{status}\"{class}><a href=\"{}?status={status}\">{n}</a></td>", E(&href))
             };
             let waited = q.oldest_due_at.map(|t| when(t, now)).unwrap_or_else(|| "—".to_owned());
-            let state = if q.paused { "<span class=\"badge paused\">paused</span>" } else { "<span class=\"badge\">active</span>" };
+            let state = if q.paused {
+                "<span class=\"badge paused\">paused</span>"
+            } else {
+                "<span class=\"badge\">active</span>"
+            };
             let actions = if role == Role::Operator { pause_action(store, &q.queue, q.paused) } else { String::new() };
             let _ = write!(
                 out,
@@ -130,7 +139,8 @@ pub(crate) fn queue_page(q: &QueueView, tasks: &[TaskInfo], query: &ListQuery, r
             Some(s) => format!("{href}?status={s}"),
             None => href.clone(),
         };
-        let count = count.map(|n| format!(" <span class=\"count\" data-count=\"{label}\">{n}</span>")).unwrap_or_default();
+        let count =
+            count.map(|n| format!(" <span class=\"count\" data-count=\"{label}\">{n}</span>")).unwrap_or_default();
         let _ = write!(out, "<a href=\"{}\"{current}>{label}{count}</a>", E(&link));
     }
     out.push_str("</nav>");
@@ -228,10 +238,17 @@ pub(crate) fn task_page(store: &str, t: &TaskInfo, role: Role) -> String {
         optional(t.lease_expires_at),
     );
     if let Some(error) = &t.last_error {
-        let _ = write!(out, "<h2>Last error</h2><pre class=\"error-text\" data-field=\"last-error\">{}</pre>", E(error));
+        let _ =
+            write!(out, "<h2>Last error</h2><pre class=\"error-text\" data-field=\"last-error\">{}</pre>", E(error));
     }
-    let _ = write!(out, "<h2>Payload</h2><pre class=\"payload\" data-field=\"payload\">{}</pre>", E(&payload_text(&t.payload)));
-    out.push_str("<p class=\"muted\">Storages keep the last attempt's error; earlier attempts' errors are not recorded.</p>");
+    let _ = write!(
+        out,
+        "<h2>Payload</h2><pre class=\"payload\" data-field=\"payload\">{}</pre>",
+        E(&payload_text(&t.payload))
+    );
+    out.push_str(
+        "<p class=\"muted\">Storages keep the last attempt's error; earlier attempts' errors are not recorded.</p>",
+    );
     out
 }
 

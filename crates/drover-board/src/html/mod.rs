@@ -105,11 +105,7 @@ pub(crate) fn login_page(error: Option<&str>, next: &str, enabled: bool) -> Stri
 
 /// A refusal (401, 403, 500) as a page.
 pub(crate) fn refusal_page(status: StatusCode, message: &str) -> String {
-    let login = if status == StatusCode::UNAUTHORIZED {
-        "<p><a href=\"/_board/login\">Log in</a></p>"
-    } else {
-        ""
-    };
+    let login = if status == StatusCode::UNAUTHORIZED { "<p><a href=\"/_board/login\">Log in</a></p>" } else { "" };
     page(
         "Drover board",
         &format!(
@@ -126,7 +122,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(E("<script>alert('x')</script> & \"q\"").to_string(), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+        assert_eq!(
+            E("<script>alert('x')</script> & \"q\"").to_string(),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
         assert_eq!(E("plain").to_string(), "plain");
         assert_eq!(seg("a b/c"), "a%20b%2Fc");
     }

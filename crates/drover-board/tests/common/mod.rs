@@ -62,10 +62,11 @@ impl AdminBackend for MemoryAdmin {
 
 /// Operator and read-only tokens, and an operator's user and password.
 pub fn auth() -> Auth {
-    Auth::new()
-        .token(OPERATOR_TOKEN, Role::Operator)
-        .token(READER_TOKEN, Role::ReadOnly)
-        .basic(USER, PASSWORD, Role::Operator)
+    Auth::new().token(OPERATOR_TOKEN, Role::Operator).token(READER_TOKEN, Role::ReadOnly).basic(
+        USER,
+        PASSWORD,
+        Role::Operator,
+    )
 }
 
 /// The whole board over `admin` with [`auth`].
