@@ -11,6 +11,28 @@ pub const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// (`<queue>.dead`, `<queue>.delay.<ms>`) need room.
 const MAX_QUEUE_NAME: usize = 200;
 
+/// The broker-side delivery limit of quorum queues when [`AmqpConfig::set_delivery_limit`] is
+/// not set: Drover's default attempt limit.
+pub const DEFAULT_DELIVERY_LIMIT: u32 = drover_core::DEFAULT_MAX_ATTEMPTS;
+
+/// The RabbitMQ queue type every queue of a storage is declared with (`x-queue-type`).
+///
+/// A queue's type is fixed when it is first declared: a storage configured with another type
+/// fails to connect with [`BackendError::Config`] naming the queue (delete the queue, or use a
+/// new name).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum QueueType {
+    /// Classic queues (version 2 index): one node holds each queue. The default.
+    #[default]
+    Classic,
+    /// Quorum queues: durable and replicated over the cluster's nodes (Raft), with a
+    /// broker-side delivery limit ([`AmqpConfig::set_delivery_limit`]) that dead-letters a
+    /// message returned to the queue too often. Needs RabbitMQ 3.10 or later (delay queues rely
+    /// on quorum queues' message TTL and at-least-once dead-lettering).
+    Quorum,
+}
+
 /// How an [`AmqpStorage`](crate::AmqpStorage) connects and consumes.
 ///
 /// ```
@@ -32,6 +54,8 @@ pub struct AmqpConfig {
     connect_timeout: Duration,
     consumer_timeout: Option<Duration>,
     queue_expires: Option<Duration>,
+    queue_type: QueueType,
+    delivery_limit: u32,
 }
 
 impl AmqpConfig {
@@ -47,6 +71,8 @@ impl AmqpConfig {
             connect_timeout: Duration::from_secs(10),
             consumer_timeout: None,
             queue_expires: None,
+            queue_type: QueueType::Classic,
+            delivery_limit: DEFAULT_DELIVERY_LIMIT,
         }
     }
 
@@ -98,6 +124,23 @@ impl AmqpConfig {
         self
     }
 
+    /// Declare every queue (work, dead and delay queues) with this type (default
+    /// [`QueueType::Classic`]). [`QueueType::Quorum`] gives durable, replicated queues; see the
+    /// crate docs, "Quorum queues". The type cannot change once a queue exists.
+    pub fn set_queue_type(mut self, queue_type: QueueType) -> Self {
+        self.queue_type = queue_type;
+        self
+    }
+
+    /// The `x-delivery-limit` of a quorum work queue (default [`DEFAULT_DELIVERY_LIMIT`], at
+    /// least 1): the broker moves a message to `<queue>.dead` once it was returned to the queue
+    /// (a consumer died or handed it back) more than this many times without Drover settling
+    /// it. Ignored for classic queues. Fixed when the queue is first declared.
+    pub fn set_delivery_limit(mut self, limit: u32) -> Self {
+        self.delivery_limit = limit.max(1);
+        self
+    }
+
     /// The broker URL.
     pub fn url(&self) -> &str {
         &self.url
@@ -106,6 +149,15 @@ impl AmqpConfig {
     /// The work queue's name.
     pub fn queue(&self) -> &str {
         &self.queue
+    }
+
+    /// The type every queue is declared with.
+    pub fn queue_type(&self) -> QueueType {
+        self.queue_type
+    }
+
+    pub(crate) fn delivery_limit(&self) -> u32 {
+        self.delivery_limit
     }
 
     pub(crate) fn fixed_prefetch(&self) -> Option<u16> {

@@ -182,6 +182,6 @@ mod storage;
 mod topology;
 mod transaction;
 
-pub use config::{AmqpConfig, DEFAULT_URL};
+pub use config::{AmqpConfig, QueueType, DEFAULT_DELIVERY_LIMIT, DEFAULT_URL};
 pub use storage::{AmqpStorage, QueueDepths};
 pub use transaction::AmqpTransaction;

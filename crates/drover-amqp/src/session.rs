@@ -102,7 +102,7 @@ impl Session {
             connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
         let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
         publisher
-            .queue_declare(names.work.as_str().into(), durable, topology::work_args(config))
+            .queue_declare(names.work.as_str().into(), durable, topology::work_args(config, names))
             .await
             .map_err(|e| declare_error(&names.work, e))?;
         publisher
@@ -281,8 +281,9 @@ fn declare_error(queue: &str, error: lapin::Error) -> BackendError {
     if let lapin::ErrorKind::ProtocolError(e) = error.kind() {
         if e.get_id() == 406 {
             return BackendError::Config(format!(
-                "queue `{queue}` already exists with other arguments ({e}); delete it (`rabbitmqctl delete_queue {queue}`) \
-                 or use another queue name"
+                "queue `{queue}` already exists with other arguments ({e}); a queue's type (classic or quorum), \
+                 delivery limit and other arguments are fixed when it is first declared: delete it \
+                 (`rabbitmqctl delete_queue {queue}`, messages included) or use another queue name"
             ));
         }
     }
