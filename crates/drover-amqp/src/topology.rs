@@ -109,7 +109,10 @@ fn dead_letter_to(args: &mut FieldTable, target: &str, quorum: bool) {
     args.insert(ShortString::from("x-dead-letter-exchange"), AMQPValue::LongString(LongString::from("")));
     args.insert(ShortString::from("x-dead-letter-routing-key"), AMQPValue::LongString(LongString::from(target)));
     if quorum {
-        args.insert(ShortString::from("x-dead-letter-strategy"), AMQPValue::LongString(LongString::from("at-least-once")));
+        args.insert(
+            ShortString::from("x-dead-letter-strategy"),
+            AMQPValue::LongString(LongString::from("at-least-once")),
+        );
         args.insert(ShortString::from("x-overflow"), AMQPValue::LongString(LongString::from("reject-publish")));
     }
 }
@@ -169,13 +172,19 @@ mod tests {
         assert_eq!(arg(&work, "x-queue-type"), Some(&AMQPValue::LongString(LongString::from("quorum"))));
         assert!(arg(&work, "x-queue-version").is_none());
         assert_eq!(arg(&work, "x-delivery-limit"), Some(&AMQPValue::LongLongInt(3)));
-        assert_eq!(arg(&work, "x-dead-letter-routing-key"), Some(&AMQPValue::LongString(LongString::from("jobs.dead"))));
+        assert_eq!(
+            arg(&work, "x-dead-letter-routing-key"),
+            Some(&AMQPValue::LongString(LongString::from("jobs.dead")))
+        );
         let dead = dead_args(&quorum);
         assert!(arg(&dead, "x-dead-letter-exchange").is_none(), "the dead queue dead-letters nowhere");
         let delay = delay_args(&quorum, &names, 768);
         assert_eq!(arg(&delay, "x-queue-type"), Some(&AMQPValue::LongString(LongString::from("quorum"))));
         assert_eq!(arg(&delay, "x-dead-letter-routing-key"), Some(&AMQPValue::LongString(LongString::from("jobs"))));
-        assert_eq!(arg(&delay, "x-dead-letter-strategy"), Some(&AMQPValue::LongString(LongString::from("at-least-once"))));
+        assert_eq!(
+            arg(&delay, "x-dead-letter-strategy"),
+            Some(&AMQPValue::LongString(LongString::from("at-least-once")))
+        );
     }
 
     #[test]

@@ -38,7 +38,9 @@ async fn delete_queues(config: &AmqpConfig, names: &[String]) {
     let _ = connection.close(200, "done".into()).await;
 }
 
-async fn record(job: Job, seen: Data<Arc<Mutex<Vec<(u64, u32)>>>>, attempt: Attempt) -> Result<(), BoxDynError> {
+type Seen = Arc<Mutex<Vec<(u64, u32)>>>;
+
+async fn record(job: Job, seen: Data<Seen>, attempt: Attempt) -> Result<(), BoxDynError> {
     seen.lock().unwrap().push((job.n, attempt.0));
     Ok(())
 }
@@ -88,7 +90,7 @@ async fn a_message_whose_consumer_dies_on_every_delivery_is_dead_lettered_by_the
 
     // The dead task is an ordinary Drover dead task: requeued, it runs.
     assert_eq!(storage.requeue_dead(10).await.unwrap(), 1);
-    let seen: Arc<Mutex<Vec<(u64, u32)>>> = Arc::default();
+    let seen = Seen::default();
     let worker = WorkerBuilder::new("after-limit").backend(storage.clone()).concurrency(1).data(seen.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.build_fn(record).run_until(async move {
@@ -115,6 +117,9 @@ async fn a_classic_queue_cannot_be_opened_as_quorum() {
     };
     let text = error.to_string();
     assert!(matches!(error, BackendError::Config(_)), "{error:?}");
-    assert!(text.contains(&format!("`{queue}`")) && text.contains("delete") && text.contains("another queue name"), "{text}");
+    assert!(
+        text.contains(&format!("`{queue}`")) && text.contains("delete") && text.contains("another queue name"),
+        "{text}"
+    );
     delete_queues(&classic, &[queue.clone(), format!("{queue}.dead")]).await;
 }
