@@ -50,6 +50,37 @@
 //! time a connection publishes to it. Declaring an existing queue with other arguments is an
 //! error that names the queue.
 //!
+//! # Quorum queues
+//!
+//! [`AmqpConfig::set_queue_type`]`(`[`QueueType::Quorum`]`)` declares all of a storage's queues
+//! (work, dead and delay) as quorum queues (`x-queue-type = quorum`, RabbitMQ 3.10 or later):
+//! durable and replicated over a cluster's nodes, so the loss of a node loses no task.
+//!
+//! | queue | quorum arguments, besides those of the table above |
+//! |---|---|
+//! | `q` | `x-delivery-limit` ([`AmqpConfig::set_delivery_limit`], default [`DEFAULT_DELIVERY_LIMIT`] = 25), `x-dead-letter-exchange = ""`, `x-dead-letter-routing-key = q.dead`, `x-dead-letter-strategy = at-least-once`, `x-overflow = reject-publish` |
+//! | `q.dead` | none |
+//! | `q.delay.<ms>` | `x-dead-letter-strategy = at-least-once`, `x-overflow = reject-publish` (queue-level message TTL on quorum queues needs 3.10) |
+//!
+//! No `x-queue-version` (a classic queue's argument). Dead-lettering is at least once: the
+//! broker keeps a message until the target queue has it (`reject-publish` is required for
+//! that and only acts with a length limit, which none has).
+//!
+//! The delivery limit is the broker's backstop: Drover itself counts a redelivery after a crash
+//! as an attempt and republishes the task (see "Attempts and crashes"), which restarts the
+//! broker's count; but a message whose consumers die on every delivery *before* Drover could
+//! settle it (or that is handed back more than the limit times) is moved to `q.dead` by the
+//! broker, without an `x-drover-last-error` header. [`AmqpStorage::requeue_dead`] brings it back
+//! like any dead task.
+//!
+//! A queue's type and arguments are fixed when it is first declared: opening an existing
+//! classic queue as quorum (or changing the delivery limit) fails with
+//! [`BackendError::Config`](drover_core::BackendError::Config) naming the queue; delete it
+//! (`rabbitmqctl delete_queue <name>`, messages included) or use a new queue name. Priorities
+//! (which quorum queues lack) are refused on both types; exclusive and auto-delete queues are
+//! never declared. Quorum queues replicate every message, so they cost more per message than
+//! classic ones; the conformance suite passes on both (tests/conformance_quorum.rs).
+//!
 //! # Messages
 //!
 //! Persistent (`delivery_mode = 2`), published with `mandatory` on a channel in confirm mode:
@@ -161,12 +192,13 @@
 //!
 //! [`AmqpConfig::from_env`] reads `AMQP_URL` (default [`DEFAULT_URL`]). The other settings are
 //! builder methods on [`AmqpConfig`]: prefetch, claim wait, lease check interval, connect
-//! timeout, consumer timeout, queue expiry.
+//! timeout, consumer timeout, queue expiry, queue type and delivery limit.
 //!
 //! # Tests
 //!
 //! `cargo test -p drover-amqp` runs the conformance suite (groups `core`, `requeue`,
-//! `transactions`), a broker restart during a drain (`rabbitmqctl stop_app` /
+//! `transactions`) on classic and on quorum queues, the broker's delivery limit dead-lettering a
+//! message whose consumer dies on every delivery, a broker restart during a drain (`rabbitmqctl stop_app` /
 //! `start_app`), and a worker process killed with SIGKILL mid-job, against the RabbitMQ at
 //! `AMQP_URL` (start one with `rabbitmq-server -detached`). Each test uses its own queue,
 //! declared with `x-expires` so the broker removes it afterwards.
