@@ -9,10 +9,27 @@
 -- This is the hottest path of a bulk push, so it avoids turning numbers into strings (Lua
 -- formats them with printf): times, priorities and scores go to Redis as the strings they
 -- arrived as where it can, and the ready-set prefix of the current time is made once.
-local now = now_ms()
+--
+-- It runs without common.lua's prelude (see src/scripts.rs): every function defined in a script
+-- is a closure made on each call, and a single push pays for each. So it names the few keys it
+-- uses itself and inlines now_ms, task_key, ready_prefix and zadd; keep them in step with
+-- common.lua. (The tick script prepends common.lua and tick.lua: these locals shadow theirs.)
+local K_READY, K_SCHEDULED, K_IDS, K_UNIQUE = KEYS[1], KEYS[2], KEYS[4], KEYS[8]
+local TASK_PREFIX = ARGV[1] .. ':task:'
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local now_text = tostring(now)
-local now_prefix = ready_prefix(now_text)
+local now_prefix = string.rep('0', 15 - #now_text) .. now_text
 local shared_max = ARGV[7]
+-- One plain task (a single push): no tables to build.
+if shared_max ~= '' and #ARGV == 9 then
+  local id = ARGV[8]
+  redis.call('HSET', TASK_PREFIX .. id, 'p', ARGV[9], 's', 'pending', 'm', shared_max, 'ra', now_text)
+  redis.call('ZADD', K_READY, '0', now_prefix .. id)
+  redis.call('ZADD', K_IDS, '0', id)
+  redis.call('PUBLISH', ARGV[2], 'push')
+  return {}
+end
 local step = 6
 if shared_max ~= '' then step = 2 end
 local hits = {}
@@ -39,9 +56,9 @@ for b = 8, #ARGV, step do
     elseif tonumber(run_at) > now then
       due = false
     else
-      prefix = ready_prefix(run_at)
+      prefix = string.rep('0', 15 - #run_at) .. run_at
     end
-    local key = task_key(id)
+    local key = TASK_PREFIX .. id
     -- Fields at their defaults are left out (see common.lua): every field costs on this path.
     if priority == '0' and unique == '' then
       redis.call('HSET', key, 'p', ARGV[b + 1], 's', 'pending', 'm', max, 'ra', run_at)
@@ -65,8 +82,8 @@ for b = 8, #ARGV, step do
     ni = ni + 2
   end
 end
-zadd(K_READY, ready)
-zadd(K_SCHEDULED, scheduled)
-zadd(K_IDS, indexed)
-if nr > 0 then redis.call('PUBLISH', CHANNEL, 'push') end
+if nr > 0 then redis.call('ZADD', K_READY, unpack(ready)) end
+if ns > 0 then redis.call('ZADD', K_SCHEDULED, unpack(scheduled)) end
+if ni > 0 then redis.call('ZADD', K_IDS, unpack(indexed)) end
+if nr > 0 then redis.call('PUBLISH', ARGV[2], 'push') end
 return hits

@@ -1,5 +1,5 @@
 //! The Lua scripts, each with `scripts/common.lua` (and, where needed, `retention.lua`)
-//! prepended. `redis::Script` sends `EVALSHA` and, when the server answers `NOSCRIPT` (after a
+//! prepended, but for the push script, which names what it needs itself. `redis::Script` sends `EVALSHA` and, when the server answers `NOSCRIPT` (after a
 //! restart or `SCRIPT FLUSH`), loads the script and sends it again, so a restarted server
 //! needs nothing from us.
 
@@ -16,8 +16,9 @@ macro_rules! script {
 }
 
 // Only the scripts that finish tasks carry the retention helpers: every function defined in a
-// script is a closure made on each call.
-script!(ENQUEUE, "../scripts/enqueue.lua");
+// script is a closure made on each call. The push script, the one a single push waits on, has
+// no prelude at all.
+pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../scripts/enqueue.lua")));
 script!(TICK, "../scripts/tick.lua", "../scripts/enqueue.lua");
 script!(CLAIM, "../scripts/retention.lua", "../scripts/claim.lua");
 script!(COMPLETE, "../scripts/retention.lua", "../scripts/complete.lua");
