@@ -132,7 +132,7 @@ enum Command {
         /// The queue.
         queue: String,
     },
-    /// Cap a queue's running tasks across every worker and node (PostgreSQL, Redis).
+    /// Cap a queue's running tasks across every worker and node (PostgreSQL, SQLite, Redis).
     Limit {
         /// The queue.
         queue: String,

@@ -105,7 +105,7 @@ pub trait AdminBackend: Send + Sync + 'static {
         let name = self.name();
         Box::pin(async move {
             Err(BackendError::Unsupported(format!(
-                "the {name} backend has no cap on a queue's running tasks (PostgreSQL, Redis and memory have)"
+                "the {name} backend has no cap on a queue's running tasks (PostgreSQL, SQLite, Redis and memory have)"
             )))
         })
     }
@@ -123,7 +123,7 @@ pub trait AdminBackend: Send + Sync + 'static {
         let name = self.name();
         Box::pin(async move {
             Err(BackendError::Unsupported(format!(
-                "the {name} backend has no rate of starts per queue (PostgreSQL, Redis and memory have)"
+                "the {name} backend has no rate of starts per queue (PostgreSQL, SQLite, Redis and memory have)"
             )))
         })
     }

@@ -322,6 +322,41 @@ impl Rate {
     }
 }
 
+/// A limited queue's settings, as a storage reads them under the lock that serializes the
+/// queue's claims: what a claim may take follows from them in one place.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QueueLimits {
+    /// The cap on running tasks.
+    pub max_running: Option<u32>,
+    /// The rate of starts.
+    pub rate: Option<Rate>,
+    /// The rate's theoretical arrival time (epoch milliseconds) as stored.
+    pub rate_tat_ms: f64,
+}
+
+impl QueueLimits {
+    /// How many of `max` tasks a claim may take at `now_ms` with `running` live leases; `Err`
+    /// is how long until the rate allows the next start (at most a second).
+    pub fn allowed(&self, max: usize, running: u64, now_ms: f64) -> Result<usize, Duration> {
+        let mut allowed = max;
+        if let Some(cap) = self.max_running {
+            allowed = allowed.min(usize::try_from(u64::from(cap).saturating_sub(running)).unwrap_or(0));
+        }
+        match self.rate {
+            Some(rate) => rate
+                .grant(self.rate_tat_ms, now_ms, allowed)
+                .map_err(|wait_ms| Duration::from_secs_f64((wait_ms / 1000.0).clamp(0.0, 1.0))),
+            None => Ok(allowed),
+        }
+    }
+
+    /// The rate's arrival time once `started` tasks started at `now_ms` (as stored before,
+    /// without a rate).
+    pub fn tat_after(&self, now_ms: f64, started: usize) -> f64 {
+        self.rate.map_or(self.rate_tat_ms, |rate| rate.advance(self.rate_tat_ms, now_ms, started))
+    }
+}
+
 /// A queue's rate of task starts across every worker and node, kept by the storage and
 /// enforced in the claim itself (see [`Rate`]). A claim that finds no start allowed waits for
 /// the next one (up to a second) instead of returning at once, so workers need not poll fast.

@@ -56,7 +56,7 @@ mod worker;
 pub use admin::{Admin, AdminBackend, QueueSummary, WorkerSummary};
 pub use backend::{
     Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, GlobalConcurrency, GlobalRate, Inspect,
-    ListQuery, Pause, QueueStats, Rate, Requeue, Wakeup, WakeupSender,
+    ListQuery, Pause, QueueLimits, QueueStats, Rate, Requeue, Wakeup, WakeupSender,
 };
 pub use backoff::Backoff;
 pub use builder::WorkerBuilder;

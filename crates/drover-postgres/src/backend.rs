@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use drover_core::{
-    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, Rate, TaskId,
-    Wakeup, LEASE_EXPIRED_ON_LAST_ATTEMPT,
+    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, QueueLimits, Rate,
+    TaskId, Wakeup, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
@@ -149,29 +149,28 @@ where
             return Ok(Ok(self.claim_rows(&self.inner.pool, false, max, request).await?));
         };
         self.inner.capped.store(true, Ordering::Relaxed);
-        let mut allowed = max;
-        if let Some(cap) = cap {
-            let running: i64 = sqlx::query_scalar(RUNNING_SQL)
-                .bind(self.queue_name())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| db_error("claim (running tasks)", e))?;
-            allowed = allowed.min(usize::try_from(i64::from(cap) - running).unwrap_or(0));
-        }
         let rate = rate_starts.zip(rate_per_ms).map(|(n, per)| {
             Rate::new(u32::try_from(n).unwrap_or(1), Duration::from_millis(u64::try_from(per).unwrap_or(1)))
         });
-        if let Some(rate) = rate {
-            match rate.grant(tat, now_ms, allowed) {
-                Ok(granted) => allowed = granted,
-                Err(wait_ms) => return Ok(Err(Duration::from_secs_f64((wait_ms / 1000.0).clamp(0.0, 1.0)))),
-            }
-        }
+        let limits = QueueLimits { max_running: cap.and_then(|n| u32::try_from(n).ok()), rate, rate_tat_ms: tat };
+        let running: i64 = if limits.max_running.is_some() {
+            sqlx::query_scalar(RUNNING_SQL)
+                .bind(self.queue_name())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| db_error("claim (running tasks)", e))?
+        } else {
+            0
+        };
+        let allowed = match limits.allowed(max, u64::try_from(running).unwrap_or(0), now_ms) {
+            Ok(allowed) => allowed,
+            Err(wait) => return Ok(Err(wait)),
+        };
         let rows = if allowed == 0 { Vec::new() } else { self.claim_rows(&mut *tx, true, allowed, request).await? };
-        if let Some(rate) = rate {
+        if limits.rate.is_some() {
             sqlx::query(ADVANCE_RATE_SQL)
                 .bind(self.queue_name())
-                .bind(rate.advance(tat, now_ms, rows.len()))
+                .bind(limits.tat_after(now_ms, rows.len()))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| db_error("claim (rate)", e))?;

@@ -4,8 +4,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use drover_core::{
-    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, Wakeup,
-    LEASE_EXPIRED_ON_LAST_ATTEMPT,
+    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, QueueLimits, Rate,
+    Wakeup, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 use sqlx::Row;
 
@@ -24,9 +24,9 @@ pub(crate) const CHECK_EVERY_MS: i64 = 1_000;
 /// open, costs no write lock.
 const CLAIMABLE: &str = "\
 SELECT EXISTS (SELECT 1 FROM drover_tasks
-               WHERE queue = ?1 AND status = 'pending' AND run_at <= ?2 AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1))
+               WHERE queue = ?1 AND status = 'pending' AND run_at <= ?2 AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL))
     OR EXISTS (SELECT 1 FROM drover_tasks
-               WHERE queue = ?1 AND status = 'running' AND lease_expires_at <= ?2 AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1))";
+               WHERE queue = ?1 AND status = 'running' AND lease_expires_at <= ?2 AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL))";
 
 /// A task whose lease expired on its last attempt is dead, not claimed again: a job that
 /// kills its worker must not run forever. It runs before every claim, in the same
@@ -48,12 +48,12 @@ SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_exp
 WHERE id IN (
     SELECT id FROM (
         SELECT * FROM (SELECT id, priority, run_at FROM drover_tasks
-                       WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1)
+                       WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL)
                        ORDER BY priority DESC, run_at, id LIMIT ?)
         UNION ALL
         SELECT * FROM (SELECT id, priority, run_at FROM drover_tasks
                        WHERE queue = ? AND status = 'running' AND lease_expires_at <= ?
-                             AND attempt < max_attempts AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1)
+                             AND attempt < max_attempts AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL)
                        ORDER BY priority DESC, run_at, id LIMIT ?)
     )
     ORDER BY priority DESC, run_at, id LIMIT ?
@@ -68,7 +68,7 @@ UPDATE drover_tasks
 SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_expires_at = ?,
     claimed_by = ?, updated_at = ?
 WHERE id IN (SELECT id FROM drover_tasks
-             WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1)
+             WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL)
              ORDER BY priority DESC, run_at, id LIMIT ?)
 RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at";
 
@@ -177,32 +177,85 @@ impl<T, C> SqliteStorage<T, C> {
             )]
         };
         let done = self.inner.hub.group.write(&self.inner.pool, OP, statements).await?;
-        let rows = done.into_iter().last().map(|d| d.rows).unwrap_or_default();
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id = id_from(&row.try_get::<Vec<u8>, _>(0).map_err(|e| sql(OP, e))?)?;
-            let token: i64 = row.try_get(1).map_err(|e| sql(OP, e))?;
-            let attempt: i64 = row.try_get(2).map_err(|e| sql(OP, e))?;
-            let max_attempts: i64 = row.try_get(3).map_err(|e| sql(OP, e))?;
-            let payload: Vec<u8> = row.try_get(4).map_err(|e| sql(OP, e))?;
-            let priority: i64 = row.try_get(5).map_err(|e| sql(OP, e))?;
-            let run_at: i64 = row.try_get(6).map_err(|e| sql(OP, e))?;
-            let task = ClaimedTask::new(
-                id,
-                LeaseToken(token),
-                u32::try_from(attempt).unwrap_or(u32::MAX),
-                u32::try_from(max_attempts).unwrap_or(u32::MAX),
-                payload,
-            );
-            let task = match chrono::DateTime::from_timestamp_millis(run_at) {
-                Some(at) => task.with_run_at(at),
-                None => task,
-            };
-            claimed.push(((std::cmp::Reverse(priority), run_at, id), task));
+        decode_claims(done.into_iter().last().map(|d| d.rows).unwrap_or_default())
+    }
+
+    /// The claim of a limited queue (a cap or a rate): in an immediate transaction, read the
+    /// limits, count the live leases, claim at most what they allow, record the rate's
+    /// arrival time. `Err`: the rate allows no start for this long.
+    async fn claim_limited(&self, request: &ClaimRequest) -> Result<Result<Vec<ClaimedTask>, Duration>, BackendError> {
+        const OP: &str = "claiming tasks (limited queue)";
+        let queue = self.inner.queue.as_str();
+        let mut tx = self.inner.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| sql(OP, e))?;
+        let row: Option<LimitsRow> =
+            sqlx::query_as(LIMITS).bind(queue.to_owned()).fetch_optional(&mut *tx).await.map_err(|e| sql(OP, e))?;
+        let Some((cap, starts, per_ms, tat)) = row else { return Ok(Ok(Vec::new())) };
+        let now = now_millis();
+        let rate = starts.zip(per_ms).map(|(n, per)| {
+            Rate::new(u32::try_from(n).unwrap_or(1), Duration::from_millis(u64::try_from(per).unwrap_or(1)))
+        });
+        let limits = QueueLimits { max_running: cap.and_then(|n| u32::try_from(n).ok()), rate, rate_tat_ms: tat };
+        let running: i64 = sqlx::query_scalar(RUNNING)
+            .bind(queue.to_owned())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| sql(OP, e))?;
+        let allowed = match limits.allowed(request.max, u64::try_from(running).unwrap_or(0), now as f64) {
+            Ok(allowed) => allowed,
+            Err(wait) => return Ok(Err(wait)),
+        };
+        let rows = if allowed == 0 {
+            Vec::new()
+        } else {
+            sqlx::query(EXPIRE_LAST_ATTEMPTS)
+                .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
+                .bind(now)
+                .bind(queue.to_owned())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| sql(OP, e))?;
+            let limit = i64::try_from(allowed).unwrap_or(i64::MAX);
+            sqlx::query(sqlx::AssertSqlSafe(LIMITED_CLAIM.as_str()))
+                .bind(after(now, request.lease))
+                .bind(request.worker.to_string())
+                .bind(now)
+                .bind(queue.to_owned())
+                .bind(now)
+                .bind(limit)
+                .bind(queue.to_owned())
+                .bind(now)
+                .bind(limit)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| sql(OP, e))?
+        };
+        if limits.rate.is_some() {
+            sqlx::query("UPDATE drover_queue_settings SET rate_tat = ?2 WHERE queue = ?1")
+                .bind(queue.to_owned())
+                .bind(limits.tat_after(now as f64, rows.len()))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| sql(OP, e))?;
         }
-        // RETURNING gives rows in no particular order; the worker starts them in claim order.
-        claimed.sort_unstable_by_key(|(key, _)| *key);
-        Ok(claimed.into_iter().map(|(_, task)| task).collect())
+        tx.commit().await.map_err(|e| sql(OP, e))?;
+        decode_claims(rows).map(Ok)
+    }
+
+    /// Whether the queue has a cap or a rate (and is not paused): its claims take the limited
+    /// path.
+    async fn limited(&self) -> Result<bool, BackendError> {
+        let row: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM drover_queue_settings WHERE queue = ?1 AND paused = 0 \
+             AND (max_running IS NOT NULL OR rate_starts IS NOT NULL)",
+        )
+        .bind(self.inner.queue.clone())
+        .fetch_optional(&self.inner.pool)
+        .await
+        .map_err(|e| sql("claiming tasks", e))?;
+        Ok(row.is_some())
     }
 
     /// The read-only check before a claim: anything due, or any lease expired.
@@ -242,6 +295,16 @@ where
             // gone, but a lease may have expired meanwhile.
             check = true;
             claimed = self.claim_once(&request, now, true).await?;
+        }
+        if claimed.is_empty() && self.limited().await? {
+            claimed = match self.claim_limited(&request).await? {
+                Ok(claimed) => claimed,
+                // The rate allows no start now: wait for the next one (up to a second), once.
+                Err(wait) => {
+                    tokio::time::sleep(wait).await;
+                    self.claim_limited(&request).await?.unwrap_or_default()
+                }
+            };
         }
         let checked_at = match (claimed.len() >= request.max, check) {
             (false, _) => 0,
@@ -308,3 +371,48 @@ where
         Some(self.inner.wakeup.subscribe())
     }
 }
+
+/// Claimed rows as tasks, in claim order (RETURNING gives rows in no particular order).
+fn decode_claims(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<ClaimedTask>, BackendError> {
+    const OP: &str = "claiming tasks";
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = id_from(&row.try_get::<Vec<u8>, _>(0).map_err(|e| sql(OP, e))?)?;
+        let token: i64 = row.try_get(1).map_err(|e| sql(OP, e))?;
+        let attempt: i64 = row.try_get(2).map_err(|e| sql(OP, e))?;
+        let max_attempts: i64 = row.try_get(3).map_err(|e| sql(OP, e))?;
+        let payload: Vec<u8> = row.try_get(4).map_err(|e| sql(OP, e))?;
+        let priority: i64 = row.try_get(5).map_err(|e| sql(OP, e))?;
+        let run_at: i64 = row.try_get(6).map_err(|e| sql(OP, e))?;
+        let task = ClaimedTask::new(
+            id,
+            LeaseToken(token),
+            u32::try_from(attempt).unwrap_or(u32::MAX),
+            u32::try_from(max_attempts).unwrap_or(u32::MAX),
+            payload,
+        );
+        let task = match chrono::DateTime::from_timestamp_millis(run_at) {
+            Some(at) => task.with_run_at(at),
+            None => task,
+        };
+        claimed.push(((std::cmp::Reverse(priority), run_at, id), task));
+    }
+    // RETURNING gives rows in no particular order; the worker starts them in claim order.
+    claimed.sort_unstable_by_key(|(key, _)| *key);
+    Ok(claimed.into_iter().map(|(_, task)| task).collect())
+}
+
+/// A limited queue's settings: cap, rate's starts and period (ms), the rate's arrival time.
+type LimitsRow = (Option<i64>, Option<i64>, Option<i64>, f64);
+
+/// A limited queue's settings (not paused).
+const LIMITS: &str = "SELECT max_running, rate_starts, rate_per_ms, rate_tat FROM drover_queue_settings \
+     WHERE queue = ?1 AND paused = 0 AND (max_running IS NOT NULL OR rate_starts IS NOT NULL)";
+
+/// Tasks holding live leases.
+const RUNNING: &str =
+    "SELECT COUNT(*) FROM drover_tasks WHERE queue = ?1 AND status = 'running' AND lease_expires_at > ?2";
+
+/// The claim of a limited queue: the plain claim, skipping paused queues only.
+static LIMITED_CLAIM: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| CLAIM.replace(" OR max_running IS NOT NULL OR rate_starts IS NOT NULL", ""));

@@ -270,3 +270,72 @@ where
         Ok(paused.unwrap_or(0) != 0)
     }
 }
+
+impl<T, C> drover_core::GlobalConcurrency for SqliteStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_max_running(&self, max: Option<u32>) -> Result<(), BackendError> {
+        sqlx::query(
+            "INSERT INTO drover_queue_settings (queue, max_running, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (queue) DO UPDATE SET max_running = excluded.max_running, updated_at = excluded.updated_at",
+        )
+        .bind(self.inner.queue.clone())
+        .bind(max.map(|n| i64::from(n.max(1))))
+        .bind(crate::codec::now_millis())
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| sql("setting the queue's cap", e))?;
+        self.notify();
+        Ok(())
+    }
+
+    async fn max_running(&self) -> Result<Option<u32>, BackendError> {
+        let max: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT max_running FROM drover_queue_settings WHERE queue = ?1")
+                .bind(self.inner.queue.clone())
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(|e| sql("reading the queue's cap", e))?;
+        Ok(max.flatten().and_then(|n| u32::try_from(n).ok()))
+    }
+}
+
+impl<T, C> drover_core::GlobalRate for SqliteStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_rate(&self, rate: Option<drover_core::Rate>) -> Result<(), BackendError> {
+        sqlx::query(
+            "INSERT INTO drover_queue_settings (queue, rate_starts, rate_per_ms, updated_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (queue) DO UPDATE SET rate_starts = excluded.rate_starts, rate_per_ms = excluded.rate_per_ms, \
+             rate_tat = 0, updated_at = excluded.updated_at",
+        )
+        .bind(self.inner.queue.clone())
+        .bind(rate.map(|r| i64::from(r.starts.max(1))))
+        .bind(rate.map(|r| i64::try_from(r.per.as_millis()).unwrap_or(i64::MAX).max(1)))
+        .bind(crate::codec::now_millis())
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| sql("setting the queue's rate", e))?;
+        self.notify();
+        Ok(())
+    }
+
+    async fn rate(&self) -> Result<Option<drover_core::Rate>, BackendError> {
+        let row: Option<(Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT rate_starts, rate_per_ms FROM drover_queue_settings WHERE queue = ?1")
+                .bind(self.inner.queue.clone())
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(|e| sql("reading the queue's rate", e))?;
+        Ok(row.and_then(|(n, per)| n.zip(per)).map(|(n, per)| {
+            drover_core::Rate::new(
+                u32::try_from(n).unwrap_or(1),
+                std::time::Duration::from_millis(u64::try_from(per).unwrap_or(1)),
+            )
+        }))
+    }
+}
