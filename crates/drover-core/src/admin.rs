@@ -309,3 +309,68 @@ impl<A: AdminBackend> Admin for A {
         })
     }
 }
+
+/// Inside an `impl AdminBackend`: the queue's cap and rate, read and set through
+/// [`AdminBackend::storage`], for backends whose storage implements
+/// [`GlobalConcurrency`](crate::GlobalConcurrency) and [`GlobalRate`](crate::GlobalRate).
+///
+/// ```ignore
+/// impl AdminBackend for MyAdmin {
+///     // ...
+///     drover_core::admin_limits_from_storage!();
+/// }
+/// ```
+#[macro_export]
+macro_rules! admin_limits_from_storage {
+    () => {
+        fn max_running(
+            &self,
+            queue: &str,
+        ) -> ::std::pin::Pin<
+            Box<
+                dyn ::std::future::Future<Output = ::std::result::Result<Option<u32>, $crate::BackendError>>
+                    + Send
+                    + '_,
+            >,
+        > {
+            let storage = self.storage(queue);
+            Box::pin(async move { $crate::GlobalConcurrency::max_running(&storage).await })
+        }
+
+        fn set_max_running(
+            &self,
+            queue: &str,
+            max: Option<u32>,
+        ) -> ::std::pin::Pin<
+            Box<dyn ::std::future::Future<Output = ::std::result::Result<(), $crate::BackendError>> + Send + '_>,
+        > {
+            let storage = self.storage(queue);
+            Box::pin(async move { $crate::GlobalConcurrency::set_max_running(&storage, max).await })
+        }
+
+        fn rate(
+            &self,
+            queue: &str,
+        ) -> ::std::pin::Pin<
+            Box<
+                dyn ::std::future::Future<Output = ::std::result::Result<Option<$crate::Rate>, $crate::BackendError>>
+                    + Send
+                    + '_,
+            >,
+        > {
+            let storage = self.storage(queue);
+            Box::pin(async move { $crate::GlobalRate::rate(&storage).await })
+        }
+
+        fn set_rate(
+            &self,
+            queue: &str,
+            rate: Option<$crate::Rate>,
+        ) -> ::std::pin::Pin<
+            Box<dyn ::std::future::Future<Output = ::std::result::Result<(), $crate::BackendError>> + Send + '_>,
+        > {
+            let storage = self.storage(queue);
+            Box::pin(async move { $crate::GlobalRate::set_rate(&storage, rate).await })
+        }
+    };
+}

@@ -62,23 +62,5 @@ impl AdminBackend for RedisAdmin {
         })
     }
 
-    fn max_running(&self, queue: &str) -> BoxFuture<'_, Result<Option<u32>, BackendError>> {
-        let storage = self.storage(queue);
-        Box::pin(async move { drover_core::GlobalConcurrency::max_running(&storage).await })
-    }
-
-    fn set_max_running(&self, queue: &str, max: Option<u32>) -> BoxFuture<'_, Result<(), BackendError>> {
-        let storage = self.storage(queue);
-        Box::pin(async move { drover_core::GlobalConcurrency::set_max_running(&storage, max).await })
-    }
-
-    fn rate(&self, queue: &str) -> BoxFuture<'_, Result<Option<drover_core::Rate>, BackendError>> {
-        let storage = self.storage(queue);
-        Box::pin(async move { drover_core::GlobalRate::rate(&storage).await })
-    }
-
-    fn set_rate(&self, queue: &str, rate: Option<drover_core::Rate>) -> BoxFuture<'_, Result<(), BackendError>> {
-        let storage = self.storage(queue);
-        Box::pin(async move { drover_core::GlobalRate::set_rate(&storage, rate).await })
-    }
+    drover_core::admin_limits_from_storage!();
 }
