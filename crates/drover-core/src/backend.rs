@@ -264,7 +264,7 @@ pub trait GlobalConcurrency: Backend {
 }
 
 /// A rate of task starts: at most `starts` per `per`, spread evenly (a start every
-/// `per / starts`), with a burst of at most a twentieth of `starts` (at least 1) after a quiet
+/// `per / starts`), with a burst of at most a fortieth of `starts` (at least 1) after a quiet
 /// spell, so any window of length `per` sees at most `starts` plus that burst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Rate {
@@ -298,7 +298,7 @@ impl Rate {
 
     /// The most starts allowed at once after a quiet spell.
     pub fn burst(&self) -> u32 {
-        self.starts.div_ceil(20).max(1)
+        self.starts.div_ceil(40).max(1)
     }
 
     /// The grant for a claim of up to `max` tasks at `now_ms`, given the theoretical arrival
@@ -478,11 +478,11 @@ mod rate_tests {
     #[test]
     fn a_rate_spreads_starts_and_allows_a_small_burst() {
         let rate = Rate::new(200, Duration::from_secs(1));
-        assert_eq!((rate.interval_ms(), rate.burst()), (5.0, 10));
-        // Quiet: a burst of 10, then one every 5 ms.
-        assert_eq!(rate.grant(0.0, 1000.0, 100), Ok(10));
-        let tat = rate.advance(0.0, 1000.0, 10);
-        assert_eq!(tat, 1050.0);
+        assert_eq!((rate.interval_ms(), rate.burst()), (5.0, 5));
+        // Quiet: a burst of 5, then one every 5 ms.
+        assert_eq!(rate.grant(0.0, 1000.0, 100), Ok(5));
+        let tat = rate.advance(0.0, 1000.0, 5);
+        assert_eq!(tat, 1025.0);
         assert_eq!(rate.grant(tat, 1000.0, 100), Err(5.0), "the next start is due in 5 ms");
         assert_eq!(rate.grant(tat, 1010.0, 100), Ok(2), "two intervals later, two more");
         assert_eq!(rate.grant(0.0, 1000.0, 4), Ok(4), "never more than asked");

@@ -72,7 +72,7 @@ local interval, rate_start
 if rate[1] then
   local n = tonumber(rate[1])
   interval = tonumber(rate[2]) / n
-  local tolerance = interval * (math.max(1, math.ceil(n / 20)) - 1)
+  local tolerance = interval * (math.max(1, math.ceil(n / 40)) - 1)
   rate_start = math.max(tonumber(rate[3]) or 0, now)
   if rate_start - now > tolerance then
     return { -1, math.ceil(rate_start - tolerance - now) }
