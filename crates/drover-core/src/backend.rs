@@ -291,6 +291,14 @@ impl Rate {
         Self { starts: starts.max(1), per: per.max(Duration::from_millis(1)) }
     }
 
+    /// A rate as SQL storages keep it: starts and the period in milliseconds, each `None` when
+    /// no rate is set (out-of-range values are clamped to the valid range).
+    pub fn from_stored(starts: Option<i64>, per_ms: Option<i64>) -> Option<Self> {
+        let (starts, per_ms) = starts.zip(per_ms)?;
+        let starts = u32::try_from(starts.max(1)).unwrap_or(u32::MAX);
+        Some(Self::new(starts, Duration::from_millis(u64::try_from(per_ms).unwrap_or(1))))
+    }
+
     /// The time between two starts, in milliseconds.
     pub fn interval_ms(&self) -> f64 {
         self.per.as_secs_f64() * 1000.0 / f64::from(self.starts.max(1))
@@ -335,6 +343,13 @@ pub struct QueueLimits {
 }
 
 impl QueueLimits {
+    /// Limits as SQL storages keep them: a cap, the rate's starts and period (ms), and its
+    /// arrival time.
+    pub fn from_stored(max_running: Option<i64>, starts: Option<i64>, per_ms: Option<i64>, rate_tat_ms: f64) -> Self {
+        let max_running = max_running.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX));
+        Self { max_running, rate: Rate::from_stored(starts, per_ms), rate_tat_ms }
+    }
+
     /// How many of `max` tasks a claim may take at `now_ms` with `running` live leases; `Err`
     /// is how long until the rate allows the next start (at most a second).
     pub fn allowed(&self, max: usize, running: u64, now_ms: f64) -> Result<usize, Duration> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use drover_core::{
-    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, QueueLimits, Rate,
+    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, QueueLimits,
     TaskId, Wakeup, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 use sqlx::AssertSqlSafe;
@@ -149,10 +149,7 @@ where
             return Ok(Ok(self.claim_rows(&self.inner.pool, false, max, request).await?));
         };
         self.inner.capped.store(true, Ordering::Relaxed);
-        let rate = rate_starts.zip(rate_per_ms).map(|(n, per)| {
-            Rate::new(u32::try_from(n).unwrap_or(1), Duration::from_millis(u64::try_from(per).unwrap_or(1)))
-        });
-        let limits = QueueLimits { max_running: cap.and_then(|n| u32::try_from(n).ok()), rate, rate_tat_ms: tat };
+        let limits = QueueLimits::from_stored(cap.map(i64::from), rate_starts.map(i64::from), rate_per_ms, tat);
         let running: i64 = if limits.max_running.is_some() {
             sqlx::query_scalar(RUNNING_SQL)
                 .bind(self.queue_name())

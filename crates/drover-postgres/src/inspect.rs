@@ -299,11 +299,6 @@ where
                 .fetch_optional(&self.inner.pool)
                 .await
                 .map_err(|e| db_error("read the queue's rate", e))?;
-        Ok(row.and_then(|(n, per)| n.zip(per)).map(|(n, per)| {
-            drover_core::Rate::new(
-                u32::try_from(n).unwrap_or(1),
-                std::time::Duration::from_millis(u64::try_from(per).unwrap_or(1)),
-            )
-        }))
+        Ok(row.and_then(|(n, per)| drover_core::Rate::from_stored(n.map(i64::from), per)))
     }
 }

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use drover_core::{
-    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, QueueLimits, Rate,
+    Backend, BackendError, ClaimRequest, ClaimedTask, Codec, Completion, Lease, LeaseToken, Outcome, QueueLimits,
     Wakeup, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 use sqlx::Row;
@@ -191,10 +191,7 @@ impl<T, C> SqliteStorage<T, C> {
             sqlx::query_as(LIMITS).bind(queue.to_owned()).fetch_optional(&mut *tx).await.map_err(|e| sql(OP, e))?;
         let Some((cap, starts, per_ms, tat)) = row else { return Ok(Ok(Vec::new())) };
         let now = now_millis();
-        let rate = starts.zip(per_ms).map(|(n, per)| {
-            Rate::new(u32::try_from(n).unwrap_or(1), Duration::from_millis(u64::try_from(per).unwrap_or(1)))
-        });
-        let limits = QueueLimits { max_running: cap.and_then(|n| u32::try_from(n).ok()), rate, rate_tat_ms: tat };
+        let limits = QueueLimits::from_stored(cap, starts, per_ms, tat);
         let running: i64 = sqlx::query_scalar(RUNNING)
             .bind(queue.to_owned())
             .bind(now)
