@@ -8,8 +8,12 @@ local lease = tonumber(ARGV[8])
 local worker = ARGV[9]
 local now = now_ms()
 
--- A paused queue (the key `<prefix>:paused` exists) claims nothing, expired leases included.
-if redis.call('EXISTS', PREFIX .. ':paused') == 1 then
+-- The queue's settings, one read per claim (`<prefix>:settings`): `paused` ('1': claim
+-- nothing, expired leases included), `max_running` (GlobalConcurrency), and the rate
+-- `rate_n` starts per `rate_per` ms with `rate_tat`, its theoretical arrival time in ms
+-- (GlobalRate).
+local settings = redis.call('HMGET', PREFIX .. ':settings', 'paused', 'max_running', 'rate_n', 'rate_per', 'rate_tat')
+if settings[1] then
   return {}
 end
 
@@ -55,25 +59,23 @@ if #due > 0 then
   zadd(K_READY, ready)
 end
 
--- A cap on the queue's running tasks (`<prefix>:max_running`, GlobalConcurrency): the live
--- leases are the running tasks, expired ones having just been taken back above.
-local cap = redis.call('GET', PREFIX .. ':max_running')
+-- A cap on the queue's running tasks: the live leases are the running tasks, expired ones
+-- having just been taken back above.
+local cap = settings[2]
 if cap then
   local free = tonumber(cap) - redis.call('ZCARD', K_LEASES)
   if free < max then max = free end
   if max <= 0 then return {} end
 end
 
--- A rate of starts (`<prefix>:rate`: starts n per `per` ms, and `tat`, the theoretical
--- arrival time in ms; GlobalRate): as drover_core::Rate::grant computes it. With no start
--- allowed, the reply is {-1, ms until the next one}.
-local rate = redis.call('HMGET', PREFIX .. ':rate', 'n', 'per', 'tat')
+-- A rate of starts, as drover_core::Rate::grant computes it. With no start allowed, the
+-- reply is {-1, ms until the next one}.
 local interval, rate_start
-if rate[1] then
-  local n = tonumber(rate[1])
-  interval = tonumber(rate[2]) / n
+if settings[3] then
+  local n = tonumber(settings[3])
+  interval = tonumber(settings[4]) / n
   local tolerance = interval * (math.max(1, math.ceil(n / 40)) - 1)
-  rate_start = math.max(tonumber(rate[3]) or 0, now)
+  rate_start = math.max(tonumber(settings[5]) or 0, now)
   if rate_start - now > tolerance then
     return { -1, math.ceil(rate_start - tolerance - now) }
   end
@@ -108,7 +110,7 @@ if n > 0 then
   zadd(K_LEASES, leases)
   if interval then
     -- Lua prints numbers with 14 digits: milliseconds with three decimals stay exact.
-    redis.call('HSET', PREFIX .. ':rate', 'tat', string.format('%.3f', rate_start + interval * (#leases / 2)))
+    redis.call('HSET', PREFIX .. ':settings', 'rate_tat', string.format('%.3f', rate_start + interval * (#leases / 2)))
   end
 end
 

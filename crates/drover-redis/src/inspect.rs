@@ -215,37 +215,70 @@ fn with_deadline(fields: Value, deadline: Value) -> Value {
     Value::Array(flat)
 }
 
+impl<T, C> RedisStorage<T, C> {
+    /// The queue's settings hash, read by the claim script on every claim.
+    fn settings_key(&self) -> String {
+        format!("{}:settings", self.shared.keys.prefix)
+    }
+
+    /// Set and delete fields of the settings hash, then wake idle workers everywhere (a
+    /// resume, a raised cap or rate is used at once).
+    async fn change_settings(
+        &self,
+        operation: &'static str,
+        set: &[(&str, String)],
+        delete: &[&str],
+    ) -> Result<(), BackendError> {
+        self.check_namespace()?;
+        let key = self.settings_key();
+        let mut pipe = redis::pipe();
+        if !delete.is_empty() {
+            pipe.cmd("HDEL").arg(&key).arg(delete).ignore();
+        }
+        if !set.is_empty() {
+            pipe.cmd("HSET").arg(&key).arg(set).ignore();
+        }
+        pipe.cmd("PUBLISH").arg(&self.shared.keys.channel).arg("push").ignore();
+        let mut conn = self.shared.conn.clone();
+        let () = pipe.query_async(&mut conn).await.map_err(|e| backend_error(operation, e))?;
+        self.shared.wakeup.notify();
+        Ok(())
+    }
+
+    /// Fields of the settings hash.
+    async fn settings<V: redis::FromRedisValue>(
+        &self,
+        operation: &'static str,
+        fields: &[&str],
+    ) -> Result<V, BackendError> {
+        self.check_namespace()?;
+        let mut conn = self.shared.conn.clone();
+        redis::cmd("HMGET")
+            .arg(self.settings_key())
+            .arg(fields)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend_error(operation, e))
+    }
+}
+
 impl<T, C> drover_core::Pause for RedisStorage<T, C>
 where
     T: Send + 'static,
     C: Codec<T>,
 {
     async fn set_paused(&self, paused: bool) -> Result<(), BackendError> {
-        self.check_namespace()?;
-        let key = format!("{}:paused", self.shared.keys.prefix);
-        let mut conn = self.shared.conn.clone();
-        let mut pipe = redis::pipe();
+        const OP: &str = "pause or resume the queue";
         if paused {
-            pipe.cmd("SET").arg(&key).arg(1).ignore();
+            self.change_settings(OP, &[("paused", "1".to_owned())], &[]).await
         } else {
-            // Idle workers everywhere claim again at once.
-            pipe.cmd("DEL").arg(&key).ignore().cmd("PUBLISH").arg(&self.shared.keys.channel).arg("push").ignore();
+            self.change_settings(OP, &[], &["paused"]).await
         }
-        let () = pipe.query_async(&mut conn).await.map_err(|e| backend_error("pause or resume the queue", e))?;
-        if !paused {
-            self.shared.wakeup.notify();
-        }
-        Ok(())
     }
 
     async fn is_paused(&self) -> Result<bool, BackendError> {
-        self.check_namespace()?;
-        let mut conn = self.shared.conn.clone();
-        redis::cmd("EXISTS")
-            .arg(format!("{}:paused", self.shared.keys.prefix))
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| backend_error("read whether the queue is paused", e))
+        let (paused,): (Option<String>,) = self.settings("read whether the queue is paused", &["paused"]).await?;
+        Ok(paused.is_some())
     }
 }
 
@@ -255,28 +288,16 @@ where
     C: Codec<T>,
 {
     async fn set_max_running(&self, max: Option<u32>) -> Result<(), BackendError> {
-        self.check_namespace()?;
-        let key = format!("{}:max_running", self.shared.keys.prefix);
-        let mut conn = self.shared.conn.clone();
-        let mut pipe = redis::pipe();
+        const OP: &str = "set the queue's cap";
         match max {
-            Some(n) => pipe.cmd("SET").arg(&key).arg(n.max(1)).ignore(),
-            None => pipe.cmd("DEL").arg(&key).ignore(),
-        };
-        pipe.cmd("PUBLISH").arg(&self.shared.keys.channel).arg("push").ignore();
-        let () = pipe.query_async(&mut conn).await.map_err(|e| backend_error("set the queue's cap", e))?;
-        self.shared.wakeup.notify();
-        Ok(())
+            Some(n) => self.change_settings(OP, &[("max_running", n.max(1).to_string())], &[]).await,
+            None => self.change_settings(OP, &[], &["max_running"]).await,
+        }
     }
 
     async fn max_running(&self) -> Result<Option<u32>, BackendError> {
-        self.check_namespace()?;
-        let mut conn = self.shared.conn.clone();
-        redis::cmd("GET")
-            .arg(format!("{}:max_running", self.shared.keys.prefix))
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| backend_error("read the queue's cap", e))
+        let (max,): (Option<u32>,) = self.settings("read the queue's cap", &["max_running"]).await?;
+        Ok(max)
     }
 }
 
@@ -286,39 +307,24 @@ where
     C: Codec<T>,
 {
     async fn set_rate(&self, rate: Option<drover_core::Rate>) -> Result<(), BackendError> {
-        self.check_namespace()?;
-        let key = format!("{}:rate", self.shared.keys.prefix);
-        let mut conn = self.shared.conn.clone();
-        let mut pipe = redis::pipe();
-        pipe.cmd("DEL").arg(&key).ignore();
-        if let Some(rate) = rate {
-            let per_ms = u64::try_from(rate.per.as_millis()).unwrap_or(u64::MAX).max(1);
-            pipe.cmd("HSET")
-                .arg(&key)
-                .arg("n")
-                .arg(rate.starts.max(1))
-                .arg("per")
-                .arg(per_ms)
-                .arg("tat")
-                .arg(0)
-                .ignore();
+        const OP: &str = "set the queue's rate";
+        match rate {
+            Some(rate) => {
+                let per_ms = u64::try_from(rate.per.as_millis()).unwrap_or(u64::MAX).max(1);
+                let fields = [
+                    ("rate_n", rate.starts.max(1).to_string()),
+                    ("rate_per", per_ms.to_string()),
+                    ("rate_tat", "0".to_owned()),
+                ];
+                self.change_settings(OP, &fields, &[]).await
+            }
+            None => self.change_settings(OP, &[], &["rate_n", "rate_per", "rate_tat"]).await,
         }
-        pipe.cmd("PUBLISH").arg(&self.shared.keys.channel).arg("push").ignore();
-        let () = pipe.query_async(&mut conn).await.map_err(|e| backend_error("set the queue's rate", e))?;
-        self.shared.wakeup.notify();
-        Ok(())
     }
 
     async fn rate(&self) -> Result<Option<drover_core::Rate>, BackendError> {
-        self.check_namespace()?;
-        let mut conn = self.shared.conn.clone();
-        let (n, per): (Option<u32>, Option<u64>) = redis::cmd("HMGET")
-            .arg(format!("{}:rate", self.shared.keys.prefix))
-            .arg("n")
-            .arg("per")
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| backend_error("read the queue's rate", e))?;
-        Ok(n.zip(per).map(|(n, per)| drover_core::Rate::new(n, std::time::Duration::from_millis(per))))
+        let (n, per): (Option<i64>, Option<i64>) =
+            self.settings("read the queue's rate", &["rate_n", "rate_per"]).await?;
+        Ok(drover_core::Rate::from_stored(n, per))
     }
 }
