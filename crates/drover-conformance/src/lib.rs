@@ -50,7 +50,8 @@ pub use harness::{
 /// `refuses_unique_keys` (every backend runs one of each pair), `cancel`, `requeue`, `inspect`,
 /// `batches` (`EnqueueBatch`), `transactions` (`EnqueueInTransaction`), `prune` (`Prune`),
 /// `ticks` (`PushTicks`), `pause` (`Pause`), `global_concurrency` (`GlobalConcurrency`),
-/// `global_rate` (`GlobalRate`).
+/// `global_rate` (`GlobalRate`), `key_concurrency` (`KeyConcurrency`) or
+/// `refuses_concurrency_keys`.
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:ident; $($group:ident),+ $(,)?) => {
@@ -75,6 +76,8 @@ macro_rules! conformance_tests {
     (@group batches, $factory:ident) => { mod batches { $crate::conformance_tests!(@tests $factory; batched_enqueue); } };
     (@group global_concurrency, $factory:ident) => { mod global_concurrency { $crate::conformance_tests!(@tests $factory; global_concurrency); } };
     (@group global_rate, $factory:ident) => { mod global_rate { $crate::conformance_tests!(@tests $factory; global_rate); } };
+    (@group key_concurrency, $factory:ident) => { mod key_concurrency { $crate::conformance_tests!(@tests $factory; key_concurrency); } };
+    (@group refuses_concurrency_keys, $factory:ident) => { mod refuses_concurrency_keys { $crate::conformance_tests!(@tests $factory; refuses_concurrency_keys); } };
     (@group pause, $factory:ident) => { mod pause { $crate::conformance_tests!(@tests $factory; pause); } };
     (@group ticks, $factory:ident) => { mod ticks { $crate::conformance_tests!(@tests $factory; push_ticks); } };
     (@group transactions, $factory:ident) => { mod transactions { $crate::conformance_tests!(@tests $factory; transactional_enqueue); } };

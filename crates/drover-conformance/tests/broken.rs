@@ -7,7 +7,7 @@ use std::time::Duration;
 use drover_conformance::{checks, TestJob};
 use drover_core::{
     Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, EnqueueBatch, GlobalConcurrency, GlobalRate,
-    JsonCodec, Lease, MemoryBatch, MemoryStorage, NewTask, Pause, Prune, PushOptions, PushTicks, Rate, Status, TaskId,
+    Inspect, JsonCodec, KeyConcurrency, Lease, MemoryBatch, MemoryStorage, NewTask, Pause, Prune, PushOptions, PushTicks, Rate, Status, TaskId,
     TickPush, TickPushed, TickRecord,
 };
 
@@ -41,6 +41,10 @@ enum Fault {
     CapPerClaim,
     /// The rate is kept, but claims ignore it.
     RateIgnored,
+    /// The per-key limit is kept, but claims ignore it.
+    KeysIgnored,
+    /// The per-key limit is applied within each claim, not across claims.
+    KeyPerClaim,
 }
 
 #[derive(Clone)]
@@ -77,6 +81,32 @@ impl Backend for Broken {
                 let claimed = self.inner.claim(request).await;
                 self.inner.set_rate(Some(rate)).await?;
                 return claimed;
+            }
+        }
+        if matches!(self.fault, Fault::KeysIgnored | Fault::KeyPerClaim) {
+            if let Some(k) = self.inner.max_running_per_key().await? {
+                self.inner.set_max_running_per_key(None).await?;
+                let claimed = self.inner.claim(request).await;
+                self.inner.set_max_running_per_key(Some(k)).await?;
+                if matches!(self.fault, Fault::KeysIgnored) {
+                    return claimed;
+                }
+                let (mut keep, mut back, mut seen) = (Vec::new(), Vec::new(), std::collections::HashMap::new());
+                for task in claimed? {
+                    let key = self.inner.get(task.id).await?.and_then(|info| info.concurrency_key);
+                    let over = key.is_some_and(|key| {
+                        let count = seen.entry(key).or_insert(0u32);
+                        *count += 1;
+                        *count > k
+                    });
+                    if over {
+                        back.push(task.lease());
+                    } else {
+                        keep.push(task);
+                    }
+                }
+                self.inner.release(back).await?;
+                return Ok(keep);
             }
         }
         if matches!(self.fault, Fault::CapPerClaim) {
@@ -153,6 +183,16 @@ impl GlobalRate for Broken {
 
     async fn rate(&self) -> Result<Option<Rate>, BackendError> {
         self.inner.rate().await
+    }
+}
+
+impl KeyConcurrency for Broken {
+    async fn set_max_running_per_key(&self, k: Option<u32>) -> Result<(), BackendError> {
+        self.inner.set_max_running_per_key(k).await
+    }
+
+    async fn max_running_per_key(&self) -> Result<Option<u32>, BackendError> {
+        self.inner.max_running_per_key().await
     }
 }
 
@@ -330,4 +370,22 @@ async fn a_cap_per_claim_fails_global_concurrency() {
 #[should_panic(expected = "starts in 1.5 s at 20 per second (at most about 31 expected)")]
 async fn an_ignored_rate_fails_global_rate() {
     checks::global_rate(broken(Fault::RateIgnored)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "with one running per key")]
+async fn ignored_key_limit_fails_key_concurrency() {
+    checks::key_concurrency(broken(Fault::KeysIgnored)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "with one running per key")]
+async fn key_limit_per_claim_fails_key_concurrency() {
+    checks::key_concurrency(broken(Fault::KeyPerClaim)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "concurrency key was accepted")]
+async fn accepted_concurrency_key_fails_refusal() {
+    checks::refuses_concurrency_keys(broken(Fault::KeysIgnored)).await;
 }

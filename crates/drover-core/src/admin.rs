@@ -146,6 +146,9 @@ pub trait Admin: Send + Sync {
     fn migrate(&self) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Every queue with its counts, by name.
     fn queues(&self) -> BoxFuture<'_, Result<Vec<QueueSummary>, BackendError>>;
+    /// One queue's summary: counts, paused state and limits, whether or not it holds tasks yet
+    /// (a queue can be paused or limited before its first push).
+    fn queue<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<QueueSummary, BackendError>>;
     /// One queue's counts.
     fn stats<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<QueueStats, BackendError>>;
     /// A page of a queue's tasks, newest first.
@@ -205,14 +208,20 @@ impl<A: AdminBackend> Admin for A {
             names.dedup();
             let mut queues = Vec::with_capacity(names.len());
             for queue in names {
-                let storage = self.storage(&queue);
-                let stats = storage.stats().await?;
-                let paused = storage.is_paused().await?;
-                let max_running = self.max_running(&queue).await?;
-                let rate = self.rate(&queue).await?;
-                queues.push(QueueSummary { queue, stats, paused, max_running, rate });
+                queues.push(Admin::queue(self, &queue).await?);
             }
             Ok(queues)
+        })
+    }
+
+    fn queue<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<QueueSummary, BackendError>> {
+        Box::pin(async move {
+            let storage = self.storage(queue);
+            let stats = storage.stats().await?;
+            let paused = storage.is_paused().await?;
+            let max_running = self.max_running(queue).await?;
+            let rate = self.rate(queue).await?;
+            Ok(QueueSummary { queue: queue.to_owned(), stats, paused, max_running, rate })
         })
     }
 

@@ -263,6 +263,23 @@ pub trait GlobalConcurrency: Backend {
     fn max_running(&self) -> impl Future<Output = Result<Option<u32>, BackendError>> + Send;
 }
 
+/// A limit per key across every worker and node, kept by the storage and enforced in the
+/// claim: tasks pushed with a [`concurrency_key`](crate::PushOptions::concurrency_key) run at
+/// most `k` at a time per key, and a key's tasks start in push order. The rule the claim
+/// applies: a task of a key may start only while fewer than `k` tasks of that key pushed
+/// before it are unfinished (pending, scheduled, retrying or running) and fewer than `k` of
+/// the key hold live leases. So with `k = 1` a key's tasks run one at a time, each after the
+/// one pushed before it finished (a task waiting for its retry holds its key's turn). Tasks
+/// without a key are not limited by it. Slots are held by leases: a killed worker's task runs
+/// again, first, when its lease expires. The queue's cap and rate apply beside it.
+pub trait KeyConcurrency: Backend {
+    /// Limit each key's running tasks to `k` (`None` removes the limit; keys are then ignored).
+    fn set_max_running_per_key(&self, k: Option<u32>) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// The per-key limit, if any.
+    fn max_running_per_key(&self) -> impl Future<Output = Result<Option<u32>, BackendError>> + Send;
+}
+
 /// A rate of task starts: at most `starts` per `per`, spread evenly (a start every
 /// `per / starts`), with a burst of at most a fortieth of `starts` (at least 1) after a quiet
 /// spell, so any window of length `per` sees at most `starts` plus that burst.
@@ -340,6 +357,8 @@ pub struct QueueLimits {
     pub rate: Option<Rate>,
     /// The rate's theoretical arrival time (epoch milliseconds) as stored.
     pub rate_tat_ms: f64,
+    /// The limit per concurrency key ([`KeyConcurrency`]).
+    pub max_per_key: Option<u32>,
 }
 
 impl QueueLimits {
@@ -347,7 +366,43 @@ impl QueueLimits {
     /// arrival time.
     pub fn from_stored(max_running: Option<i64>, starts: Option<i64>, per_ms: Option<i64>, rate_tat_ms: f64) -> Self {
         let max_running = max_running.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX));
-        Self { max_running, rate: Rate::from_stored(starts, per_ms), rate_tat_ms }
+        Self { max_running, rate: Rate::from_stored(starts, per_ms), rate_tat_ms, max_per_key: None }
+    }
+
+    /// With a per-key limit as stored (`None`: none).
+    pub fn with_max_per_key(mut self, k: Option<i64>) -> Self {
+        self.max_per_key = k.map(|n| u32::try_from(n.max(1)).unwrap_or(u32::MAX));
+        self
+    }
+
+    /// Which of a claim's `candidates` (in claim order) a per-key limit lets start: each is
+    /// its concurrency key (`None`: no key), and `running(key)` counts the key's live leases.
+    /// Keyless candidates always pass; a key takes at most `k` minus its running tasks. The
+    /// storage's candidate query has already kept only each key's first `k` unfinished tasks.
+    pub fn keyed_pick<'a>(
+        &self,
+        candidates: impl IntoIterator<Item = Option<&'a str>>,
+        mut running: impl FnMut(&str) -> u64,
+    ) -> Vec<bool> {
+        let Some(k) = self.max_per_key else {
+            return candidates.into_iter().map(|_| true).collect();
+        };
+        let mut taken: std::collections::HashMap<&'a str, u64> = std::collections::HashMap::new();
+        candidates
+            .into_iter()
+            .map(|key| match key {
+                None => true,
+                Some(key) => {
+                    let slot = taken.entry(key).or_insert_with(|| running(key));
+                    if *slot < u64::from(k) {
+                        *slot += 1;
+                        true
+                    } else {
+                        false
+                    }
+                }
+            })
+            .collect()
     }
 
     /// How many of `max` tasks a claim may take at `now_ms` with `running` live leases; `Err`

@@ -56,7 +56,7 @@ mod worker;
 pub use admin::{Admin, AdminBackend, QueueSummary, WorkerSummary};
 pub use backend::{
     Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, GlobalConcurrency, GlobalRate, Inspect,
-    ListQuery, Pause, QueueLimits, QueueStats, Rate, Requeue, Wakeup, WakeupSender,
+    KeyConcurrency, ListQuery, Pause, QueueLimits, QueueStats, Rate, Requeue, Wakeup, WakeupSender,
 };
 pub use backoff::Backoff;
 pub use builder::WorkerBuilder;
@@ -74,7 +74,7 @@ pub use retention::{Prune, Pruned, Retention, RetentionService};
 pub use run_context::RunContext;
 pub use task::{
     ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,
-    Status, TaskId, TaskInfo, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED_ON_LAST_ATTEMPT,
+    Status, TaskId, TaskInfo, refuse_concurrency_keys, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 pub use ticks::{Overlap, PushTicks, TickPush, TickPushed, TickRecord};
 pub use worker::{is_final, outcome_of, Prefetch, RunOutcome, Spawner, Worker, WorkerConfig};

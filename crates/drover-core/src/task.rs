@@ -15,7 +15,7 @@ pub struct TaskId(ulid::Ulid);
 impl TaskId {
     /// A new id, made from the current time and randomness.
     pub fn new() -> Self {
-        Self(ulid::Ulid::new())
+        Self(next_ulid())
     }
 
     /// The id as a 128-bit number (the ULID's bytes), for storages with a native UUID column.
@@ -173,7 +173,8 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 25;
 ///     .delay(Duration::from_secs(60))
 ///     .priority(10)
 ///     .max_attempts(5)
-///     .unique_key("welcome-email:42");
+///     .unique_key("welcome-email:42")
+///     .concurrency_key("customer:42");
 /// assert_eq!(options.priority, 10);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -190,6 +191,11 @@ pub struct PushOptions {
     /// one's id. A backend without unique keys (RSMQ, AMQP) refuses one with
     /// [`BackendError::Unsupported`](crate::BackendError::Unsupported).
     pub unique_key: Option<String>,
+    /// The task's key for per-key concurrency ([`KeyConcurrency`](crate::KeyConcurrency)), for
+    /// example a customer id: while the queue has a per-key limit of K, at most K tasks of one
+    /// key run at once, and they start in push order. A backend without per-key concurrency
+    /// refuses one with [`BackendError::Unsupported`](crate::BackendError::Unsupported).
+    pub concurrency_key: Option<String>,
 }
 
 impl PushOptions {
@@ -228,6 +234,12 @@ impl PushOptions {
         self.unique_key = Some(key.into());
         self
     }
+
+    /// Run under `key`'s per-key concurrency limit (see [`PushOptions::concurrency_key`]).
+    pub fn concurrency_key(mut self, key: impl Into<String>) -> Self {
+        self.concurrency_key = Some(key.into());
+        self
+    }
 }
 
 /// A task on its way into a backend: the encoded payload and the push options.
@@ -246,6 +258,8 @@ pub struct NewTask {
     pub max_attempts: u32,
     /// Deduplication key.
     pub unique_key: Option<String>,
+    /// Per-key concurrency key.
+    pub concurrency_key: Option<String>,
 }
 
 impl NewTask {
@@ -258,8 +272,33 @@ impl NewTask {
             priority: options.priority,
             max_attempts: options.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1),
             unique_key: options.unique_key,
+            concurrency_key: options.concurrency_key,
         }
     }
+}
+
+/// Refuse tasks that ask for per-key concurrency, for a backend (named `backend`) that has
+/// none: the error names the key and says what to do.
+pub fn refuse_concurrency_keys(backend: &str, tasks: &[NewTask]) -> Result<(), crate::BackendError> {
+    match tasks.iter().find_map(|t| t.concurrency_key.as_deref()) {
+        Some(key) => Err(crate::BackendError::Unsupported(format!(
+            "{backend} queues have no per-key concurrency (a push asked for the concurrency key `{key}`): \
+             push without a concurrency key, or use a backend with KeyConcurrency (PostgreSQL, MySQL, SQLite, Redis)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A fresh ULID, strictly increasing within this process (so ids of one producer's pushes are
+/// in push order even within a millisecond); a new random one if the counter overflows.
+fn next_ulid() -> ulid::Ulid {
+    use std::sync::Mutex;
+    static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+    let mut guard = match GENERATOR.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    guard.generate().unwrap_or_else(|_| ulid::Ulid::new())
 }
 
 /// A task a worker has claimed: what it needs to run it and to report back.
@@ -368,6 +407,9 @@ pub struct TaskInfo {
     pub priority: i32,
     /// Deduplication key, if any.
     pub unique_key: Option<String>,
+    /// Per-key concurrency key, if any.
+    #[serde(default)]
+    pub concurrency_key: Option<String>,
     /// The error of the last failed attempt.
     pub last_error: Option<String>,
     /// When it was pushed.
@@ -391,6 +433,7 @@ impl TaskInfo {
             run_at: task.run_at.unwrap_or(now),
             priority: task.priority,
             unique_key: task.unique_key.clone(),
+            concurrency_key: task.concurrency_key.clone(),
             last_error: None,
             created_at: now,
             updated_at: now,

@@ -38,6 +38,10 @@ pub(super) struct QueueState {
     pub(super) rate: Option<(crate::backend::Rate, f64)>,
     /// When the last claim refused for the rate, how long until the next start (ms).
     pub(super) rate_wait: Option<f64>,
+    /// The limit per concurrency key, if any.
+    pub(super) max_per_key: Option<u32>,
+    /// Each concurrency key's tasks in push (id) order; finished ones are dropped lazily.
+    keyed: HashMap<String, BTreeSet<TaskId>>,
     seq: u64,
     next_token: i64,
 }
@@ -93,6 +97,9 @@ impl QueueState {
                     continue;
                 }
                 self.unique.insert(key.clone(), task.id);
+            }
+            if let Some(key) = &task.concurrency_key {
+                self.keyed.entry(key.clone()).or_default().insert(task.id);
             }
             let info = TaskInfo::from_new(queue, &task, now);
             self.tasks.insert(task.id, Record { info, token: None, ready: None, scheduled: None, lease: None });
@@ -184,9 +191,14 @@ impl QueueState {
         }
         let deadline = after(now, lease);
         let mut claimed = Vec::with_capacity(max.min(self.ready.len()));
+        let mut held_back = Vec::new();
         while claimed.len() < max {
             let Some(key) = self.ready.pop_first() else { break };
             let id = key.3;
+            if !self.key_allows(id) {
+                held_back.push(key);
+                continue;
+            }
             let Some(record) = self.tasks.get_mut(&id) else { continue };
             self.next_token += 1;
             let token = LeaseToken(self.next_token);
@@ -203,10 +215,24 @@ impl QueueState {
                     .with_run_at(record.info.run_at),
             );
         }
+        self.ready.extend(held_back);
         if let Some((rate, tat)) = &mut self.rate {
             *tat = rate.advance(*tat, now_ms, claimed.len());
         }
         claimed
+    }
+
+    /// Whether the per-key limit lets task `id` start now (see `KeyConcurrency`): fewer than
+    /// K of its key's tasks pushed before it unfinished, and fewer than K of them running.
+    fn key_allows(&mut self, id: TaskId) -> bool {
+        let Some(k) = self.max_per_key else { return true };
+        let Some(key) = self.tasks.get(&id).and_then(|r| r.info.concurrency_key.as_deref()) else { return true };
+        let Some(set) = self.keyed.get_mut(key) else { return true };
+        let tasks = &self.tasks;
+        set.retain(|t| tasks.get(t).is_some_and(|r| matches!(r.info.status, Status::Pending | Status::Running)));
+        let earlier = set.range(..id).count();
+        let running = set.iter().filter(|t| tasks.get(t).is_some_and(|r| r.info.status == Status::Running)).count();
+        earlier < k as usize && running < k as usize
     }
 
     /// The record of a claim that still holds, if `lease` is it.
@@ -311,6 +337,9 @@ impl QueueState {
                 return false;
             }
             self.unique.insert(key, id);
+        }
+        if let Some(key) = self.tasks.get(&id).and_then(|r| r.info.concurrency_key.clone()) {
+            self.keyed.entry(key).or_default().insert(id);
         }
         if let Some(record) = self.tasks.get_mut(&id) {
             record.info.status = Status::Pending;

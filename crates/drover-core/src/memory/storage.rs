@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::state::QueueState;
 use crate::backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, GlobalConcurrency, GlobalRate, Inspect, ListQuery, Pause,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, GlobalConcurrency, GlobalRate, Inspect, KeyConcurrency, ListQuery, Pause,
     QueueStats, Rate, Requeue, Wakeup, WakeupSender,
 };
 use crate::codec::{Codec, JsonCodec};
@@ -198,6 +198,22 @@ where
 
     async fn max_running(&self) -> Result<Option<u32>, BackendError> {
         Ok(self.shared.lock().max_running)
+    }
+}
+
+impl<T, C> KeyConcurrency for MemoryStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_max_running_per_key(&self, k: Option<u32>) -> Result<(), BackendError> {
+        self.shared.lock().max_per_key = k.map(|k| k.max(1));
+        self.shared.wakeup.notify();
+        Ok(())
+    }
+
+    async fn max_running_per_key(&self) -> Result<Option<u32>, BackendError> {
+        Ok(self.shared.lock().max_per_key)
     }
 }
 
