@@ -29,8 +29,14 @@
     location.href = "/_board/login?next=" + encodeURIComponent(location.pathname + location.search);
   }
 
-  function refresh() {
-    if (busy) return Promise.resolve();
+  // Someone typing into a form of the page: a refresh would throw their input away.
+  function editing() {
+    var active = document.activeElement;
+    return active && main.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName);
+  }
+
+  function refresh(force) {
+    if (busy || (force !== true && editing())) return Promise.resolve();
     busy = true;
     return fetch(fragmentUrl(), { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
@@ -53,17 +59,33 @@
     flash.className = ok ? "ok" : "error";
   }
 
+  // A form's fields as a JSON body: number fields (and fields marked data-number) as numbers,
+  // an empty one as null; "rate.starts" and "rate.per_ms" as {"rate": {"starts", "per_ms"}},
+  // the whole group null when one of its numbers is empty.
+  function formBody(form) {
+    var body = {};
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name) return;
+      var numeric = field.type === "number" || field.hasAttribute("data-number");
+      var value = numeric ? (field.value.trim() === "" ? null : Number(field.value)) : field.value;
+      var dot = field.name.indexOf(".");
+      if (dot < 0) { body[field.name] = value; return; }
+      var group = field.name.slice(0, dot);
+      if (body[group] === null) return;
+      if (value === null) { body[group] = null; return; }
+      body[group] = body[group] || {};
+      body[group][field.name.slice(dot + 1)] = value;
+    });
+    return body;
+  }
+
   main.addEventListener("submit", function (event) {
     var form = event.target.closest("form[data-post]");
     if (!form) return;
     event.preventDefault();
     var confirmText = form.getAttribute("data-confirm");
     if (confirmText && !window.confirm(confirmText)) return;
-    var body = {};
-    Array.prototype.forEach.call(form.elements, function (field) {
-      if (!field.name) return;
-      body[field.name] = field.type === "number" ? Number(field.value) : field.value;
-    });
+    var body = formBody(form);
     fetch(api + form.getAttribute("data-post"), {
       method: "POST",
       credentials: "same-origin",
@@ -77,7 +99,10 @@
         });
       })
       .catch(function (error) { show("the action failed: " + error, false); })
-      .then(refresh);
+      .then(function () {
+        if (document.activeElement && main.contains(document.activeElement)) document.activeElement.blur();
+        return refresh(true);
+      });
   });
 
   function showLive() {

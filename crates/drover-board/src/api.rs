@@ -57,7 +57,7 @@ impl ApiState {
 /// | route | what |
 /// |---|---|
 /// | `GET /stores` | the registered stores |
-/// | `GET /queues` | every queue of every store: counts, oldest due task, paused |
+/// | `GET /queues` | every queue of every store: counts, oldest due task, paused, limits |
 /// | `GET /stores/{store}/queues/{queue}` | one queue |
 /// | `GET /stores/{store}/queues/{queue}/tasks?status=&offset=&limit=` | a page of tasks, newest first |
 /// | `POST /stores/{store}/queues/{queue}/tasks` | push a task (`{"payload": ..., "priority", "max_attempts", "delay_seconds", "unique_key"}`) |
@@ -65,6 +65,7 @@ impl ApiState {
 /// | `POST .../tasks/{id}/retry`, `POST .../tasks/{id}/cancel` | act on a task |
 /// | `POST /stores/{store}/queues/{queue}/pause`, `.../resume` | stop or restart claims on every worker |
 /// | `POST /stores/{store}/queues/{queue}/purge` | delete finished tasks (`{"status": "done", "older_than_seconds": 86400}`) |
+/// | `POST /stores/{store}/queues/{queue}/limits` | set or remove the queue's limits on every worker (`{"max_running": 5, "rate": {"starts": 200, "per_ms": 1000}}`; `null` removes one, a field left out stays) |
 /// | `GET /stores/{store}/workers` | workers the storage saw, where it records them |
 /// | `GET /tasks/{id}` | a task by id, in whichever store and queue holds it |
 /// | `GET /events` | server-sent events from the [`Broadcaster`] |
@@ -188,6 +189,7 @@ impl ApiBuilder {
             .route(&format!("{queue}/pause"), post(routes::pause))
             .route(&format!("{queue}/resume"), post(routes::resume))
             .route(&format!("{queue}/purge"), post(routes::purge))
+            .route(&format!("{queue}/limits"), post(routes::limits))
             .route("/stores/{store}/workers", get(routes::workers))
             .route("/tasks/{id}", get(routes::find))
             .route("/events", get(routes::events))

@@ -3,10 +3,12 @@
 //!
 //! - [`ApiBuilder`]: a JSON API over any [`drover_core::Admin`] (`PostgresAdmin`,
 //!   `MysqlAdmin`, `SqliteAdmin`, `RedisAdmin`, or your own [`drover_core::AdminBackend`]):
-//!   queues with counts, the oldest due task and paused state; tasks by status with paging; a
-//!   task; retry, cancel, pause, resume, purge, push; workers where the storage records them.
+//!   queues with counts, the oldest due task, paused state and limits; tasks by status with
+//!   paging; a task; retry, cancel, pause, resume, purge, push; a queue's cap on running tasks
+//!   and rate of starts across every worker (`POST .../limits`); workers where the storage
+//!   records them.
 //!   Its OpenAPI 3 document is at `GET /api/v1/openapi.json`.
-//! - [`ServeUI`]: server-rendered pages (overview, queue, task, workers) with a few lines of
+//! - [`ServeUI`]: server-rendered pages (overview, queue with its limits, task, workers) with a few lines of
 //!   embedded JavaScript for live refresh and actions. No npm, no build step: the assets are
 //!   in the crate.
 //! - [`Board`]: both in one router.

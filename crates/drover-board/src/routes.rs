@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::api::{json, ApiState};
 use crate::broadcaster::{BoardEvent, Broadcaster};
 use crate::error::ApiError;
-use crate::view::{QueueView, TaskView, WorkerView};
+use crate::view::{LimitsView, QueueView, TaskView, WorkerView};
 
 /// The most tasks one page lists.
 pub(crate) const MAX_LIMIT: u64 = 500;
@@ -60,19 +60,8 @@ pub(crate) async fn queues(State(state): State<ApiState>) -> ApiResult {
 /// One queue's view (a queue with no tasks yet has zero counts).
 pub(crate) async fn queue_view(state: &ApiState, store: &str, queue: &str) -> Result<QueueView, ApiError> {
     let store = state.store(store)?;
-    let summaries = store.admin.queues().await?;
-    if let Some(summary) = summaries.iter().find(|s| s.queue == queue) {
-        return Ok(QueueView::new(&store.name, store.admin.backend(), summary));
-    }
-    let stats = store.admin.stats(queue).await?;
-    Ok(QueueView {
-        store: store.name.clone(),
-        backend: store.admin.backend(),
-        queue: queue.to_owned(),
-        paused: false,
-        counts: (&stats).into(),
-        oldest_due_at: stats.oldest_due_at,
-    })
+    let summary = store.admin.queue(queue).await?;
+    Ok(QueueView::new(&store.name, store.admin.backend(), &summary))
 }
 
 pub(crate) async fn queue(State(state): State<ApiState>, Path((store, queue)): QueuePath) -> ApiResult {
@@ -237,7 +226,13 @@ pub(crate) async fn resume(
 
 fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("the body must be JSON like {shape}: {e}")))
+    let wrong = |e: &dyn std::fmt::Display| ApiError::bad_request(format!("the body must be JSON like {shape}: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| wrong(&e))?;
+    // Every body is an object; serde would also take its fields as an array.
+    if !value.is_object() {
+        return Err(wrong(&"an object, not an array, string, number or null"));
+    }
+    serde_json::from_value(value).map_err(|e| wrong(&e))
 }
 
 #[derive(Deserialize)]
@@ -348,4 +343,101 @@ pub(crate) async fn events(
         Some((Ok(Event::default().event("board").data(data)), Some(receiver)))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// `Some(value)` for a field that is present, even as `null`: tells "remove" (`null`) from
+/// "leave as it is" (absent).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateBody {
+    starts: u32,
+    per_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsBody {
+    #[serde(default, deserialize_with = "present")]
+    max_running: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    rate: Option<Option<RateBody>>,
+}
+
+/// How people read a rate's period: "second", "5 s", "250 ms".
+fn period_text(rate: &drover_core::Rate) -> String {
+    match rate.per.as_millis() {
+        1_000 => "second".to_owned(),
+        60_000 => "minute".to_owned(),
+        3_600_000 => "hour".to_owned(),
+        ms if ms % 1_000 == 0 => format!("{} s", ms / 1_000),
+        ms => format!("{ms} ms"),
+    }
+}
+
+/// How people read a rate: "200 per second".
+pub(crate) fn rate_text(rate: &drover_core::Rate) -> String {
+    format!("{} per {}", rate.starts, period_text(rate))
+}
+
+pub(crate) fn limits_text(limits: &LimitsView) -> String {
+    let cap = match limits.max_running {
+        Some(n) => format!("at most {n} running across every worker"),
+        None => "no cap on running tasks".to_owned(),
+    };
+    let rate = match &limits.rate {
+        Some(rate) => format!("at most {} starts per {}", rate.starts, period_text(rate)),
+        None => "no rate of starts".to_owned(),
+    };
+    format!("{cap}; {rate}")
+}
+
+/// Set or remove a queue's cap on running tasks and its rate of starts, on every worker; a
+/// field left out stays as it is, `null` removes it.
+pub(crate) async fn limits(
+    State(state): State<ApiState>,
+    Path((store, queue)): QueuePath,
+    broadcaster: Option<Extension<Broadcaster>>,
+    bytes: Bytes,
+) -> ApiResult {
+    let shape = r#"{"max_running": 5, "rate": {"starts": 200, "per_ms": 1000}} (null removes a limit)"#;
+    let request: LimitsBody = body(&bytes, shape)?;
+    if request.max_running.is_none() && request.rate.is_none() {
+        return Err(ApiError::bad_request(format!("give max_running, rate or both, like {shape}")));
+    }
+    if request.max_running == Some(Some(0)) {
+        return Err(ApiError::bad_request(
+            "max_running must be at least 1 (null removes the cap; to stop every claim, pause the queue)",
+        ));
+    }
+    let rate = match request.rate {
+        Some(Some(RateBody { starts, per_ms })) => {
+            if starts == 0 {
+                return Err(ApiError::bad_request("rate.starts must be at least 1 (null removes the rate)"));
+            }
+            if per_ms == 0 || per_ms > MAX_SECONDS * 1_000 {
+                return Err(ApiError::bad_request(format!(
+                    "rate.per_ms must be 1 to {} (100 years), got {per_ms}",
+                    MAX_SECONDS * 1_000
+                )));
+            }
+            Some(Some(drover_core::Rate::new(starts, Duration::from_millis(per_ms))))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
+    let admin = &state.store(&store)?.admin;
+    if let Some(max) = request.max_running {
+        admin.set_max_running(&queue, max).await?;
+    }
+    if let Some(rate) = rate {
+        admin.set_rate(&queue, rate).await?;
+    }
+    let summary = admin.queue(&queue).await?;
+    let limits = LimitsView::from(&summary);
+    state.publish(broadcaster.as_deref(), BoardEvent::new("limits", &store, &queue));
+    Ok(done(format!("queue {queue}: {}", limits_text(&limits)), json!({ "queue": queue, "limits": limits })))
 }

@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use drover_core::{QueueStats, QueueSummary, TaskInfo, WorkerSummary};
+use drover_core::{QueueStats, QueueSummary, Rate, TaskInfo, WorkerSummary};
 use serde::Serialize;
 
 /// Counts of a queue's tasks by status.
@@ -38,6 +38,22 @@ pub(crate) struct QueueView {
     pub(crate) paused: bool,
     pub(crate) counts: CountsView,
     pub(crate) oldest_due_at: Option<DateTime<Utc>>,
+    pub(crate) limits: LimitsView,
+}
+
+/// A queue's limits across every worker and node, as its storage keeps them.
+#[derive(Serialize)]
+pub(crate) struct LimitsView {
+    /// The cap on running tasks, if any.
+    pub(crate) max_running: Option<u32>,
+    /// The rate of starts (`{"starts": 200, "per_ms": 1000}`), if any.
+    pub(crate) rate: Option<Rate>,
+}
+
+impl From<&QueueSummary> for LimitsView {
+    fn from(s: &QueueSummary) -> Self {
+        Self { max_running: s.max_running, rate: s.rate }
+    }
 }
 
 impl QueueView {
@@ -49,6 +65,7 @@ impl QueueView {
             paused: summary.paused,
             counts: CountsView::from(&summary.stats),
             oldest_due_at: summary.stats.oldest_due_at,
+            limits: LimitsView::from(summary),
         }
     }
 }

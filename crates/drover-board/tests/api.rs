@@ -351,3 +351,92 @@ async fn the_pages_load_their_fragment_and_hide_actions_from_readers() {
     let unknown_api = get(&app, "/api/v1/ui/nothing", Who::Reader).await;
     assert_eq!(unknown_api.status, 404);
 }
+
+#[tokio::test]
+async fn operators_see_and_change_a_queues_limits_and_readers_only_see_them() {
+    let (app, _, _) = fixture().await;
+    let queue = "/api/v1/stores/memory/queues/email";
+    let limits = format!("{queue}/limits");
+    let shown = get(&app, queue, Who::Reader).await.json();
+    assert_eq!(shown["limits"], serde_json::json!({ "max_running": null, "rate": null }), "{shown}");
+
+    let set =
+        post(&app, &limits, Who::Operator, Some(r#"{"max_running": 5, "rate": {"starts": 200, "per_ms": 1000}}"#))
+            .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let answer = set.json();
+    assert_eq!(answer["limits"]["max_running"], 5, "{answer}");
+    assert_eq!(answer["limits"]["rate"], serde_json::json!({ "starts": 200, "per_ms": 1000 }), "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains("at most 5 running") && message.contains("200 starts per second"), "{message}");
+    assert_eq!(get(&app, queue, Who::Reader).await.json()["limits"]["max_running"], 5);
+    let overview = get(&app, "/api/v1/queues", Who::Reader).await.json();
+    assert_eq!(overview["queues"][0]["limits"]["rate"]["starts"], 200, "{overview}");
+
+    // A field left out stays; null removes.
+    let rate_only = post(&app, &limits, Who::Operator, Some(r#"{"rate": null}"#)).await.json();
+    assert_eq!(rate_only["limits"], serde_json::json!({ "max_running": 5, "rate": null }), "{rate_only}");
+
+    // The pages: readers see the limits, operators also the form.
+    let reader = get(&app, "/api/v1/ui/stores/memory/queues/email", Who::Reader).await.body;
+    assert!(reader.contains("data-limit=\"max-running\">5</dd>"), "{reader}");
+    assert!(reader.contains("data-limit=\"rate\">no limit</dd>"), "{reader}");
+    assert!(reader.contains("data-limit=\"paused\">active</dd>"), "{reader}");
+    assert!(!reader.contains("/limits"), "no form for readers: {reader}");
+    let operator = get(&app, "/api/v1/ui/stores/memory/queues/email", Who::Operator).await.body;
+    assert!(operator.contains("data-post=\"/stores/memory/queues/email/limits\""), "{operator}");
+    assert!(operator.contains("name=\"max_running\" min=\"1\" max=\"4294967295\" value=\"5\""), "{operator}");
+    let overview = get(&app, "/api/v1/ui/overview", Who::Reader).await.body;
+    assert!(overview.contains("≤ 5 running"), "{overview}");
+
+    // Readers are refused and nothing changes.
+    let refused = post(&app, &limits, Who::Reader, Some(r#"{"max_running": null}"#)).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(get(&app, queue, Who::Reader).await.json()["limits"]["max_running"], 5);
+
+    for (body, says) in [
+        ("{}", "give max_running, rate or both"),
+        (r#"{"max_running": 0}"#, "at least 1"),
+        (r#"{"max_running": -1}"#, "max_running"),
+        (r#"{"rate": {"starts": 0, "per_ms": 1000}}"#, "rate.starts must be at least 1"),
+        (r#"{"rate": {"starts": 5, "per_ms": 0}}"#, "rate.per_ms must be 1 to"),
+        (r#"{"rate": {"starts": 5}}"#, "per_ms"),
+        (r#"{"cap": 5}"#, "unknown field"),
+    ] {
+        let answer = post(&app, &limits, Who::Operator, Some(body)).await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.body);
+        assert!(answer.body.contains(says), "{body}: {}", answer.body);
+    }
+    let removed = post(&app, &limits, Who::Operator, Some(r#"{"max_running": null, "rate": null}"#)).await.json();
+    assert_eq!(removed["limits"], serde_json::json!({ "max_running": null, "rate": null }), "{removed}");
+
+    // A queue with no task yet can be limited and shows it.
+    let fresh = "/api/v1/stores/memory/queues/fresh";
+    assert_eq!(post(&app, &format!("{fresh}/limits"), Who::Operator, Some(r#"{"max_running": 2}"#)).await.status, 200);
+    assert_eq!(get(&app, fresh, Who::Reader).await.json()["limits"]["max_running"], 2);
+}
+
+#[tokio::test]
+async fn a_storage_without_limits_answers_501_saying_which_have_them() {
+    struct Plain(MemoryAdmin);
+    impl AdminBackend for Plain {
+        type Storage = drover_core::MemoryStorage<()>;
+        fn name(&self) -> &'static str {
+            "plain"
+        }
+        fn storage(&self, queue: &str) -> Self::Storage {
+            self.0.storage(queue)
+        }
+        fn queue_names(&self) -> futures_util::future::BoxFuture<'_, Result<Vec<String>, drover_core::BackendError>> {
+            self.0.queue_names()
+        }
+        fn migrate(&self) -> futures_util::future::BoxFuture<'_, Result<(), drover_core::BackendError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+    let app = board(Plain(MemoryAdmin::default()));
+    let answer =
+        post(&app, "/api/v1/stores/plain/queues/email/limits", Who::Operator, Some(r#"{"max_running": 3}"#)).await;
+    assert_eq!(answer.status, 501, "{}", answer.body);
+    assert!(answer.body.contains("PostgreSQL, SQLite, Redis and memory have"), "{}", answer.body);
+}

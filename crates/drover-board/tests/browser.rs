@@ -1,7 +1,8 @@
 //! The board in a real browser: headless Chromium (Debian's `chromium`) driven by npm's
 //! `playwright-core` through `tests/browser/board.js`, against a board and a worker on SQLite.
 //! The script logs in, reads a queue's counts, opens a dead task, retries it and watches the
-//! worker finish it, pauses the queue and sees the worker stop claiming, and resumes; a
+//! worker finish it, pauses the queue and sees the worker stop claiming, and resumes, sets the
+//! queue's cap and rate on its page and removes the rate again; a
 //! screenshot of each page is kept under the target directory
 //! (`$CARGO_TARGET_TMPDIR/drover-board/browser/`). `cargo xtask services` installs both tools.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -12,7 +13,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use drover_core::{Enqueue, PushOptions};
+use drover_core::{Admin, Enqueue, PushOptions};
 use running::{artifacts, cache_dir, Email, Running, QUEUE, TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,6 +77,9 @@ async fn an_operator_in_chromium_retries_a_dead_task_and_pauses_a_queue() {
     assert_eq!(task.status, drover_core::Status::Done, "{task:?}");
     let stats = board.stats().await;
     assert_eq!(stats.dead, 0, "{stats:?}");
+    // The limits the browser set are the storage's: a cap of 2 and, once removed, no rate.
+    let summary = board.admin.queue(QUEUE).await.expect("the queue's summary");
+    assert_eq!((summary.max_running, summary.rate), (Some(2), None), "{summary:?}");
     for name in [
         "00-refused",
         "01-login",
@@ -87,6 +91,7 @@ async fn an_operator_in_chromium_retries_a_dead_task_and_pauses_a_queue() {
         "07-overview-resumed",
         "08-queue",
         "09-workers",
+        "10-queue-limits",
     ] {
         let shot = shots.join(format!("{name}.png"));
         let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);

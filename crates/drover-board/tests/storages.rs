@@ -1,7 +1,8 @@
 //! One operator's session through the API and the pages, on memory, on SQLite in a temporary
 //! file and on PostgreSQL (postgres://postgres@127.0.0.1:5432/test, or DATABASE_URL): counts,
 //! a dead task's page with markup in its payload and error shown as text, retry, cancel,
-//! pause (and no claim while paused), resume, push, find, purge, workers.
+//! pause (and no claim while paused), resume, push, limits (a cap of 1 holds in the claim),
+//! find, purge, workers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -80,6 +81,27 @@ async fn scenario<A: AdminBackend + Clone>(admin: A, queue: &str) {
     assert!(claimed.is_empty(), "a paused queue handed out {claimed:?}");
     assert_eq!(post(&app, &format!("{base}/resume"), Who::Operator, None).await.status, 200);
     assert_eq!(get(&app, &base, Who::Reader).await.json()["paused"], false);
+
+    // Limits set through the board hold in the storage's claim: a cap of 1 hands out one task.
+    let limited = post(&app, &format!("{base}/limits"), Who::Operator, Some(r#"{"max_running": 1}"#)).await;
+    assert_eq!(limited.status, 200, "{}", limited.body);
+    let second = r#"{"payload": {"n": 2}}"#;
+    assert_eq!(post(&app, &format!("{base}/tasks"), Who::Operator, Some(second)).await.status, 201);
+    let claimed = storage.claim(ClaimRequest::new("test-worker", 10, Duration::from_secs(30))).await.expect("claim");
+    assert_eq!(claimed.len(), 1, "a cap of 1 handed out {claimed:?}");
+    let rate = r#"{"max_running": null, "rate": {"starts": 50, "per_ms": 60000}}"#;
+    let rated = post(&app, &format!("{base}/limits"), Who::Operator, Some(rate)).await.json();
+    assert_eq!(rated["limits"], serde_json::json!({ "max_running": null, "rate": { "starts": 50, "per_ms": 60000 } }));
+    let page = get(&app, &format!("/api/v1/ui/stores/{store}/queues/{queue}"), Who::Reader).await.body;
+    assert!(page.contains("data-limit=\"rate\">50 per minute</dd>"), "{page}");
+    let cleared = post(&app, &format!("{base}/limits"), Who::Operator, Some(r#"{"rate": null}"#)).await.json();
+    assert_eq!(cleared["limits"], serde_json::json!({ "max_running": null, "rate": null }), "{cleared}");
+    for task in claimed {
+        storage
+            .complete(vec![drover_core::Completion { lease: task.lease(), outcome: drover_core::Outcome::Done }])
+            .await
+            .expect("complete");
+    }
 
     // Find the pushed task by id alone.
     let found = get(&app, &format!("/api/v1/tasks/{pushed_id}"), Who::Reader).await;

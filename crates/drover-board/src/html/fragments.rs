@@ -8,7 +8,8 @@ use drover_core::{ListQuery, Status, TaskInfo};
 
 use super::{seg, when, E};
 use crate::auth::Role;
-use crate::view::{QueueView, WorkerView};
+use crate::routes::rate_text;
+use crate::view::{LimitsView, QueueView, WorkerView};
 
 /// How much of an error a task list shows.
 const ERROR_PREVIEW: usize = 140;
@@ -78,11 +79,17 @@ pub(crate) fn overview(stores: &[(String, &'static str)], queues: &[QueueView], 
                 format!("<td data-count=\"{status}\"{class}><a href=\"{}?status={status}\">{n}</a></td>", E(&href))
             };
             let waited = q.oldest_due_at.map(|t| when(t, now)).unwrap_or_else(|| "—".to_owned());
-            let state = if q.paused {
-                "<span class=\"badge paused\">paused</span>"
+            let mut state = if q.paused {
+                "<span class=\"badge paused\">paused</span>".to_owned()
             } else {
-                "<span class=\"badge\">active</span>"
+                "<span class=\"badge\">active</span>".to_owned()
             };
+            if let Some(n) = q.limits.max_running {
+                let _ = write!(state, " <span class=\"badge limit\" title=\"at most {n} running across every worker\">≤ {n} running</span>");
+            }
+            if let Some(rate) = &q.limits.rate {
+                let _ = write!(state, " <span class=\"badge limit\">{}</span>", E(&rate_text(rate)));
+            }
             let actions = if role == Role::Operator { pause_action(store, &q.queue, q.paused) } else { String::new() };
             let _ = write!(
                 out,
@@ -118,12 +125,13 @@ pub(crate) fn queue_page(q: &QueueView, tasks: &[TaskInfo], query: &ListQuery, r
             out,
             "<div class=\"toolbar\">{}<form class=\"action purge\" data-post=\"{}/purge\" data-confirm=\"Delete these finished tasks for good?\">\
              <label>Purge <select name=\"status\"><option>done</option><option>dead</option><option>cancelled</option></select></label>\
-             <label>older than <input type=\"number\" name=\"older_than_seconds\" value=\"86400\" min=\"0\"> s</label>\
+             <label>older than <input type=\"number\" name=\"older_than_seconds\" value=\"86400\" min=\"0\" required> s</label>\
              <button type=\"submit\" class=\"danger\">Purge</button></form></div>",
             pause_action(&q.store, &q.queue, q.paused),
             E(&href)
         );
     }
+    out.push_str(&limits_section(&href, q.paused, &q.limits, role));
     let tabs: [(&str, Option<Status>, Option<u64>); 6] = [
         ("all", None, None),
         ("pending", Some(Status::Pending), Some(q.counts.pending)),
@@ -183,6 +191,48 @@ pub(crate) fn queue_page(q: &QueueView, tasks: &[TaskInfo], query: &ListQuery, r
         let _ = write!(out, "<a href=\"{}?{status}offset={}\">older →</a>", E(&href), query.offset + query.limit);
     }
     out.push_str("</nav>");
+    out
+}
+
+/// The periods the limits form offers, in milliseconds.
+const PERIODS: [(u128, &str); 3] = [(1_000, "second"), (60_000, "minute"), (3_600_000, "hour")];
+
+/// A queue's limits across every worker (paused, cap, rate), and for operators a form that
+/// changes them (an empty field removes the limit).
+fn limits_section(href: &str, paused: bool, limits: &LimitsView, role: Role) -> String {
+    let cap = limits.max_running.map(|n| n.to_string()).unwrap_or_else(|| "no cap".to_owned());
+    let rate = limits.rate.as_ref().map(rate_text).unwrap_or_else(|| "no limit".to_owned());
+    let mut out = format!(
+        "<section class=\"limits\"><h2>Limits <small>across every worker and node</small></h2>\
+         <dl class=\"fields\"><dt>claims</dt><dd data-limit=\"paused\">{}</dd>\
+         <dt>max running</dt><dd data-limit=\"max-running\">{}</dd><dt>rate of starts</dt><dd data-limit=\"rate\">{}</dd></dl>",
+        if paused { "paused" } else { "active" },
+        E(&cap),
+        E(&rate),
+    );
+    if role == Role::Operator {
+        let max = limits.max_running.map(|n| n.to_string()).unwrap_or_default();
+        let starts = limits.rate.map(|r| r.starts.to_string()).unwrap_or_default();
+        let per_ms = limits.rate.map_or(1_000, |r| r.per.as_millis());
+        let mut options = String::new();
+        if !PERIODS.iter().any(|(ms, _)| *ms == per_ms) {
+            let _ = write!(options, "<option value=\"{per_ms}\" selected>{per_ms} ms</option>");
+        }
+        for (ms, name) in PERIODS {
+            let selected = if ms == per_ms { " selected" } else { "" };
+            let _ = write!(options, "<option value=\"{ms}\"{selected}>{name}</option>");
+        }
+        let _ = write!(
+            out,
+            "<form class=\"action limits\" data-post=\"{}/limits\">\
+             <label>Max running <input type=\"number\" name=\"max_running\" min=\"1\" max=\"4294967295\" value=\"{max}\" placeholder=\"no cap\"></label>\
+             <label>Rate <input type=\"number\" name=\"rate.starts\" min=\"1\" max=\"4294967295\" value=\"{starts}\" placeholder=\"no limit\"></label>\
+             <label>per <select name=\"rate.per_ms\" data-number>{options}</select></label>\
+             <button type=\"submit\">Save limits</button> <span class=\"muted\">An empty field removes the limit.</span></form>",
+            E(href)
+        );
+    }
+    out.push_str("</section>");
     out
 }
 

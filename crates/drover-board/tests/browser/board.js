@@ -1,6 +1,7 @@
 // The board in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
 // log in, see the queue's counts, open the dead task, retry it and watch it finish, pause the
-// queue and see the worker stop claiming (pending grows, done stays), resume. A screenshot of
+// queue and see the worker stop claiming (pending grows, done stays), resume; set the queue's
+// limits (a cap of 2 and a rate, then without the rate) on its page. A screenshot of
 // each page goes to SHOTS. Run by tests/browser.rs, which starts the board and the worker.
 //
 // Environment: BOARD (the board's URL), TOKEN (an operator token), QUEUE, SHOTS (a folder),
@@ -125,6 +126,26 @@ async function main() {
     await page.goto(board + "/workers");
     await page.locator("h1", { hasText: "Workers" }).waitFor(wait);
     await shot(page, "09-workers");
+
+    step("the queue's page shows its limits; set a cap and a rate, then remove the rate");
+    await page.goto(board + "/stores/sqlite/queues/" + queue);
+    const limits = page.locator("form.limits");
+    await limits.waitFor(wait);
+    const shownLimit = (name) => page.locator('dd[data-limit="' + name + '"]').innerText().then((t) => t.trim());
+    if ((await shownLimit("max-running")) !== "no cap") throw new Error("a fresh queue shows a cap");
+    await limits.locator('input[name="max_running"]').fill("2");
+    await limits.locator('input[name="rate.starts"]').fill("600");
+    await limits.locator('select[name="rate.per_ms"]').selectOption("60000");
+    await limits.locator("button").click();
+    await page.locator("#flash.ok").waitFor(wait);
+    await until("the cap shown", async () => (await shownLimit("max-running")) === "2");
+    await until("the rate shown", async () => (await shownLimit("rate")) === "600 per minute");
+    console.log("limits: " + (await page.locator("#flash").innerText()));
+    await shot(page, "10-queue-limits");
+    await limits.locator('input[name="rate.starts"]').fill("");
+    await limits.locator("button").click();
+    await until("the rate removed", async () => (await shownLimit("rate")) === "no limit");
+    if ((await shownLimit("max-running")) !== "2") throw new Error("removing the rate changed the cap");
     console.log("ok: " + id);
   } catch (error) {
     if (current) {

@@ -58,6 +58,8 @@ impl AdminBackend for MemoryAdmin {
         let storage = self.storage(queue);
         Box::pin(async move { storage.prune_batch(status, older_than, limit).await })
     }
+
+    drover_core::admin_limits_from_storage!();
 }
 
 /// Operator and read-only tokens, and an operator's user and password.
@@ -191,5 +193,6 @@ pub fn post_routes(store: &str, queue: &str, id: &str) -> Vec<(String, Option<&'
         (format!("{q}/resume"), None),
         (format!("{q}/purge"), Some(r#"{"status": "done", "older_than_seconds": 0}"#)),
         (format!("{q}/tasks"), Some(r#"{"payload": {"n": 1}}"#)),
+        (format!("{q}/limits"), Some(r#"{"max_running": 5, "rate": {"starts": 100, "per_ms": 1000}}"#)),
     ]
 }
