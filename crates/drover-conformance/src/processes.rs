@@ -17,7 +17,10 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use drover_core::{BoxDynError, Data, Enqueue, GlobalConcurrency, GlobalRate, Inspect, Rate, TaskId, WorkerBuilder};
+use drover_core::{
+    BoxDynError, Data, Enqueue, GlobalConcurrency, GlobalRate, Inspect, KeyConcurrency, NewTask, PushOptions, Rate,
+    TaskId, WorkerBuilder,
+};
 
 use crate::harness::TestJob;
 
@@ -42,14 +45,15 @@ fn now_us() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
 }
 
-/// The child's handler: run for [`JOB_MS`] and append `start end` (µs) to the shared log.
-async fn timed(_job: TestJob, log: Data<std::path::PathBuf>) -> Result<(), BoxDynError> {
+/// The child's handler: run for [`JOB_MS`] and append `start end n` (µs, and the job's
+/// number) to the shared log.
+async fn timed(job: TestJob, log: Data<std::path::PathBuf>) -> Result<(), BoxDynError> {
     let start = now_us();
     tokio::time::sleep(Duration::from_millis(JOB_MS)).await;
     let end = now_us();
     // One short line per write with O_APPEND: lines of different processes never interleave.
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&*log)?;
-    file.write_all(format!("{start} {end}\n").as_bytes())?;
+    file.write_all(format!("{start} {end} {}\n", job.n).as_bytes())?;
     Ok(())
 }
 
@@ -103,9 +107,19 @@ where
 
 /// Read the children's log: one `(start, end)` in µs per run.
 fn read_log(log: &std::path::Path) -> Vec<(u128, u128)> {
+    read_runs(log).into_iter().map(|(s, e, _)| (s, e)).collect()
+}
+
+/// Read the children's log: one `(start, end, job number)` per run.
+fn read_runs(log: &std::path::Path) -> Vec<(u128, u128, u64)> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let _ = std::fs::remove_file(log);
-    text.lines().filter_map(|l| l.split_once(' ').and_then(|(s, e)| Some((s.parse().ok()?, e.parse().ok()?)))).collect()
+    text.lines()
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace();
+            Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+        })
+        .collect()
 }
 
 /// The rate of the rate test: starts per second across every process.
@@ -216,6 +230,81 @@ where
         "conformance: at most {overlap} jobs ran at once: the cap of {CAP} was never reached"
     );
     assert!(intervals.len() as u64 >= JOBS, "conformance: {} runs recorded for {JOBS} jobs", intervals.len());
+}
+
+/// Keys of the per-key test.
+pub const KEYS: u64 = 10;
+/// Jobs of the per-key test.
+pub const KEYED_JOBS: u64 = 1_000;
+
+/// [`KEYED_JOBS`] jobs over [`KEYS`] concurrency keys (job `n` has key `n % KEYS`, pushed in
+/// order of `n`) with one running per key, on [`PROCESSES`] worker processes of
+/// [`CONCURRENCY`] each, one killed with SIGKILL midway: from every process's own record of
+/// each run, two jobs of one key never overlap, each key's jobs start in push order (a job
+/// the kill interrupted runs again before the next of its key), and every job runs.
+pub async fn key_concurrency<B, F, Fut>(test: &str, make: F)
+where
+    B: KeyConcurrency + Inspect + Enqueue<Job = TestJob>,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = B>,
+{
+    if run_as_child(&make).await {
+        return;
+    }
+    let queue = format!("keys-{}", TaskId::new());
+    let log = std::env::temp_dir().join(format!("{queue}.log"));
+    let storage = make(queue.clone()).await;
+    crate::harness::ok("set_max_running_per_key", storage.set_max_running_per_key(Some(1)).await);
+    let tasks: Vec<NewTask> = (0..KEYED_JOBS)
+        .map(|n| {
+            let payload = serde_json::to_vec(&TestJob::ok(n)).unwrap_or_default();
+            NewTask::new(payload, PushOptions::new().concurrency_key(format!("customer-{}", n % KEYS)))
+        })
+        .collect();
+    crate::harness::ok("enqueue", storage.enqueue(tasks).await);
+
+    let mut children: Vec<Child> = (0..PROCESSES).map(|n| start_child(test, &queue, &log, n)).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut killed = false;
+    loop {
+        let stats = crate::harness::ok("stats", storage.stats().await);
+        if !killed && stats.done >= KEYED_JOBS / 3 {
+            let _ = children[0].kill();
+            let _ = children[0].wait();
+            killed = true;
+        }
+        if stats.done >= KEYED_JOBS {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "conformance: the keyed run did not finish in time: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut runs = read_runs(&log);
+    runs.sort_unstable();
+    let all_overlap = max_overlap(&runs.iter().map(|&(s, e, _)| (s, e)).collect::<Vec<_>>());
+    let mut worst_key_overlap = 0;
+    let mut out_of_order = Vec::new();
+    for key in 0..KEYS {
+        let of_key: Vec<(u128, u128, u64)> = runs.iter().copied().filter(|r| r.2 % KEYS == key).collect();
+        worst_key_overlap = worst_key_overlap.max(max_overlap(&of_key.iter().map(|&(s, e, _)| (s, e)).collect::<Vec<_>>()));
+        out_of_order.extend(of_key.windows(2).filter(|w| w[1].2 < w[0].2).map(|w| (key, w[0].2, w[1].2)));
+    }
+    let ran: std::collections::BTreeSet<u64> = runs.iter().map(|r| r.2).collect();
+    println!(
+        "{PROCESSES} processes x concurrency {CONCURRENCY}, {KEYED_JOBS} jobs over {KEYS} keys, one per key: {} runs, \
+         at most {worst_key_overlap} of one key at once ({all_overlap} in all), {} starts out of push order",
+        runs.len(),
+        out_of_order.len()
+    );
+    assert!(killed, "conformance: the kill -9 never happened");
+    assert!(worst_key_overlap <= 1, "conformance: {worst_key_overlap} jobs of one key ran at once with one per key");
+    assert!(out_of_order.is_empty(), "conformance: starts out of push order (key, earlier job, later job): {out_of_order:?}");
+    assert_eq!(ran.len() as u64, KEYED_JOBS, "conformance: only {} of {KEYED_JOBS} jobs ran", ran.len());
+    assert!(all_overlap > 1, "conformance: never more than one job at once: keys held each other back");
 }
 
 #[cfg(test)]

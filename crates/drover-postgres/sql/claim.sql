@@ -4,7 +4,7 @@
 -- makes concurrent claims take disjoint tasks. An expired task on its last attempt is made
 -- dead ($5 is the error) instead of being run again. A paused queue (drover.queue_settings)
 -- claims nothing: its one-row probe is evaluated once per statement. Nor does a limited queue
--- (max_running, rate_starts) in this form: its claims take the locked path (backend.rs),
+-- (max_running, rate_starts, max_per_key) in this form: its claims take the locked path (backend.rs),
 -- which counts the live leases and the rate's grant under the settings row's lock and runs
 -- this statement with the marker below removed.
 WITH expired AS (

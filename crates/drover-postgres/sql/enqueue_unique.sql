@@ -4,12 +4,12 @@
 -- this statement's snapshot; the client looks those up again.
 WITH input AS (
     SELECT *
-    FROM unnest($2::uuid[], $3::bytea[], $4::timestamptz[], $5::int4[], $6::int4[], $7::text[])
-        WITH ORDINALITY AS i(id, payload, run_at, priority, max_attempts, unique_key, ord)
+    FROM unnest($2::uuid[], $3::bytea[], $4::timestamptz[], $5::int4[], $6::int4[], $7::text[], $8::text[])
+        WITH ORDINALITY AS i(id, payload, run_at, priority, max_attempts, unique_key, concurrency_key, ord)
 ),
 inserted AS (
-    INSERT INTO drover.tasks (id, queue, payload, run_at, priority, max_attempts, unique_key)
-    SELECT id, $1, payload, coalesce(run_at, now()), priority, max_attempts, unique_key
+    INSERT INTO drover.tasks (id, queue, payload, run_at, priority, max_attempts, unique_key, concurrency_key)
+    SELECT id, $1, payload, coalesce(run_at, now()), priority, max_attempts, unique_key, concurrency_key
     FROM input
     ORDER BY ord
     ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL AND status IN ('pending', 'running')

@@ -1,5 +1,5 @@
 -- One task by id (primary key).
-SELECT id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, last_error,
+SELECT id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, concurrency_key, last_error,
        created_at, updated_at, lease_expires_at
 FROM drover.tasks
 WHERE id = $1 AND queue = $2

@@ -17,6 +17,8 @@ use crate::storage::PostgresStorage;
 const COMPLETE_SQL: &str = include_str!("../sql/complete.sql");
 const EXTEND_SQL: &str = include_str!("../sql/extend.sql");
 const RELEASE_SQL: &str = include_str!("../sql/release.sql");
+const KEYED_CANDIDATES_SQL: &str = include_str!("../sql/keyed_candidates.sql");
+const KEYED_CLAIM_SQL: &str = include_str!("../sql/keyed_claim.sql");
 
 /// A duration in whole microseconds, capped at 100 years.
 pub(crate) use drover_core::span::micros;
@@ -143,13 +145,14 @@ where
         request: &ClaimRequest,
     ) -> Result<Result<Vec<ClaimRow>, Duration>, BackendError> {
         let mut tx = self.inner.pool.begin().await.map_err(|e| db_error("claim (begin)", e))?;
-        let Some((cap, rate_starts, rate_per_ms, tat, now_ms)) = self.limits(&mut *tx, true).await? else {
+        let Some((cap, rate_starts, rate_per_ms, tat, per_key, now_ms)) = self.limits(&mut *tx, true).await? else {
             self.inner.capped.store(false, Ordering::Relaxed);
             drop(tx);
             return Ok(Ok(self.claim_rows(&self.inner.pool, false, max, request).await?));
         };
         self.inner.capped.store(true, Ordering::Relaxed);
-        let limits = QueueLimits::from_stored(cap.map(i64::from), rate_starts.map(i64::from), rate_per_ms, tat);
+        let limits = QueueLimits::from_stored(cap.map(i64::from), rate_starts.map(i64::from), rate_per_ms, tat)
+            .with_max_per_key(per_key.map(i64::from));
         let running: i64 = if limits.max_running.is_some() {
             sqlx::query_scalar(RUNNING_SQL)
                 .bind(self.queue_name())
@@ -163,7 +166,13 @@ where
             Ok(allowed) => allowed,
             Err(wait) => return Ok(Err(wait)),
         };
-        let rows = if allowed == 0 { Vec::new() } else { self.claim_rows(&mut *tx, true, allowed, request).await? };
+        let rows = if allowed == 0 {
+            Vec::new()
+        } else if limits.max_per_key.is_some() {
+            self.claim_keyed(&mut *tx, &limits, allowed, request).await?
+        } else {
+            self.claim_rows(&mut *tx, true, allowed, request).await?
+        };
         if limits.rate.is_some() {
             sqlx::query(ADVANCE_RATE_SQL)
                 .bind(self.queue_name())
@@ -174,6 +183,46 @@ where
         }
         tx.commit().await.map_err(|e| db_error("claim (commit)", e))?;
         Ok(Ok(rows))
+    }
+
+    /// The claim of a queue with a per-key limit, in the limited claim's transaction: read
+    /// the candidates (each key's first tasks, locked), keep what the limit lets start given
+    /// the keys' live leases, claim those and bury expired ones on their last attempt.
+    async fn claim_keyed(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        limits: &QueueLimits,
+        max: usize,
+        request: &ClaimRequest,
+    ) -> Result<Vec<ClaimRow>, BackendError> {
+        let k = limits.max_per_key.map_or(i64::MAX, i64::from);
+        let candidates: Vec<(Uuid, Option<String>, bool, i64)> = sqlx::query_as(KEYED_CANDIDATES_SQL)
+            .bind(self.queue_name())
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .bind(k)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| db_error("claim (keyed candidates)", e))?;
+        let (buried, live): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|c| c.2);
+        let running: std::collections::HashMap<&str, u64> = live
+            .iter()
+            .filter_map(|c| Some((c.1.as_deref()?, u64::try_from(c.3).unwrap_or(0))))
+            .collect();
+        let picks = limits.keyed_pick(live.iter().map(|c| c.1.as_deref()), |key| running.get(key).copied().unwrap_or(0));
+        let ids: Vec<Uuid> = live.iter().zip(picks).filter(|(_, pick)| *pick).map(|(c, _)| c.0).collect();
+        let buried: Vec<Uuid> = buried.into_iter().map(|c| c.0).collect();
+        if ids.is_empty() && buried.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as(KEYED_CLAIM_SQL)
+            .bind(ids)
+            .bind(micros(request.lease))
+            .bind(&*request.worker)
+            .bind(buried)
+            .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| db_error("claim (keyed)", e))
     }
 
     /// Claimed rows as tasks, in claim order (RETURNING has no order).
@@ -295,17 +344,20 @@ where
     }
 }
 
-/// A limited queue's settings: cap, rate, the rate's arrival time, and the server's clock (ms).
-type Limits = (Option<i32>, Option<i32>, Option<i64>, f64, f64);
+/// A limited queue's settings: cap, rate, the rate's arrival time, the per-key limit, and the
+/// server's clock (ms).
+type Limits = (Option<i32>, Option<i32>, Option<i64>, f64, Option<i32>, f64);
 
 /// The queue's limits, when it has some and is not paused.
-const LIMITS_SQL: &str = "SELECT max_running, rate_starts, rate_per_ms, rate_tat, \
+const LIMITS_SQL: &str = "SELECT max_running, rate_starts, rate_per_ms, rate_tat, max_per_key, \
      (extract(epoch FROM clock_timestamp()) * 1000)::float8 FROM drover.queue_settings \
-     WHERE queue = $1 AND NOT paused AND (max_running IS NOT NULL OR rate_starts IS NOT NULL)";
+     WHERE queue = $1 AND NOT paused \
+     AND (max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL)";
 /// The same, locking the row for the claim's transaction.
-const LIMITS_LOCK_SQL: &str = "SELECT max_running, rate_starts, rate_per_ms, rate_tat, \
+const LIMITS_LOCK_SQL: &str = "SELECT max_running, rate_starts, rate_per_ms, rate_tat, max_per_key, \
      (extract(epoch FROM clock_timestamp()) * 1000)::float8 FROM drover.queue_settings \
-     WHERE queue = $1 AND NOT paused AND (max_running IS NOT NULL OR rate_starts IS NOT NULL) FOR UPDATE";
+     WHERE queue = $1 AND NOT paused \
+     AND (max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL) FOR UPDATE";
 /// The rate's arrival time after a claim's starts.
 const ADVANCE_RATE_SQL: &str = "UPDATE drover.queue_settings SET rate_tat = $2 WHERE queue = $1";
 /// Tasks holding live leases (tasks_running_lease_idx).

@@ -34,6 +34,7 @@ struct Columns {
     priorities: Vec<i32>,
     max_attempts: Vec<i32>,
     unique_keys: Vec<Option<String>>,
+    concurrency_keys: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -46,6 +47,7 @@ impl Columns {
             priorities: Vec::with_capacity(n),
             max_attempts: Vec::with_capacity(n),
             unique_keys: Vec::with_capacity(n),
+            concurrency_keys: Vec::with_capacity(n),
         };
         for t in tasks {
             c.ids.push(uuid_of(t.id));
@@ -54,6 +56,7 @@ impl Columns {
             c.priorities.push(t.priority);
             c.max_attempts.push(max_attempts(t));
             c.unique_keys.push(t.unique_key.clone());
+            c.concurrency_keys.push(t.concurrency_key.clone());
         }
         c
     }
@@ -75,7 +78,7 @@ pub(crate) fn insert<'a>(
         for part in tasks.chunks(chunk.max(1)) {
             if part.iter().any(|t| t.unique_key.is_some()) {
                 ids.extend(insert_unique(conn, queue, part).await?);
-            } else if part.len() >= COPY_FROM && part.iter().all(|t| t.run_at.is_none()) {
+            } else if part.len() >= COPY_FROM && part.iter().all(|t| t.run_at.is_none() && t.concurrency_key.is_none()) {
                 copy_plain(conn, queue, part).await?;
                 ids.extend(part.iter().map(|t| t.id));
             } else {
@@ -116,6 +119,7 @@ async fn insert_plain(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) -
         .bind(c.run_ats)
         .bind(c.priorities)
         .bind(c.max_attempts)
+        .bind(c.concurrency_keys)
         .execute(&mut *conn)
         .await
         .map_err(|e| db_error("enqueue", e))?;
@@ -176,6 +180,7 @@ async fn insert_unique_once(
         .bind(c.priorities)
         .bind(c.max_attempts)
         .bind(c.unique_keys)
+        .bind(c.concurrency_keys)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| db_error("enqueue", e))?;

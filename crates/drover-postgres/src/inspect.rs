@@ -61,6 +61,7 @@ fn decode(op: &'static str, row: &PgRow) -> Result<TaskInfo, BackendError> {
     info.run_at = row.try_get("run_at").map_err(get)?;
     info.priority = row.try_get("priority").map_err(get)?;
     info.unique_key = row.try_get("unique_key").map_err(get)?;
+    info.concurrency_key = row.try_get("concurrency_key").map_err(get)?;
     info.last_error = row.try_get("last_error").map_err(get)?;
     info.updated_at = row.try_get("updated_at").map_err(get)?;
     info.lease_expires_at = row.try_get("lease_expires_at").map_err(get)?;
@@ -300,5 +301,42 @@ where
                 .await
                 .map_err(|e| db_error("read the queue's rate", e))?;
         Ok(row.and_then(|(n, per)| drover_core::Rate::from_stored(n.map(i64::from), per)))
+    }
+}
+
+impl<T, C> drover_core::KeyConcurrency for PostgresStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_max_running_per_key(&self, k: Option<u32>) -> Result<(), BackendError> {
+        let k = k.map(|n| i32::try_from(n.max(1)).unwrap_or(i32::MAX));
+        sqlx::query(
+            "INSERT INTO drover.queue_settings (queue, max_per_key) VALUES ($1, $2) \
+             ON CONFLICT (queue) DO UPDATE SET max_per_key = EXCLUDED.max_per_key, updated_at = now()",
+        )
+        .bind(self.queue_name())
+        .bind(k)
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| db_error("set the queue's per-key limit", e))?;
+        // A raised or removed limit frees tasks at once: wake idle workers everywhere.
+        sqlx::query("SELECT pg_notify('drover_tasks', $1)::text")
+            .bind(self.queue_name())
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("set the queue's per-key limit (notify)", e))?;
+        self.inner.hub.notify_local(self.queue_name());
+        Ok(())
+    }
+
+    async fn max_running_per_key(&self) -> Result<Option<u32>, BackendError> {
+        let k: Option<Option<i32>> =
+            sqlx::query_scalar("SELECT max_per_key FROM drover.queue_settings WHERE queue = $1")
+                .bind(self.queue_name())
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(|e| db_error("read the queue's per-key limit", e))?;
+        Ok(k.flatten().and_then(|n| u32::try_from(n).ok()))
     }
 }

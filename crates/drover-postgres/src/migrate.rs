@@ -20,6 +20,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "queue_settings", sql: include_str!("../migrations/0005_queue_settings.sql") },
     Migration { version: 6, name: "max_running", sql: include_str!("../migrations/0006_max_running.sql") },
     Migration { version: 7, name: "rate", sql: include_str!("../migrations/0007_rate.sql") },
+    Migration { version: 8, name: "concurrency_key", sql: include_str!("../migrations/0008_concurrency_key.sql") },
 ];
 
 /// The advisory lock key ("drover" in ASCII) that serializes concurrent set-ups.

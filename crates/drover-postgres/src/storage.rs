@@ -104,7 +104,7 @@ impl<T, C> PostgresStorage<T, C> {
             ClaimCommit::Synchronous => CLAIM_SQL.to_owned(),
             ClaimCommit::Asynchronous => CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT),
         };
-        let claim_sql = Arc::from(claim.replace("/*CAPPED*/", "OR max_running IS NOT NULL OR rate_starts IS NOT NULL"));
+        let claim_sql = Arc::from(claim.replace("/*CAPPED*/", "OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL"));
         let capped_claim_sql = Arc::from(claim);
         let capped = std::sync::atomic::AtomicBool::new(false);
         let inner = Inner { pool, config, queue, hub, claim_sql, capped_claim_sql, capped };
