@@ -365,6 +365,8 @@ struct LimitsBody {
     max_running: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
     rate: Option<Option<RateBody>>,
+    #[serde(default, deserialize_with = "present")]
+    max_per_key: Option<Option<u32>>,
 }
 
 /// How people read a rate's period: "second", "5 s", "250 ms".
@@ -392,21 +394,40 @@ pub(crate) fn limits_text(limits: &LimitsView) -> String {
         Some(rate) => format!("at most {} starts per {}", rate.starts, period_text(rate)),
         None => "no rate of starts".to_owned(),
     };
-    format!("{cap}; {rate}")
+    let per_key = match limits.max_per_key {
+        Some(k) => format!("at most {k} running per concurrency key"),
+        None => "no limit per key".to_owned(),
+    };
+    format!("{cap}; {rate}; {per_key}")
 }
 
-/// Set or remove a queue's cap on running tasks and its rate of starts, on every worker; a
-/// field left out stays as it is, `null` removes it.
+/// A limit the storage cannot hold is a valid request that conflicts with what this store is
+/// (409), not a failure of the board.
+fn unsupported_limit(error: drover_core::BackendError) -> ApiError {
+    match error {
+        drover_core::BackendError::Unsupported(reason) => ApiError::conflict(reason),
+        error => error.into(),
+    }
+}
+
+/// Set or remove a queue's cap on running tasks, its rate of starts and its cap per
+/// concurrency key, on every worker; a field left out stays as it is, `null` removes it.
 pub(crate) async fn limits(
     State(state): State<ApiState>,
     Path((store, queue)): QueuePath,
     broadcaster: Option<Extension<Broadcaster>>,
     bytes: Bytes,
 ) -> ApiResult {
-    let shape = r#"{"max_running": 5, "rate": {"starts": 200, "per_ms": 1000}} (null removes a limit)"#;
+    let shape =
+        r#"{"max_running": 5, "rate": {"starts": 200, "per_ms": 1000}, "max_per_key": 1} (null removes a limit)"#;
     let request: LimitsBody = body(&bytes, shape)?;
-    if request.max_running.is_none() && request.rate.is_none() {
-        return Err(ApiError::bad_request(format!("give max_running, rate or both, like {shape}")));
+    if request.max_running.is_none() && request.rate.is_none() && request.max_per_key.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "give at least one of max_running, rate and max_per_key, like {shape}"
+        )));
+    }
+    if request.max_per_key == Some(Some(0)) {
+        return Err(ApiError::bad_request("max_per_key must be at least 1 (null removes the limit)"));
     }
     if request.max_running == Some(Some(0)) {
         return Err(ApiError::bad_request(
@@ -430,11 +451,17 @@ pub(crate) async fn limits(
         None => None,
     };
     let admin = &state.store(&store)?.admin;
-    if let Some(max) = request.max_running {
-        admin.set_max_running(&queue, max).await?;
+    // Only what changes is written: a form sends every field, and removing a limit the
+    // storage does not have (a per-key limit on a backend without one) is no change.
+    let before = admin.queue(&queue).await?;
+    if let Some(max) = request.max_running.filter(|max| *max != before.max_running) {
+        admin.set_max_running(&queue, max).await.map_err(unsupported_limit)?;
     }
-    if let Some(rate) = rate {
-        admin.set_rate(&queue, rate).await?;
+    if let Some(rate) = rate.filter(|rate| *rate != before.rate) {
+        admin.set_rate(&queue, rate).await.map_err(unsupported_limit)?;
+    }
+    if let Some(k) = request.max_per_key.filter(|k| *k != before.max_per_key) {
+        admin.set_max_running_per_key(&queue, k).await.map_err(unsupported_limit)?;
     }
     let summary = admin.queue(&queue).await?;
     let limits = LimitsView::from(&summary);

@@ -48,11 +48,13 @@ pub(crate) struct LimitsView {
     pub(crate) max_running: Option<u32>,
     /// The rate of starts (`{"starts": 200, "per_ms": 1000}`), if any.
     pub(crate) rate: Option<Rate>,
+    /// The cap on running tasks per concurrency key, if any.
+    pub(crate) max_per_key: Option<u32>,
 }
 
 impl From<&QueueSummary> for LimitsView {
     fn from(s: &QueueSummary) -> Self {
-        Self { max_running: s.max_running, rate: s.rate }
+        Self { max_running: s.max_running, rate: s.rate, max_per_key: s.max_per_key }
     }
 }
 

@@ -358,7 +358,8 @@ async fn operators_see_and_change_a_queues_limits_and_readers_only_see_them() {
     let queue = "/api/v1/stores/memory/queues/email";
     let limits = format!("{queue}/limits");
     let shown = get(&app, queue, Who::Reader).await.json();
-    assert_eq!(shown["limits"], serde_json::json!({ "max_running": null, "rate": null }), "{shown}");
+    let none = serde_json::json!({ "max_running": null, "rate": null, "max_per_key": null });
+    assert_eq!(shown["limits"], none, "{shown}");
 
     let set =
         post(&app, &limits, Who::Operator, Some(r#"{"max_running": 5, "rate": {"starts": 200, "per_ms": 1000}}"#))
@@ -375,13 +376,17 @@ async fn operators_see_and_change_a_queues_limits_and_readers_only_see_them() {
 
     // A field left out stays; null removes.
     let rate_only = post(&app, &limits, Who::Operator, Some(r#"{"rate": null}"#)).await.json();
-    assert_eq!(rate_only["limits"], serde_json::json!({ "max_running": 5, "rate": null }), "{rate_only}");
+    assert_eq!(rate_only["limits"], serde_json::json!({ "max_running": 5, "rate": null, "max_per_key": null }));
+    let per_key = post(&app, &limits, Who::Operator, Some(r#"{"max_per_key": 1}"#)).await.json();
+    assert_eq!(per_key["limits"]["max_per_key"], 1, "{per_key}");
+    assert!(per_key["message"].as_str().unwrap_or_default().contains("at most 1 running per concurrency key"));
 
     // The pages: readers see the limits, operators also the form.
     let reader = get(&app, "/api/v1/ui/stores/memory/queues/email", Who::Reader).await.body;
     assert!(reader.contains("data-limit=\"max-running\">5</dd>"), "{reader}");
     assert!(reader.contains("data-limit=\"rate\">no limit</dd>"), "{reader}");
     assert!(reader.contains("data-limit=\"paused\">active</dd>"), "{reader}");
+    assert!(reader.contains("data-limit=\"max-per-key\">1</dd>"), "{reader}");
     assert!(!reader.contains("/limits"), "no form for readers: {reader}");
     let operator = get(&app, "/api/v1/ui/stores/memory/queues/email", Who::Operator).await.body;
     assert!(operator.contains("data-post=\"/stores/memory/queues/email/limits\""), "{operator}");
@@ -395,7 +400,8 @@ async fn operators_see_and_change_a_queues_limits_and_readers_only_see_them() {
     assert_eq!(get(&app, queue, Who::Reader).await.json()["limits"]["max_running"], 5);
 
     for (body, says) in [
-        ("{}", "give max_running, rate or both"),
+        ("{}", "give at least one of max_running, rate and max_per_key"),
+        (r#"{"max_per_key": 0}"#, "max_per_key must be at least 1"),
         (r#"{"max_running": 0}"#, "at least 1"),
         (r#"{"max_running": -1}"#, "max_running"),
         (r#"{"rate": {"starts": 0, "per_ms": 1000}}"#, "rate.starts must be at least 1"),
@@ -407,8 +413,9 @@ async fn operators_see_and_change_a_queues_limits_and_readers_only_see_them() {
         assert_eq!(answer.status, 400, "{body}: {}", answer.body);
         assert!(answer.body.contains(says), "{body}: {}", answer.body);
     }
-    let removed = post(&app, &limits, Who::Operator, Some(r#"{"max_running": null, "rate": null}"#)).await.json();
-    assert_eq!(removed["limits"], serde_json::json!({ "max_running": null, "rate": null }), "{removed}");
+    let all = r#"{"max_running": null, "rate": null, "max_per_key": null}"#;
+    let removed = post(&app, &limits, Who::Operator, Some(all)).await.json();
+    assert_eq!(removed["limits"], none, "{removed}");
 
     // A queue with no task yet can be limited and shows it.
     let fresh = "/api/v1/stores/memory/queues/fresh";
@@ -417,7 +424,7 @@ async fn operators_see_and_change_a_queues_limits_and_readers_only_see_them() {
 }
 
 #[tokio::test]
-async fn a_storage_without_limits_answers_501_saying_which_have_them() {
+async fn a_storage_without_limits_answers_409_saying_which_have_them() {
     struct Plain(MemoryAdmin);
     impl AdminBackend for Plain {
         type Storage = drover_core::MemoryStorage<()>;
@@ -437,6 +444,14 @@ async fn a_storage_without_limits_answers_501_saying_which_have_them() {
     let app = board(Plain(MemoryAdmin::default()));
     let answer =
         post(&app, "/api/v1/stores/plain/queues/email/limits", Who::Operator, Some(r#"{"max_running": 3}"#)).await;
-    assert_eq!(answer.status, 501, "{}", answer.body);
+    assert_eq!(answer.status, 409, "{}", answer.body);
     assert!(answer.body.contains("PostgreSQL, SQLite, Redis and memory have"), "{}", answer.body);
+    let per_key =
+        post(&app, "/api/v1/stores/plain/queues/email/limits", Who::Operator, Some(r#"{"max_per_key": 1}"#)).await;
+    assert_eq!(per_key.status, 409, "{}", per_key.body);
+    assert!(per_key.body.contains("no limit per concurrency key"), "{}", per_key.body);
+    // The form sends every field: removing limits the storage does not have is no change.
+    let form = r#"{"max_running": null, "rate": null, "max_per_key": null}"#;
+    let answer = post(&app, "/api/v1/stores/plain/queues/email/limits", Who::Operator, Some(form)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
 }

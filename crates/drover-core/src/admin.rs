@@ -28,6 +28,9 @@ pub struct QueueSummary {
     pub max_running: Option<u32>,
     /// Its rate of starts across every worker, if any.
     pub rate: Option<crate::backend::Rate>,
+    /// Its cap on running tasks per concurrency key across every worker
+    /// ([`KeyConcurrency`](crate::KeyConcurrency)), if any.
+    pub max_per_key: Option<u32>,
 }
 
 /// A worker as a storage saw it.
@@ -128,6 +131,26 @@ pub trait AdminBackend: Send + Sync + 'static {
         })
     }
 
+    /// The queue's cap on running tasks per concurrency key
+    /// ([`KeyConcurrency`](crate::KeyConcurrency)); the default, for backends without it, is
+    /// none.
+    fn max_running_per_key(&self, queue: &str) -> BoxFuture<'_, Result<Option<u32>, BackendError>> {
+        let _ = queue;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Set or remove the queue's cap per concurrency key; the default says the backend has
+    /// none.
+    fn set_max_running_per_key(&self, queue: &str, k: Option<u32>) -> BoxFuture<'_, Result<(), BackendError>> {
+        let _ = (queue, k);
+        let name = self.name();
+        Box::pin(async move {
+            Err(BackendError::Unsupported(format!(
+                "the {name} backend has no limit per concurrency key (a storage implementing drover_core::KeyConcurrency has)"
+            )))
+        })
+    }
+
     /// The workers seen on `queue`. The default says the backend does not record them.
     fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {
         let _ = queue;
@@ -187,6 +210,10 @@ pub trait Admin: Send + Sync {
         queue: &'a str,
         rate: Option<crate::backend::Rate>,
     ) -> BoxFuture<'a, Result<(), BackendError>>;
+    /// Cap a queue's running tasks per concurrency key across every worker, or remove the cap
+    /// (`None`); see [`KeyConcurrency`](crate::KeyConcurrency).
+    fn set_max_running_per_key<'a>(&'a self, queue: &'a str, k: Option<u32>)
+        -> BoxFuture<'a, Result<(), BackendError>>;
 }
 
 /// How many tasks one purge statement deletes.
@@ -221,7 +248,8 @@ impl<A: AdminBackend> Admin for A {
             let paused = storage.is_paused().await?;
             let max_running = self.max_running(queue).await?;
             let rate = self.rate(queue).await?;
-            Ok(QueueSummary { queue: queue.to_owned(), stats, paused, max_running, rate })
+            let max_per_key = self.max_running_per_key(queue).await?;
+            Ok(QueueSummary { queue: queue.to_owned(), stats, paused, max_running, rate, max_per_key })
         })
     }
 
@@ -304,6 +332,14 @@ impl<A: AdminBackend> Admin for A {
         AdminBackend::set_rate(self, queue, rate)
     }
 
+    fn set_max_running_per_key<'a>(
+        &'a self,
+        queue: &'a str,
+        k: Option<u32>,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        AdminBackend::set_max_running_per_key(self, queue, k)
+    }
+
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>> {
         Box::pin(async move {
             let queues = match queue {
@@ -380,6 +416,47 @@ macro_rules! admin_limits_from_storage {
         > {
             let storage = self.storage(queue);
             Box::pin(async move { $crate::GlobalRate::set_rate(&storage, rate).await })
+        }
+    };
+}
+
+/// Inside an `impl AdminBackend`: the queue's cap per concurrency key, read and set through
+/// [`AdminBackend::storage`], for backends whose storage implements
+/// [`KeyConcurrency`](crate::KeyConcurrency) (beside [`admin_limits_from_storage!`]).
+///
+/// ```ignore
+/// impl AdminBackend for MyAdmin {
+///     // ...
+///     drover_core::admin_limits_from_storage!();
+///     drover_core::admin_key_limits_from_storage!();
+/// }
+/// ```
+#[macro_export]
+macro_rules! admin_key_limits_from_storage {
+    () => {
+        fn max_running_per_key(
+            &self,
+            queue: &str,
+        ) -> ::std::pin::Pin<
+            Box<
+                dyn ::std::future::Future<Output = ::std::result::Result<Option<u32>, $crate::BackendError>>
+                    + Send
+                    + '_,
+            >,
+        > {
+            let storage = self.storage(queue);
+            Box::pin(async move { $crate::KeyConcurrency::max_running_per_key(&storage).await })
+        }
+
+        fn set_max_running_per_key(
+            &self,
+            queue: &str,
+            k: Option<u32>,
+        ) -> ::std::pin::Pin<
+            Box<dyn ::std::future::Future<Output = ::std::result::Result<(), $crate::BackendError>> + Send + '_>,
+        > {
+            let storage = self.storage(queue);
+            Box::pin(async move { $crate::KeyConcurrency::set_max_running_per_key(&storage, k).await })
         }
     };
 }

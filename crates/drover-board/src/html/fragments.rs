@@ -90,6 +90,9 @@ pub(crate) fn overview(stores: &[(String, &'static str)], queues: &[QueueView], 
             if let Some(rate) = &q.limits.rate {
                 let _ = write!(state, " <span class=\"badge limit\">{}</span>", E(&rate_text(rate)));
             }
+            if let Some(k) = q.limits.max_per_key {
+                let _ = write!(state, " <span class=\"badge limit\">≤ {k} per key</span>");
+            }
             let actions = if role == Role::Operator { pause_action(store, &q.queue, q.paused) } else { String::new() };
             let _ = write!(
                 out,
@@ -202,18 +205,22 @@ const PERIODS: [(u128, &str); 3] = [(1_000, "second"), (60_000, "minute"), (3_60
 fn limits_section(href: &str, paused: bool, limits: &LimitsView, role: Role) -> String {
     let cap = limits.max_running.map(|n| n.to_string()).unwrap_or_else(|| "no cap".to_owned());
     let rate = limits.rate.as_ref().map(rate_text).unwrap_or_else(|| "no limit".to_owned());
+    let per_key = limits.max_per_key.map(|k| k.to_string()).unwrap_or_else(|| "no limit".to_owned());
     let mut out = format!(
         "<section class=\"limits\"><h2>Limits <small>across every worker and node</small></h2>\
          <dl class=\"fields\"><dt>claims</dt><dd data-limit=\"paused\">{}</dd>\
-         <dt>max running</dt><dd data-limit=\"max-running\">{}</dd><dt>rate of starts</dt><dd data-limit=\"rate\">{}</dd></dl>",
+         <dt>max running</dt><dd data-limit=\"max-running\">{}</dd><dt>rate of starts</dt><dd data-limit=\"rate\">{}</dd>\
+         <dt>max running per key</dt><dd data-limit=\"max-per-key\">{}</dd></dl>",
         if paused { "paused" } else { "active" },
         E(&cap),
         E(&rate),
+        E(&per_key),
     );
     if role == Role::Operator {
         let max = limits.max_running.map(|n| n.to_string()).unwrap_or_default();
         let starts = limits.rate.map(|r| r.starts.to_string()).unwrap_or_default();
         let per_ms = limits.rate.map_or(1_000, |r| r.per.as_millis());
+        let per_key_value = limits.max_per_key.map(|k| k.to_string()).unwrap_or_default();
         let mut options = String::new();
         if !PERIODS.iter().any(|(ms, _)| *ms == per_ms) {
             let _ = write!(options, "<option value=\"{per_ms}\" selected>{per_ms} ms</option>");
@@ -228,6 +235,8 @@ fn limits_section(href: &str, paused: bool, limits: &LimitsView, role: Role) -> 
              <label>Max running <input type=\"number\" name=\"max_running\" min=\"1\" max=\"4294967295\" value=\"{max}\" placeholder=\"no cap\"></label>\
              <label>Rate <input type=\"number\" name=\"rate.starts\" min=\"1\" max=\"4294967295\" value=\"{starts}\" placeholder=\"no limit\"></label>\
              <label>per <select name=\"rate.per_ms\" data-number>{options}</select></label>\
+             <label title=\"tasks pushed with a concurrency key: at most this many of one key at once, in push order\">Max per key \
+             <input type=\"number\" name=\"max_per_key\" min=\"1\" max=\"4294967295\" value=\"{per_key_value}\" placeholder=\"no limit\"></label>\
              <button type=\"submit\">Save limits</button> <span class=\"muted\">An empty field removes the limit.</span></form>",
             E(href)
         );

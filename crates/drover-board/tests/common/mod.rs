@@ -60,6 +60,7 @@ impl AdminBackend for MemoryAdmin {
     }
 
     drover_core::admin_limits_from_storage!();
+    drover_core::admin_key_limits_from_storage!();
 }
 
 /// Operator and read-only tokens, and an operator's user and password.
