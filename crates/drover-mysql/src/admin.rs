@@ -56,4 +56,6 @@ impl AdminBackend for MysqlAdmin {
         let storage = self.storage(queue);
         Box::pin(async move { storage.prune_batch(status, older_than, limit).await })
     }
+
+    drover_core::admin_limits_from_storage!();
 }

@@ -1,6 +1,18 @@
 //! Claiming a batch: one read-committed transaction that locks candidates with
 //! `SELECT … FOR UPDATE SKIP LOCKED` and leases them with one `UPDATE`, in two round trips.
 //!
+//! A queue with limits (a cap on running tasks, a rate of starts: `drover_queue_settings`)
+//! yields nothing to that plain claim; its claims take the limited form ([`Mode::Limited`]),
+//! the same two round trips with more in them. The first begins, locks the queue's settings
+//! row with `SELECT … FOR UPDATE` (the queue's limited claims take turns here), counts the live
+//! leases in a statement of its own, and locks candidates as above. Read committed gives each
+//! statement a fresh snapshot, so the count, run once the lock is granted, sees every claim
+//! committed before (tests/limits.rs checks it with a claim committed while one waited for
+//! the lock). [`QueueLimits`] then says how many of the candidates may start; the second query
+//! leases that many, advances the rate's arrival time, reads the leased tasks' payloads (the
+//! candidates' are not read, most of them may stay unclaimed) and commits. A rate that allows
+//! no start rolls back and reports how long to wait.
+//!
 //! Neither MySQL 8 nor MariaDB has `UPDATE … RETURNING`, so the candidates' payloads come from
 //! the locking `SELECT` and the new attempt and token are computed here: the rows are locked,
 //! so nobody else can change them before the `UPDATE` lands. The statements travel as two
@@ -13,10 +25,11 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use drover_core::{BackendError, ClaimedTask, LeaseToken, LEASE_EXPIRED_ON_LAST_ATTEMPT};
+use drover_core::{BackendError, ClaimedTask, LeaseToken, QueueLimits, LEASE_EXPIRED_ON_LAST_ATTEMPT};
+use sqlx::mysql::MySqlRow;
 use sqlx::pool::PoolConnection;
 use sqlx::AssertSqlSafe;
-use sqlx::{Executor, MySql, MySqlPool, Row};
+use sqlx::{Column, Executor, MySql, MySqlPool, Row};
 
 use crate::columns::{micros, task_id};
 use crate::error::{retry_on_lock_conflict, Attempt};
@@ -36,25 +49,56 @@ use crate::error::{retry_on_lock_conflict, Attempt};
 /// directly skipped rows nobody held on MariaDB 10.11 while other transactions ran (a claim
 /// then found nothing in a queue holding due tasks); through the primary key it skips exactly
 /// the rows other claims hold.
+/// `{lock}` is empty in the plain form; the limited form puts [`LOCK_LIMITS`] there. `{skip}`
+/// makes the plain form skip limited queues (paused queues are skipped by both), and
+/// `{payload}` is `NULL` in the limited form, which reads the payloads of the tasks it leases
+/// only.
 const SELECT_CANDIDATES: &str = "\
 SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
 START TRANSACTION;
-SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, t.payload, 0 AS expired
+{lock}SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, {payload} AS payload, 0 AS expired
   FROM (SELECT id FROM drover_tasks
       WHERE queue = {queue} AND status = 'pending' AND run_at <= UTC_TIMESTAMP(6)
-        AND NOT EXISTS (SELECT 1 FROM drover_queue_settings WHERE queue = {queue} AND paused)
+        AND NOT EXISTS (SELECT 1 FROM drover_queue_settings WHERE queue = {queue} AND (paused{skip}))
       ORDER BY priority_rank, run_at, id LIMIT {scan}) AS pick
   STRAIGHT_JOIN drover_tasks AS t ON t.id = pick.id
   WHERE t.status = 'pending' AND t.run_at <= UTC_TIMESTAMP(6)
   LIMIT {limit} FOR UPDATE SKIP LOCKED;
-SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, t.payload, 1 AS expired
+SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, {payload} AS payload, 1 AS expired
   FROM (SELECT id FROM drover_tasks
       WHERE queue = {queue} AND status = 'running' AND lease_expires_at <= UTC_TIMESTAMP(6)
-        AND NOT EXISTS (SELECT 1 FROM drover_queue_settings WHERE queue = {queue} AND paused)
+        AND NOT EXISTS (SELECT 1 FROM drover_queue_settings WHERE queue = {queue} AND (paused{skip}))
       ORDER BY lease_expires_at LIMIT {scan}) AS pick
   STRAIGHT_JOIN drover_tasks AS t ON t.id = pick.id
   WHERE t.status = 'running' AND t.lease_expires_at <= UTC_TIMESTAMP(6)
   LIMIT {limit} FOR UPDATE SKIP LOCKED";
+
+/// A queue has limits when its settings row has a cap or a rate; the plain claim skips it.
+const SKIP_LIMITED: &str = " OR max_running IS NOT NULL OR rate_starts IS NOT NULL";
+
+/// The limited form's first statements: lock the queue's settings row (no row: the queue has
+/// no limits now, or is paused), then, in a statement of its own and so with a snapshot taken
+/// after the lock was granted, count the tasks holding live leases (index
+/// `drover_tasks_lease`) and read the server's clock in epoch microseconds (independent of
+/// the session's time zone).
+const LOCK_LIMITS: &str = "\
+SELECT max_running, rate_starts, rate_per_ms, rate_tat FROM drover_queue_settings
+  WHERE queue = {queue} AND NOT paused AND (max_running IS NOT NULL OR rate_starts IS NOT NULL) FOR UPDATE;
+SELECT COUNT(*) AS live_leases, TIMESTAMPDIFF(MICROSECOND, '1970-01-01', UTC_TIMESTAMP(6)) AS now_us
+  FROM drover_tasks
+  WHERE queue = {queue} AND status = 'running' AND lease_expires_at > UTC_TIMESTAMP(6);
+";
+
+/// Whether a queue has limits and is not paused: an empty plain claim asks, to know whether
+/// the queue's claims must take the limited form.
+const IS_LIMITED: &str = "SELECT 1 FROM drover_queue_settings \
+     WHERE queue = ? AND NOT paused AND (max_running IS NOT NULL OR rate_starts IS NOT NULL)";
+
+/// The rate's arrival time after a limited claim's starts, under the row's lock.
+const ADVANCE_RATE: &str = "UPDATE drover_queue_settings SET rate_tat = {tat} WHERE queue = {queue}";
+
+/// The payloads of the tasks a limited claim leased.
+const PAYLOADS: &str = "SELECT id, payload FROM drover_tasks WHERE id IN ({ids})";
 
 /// Lease the chosen tasks: attempt counted, new token, deadline by the server's clock.
 const LEASE: &str = "UPDATE drover_tasks SET status = 'running', attempt = attempt + 1, token = {token},
@@ -102,8 +146,89 @@ struct Candidate {
     max_attempts: u32,
     rank: i64,
     run_at: DateTime<Utc>,
-    payload: Vec<u8>,
+    /// `None` in the limited form, which reads the payloads of the leased tasks only.
+    payload: Option<Vec<u8>>,
     expired: bool,
+}
+
+impl Candidate {
+    fn from_row(row: &MySqlRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            attempt: row.try_get("attempt")?,
+            max_attempts: row.try_get("max_attempts")?,
+            rank: row.try_get("priority_rank")?,
+            run_at: row.try_get("run_at")?,
+            payload: row.try_get("payload")?,
+            expired: row.try_get::<i64, _>("expired")? == 1,
+        })
+    }
+}
+
+/// Whether a claim minds the queue's limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// No lock; a queue with limits (or paused) yields nothing.
+    Plain,
+    /// Under the settings row's lock, at most what the queue's limits allow.
+    Limited,
+}
+
+/// What a claim came back with.
+#[derive(Debug)]
+pub(crate) enum Claimed {
+    /// The tasks claimed, in claim order, and, when the queue had limits, the most any claim
+    /// may take under them ([`most_allowed`]; a plain claim does not look, and says `None`).
+    Tasks(Vec<ClaimedTask>, Option<usize>),
+    /// The queue's rate allows no start for this long (at most a second); nothing was claimed.
+    /// With [`most_allowed`] for the queue's limits.
+    Wait(Duration, usize),
+}
+
+/// The most tasks any claim may take under `limits`: the cap, and the rate's burst. A limited
+/// claim locks no more candidates than the last claim's figure, a few rows instead of a
+/// worker's free slots at a low cap or rate; a figure gone stale (limits raised since) makes
+/// one claim take less than it could, never more.
+pub(crate) fn most_allowed(limits: &QueueLimits) -> usize {
+    let cap = limits.max_running.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let burst = limits.rate.map_or(usize::MAX, |r| usize::try_from(r.burst()).unwrap_or(usize::MAX));
+    cap.min(burst).max(1)
+}
+
+/// What the limited form's first statements found.
+#[derive(Default)]
+struct Found {
+    /// The settings row, when the queue has limits and is not paused.
+    limits: Option<QueueLimits>,
+    /// Tasks holding live leases.
+    live_leases: u64,
+    /// The server's clock, epoch milliseconds.
+    now_ms: f64,
+}
+
+/// The first query's rows: the limited form's settings row and count (told apart by their
+/// first column's name), then the candidates.
+fn read_rows(rows: &[MySqlRow]) -> Result<(Found, Vec<Candidate>), sqlx::Error> {
+    let mut found = Found::default();
+    let mut candidates = Vec::with_capacity(rows.len());
+    for row in rows {
+        match row.columns().first().map(|c| c.name()) {
+            Some("max_running") => {
+                found.limits = Some(QueueLimits::from_stored(
+                    row.try_get("max_running")?,
+                    row.try_get("rate_starts")?,
+                    row.try_get("rate_per_ms")?,
+                    row.try_get("rate_tat")?,
+                ));
+            }
+            Some("live_leases") => {
+                found.live_leases = u64::try_from(row.try_get::<i64, _>("live_leases")?).unwrap_or(0);
+                found.now_ms = row.try_get::<i64, _>("now_us")? as f64 / 1000.0;
+            }
+            _ => candidates.push(Candidate::from_row(row)?),
+        }
+    }
+    Ok((found, candidates))
 }
 
 /// A pooled connection inside the claim's transaction. Dropped before the transaction ended
@@ -142,10 +267,11 @@ struct ClaimParams<'a> {
     worker: &'a str,
     max: usize,
     lease: Duration,
+    mode: Mode,
 }
 
 /// One try of the claim on its own connection.
-fn try_claim<'a>(pool: &'a MySqlPool, params: ClaimParams<'a>) -> Attempt<'a, Vec<ClaimedTask>> {
+fn try_claim<'a>(pool: &'a MySqlPool, params: ClaimParams<'a>) -> Attempt<'a, Claimed> {
     Box::pin(async move {
         let mut tx = InTransaction(Some(pool.acquire().await?));
         let result = match tx.0.as_mut() {
@@ -165,32 +291,38 @@ fn try_claim<'a>(pool: &'a MySqlPool, params: ClaimParams<'a>) -> Attempt<'a, Ve
     })
 }
 
-/// The two queries, the second ending with `COMMIT`.
-fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) -> Attempt<'a, Vec<ClaimedTask>> {
+/// The two queries, the second ending with `COMMIT`; when the rate allows no start, the first
+/// and a `ROLLBACK`.
+fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) -> Attempt<'a, Claimed> {
     Box::pin(async move {
+        let queue = text_literal(params.queue);
+        let limited = params.mode == Mode::Limited;
         let select = SELECT_CANDIDATES
-            .replace("{queue}", &text_literal(params.queue))
+            .replace("{lock}", if limited { LOCK_LIMITS } else { "" })
+            .replace("{skip}", if limited { "" } else { SKIP_LIMITED })
+            .replace("{payload}", if limited { "NULL" } else { "t.payload" })
+            .replace("{queue}", &queue)
             .replace("{limit}", &params.max.to_string())
             .replace("{scan}", &scan_limit(params.max).to_string());
         // A `&str` without arguments goes as a text query, so its statements run in order.
         let rows = conn.fetch_all(AssertSqlSafe(select)).await?;
-        let mut candidates = Vec::with_capacity(rows.len());
-        for row in rows {
-            candidates.push(Candidate {
-                id: row.try_get("id")?,
-                attempt: row.try_get("attempt")?,
-                max_attempts: row.try_get("max_attempts")?,
-                rank: row.try_get("priority_rank")?,
-                run_at: row.try_get("run_at")?,
-                payload: row.try_get("payload")?,
-                expired: row.try_get::<i64, _>("expired")? == 1,
-            });
-        }
+        let (found, candidates) = read_rows(&rows)?;
+        // No settings row in the limited form: the queue lost its limits, claim as the plain form.
+        let allowed = match found.limits {
+            Some(limits) => match limits.allowed(params.max, found.live_leases, found.now_ms) {
+                Ok(allowed) => allowed,
+                Err(wait) => {
+                    conn.execute("ROLLBACK").await?;
+                    return Ok(Claimed::Wait(wait, most_allowed(&limits)));
+                }
+            },
+            None => params.max,
+        };
         let (dead, mut live): (Vec<Candidate>, Vec<Candidate>) =
             candidates.into_iter().partition(|c| c.expired && c.attempt >= c.max_attempts);
         // Expired claims compete with pending tasks by priority and age, as if never claimed.
         live.sort_by(|a, b| (a.rank, a.run_at, &a.id).cmp(&(b.rank, b.run_at, &b.id)));
-        live.truncate(params.max);
+        live.truncate(allowed);
         let token = LeaseToken::random();
         let mut write = String::new();
         if !dead.is_empty() {
@@ -201,6 +333,7 @@ fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) ->
             );
             write.push_str(";\n");
         }
+        let ids = id_list(live.iter().map(|c| c.id.as_slice()));
         if !live.is_empty() {
             let worker: String = params.worker.chars().take(MAX_WORKER_CHARS).collect();
             write.push_str(
@@ -208,34 +341,68 @@ fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) ->
                     .replace("{token}", &token.0.to_string())
                     .replace("{lease_us}", &micros(params.lease).to_string())
                     .replace("{worker}", &text_literal(&worker))
-                    .replace("{ids}", &id_list(live.iter().map(|c| c.id.as_slice()))),
+                    .replace("{ids}", &ids),
             );
             write.push_str(";\n");
         }
+        if let Some(limits) = found.limits.filter(|l| l.rate.is_some() && !live.is_empty()) {
+            let tat = limits.tat_after(found.now_ms, live.len());
+            // Always finite (server times plus intervals); a stored value gone wrong is replaced.
+            let tat = if tat.is_finite() { tat } else { found.now_ms };
+            write.push_str(&ADVANCE_RATE.replace("{tat}", &tat.to_string()).replace("{queue}", &queue));
+            write.push_str(";\n");
+        }
+        if limited && !live.is_empty() {
+            write.push_str(&PAYLOADS.replace("{ids}", &ids));
+            write.push_str(";\n");
+        }
         write.push_str("COMMIT");
-        conn.execute(AssertSqlSafe(write)).await?;
+        let payload_rows = conn.fetch_all(AssertSqlSafe(write)).await?;
+        if limited {
+            let mut payloads = std::collections::HashMap::with_capacity(payload_rows.len());
+            for row in &payload_rows {
+                payloads.insert(row.try_get::<Vec<u8>, _>("id")?, row.try_get::<Vec<u8>, _>("payload")?);
+            }
+            for candidate in &mut live {
+                candidate.payload = payloads.remove(&candidate.id);
+            }
+        }
         let claimed = live
             .into_iter()
             .map(|c| {
                 let id = task_id(&c.id)?;
-                Ok(ClaimedTask::new(id, token, c.attempt.saturating_add(1), c.max_attempts, c.payload)
+                let payload = c.payload.ok_or_else(|| {
+                    sqlx::Error::Protocol(format!("claim: no payload came back for task {id}, which the claim leased"))
+                })?;
+                Ok(ClaimedTask::new(id, token, c.attempt.saturating_add(1), c.max_attempts, payload)
                     .with_run_at(c.run_at))
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(claimed)
+        Ok(Claimed::Tasks(claimed, found.limits.as_ref().map(most_allowed)))
     })
 }
 
-/// Claim up to `max` tasks of `queue` for `worker`, leased for `lease`.
+/// Claim up to `max` tasks of `queue` for `worker`, leased for `lease`, in `mode`.
 pub(crate) async fn claim(
     pool: &MySqlPool,
     queue: &str,
     worker: &str,
     max: usize,
     lease: Duration,
-) -> Result<Vec<ClaimedTask>, BackendError> {
-    let params = ClaimParams { queue, worker, max, lease };
+    mode: Mode,
+) -> Result<Claimed, BackendError> {
+    let params = ClaimParams { queue, worker, max, lease, mode };
     retry_on_lock_conflict("claim", || try_claim(pool, params)).await
+}
+
+/// Whether `queue` has limits (and is not paused): its claims must take the limited form.
+pub(crate) async fn is_limited(pool: &MySqlPool, queue: &str) -> Result<bool, BackendError> {
+    let found: Option<i32> = sqlx::query_scalar(IS_LIMITED)
+        .bind(queue)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| crate::error::backend_error("claim (read the queue's limits)", e))?;
+    Ok(found.is_some())
 }
 
 #[cfg(test)]
@@ -248,10 +415,15 @@ mod tests {
         assert!(!queue.contains("DROP TABLE"), "{queue}");
         assert_eq!(text_literal("ab"), "_utf8mb4 X'6162'");
         assert_eq!(id_list([&[1u8, 255][..], &[0u8][..]].into_iter()), "X'01ff', X'00'");
-        assert!(!SELECT_CANDIDATES
-            .replace("{queue}", &queue)
-            .replace("{limit}", "3")
-            .replace("{scan}", "28")
-            .contains('{'));
+        for lock in ["", LOCK_LIMITS] {
+            let select = SELECT_CANDIDATES
+                .replace("{lock}", lock)
+                .replace("{skip}", SKIP_LIMITED)
+                .replace("{payload}", "NULL")
+                .replace("{queue}", &queue)
+                .replace("{limit}", "3")
+                .replace("{scan}", "28");
+            assert!(!select.contains('{'), "{select}");
+        }
     }
 }

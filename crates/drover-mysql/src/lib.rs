@@ -125,6 +125,7 @@ mod config;
 mod enqueue;
 mod error;
 mod inspect;
+mod limits;
 mod migrate;
 mod retention;
 mod storage;

@@ -9,13 +9,19 @@ use drover_sqlx::migrate::{self, Applied, BoxFuture, Migration, MigrationStore};
 use sqlx::pool::PoolConnection;
 use sqlx::{Executor, MySql, MySqlPool, Row};
 
-use crate::error::backend_error;
+use crate::error::{backend_error, error_number};
+
+/// `ER_DUP_FIELDNAME`: the column exists. MySQL 8 has no `ADD COLUMN IF NOT EXISTS`, so a
+/// migration that adds columns does it in one (atomic) `ALTER TABLE`, and finding them there
+/// means a run cut short after it, before its version was recorded.
+const ER_DUP_FIELDNAME: u16 = 1060;
 
 /// Every migration, in order. Never edit one that has shipped: add a new one.
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "tasks", sql: include_str!("../migrations/0001_tasks.sql") },
     Migration { version: 2, name: "cron_ticks", sql: include_str!("../migrations/0002_cron_ticks.sql") },
     Migration { version: 3, name: "queue_settings", sql: include_str!("../migrations/0003_queue_settings.sql") },
+    Migration { version: 4, name: "limits", sql: include_str!("../migrations/0004_limits.sql") },
 ];
 
 /// The advisory lock that serializes `setup` across processes (`GET_LOCK` works on MySQL and
@@ -119,7 +125,13 @@ impl MigrationStore for Store<'_> {
         Box::pin(async move {
             let conn = self.conn()?;
             for statement in statements(migration.sql) {
-                conn.execute(statement).await.map_err(|e| backend_error("setup: migrate", e))?;
+                match conn.execute(statement).await {
+                    Ok(_) => {}
+                    Err(error) if error_number(&error) == Some(ER_DUP_FIELDNAME) => {
+                        tracing::info!(version = migration.version, "setup: the migration's columns exist already");
+                    }
+                    Err(error) => return Err(backend_error("setup: migrate", error)),
+                }
             }
             sqlx::query(RECORD_VERSION)
                 .bind(migration.version)

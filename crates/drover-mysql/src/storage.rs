@@ -1,6 +1,7 @@
 //! [`MysqlStorage`]: the storage type, its constructors, and the consume side of the contract.
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use drover_core::{
 };
 use sqlx::MySqlPool;
 
+use crate::claim::{Claimed, Mode};
 use crate::config::MysqlConfig;
 use crate::{claim, complete, migrate};
 
@@ -24,6 +26,11 @@ pub(crate) struct Shared {
     /// Wakes this process's idle workers when this process pushes; workers in other processes
     /// find new tasks at their poll interval (MySQL has no LISTEN/NOTIFY).
     pub(crate) wakeup: WakeupSender,
+    /// 0 when the queue had no limits at the last claim; otherwise its claims go straight to
+    /// the limited form (the plain one would find nothing), and lock at most this many
+    /// candidates ([`claim::most_allowed`]). A claim in the limited form that finds no limits
+    /// sets it back to 0.
+    pub(crate) limited: AtomicUsize,
 }
 
 /// A queue stored in MySQL 8 or MariaDB 10.6+, in the `drover_tasks` table, for jobs of type
@@ -95,7 +102,7 @@ impl<T, C> MysqlStorage<T, C> {
         // `config()` reports the queue in use, not only one set explicitly.
         let config = config.set_queue(queue.clone());
         let invalid = MysqlConfig::validate(&queue).err().map(|e| e.to_string());
-        let shared = Shared { pool, config, queue, invalid, wakeup: WakeupSender::new() };
+        let shared = Shared { pool, config, queue, invalid, wakeup: WakeupSender::new(), limited: AtomicUsize::new(0) };
         Self { shared: Arc::new(shared), _job: PhantomData }
     }
 
@@ -144,7 +151,49 @@ where
         if max == 0 {
             return Ok(Vec::new());
         }
-        claim::claim(&self.shared.pool, self.queue_name(), &request.worker, max, request.lease).await
+        let (pool, queue, worker, lease) = (&self.shared.pool, self.queue_name(), &*request.worker, request.lease);
+        let mut bound = self.shared.limited.load(Ordering::Relaxed);
+        if bound == 0 {
+            // A limited queue's plain claim takes nothing: an empty one asks whether the queue
+            // has limits, and if so claims again in the limited form.
+            let claimed = match claim::claim(pool, queue, worker, max, lease, Mode::Plain).await? {
+                Claimed::Tasks(tasks, _) => tasks,
+                Claimed::Wait(..) => Vec::new(),
+            };
+            if !claimed.is_empty() || !claim::is_limited(pool, queue).await? {
+                return Ok(claimed);
+            }
+            bound = max;
+        }
+        let mut waited = false;
+        loop {
+            match claim::claim(pool, queue, worker, max.min(bound), lease, Mode::Limited).await? {
+                Claimed::Tasks(mut tasks, most) => {
+                    self.shared.limited.store(most.unwrap_or(0), Ordering::Relaxed);
+                    // The queue lost its limits, and the claim took no more than they allowed:
+                    // the rest as the plain form.
+                    if most.is_none() && tasks.len() == bound && bound < max {
+                        if let Claimed::Tasks(more, _) =
+                            claim::claim(pool, queue, worker, max - bound, lease, Mode::Plain).await?
+                        {
+                            tasks.extend(more);
+                        }
+                    }
+                    return Ok(tasks);
+                }
+                // The rate allows no start now: wait for the next one (up to a second), once.
+                Claimed::Wait(wait, most) if !waited => {
+                    self.shared.limited.store(most, Ordering::Relaxed);
+                    bound = most;
+                    waited = true;
+                    tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
+                }
+                Claimed::Wait(_, most) => {
+                    self.shared.limited.store(most, Ordering::Relaxed);
+                    return Ok(Vec::new());
+                }
+            }
+        }
     }
 
     async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
