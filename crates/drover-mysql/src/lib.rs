@@ -62,6 +62,16 @@
 //!   the task holding the key.
 //! - **Deadlocks** (1213) and lock wait timeouts (1205), which InnoDB can report under
 //!   concurrency, are retried inside the backend a few times with a short jittered delay.
+//! - **Limits across every worker**: [`drover_core::Pause`], [`drover_core::GlobalConcurrency`]
+//!   (a cap on the queue's running tasks) and [`drover_core::GlobalRate`] (a rate of starts),
+//!   kept in `drover_queue_settings`. The plain claim skips a paused or limited queue; a limited
+//!   queue's claim is the same transaction of two round trips with more in it: it locks the
+//!   queue's settings row with `SELECT … FOR UPDATE` (the queue's claims take turns there),
+//!   counts the live leases in a statement of its own (read committed: a snapshot taken once
+//!   the lock is granted, so it sees every claim committed before), and leases at most what
+//!   [`drover_core::QueueLimits`] allows, advancing the rate's arrival time in the same commit.
+//!   Slots are held by leases: a killed worker's come back when its leases expire. See
+//!   `docs/limits.md`.
 //! - Also: priorities, scheduling, cancel, requeue of dead or cancelled tasks, inspection
 //!   ([`drover_core::Inspect`]), transactional enqueue
 //!   ([`drover_core::EnqueueInTransaction`], with `sqlx::Transaction<'static, MySql>`), and
@@ -112,7 +122,10 @@
 //! # Tests
 //!
 //! `cargo test -p drover-mysql` runs the whole conformance suite, a kill -9 test (a real worker process, `SIGKILL`ed mid-job; a
-//! worker in the test completes the job after the lease) and more (many workers on separate
+//! worker in the test completes the job after the lease), the limits across 4 worker processes
+//! (`tests/limits.rs`: a cap of 5 with one process SIGKILLed, 200 starts a second for 10 s, and
+//! a claim that waited for the settings row's lock counting the leases committed meanwhile)
+//! and more (many workers on separate
 //! pools, concurrent setup and unique pushes, retention) against the server at `MYSQL_URL`
 //! (default `mysql://root@127.0.0.1:3306/test`); start one with `cargo xtask services` or
 //! `docker compose up -d mariadb`.
