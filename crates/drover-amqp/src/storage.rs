@@ -134,6 +134,7 @@ pub(crate) fn outgoing(tasks: Vec<NewTask>) -> Result<Vec<Outgoing>, BackendErro
                      up queued messages by key; push without one or use a backend with unique keys (PostgreSQL, MySQL, SQLite, Redis)"
                 )));
             }
+            drover_core::refuse_concurrency_keys("drover-amqp", std::slice::from_ref(&task))?;
             let envelope = Envelope::from_new(&task, now);
             let route = Route::for_run_at(envelope.run_at_ms, now);
             Ok(Outgoing { route, envelope, payload: task.payload })

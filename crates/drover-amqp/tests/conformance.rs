@@ -16,4 +16,4 @@ async fn backend() -> AmqpStorage<TestJob> {
         .expect("connect to RabbitMQ (AMQP_URL); start it with `rabbitmq-server -detached`")
 }
 
-drover_conformance::conformance_tests!(backend; core, refuses_priorities, refuses_unique_keys, requeue, batches);
+drover_conformance::conformance_tests!(backend; core, refuses_priorities, refuses_unique_keys, refuses_concurrency_keys, requeue, batches);

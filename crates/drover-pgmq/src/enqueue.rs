@@ -23,7 +23,7 @@ fn refuse_unsupported(tasks: &[NewTask]) -> Result<(), BackendError> {
             "pgmq has no unique keys: a push with a unique key was refused (nothing of it was stored)".into(),
         ));
     }
-    Ok(())
+    drover_core::refuse_concurrency_keys("pgmq", tasks)
 }
 
 /// Consecutive tasks with the same run time, at most `chunk` of them: one `send_batch` call each.

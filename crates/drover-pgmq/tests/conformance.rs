@@ -13,4 +13,4 @@ async fn backend() -> PgmqStorage<TestJob> {
     common::storage("conf").await
 }
 
-drover_conformance::conformance_tests!(backend; core, refuses_priorities, refuses_unique_keys, cancel, requeue, inspect, transactions, prune);
+drover_conformance::conformance_tests!(backend; core, refuses_priorities, refuses_unique_keys, refuses_concurrency_keys, cancel, requeue, inspect, transactions, prune);

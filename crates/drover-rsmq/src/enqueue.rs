@@ -49,7 +49,7 @@ impl<T, C> RsmqStorage<T, C> {
                 "rsmq queues cannot deduplicate by unique key (asked for `{key}`): push without a unique key"
             )));
         }
-        Ok(())
+        drover_core::refuse_concurrency_keys("rsmq", std::slice::from_ref(task))
     }
 
     async fn send_chunk(&self, chunk: &[NewTask]) -> Result<(), BackendError> {

@@ -11,4 +11,4 @@ async fn backend() -> RsmqStorage<TestJob> {
     common::storage(RsmqConfig::new("conformance").set_namespace(common::fresh_namespace("conf"))).await
 }
 
-drover_conformance::conformance_tests!(backend; core, refuses_priorities, refuses_unique_keys, cancel, requeue);
+drover_conformance::conformance_tests!(backend; core, refuses_priorities, refuses_unique_keys, refuses_concurrency_keys, cancel, requeue);

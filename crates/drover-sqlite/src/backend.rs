@@ -24,9 +24,9 @@ pub(crate) const CHECK_EVERY_MS: i64 = 1_000;
 /// open, costs no write lock.
 const CLAIMABLE: &str = "\
 SELECT EXISTS (SELECT 1 FROM drover_tasks
-               WHERE queue = ?1 AND status = 'pending' AND run_at <= ?2 AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL))
+               WHERE queue = ?1 AND status = 'pending' AND run_at <= ?2 AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL))
     OR EXISTS (SELECT 1 FROM drover_tasks
-               WHERE queue = ?1 AND status = 'running' AND lease_expires_at <= ?2 AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL))";
+               WHERE queue = ?1 AND status = 'running' AND lease_expires_at <= ?2 AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL))";
 
 /// A task whose lease expired on its last attempt is dead, not claimed again: a job that
 /// kills its worker must not run forever. It runs before every claim, in the same
@@ -48,12 +48,12 @@ SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_exp
 WHERE id IN (
     SELECT id FROM (
         SELECT * FROM (SELECT id, priority, run_at FROM drover_tasks
-                       WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL)
+                       WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL)
                        ORDER BY priority DESC, run_at, id LIMIT ?)
         UNION ALL
         SELECT * FROM (SELECT id, priority, run_at FROM drover_tasks
                        WHERE queue = ? AND status = 'running' AND lease_expires_at <= ?
-                             AND attempt < max_attempts AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL)
+                             AND attempt < max_attempts AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL)
                        ORDER BY priority DESC, run_at, id LIMIT ?)
     )
     ORDER BY priority DESC, run_at, id LIMIT ?
@@ -68,7 +68,7 @@ UPDATE drover_tasks
 SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_expires_at = ?,
     claimed_by = ?, updated_at = ?
 WHERE id IN (SELECT id FROM drover_tasks
-             WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL)
+             WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL)
              ORDER BY priority DESC, run_at, id LIMIT ?)
 RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at";
 
@@ -189,9 +189,9 @@ impl<T, C> SqliteStorage<T, C> {
         let mut tx = self.inner.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| sql(OP, e))?;
         let row: Option<LimitsRow> =
             sqlx::query_as(LIMITS).bind(queue.to_owned()).fetch_optional(&mut *tx).await.map_err(|e| sql(OP, e))?;
-        let Some((cap, starts, per_ms, tat)) = row else { return Ok(Ok(Vec::new())) };
+        let Some((cap, starts, per_ms, tat, per_key)) = row else { return Ok(Ok(Vec::new())) };
         let now = now_millis();
-        let limits = QueueLimits::from_stored(cap, starts, per_ms, tat);
+        let limits = QueueLimits::from_stored(cap, starts, per_ms, tat).with_max_per_key(per_key);
         let running: i64 = sqlx::query_scalar(RUNNING)
             .bind(queue.to_owned())
             .bind(now)
@@ -214,6 +214,10 @@ impl<T, C> SqliteStorage<T, C> {
                 .await
                 .map_err(|e| sql(OP, e))?;
             let limit = i64::try_from(allowed).unwrap_or(i64::MAX);
+            if limits.max_per_key.is_some() {
+                let rows = claim_keyed(&mut *tx, queue, &limits, limit, now, request).await?;
+                return finish_limited(tx, queue, &limits, now, rows).await.map(Ok);
+            }
             sqlx::query(sqlx::AssertSqlSafe(LIMITED_CLAIM.as_str()))
                 .bind(after(now, request.lease))
                 .bind(request.worker.to_string())
@@ -229,16 +233,7 @@ impl<T, C> SqliteStorage<T, C> {
                 .await
                 .map_err(|e| sql(OP, e))?
         };
-        if limits.rate.is_some() {
-            sqlx::query("UPDATE drover_queue_settings SET rate_tat = ?2 WHERE queue = ?1")
-                .bind(queue.to_owned())
-                .bind(limits.tat_after(now as f64, rows.len()))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| sql(OP, e))?;
-        }
-        tx.commit().await.map_err(|e| sql(OP, e))?;
-        decode_claims(rows).map(Ok)
+        finish_limited(tx, queue, &limits, now, rows).await.map(Ok)
     }
 
     /// Whether the queue has a cap or a rate (and is not paused): its claims take the limited
@@ -246,7 +241,7 @@ impl<T, C> SqliteStorage<T, C> {
     async fn limited(&self) -> Result<bool, BackendError> {
         let row: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM drover_queue_settings WHERE queue = ?1 AND paused = 0 \
-             AND (max_running IS NOT NULL OR rate_starts IS NOT NULL)",
+             AND (max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL)",
         )
         .bind(self.inner.queue.clone())
         .fetch_optional(&self.inner.pool)
@@ -369,6 +364,103 @@ where
     }
 }
 
+/// The end of a limited claim: record the rate's arrival time after the claim's starts,
+/// commit, decode.
+async fn finish_limited(
+    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    queue: &str,
+    limits: &QueueLimits,
+    now: i64,
+    rows: Vec<sqlx::sqlite::SqliteRow>,
+) -> Result<Vec<ClaimedTask>, BackendError> {
+    const OP: &str = "claiming tasks (limited queue)";
+    if limits.rate.is_some() {
+        sqlx::query("UPDATE drover_queue_settings SET rate_tat = ?2 WHERE queue = ?1")
+            .bind(queue.to_owned())
+            .bind(limits.tat_after(now as f64, rows.len()))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| sql(OP, e))?;
+    }
+    tx.commit().await.map_err(|e| sql(OP, e))?;
+    decode_claims(rows)
+}
+
+/// The claim of a queue with a per-key limit, in the limited claim's immediate transaction:
+/// read up to `limit` candidates (each key's first tasks in push order, bounded by the limit,
+/// with the key's live leases), keep what the limit lets start, claim those.
+async fn claim_keyed(
+    tx: &mut sqlx::SqliteConnection,
+    queue: &str,
+    limits: &QueueLimits,
+    limit: i64,
+    now: i64,
+    request: &ClaimRequest,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>, BackendError> {
+    const OP: &str = "claiming tasks (per-key limit)";
+    let k = limits.max_per_key.map_or(i64::MAX, i64::from);
+    let candidates: Vec<(Vec<u8>, Option<String>, i64)> = sqlx::query_as(KEYED_CANDIDATES)
+        .bind(queue.to_owned())
+        .bind(now)
+        .bind(k)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| sql(OP, e))?;
+    let running: std::collections::HashMap<&str, u64> =
+        candidates.iter().filter_map(|c| Some((c.1.as_deref()?, u64::try_from(c.2).unwrap_or(0)))).collect();
+    let picks = limits.keyed_pick(candidates.iter().map(|c| c.1.as_deref()), |key| running.get(key).copied().unwrap_or(0));
+    let ids: Vec<&Vec<u8>> = candidates.iter().zip(picks).filter(|(_, pick)| *pick).map(|(c, _)| &c.0).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statement = String::from(KEYED_CLAIM_HEAD);
+    for i in 0..ids.len() {
+        statement.push_str(if i == 0 { "?" } else { ", ?" });
+    }
+    statement.push_str(KEYED_CLAIM_TAIL);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement))
+        .bind(after(now, request.lease))
+        .bind(request.worker.to_string())
+        .bind(now);
+    for id in ids {
+        query = query.bind(id.clone());
+    }
+    query.fetch_all(&mut *tx).await.map_err(|e| sql(OP, e))
+}
+
+/// The candidates of a keyed claim: due pending tasks and expired leases with attempts left,
+/// in claim order, at most ?4; a keyed task only while fewer than ?3 tasks of its key pushed
+/// before it (lower id) are unfinished, with its key's live leases (each count stops at ?3
+/// rows of the `drover_tasks_concurrency_key` index). Parameters: queue, now, per-key limit,
+/// limit.
+const KEYED_CANDIDATES: &str = "\
+SELECT t.id, t.concurrency_key,
+       CASE WHEN t.concurrency_key IS NULL THEN 0 ELSE (
+           SELECT COUNT(*) FROM (SELECT 1 FROM drover_tasks AS u
+                                 WHERE u.queue = ?1 AND u.concurrency_key = t.concurrency_key
+                                   AND u.status = 'running' AND u.lease_expires_at > ?2 LIMIT ?3)
+       ) END
+FROM drover_tasks AS t
+WHERE t.queue = ?1
+  AND ((t.status = 'pending' AND t.run_at <= ?2)
+       OR (t.status = 'running' AND t.lease_expires_at <= ?2 AND t.attempt < t.max_attempts))
+  AND (t.concurrency_key IS NULL OR (
+       SELECT COUNT(*) FROM (SELECT 1 FROM drover_tasks AS u
+                             WHERE u.queue = ?1 AND u.concurrency_key = t.concurrency_key
+                               AND u.status IN ('pending', 'running') AND u.id < t.id LIMIT ?3)
+  ) < ?3)
+ORDER BY t.priority DESC, t.run_at, t.id
+LIMIT ?4";
+
+/// Claim the picked candidates by id. Parameters: deadline, worker, now, then the ids.
+const KEYED_CLAIM_HEAD: &str = "\
+UPDATE drover_tasks
+SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_expires_at = ?,
+    claimed_by = ?, updated_at = ?
+WHERE id IN (";
+const KEYED_CLAIM_TAIL: &str = ") RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at";
+
 /// Claimed rows as tasks, in claim order (RETURNING gives rows in no particular order).
 fn decode_claims(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<ClaimedTask>, BackendError> {
     const OP: &str = "claiming tasks";
@@ -400,11 +492,11 @@ fn decode_claims(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<ClaimedTask>,
 }
 
 /// A limited queue's settings: cap, rate's starts and period (ms), the rate's arrival time.
-type LimitsRow = (Option<i64>, Option<i64>, Option<i64>, f64);
+type LimitsRow = (Option<i64>, Option<i64>, Option<i64>, f64, Option<i64>);
 
 /// A limited queue's settings (not paused).
-const LIMITS: &str = "SELECT max_running, rate_starts, rate_per_ms, rate_tat FROM drover_queue_settings \
-     WHERE queue = ?1 AND paused = 0 AND (max_running IS NOT NULL OR rate_starts IS NOT NULL)";
+const LIMITS: &str = "SELECT max_running, rate_starts, rate_per_ms, rate_tat, max_per_key FROM drover_queue_settings \
+     WHERE queue = ?1 AND paused = 0 AND (max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL)";
 
 /// Tasks holding live leases.
 const RUNNING: &str =
@@ -412,4 +504,4 @@ const RUNNING: &str =
 
 /// The claim of a limited queue: the plain claim, skipping paused queues only.
 static LIMITED_CLAIM: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| CLAIM.replace(" OR max_running IS NOT NULL OR rate_starts IS NOT NULL", ""));
+    std::sync::LazyLock::new(|| CLAIM.replace(" OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL", ""));

@@ -14,14 +14,15 @@ use crate::group::{Param, Statement};
 use crate::storage::{add, SqliteStorage};
 
 /// Parameters per inserted row: id, queue, payload, max_attempts, run_at, priority,
-/// unique_key, created_at, updated_at.
-const INSERT_COLUMNS: usize = 9;
+/// unique_key, created_at, updated_at, concurrency_key.
+const INSERT_COLUMNS: usize = 10;
 
 /// One row's cells: status and attempt are literals, the rest parameters.
-const INSERT_ROW: [&str; 11] = ["?", "?", "?", "'pending'", "0", "?", "?", "?", "?", "?", "?"];
+const INSERT_ROW: [&str; 12] = ["?", "?", "?", "'pending'", "0", "?", "?", "?", "?", "?", "?", "?"];
 
 const INSERT_HEAD: &str = "INSERT INTO drover_tasks \
-(id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, created_at, updated_at) VALUES ";
+(id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, created_at, updated_at, \
+concurrency_key) VALUES ";
 
 /// A row whose unique key is taken by a pending or running task is skipped; the caller then
 /// looks the key up to return that task's id.
@@ -65,6 +66,7 @@ async fn insert_inner(
             add(&mut args, task.unique_key.clone(), OP)?;
             add(&mut args, now, OP)?;
             add(&mut args, now, OP)?;
+            add(&mut args, task.concurrency_key.clone(), OP)?;
         }
         execute_on(conn, built(statement), args).await.map_err(|e| sql(OP, e))?;
         if keyed {
@@ -105,6 +107,7 @@ fn insert_statement(queue: &str, chunk: &[NewTask], now: i64) -> Statement {
             Param::OptText(None),
             Param::Int(now),
             Param::Int(now),
+            Param::OptText(task.concurrency_key.clone()),
         ]);
     }
     Statement::new(sql, params)

@@ -15,7 +15,7 @@ use crate::error::sql;
 use crate::storage::{add, SqliteStorage};
 
 const COLUMNS: &str = "id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, \
-                       last_error, created_at, updated_at, lease_expires_at";
+                       last_error, created_at, updated_at, lease_expires_at, concurrency_key";
 
 /// Each count reads the index of its status (see the migration).
 const STATS: &str = "\
@@ -112,6 +112,7 @@ fn task_info(row: &SqliteRow) -> Result<TaskInfo, BackendError> {
     info.last_error = row.try_get(9).map_err(|e| sql(OP, e))?;
     info.updated_at = time_from(get_i64(11)?);
     info.lease_expires_at = row.try_get::<Option<i64>, _>(12).map_err(|e| sql(OP, e))?.map(time_from);
+    info.concurrency_key = row.try_get(13).map_err(|e| sql(OP, e))?;
     Ok(info)
 }
 
@@ -332,5 +333,36 @@ where
                 .await
                 .map_err(|e| sql("reading the queue's rate", e))?;
         Ok(row.and_then(|(n, per)| drover_core::Rate::from_stored(n, per)))
+    }
+}
+
+impl<T, C> drover_core::KeyConcurrency for SqliteStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_max_running_per_key(&self, k: Option<u32>) -> Result<(), BackendError> {
+        sqlx::query(
+            "INSERT INTO drover_queue_settings (queue, max_per_key, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (queue) DO UPDATE SET max_per_key = excluded.max_per_key, updated_at = excluded.updated_at",
+        )
+        .bind(self.inner.queue.clone())
+        .bind(k.map(|n| i64::from(n.max(1))))
+        .bind(crate::codec::now_millis())
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| sql("setting the queue's per-key limit", e))?;
+        self.notify();
+        Ok(())
+    }
+
+    async fn max_running_per_key(&self) -> Result<Option<u32>, BackendError> {
+        let k: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT max_per_key FROM drover_queue_settings WHERE queue = ?1")
+                .bind(self.inner.queue.clone())
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(|e| sql("reading the queue's per-key limit", e))?;
+        Ok(k.flatten().and_then(|n| u32::try_from(n).ok()))
     }
 }
