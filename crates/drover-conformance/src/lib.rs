@@ -32,6 +32,7 @@
 // A test suite reports a broken contract by panicking, like `assert!` does.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod admin;
 pub mod checks;
 mod harness;
 pub mod processes;

@@ -59,6 +59,114 @@ impl WorkerSummary {
     }
 }
 
+/// Which tasks of a queue a search or a bulk action takes: every condition given must hold.
+///
+/// ```
+/// use drover_core::{Status, TaskFilter};
+///
+/// let failing = TaskFilter::new().status(Status::Dead).error_contains("SMTP 550");
+/// # let _ = failing;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskFilter {
+    /// Only tasks with this status.
+    pub status: Option<Status>,
+    /// Only the task with this id.
+    pub id: Option<TaskId>,
+    /// Only tasks whose last error contains this text, ASCII letters compared without case.
+    pub error_contains: Option<String>,
+}
+
+impl TaskFilter {
+    /// Every task of the queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only tasks with `status`.
+    pub fn status(mut self, status: Status) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only the task `id`.
+    pub fn id(mut self, id: TaskId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Only tasks whose last error contains `text` (ASCII letters compared without case; an
+    /// empty text is no condition).
+    pub fn error_contains(mut self, text: impl Into<String>) -> Self {
+        let text = text.into();
+        self.error_contains = (!text.is_empty()).then_some(text);
+        self
+    }
+
+    /// Whether `task` passes (what backends that filter in the store must agree with).
+    pub fn matches(&self, task: &TaskInfo) -> bool {
+        self.status.is_none_or(|s| s == task.status)
+            && self.id.is_none_or(|id| id == task.id)
+            && self.error_contains.as_deref().is_none_or(|text| {
+                task.last_error
+                    .as_deref()
+                    .is_some_and(|error| error.to_ascii_lowercase().contains(&text.to_ascii_lowercase()))
+            })
+    }
+}
+
+/// A page of a search: tasks newest first (by id, which is creation order), and where the next
+/// page starts. Pages are stable: tasks pushed after the first page do not shift later ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskPage {
+    /// The page's tasks, newest first.
+    pub tasks: Vec<TaskInfo>,
+    /// Pass as `before` for the next page; `None` when this was the last.
+    pub next: Option<TaskId>,
+}
+
+/// What a bulk action does to each task its filter takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BulkAction {
+    /// Run dead and cancelled tasks again ([`Admin::requeue`]).
+    Retry,
+    /// Cancel pending and running tasks ([`Admin::cancel`]).
+    Cancel,
+    /// Delete tasks that are not running ([`Admin::delete`]).
+    Delete,
+    /// Make pending tasks due now ([`Admin::run_now`]).
+    RunNow,
+}
+
+impl BulkAction {
+    /// The action's name (`retry`, `cancel`, `delete`, `run_now`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Cancel => "cancel",
+            Self::Delete => "delete",
+            Self::RunNow => "run_now",
+        }
+    }
+}
+
+impl std::fmt::Display for BulkAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How many tasks the default [`AdminBackend::find_ids`] reads to answer one search: backends
+/// that filter in their store have no such bound.
+pub const SEARCH_SCAN_LIMIT: u64 = 10_000;
+
+/// How many tasks one step of a bulk action takes.
+const BULK_BATCH: usize = 500;
+
 /// What a backend gives [`Admin`]: a storage for any queue name, the names of its queues, and
 /// the operations beyond the common traits. Implemented by each backend crate's admin type
 /// (`PostgresAdmin`, `RedisAdmin`, ...).
@@ -151,6 +259,95 @@ pub trait AdminBackend: Send + Sync + 'static {
         })
     }
 
+    /// Up to `limit` ids of `queue`'s tasks that pass `filter`, newest first, older than
+    /// `before` when given. The default reads the newest [`SEARCH_SCAN_LIMIT`] tasks of the
+    /// filter's status through [`Inspect::list`] and filters them here; backends override it
+    /// with a query of their store.
+    fn find_ids<'a>(
+        &'a self,
+        queue: &'a str,
+        filter: &'a TaskFilter,
+        before: Option<TaskId>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
+        Box::pin(async move {
+            let storage = self.storage(queue);
+            if let Some(id) = filter.id {
+                let task = storage.get(id).await?;
+                let passes = task.is_some_and(|t| filter.matches(&t)) && before.is_none_or(|b| id < b);
+                return Ok(if passes && limit > 0 { vec![id] } else { Vec::new() });
+            }
+            let mut found = Vec::new();
+            let mut offset = 0;
+            while offset < SEARCH_SCAN_LIMIT && found.len() < limit {
+                let page = storage.list(ListQuery::new(filter.status, 500).offset(offset)).await?;
+                let read = page.len() as u64;
+                found.extend(
+                    page.into_iter().filter(|t| before.is_none_or(|b| t.id < b) && filter.matches(t)).map(|t| t.id),
+                );
+                if read < 500 {
+                    break;
+                }
+                offset += read;
+            }
+            found.sort_unstable_by(|a, b| b.cmp(a));
+            found.truncate(limit);
+            Ok(found)
+        })
+    }
+
+    /// Delete task `id` of `queue` unless it is running; whether it was deleted. The default
+    /// says the backend cannot.
+    fn delete_task(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
+        let _ = (queue, id);
+        let name = self.name();
+        Box::pin(async move {
+            Err(BackendError::Unsupported(format!("the {name} backend cannot delete a task from the admin")))
+        })
+    }
+
+    /// Make pending task `id` of `queue` due now (a scheduled task, or one waiting for its
+    /// retry); whether it is pending and due. The default says the backend cannot.
+    fn run_now(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
+        let _ = (queue, id);
+        let name = self.name();
+        Box::pin(async move {
+            Err(BackendError::Unsupported(format!("the {name} backend cannot make a scheduled task due now")))
+        })
+    }
+
+    /// Do `action` to every task of `queue` that passes `filter`; how many it changed. The
+    /// default walks [`find_ids`](Self::find_ids) in pages and acts on each task, so a task
+    /// that changes state meanwhile is skipped, not forced.
+    fn bulk<'a>(
+        &'a self,
+        queue: &'a str,
+        action: BulkAction,
+        filter: &'a TaskFilter,
+    ) -> BoxFuture<'a, Result<u64, BackendError>> {
+        Box::pin(async move {
+            let storage = self.storage(queue);
+            let mut changed = 0;
+            let mut before = None;
+            loop {
+                let ids = self.find_ids(queue, filter, before, BULK_BATCH).await?;
+                for &id in &ids {
+                    let done = match action {
+                        BulkAction::Retry => storage.requeue(id).await?,
+                        BulkAction::Cancel => storage.cancel(id).await?,
+                        BulkAction::Delete => self.delete_task(queue, id).await?,
+                        BulkAction::RunNow => self.run_now(queue, id).await?,
+                    };
+                    changed += u64::from(done);
+                }
+                match ids.last() {
+                    Some(&last) if ids.len() == BULK_BATCH => before = Some(last),
+                    _ => return Ok(changed),
+                }
+            }
+        })
+    }
+
     /// The workers seen on `queue`. The default says the backend does not record them.
     fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {
         let _ = queue;
@@ -210,6 +407,28 @@ pub trait Admin: Send + Sync {
         queue: &'a str,
         rate: Option<crate::backend::Rate>,
     ) -> BoxFuture<'a, Result<(), BackendError>>;
+    /// A page of `queue`'s tasks that pass `filter`, newest first, older than `before` (the
+    /// previous page's [`TaskPage::next`]) when given; at most `limit`.
+    fn search<'a>(
+        &'a self,
+        queue: &'a str,
+        filter: &'a TaskFilter,
+        before: Option<TaskId>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<TaskPage, BackendError>>;
+    /// Delete a task that is not running; whether it was deleted (false when it is running or
+    /// does not exist).
+    fn delete<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>>;
+    /// Make a pending task due now; whether it is pending (false when it is running, finished
+    /// or does not exist).
+    fn run_now<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>>;
+    /// Do `action` to every task of `queue` that passes `filter`; how many it changed.
+    fn bulk<'a>(
+        &'a self,
+        queue: &'a str,
+        action: BulkAction,
+        filter: &'a TaskFilter,
+    ) -> BoxFuture<'a, Result<u64, BackendError>>;
     /// Cap a queue's running tasks per concurrency key across every worker, or remove the cap
     /// (`None`); see [`KeyConcurrency`](crate::KeyConcurrency).
     fn set_max_running_per_key<'a>(&'a self, queue: &'a str, k: Option<u32>)
@@ -338,6 +557,47 @@ impl<A: AdminBackend> Admin for A {
         k: Option<u32>,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         AdminBackend::set_max_running_per_key(self, queue, k)
+    }
+
+    fn search<'a>(
+        &'a self,
+        queue: &'a str,
+        filter: &'a TaskFilter,
+        before: Option<TaskId>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<TaskPage, BackendError>> {
+        Box::pin(async move {
+            // One more than asked tells whether there is a next page.
+            let ids = self.find_ids(queue, filter, before, limit.saturating_add(1)).await?;
+            let more = ids.len() > limit;
+            let storage = self.storage(queue);
+            let mut tasks = Vec::with_capacity(limit.min(ids.len()));
+            for id in ids.into_iter().take(limit) {
+                // A task deleted between the two reads is left out.
+                if let Some(task) = storage.get(id).await? {
+                    tasks.push(task);
+                }
+            }
+            let next = if more { tasks.last().map(|t| t.id) } else { None };
+            Ok(TaskPage { tasks, next })
+        })
+    }
+
+    fn delete<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.delete_task(queue, id)
+    }
+
+    fn run_now<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>> {
+        AdminBackend::run_now(self, queue, id)
+    }
+
+    fn bulk<'a>(
+        &'a self,
+        queue: &'a str,
+        action: BulkAction,
+        filter: &'a TaskFilter,
+    ) -> BoxFuture<'a, Result<u64, BackendError>> {
+        AdminBackend::bulk(self, queue, action, filter)
     }
 
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>> {

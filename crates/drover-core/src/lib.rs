@@ -53,7 +53,9 @@ mod task;
 mod ticks;
 mod worker;
 
-pub use admin::{Admin, AdminBackend, QueueSummary, WorkerSummary};
+pub use admin::{
+    Admin, AdminBackend, BulkAction, QueueSummary, TaskFilter, TaskPage, WorkerSummary, SEARCH_SCAN_LIMIT,
+};
 pub use backend::{
     Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, GlobalConcurrency, GlobalRate, Inspect,
     KeyConcurrency, ListQuery, Pause, QueueLimits, QueueStats, Rate, Requeue, Wakeup, WakeupSender,

@@ -2,14 +2,34 @@
 
 use std::time::Duration;
 
-use drover_core::{AdminBackend, BackendError, Prune, Status, WorkerSummary};
+use drover_core::{AdminBackend, BackendError, Prune, Status, TaskFilter, TaskId, WorkerSummary};
 use futures_util::future::BoxFuture;
 use sqlx::PgPool;
+use uuid::Uuid;
 
+use crate::backend::{task_id, uuid_of};
+use crate::error::db_error;
 use crate::{PostgresConfig, PostgresStorage};
 
+/// A search's ids, newest first: every condition is skipped when its parameter is NULL. The
+/// error text is compared lower-cased.
+const FIND_IDS_SQL: &str = "SELECT id FROM drover.tasks \
+     WHERE queue = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id = $3) \
+       AND ($4::text IS NULL OR strpos(lower(last_error), lower($4)) > 0) AND ($5::uuid IS NULL OR id < $5) \
+     ORDER BY id DESC LIMIT $6";
+
+/// Delete a task unless it is running (a running task's worker still holds its lease).
+const DELETE_SQL: &str = "DELETE FROM drover.tasks WHERE id = $1 AND queue = $2 AND status <> 'running'";
+
+/// Make a pending task due now, and wake the queue's workers on every node.
+const RUN_NOW_SQL: &str = "WITH due AS ( \
+         UPDATE drover.tasks SET run_at = LEAST(run_at, now()), updated_at = now() \
+         WHERE id = $1 AND queue = $2 AND status = 'pending' RETURNING id) \
+     SELECT count(*)::int8, (SELECT pg_notify('drover_tasks', $2) FROM due LIMIT 1)::text FROM due";
+
 /// Every queue of a PostgreSQL database, as [`drover_core::Admin`] operates them: counts,
-/// listing, requeue, cancel, purge, push, workers.
+/// listing, searches by status, id and error text with stable pages, requeue, cancel, delete,
+/// run now, bulk actions by filter, purge, push, limits, workers.
 ///
 /// ```no_run
 /// use drover_core::Admin;
@@ -74,6 +94,54 @@ impl AdminBackend for PostgresAdmin {
                 .into_iter()
                 .map(|w| WorkerSummary::new(w.name, queue.as_str(), Some(w.running), w.last_claim))
                 .collect())
+        })
+    }
+
+    fn find_ids<'a>(
+        &'a self,
+        queue: &'a str,
+        filter: &'a TaskFilter,
+        before: Option<TaskId>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
+        Box::pin(async move {
+            let ids: Vec<Uuid> = sqlx::query_scalar(FIND_IDS_SQL)
+                .bind(queue)
+                .bind(filter.status.map(|s| s.as_str()))
+                .bind(filter.id.map(uuid_of))
+                .bind(filter.error_contains.as_deref())
+                .bind(before.map(uuid_of))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| db_error("search tasks", e))?;
+            Ok(ids.into_iter().map(task_id).collect())
+        })
+    }
+
+    fn delete_task(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
+        let queue = queue.to_owned();
+        Box::pin(async move {
+            let done = sqlx::query(DELETE_SQL)
+                .bind(uuid_of(id))
+                .bind(queue)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| db_error("delete a task", e))?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn run_now(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
+        let queue = queue.to_owned();
+        Box::pin(async move {
+            let (n, _): (i64, Option<String>) = sqlx::query_as(RUN_NOW_SQL)
+                .bind(uuid_of(id))
+                .bind(queue)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| db_error("make a task due now", e))?;
+            Ok(n == 1)
         })
     }
 

@@ -1,0 +1,242 @@
+//! Conformance of the admin contract ([`drover_core::Admin`]) the board and the `drover` tool
+//! use: searches with filters and stable pages, deleting a task, running a scheduled one now,
+//! and bulk actions by filter.
+//!
+//! A backend crate runs them from one test file, with a factory that returns its admin and a
+//! queue name no other test uses:
+//!
+//! ```ignore
+//! // tests/conformance_admin.rs
+//! async fn admin() -> (MyAdmin, String) {
+//!     (MyAdmin::new(pool().await), unique_queue())
+//! }
+//! drover_conformance::admin_conformance_tests!(admin);
+//! ```
+
+use std::future::Future;
+use std::time::Duration;
+
+use drover_core::{
+    Admin, AdminBackend, Backend, BulkAction, ClaimRequest, Completion, Outcome, PushOptions, Status, TaskFilter,
+    TaskId, TaskInfo,
+};
+
+use crate::harness::ok;
+
+/// Make a fresh admin and the name of a queue only this check uses.
+pub trait AdminFactory<A>: Fn() -> Self::Fut + Send + Sync {
+    /// The future making them.
+    type Fut: Future<Output = (A, String)> + Send;
+}
+
+impl<A, F, Fut> AdminFactory<A> for F
+where
+    F: Fn() -> Fut + Send + Sync,
+    Fut: Future<Output = (A, String)> + Send,
+{
+    type Fut = Fut;
+}
+
+/// Generate one `#[tokio::test]` per admin check, in a module `admin`, for the admin and queue
+/// made by the async function `$factory` (see [the module](self)).
+#[macro_export]
+macro_rules! admin_conformance_tests {
+    ($factory:ident) => {
+        mod admin {
+            $crate::admin_conformance_tests!(@tests $factory; admin_search, admin_delete_and_run_now, admin_bulk);
+        }
+    };
+    (@tests $factory:ident; $($check:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                $crate::admin::$check(|| super::$factory()).await;
+            }
+        )+
+    };
+}
+
+fn payload(n: u64) -> Vec<u8> {
+    format!("{{\"n\":{n}}}").into_bytes()
+}
+
+async fn push<A: Admin>(admin: &A, queue: &str, n: u64, options: PushOptions) -> TaskId {
+    ok("push", admin.push(queue, payload(n), options).await)
+}
+
+/// Claim one due task of `queue` and finish it with `outcome`; the claimed task's id.
+async fn finish<A: AdminBackend>(admin: &A, queue: &str, outcome: Outcome) -> TaskId {
+    let storage = admin.storage(queue);
+    let claimed = ok("claim", storage.claim(ClaimRequest::new("conformance-admin", 1, Duration::from_secs(30))).await);
+    let Some(task) = claimed.into_iter().next() else { panic!("conformance: no due task to claim in {queue}") };
+    ok("complete", storage.complete(vec![Completion { lease: task.lease(), outcome }]).await);
+    task.id
+}
+
+fn dead(error: &str) -> Outcome {
+    Outcome::Dead { error: error.to_owned() }
+}
+
+fn ids(tasks: &[TaskInfo]) -> Vec<TaskId> {
+    tasks.iter().map(|t| t.id).collect()
+}
+
+/// Every page of a search, following `next`.
+async fn all_pages<A: Admin>(admin: &A, queue: &str, filter: &TaskFilter, limit: usize) -> Vec<TaskId> {
+    let mut found = Vec::new();
+    let mut before = None;
+    for _ in 0..100 {
+        let page = ok("search", admin.search(queue, filter, before, limit).await);
+        assert!(page.tasks.len() <= limit, "conformance: a search page must hold at most its limit");
+        found.extend(ids(&page.tasks));
+        match page.next {
+            Some(next) => before = Some(next),
+            None => return found,
+        }
+    }
+    panic!("conformance: a search kept returning a next page")
+}
+
+/// Searches: every filter (status, id, text in the error without case), newest first, and
+/// pages that stay stable while tasks are pushed between them.
+pub async fn admin_search<A: AdminBackend>(make: impl AdminFactory<A>) {
+    let (admin, queue) = make().await;
+    let q = queue.as_str();
+    // Oldest first: two dead ones, a done one, two pending, a scheduled one.
+    let mut pushed = Vec::new();
+    for n in 0..6 {
+        let options = if n == 5 { PushOptions::new().delay(Duration::from_secs(3600)) } else { PushOptions::new() };
+        pushed.push(push(&admin, q, n, options).await);
+    }
+    let full = finish(&admin, q, dead("SMTP 550: Mailbox FULL")).await;
+    let timeout = finish(&admin, q, dead("connection timed out")).await;
+    let done = finish(&admin, q, Outcome::Done).await;
+    let newest_first: Vec<TaskId> = pushed.iter().rev().copied().collect();
+
+    let everything = ok("search", admin.search(q, &TaskFilter::new(), None, 50).await);
+    assert_eq!(ids(&everything.tasks), newest_first, "conformance: a search lists every task, newest first");
+    assert_eq!(everything.next, None, "conformance: a search that returned everything has no next page");
+
+    let dead_ones = ok("search dead", admin.search(q, &TaskFilter::new().status(Status::Dead), None, 50).await);
+    let mut expected = vec![full, timeout];
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(ids(&dead_ones.tasks), expected, "conformance: status filter");
+    assert!(dead_ones.tasks.iter().all(|t| t.status == Status::Dead));
+
+    let smtp = TaskFilter::new().error_contains("smtp 550: mailbox full");
+    let by_error = ok("search error", admin.search(q, &smtp, None, 50).await);
+    assert_eq!(ids(&by_error.tasks), vec![full], "conformance: text in the error, ASCII letters without case");
+    let nothing = TaskFilter::new().error_contains("no such error");
+    assert!(ok("search", admin.search(q, &nothing, None, 50).await).tasks.is_empty());
+
+    let by_id = ok("search id", admin.search(q, &TaskFilter::new().id(done), None, 50).await);
+    assert_eq!(ids(&by_id.tasks), vec![done], "conformance: id filter");
+    assert_eq!(by_id.tasks[0].status, Status::Done);
+    let wrong = TaskFilter::new().id(done).status(Status::Pending);
+    assert!(ok("search", admin.search(q, &wrong, None, 50).await).tasks.is_empty(), "conformance: filters combine");
+    let unknown = TaskFilter::new().id(TaskId::new());
+    assert!(ok("search", admin.search(q, &unknown, None, 50).await).tasks.is_empty());
+
+    // Pages of 2: the first, then a push, then the rest: nothing is repeated or skipped.
+    let first = ok("search page", admin.search(q, &TaskFilter::new(), None, 2).await);
+    assert_eq!(ids(&first.tasks), newest_first[..2], "conformance: the first page");
+    let Some(next) = first.next else { panic!("conformance: a page short of the end must say where the next starts") };
+    let later = push(&admin, q, 6, PushOptions::new()).await;
+    let mut rest = Vec::new();
+    let mut before = Some(next);
+    while let Some(cursor) = before {
+        let page = ok("search page", admin.search(q, &TaskFilter::new(), Some(cursor), 2).await);
+        rest.extend(ids(&page.tasks));
+        before = page.next;
+    }
+    assert_eq!(rest, newest_first[2..], "conformance: pages after the first are not shifted by a new push");
+    let all = all_pages(&admin, q, &TaskFilter::new(), 3).await;
+    assert_eq!(all.first(), Some(&later), "conformance: a new search starts at the newest task");
+    assert_eq!(all.len(), 7);
+}
+
+/// Deleting one task (not while it runs) and making a scheduled one due now.
+pub async fn admin_delete_and_run_now<A: AdminBackend>(make: impl AdminFactory<A>) {
+    let (admin, queue) = make().await;
+    let q = queue.as_str();
+    let storage = admin.storage(q);
+    let get = |id| {
+        let storage = storage.clone();
+        async move { ok("get", drover_core::Inspect::get(&storage, id).await) }
+    };
+
+    // Run now: a task scheduled an hour ahead becomes due and is claimed.
+    let later = push(&admin, q, 1, PushOptions::new().delay(Duration::from_secs(3600))).await;
+    let none = ok("claim", storage.claim(ClaimRequest::new("conformance-admin", 5, Duration::from_secs(30))).await);
+    assert!(none.is_empty(), "conformance: a task scheduled an hour ahead must not be claimed yet");
+    assert!(ok("run now", admin.run_now(q, later).await), "conformance: run_now of a scheduled task");
+    let due = get(later).await.map(|t| (t.status, t.run_at <= chrono::Utc::now()));
+    assert_eq!(due, Some((Status::Pending, true)), "conformance: after run_now the task is pending and due");
+    let claimed = ok("claim", storage.claim(ClaimRequest::new("conformance-admin", 5, Duration::from_secs(30))).await);
+    assert_eq!(ids_of(&claimed), vec![later], "conformance: a task made due now is claimed");
+
+    // Not while it runs: neither deleted nor moved.
+    assert!(!ok("run now running", admin.run_now(q, later).await), "conformance: run_now of a running task is false");
+    assert!(!ok("delete running", admin.delete(q, later).await), "conformance: a running task is not deleted");
+    assert_eq!(get(later).await.map(|t| t.status), Some(Status::Running));
+    ok("complete", storage.complete(vec![Completion { lease: claimed[0].lease(), outcome: Outcome::Done }]).await);
+    assert!(!ok("run now done", admin.run_now(q, later).await), "conformance: run_now of a finished task is false");
+
+    // Delete: a finished task, a pending one, a dead one; unknown ids are false.
+    assert!(ok("delete done", admin.delete(q, later).await), "conformance: delete a done task");
+    assert_eq!(get(later).await, None, "conformance: a deleted task is gone");
+    assert!(!ok("delete again", admin.delete(q, later).await), "conformance: deleting twice is false");
+    let pending = push(&admin, q, 2, PushOptions::new().unique_key("only-one")).await;
+    assert!(ok("delete pending", admin.delete(q, pending).await), "conformance: delete a pending task");
+    assert_eq!(get(pending).await, None);
+    let none = ok("claim", storage.claim(ClaimRequest::new("conformance-admin", 5, Duration::from_secs(30))).await);
+    assert!(none.is_empty(), "conformance: a deleted pending task must not be claimed");
+    let again = push(&admin, q, 3, PushOptions::new().unique_key("only-one")).await;
+    assert_ne!(again, pending, "conformance: deleting a task frees its unique key");
+    let dead_one = finish(&admin, q, dead("boom")).await;
+    assert!(ok("delete dead", admin.delete(q, dead_one).await), "conformance: delete a dead task");
+    let stats = ok("stats", admin.stats(q).await);
+    assert_eq!((stats.pending, stats.running, stats.done, stats.dead), (0, 0, 0, 0), "after deletes: {stats:?}");
+    assert!(!ok("delete unknown", admin.delete(q, TaskId::new()).await));
+    assert!(!ok("run now unknown", admin.run_now(q, TaskId::new()).await));
+}
+
+fn ids_of(claimed: &[drover_core::ClaimedTask]) -> Vec<TaskId> {
+    claimed.iter().map(|t| t.id).collect()
+}
+
+/// Bulk retry, run now, cancel and delete by filter: each changes exactly the tasks its
+/// filter takes, in their right state, and says how many.
+pub async fn admin_bulk<A: AdminBackend>(make: impl AdminFactory<A>) {
+    let (admin, queue) = make().await;
+    let q = queue.as_str();
+    for n in 0..6 {
+        push(&admin, q, n, PushOptions::new()).await;
+    }
+    for n in 0..6 {
+        finish(&admin, q, dead(if n < 4 { "upstream said 503" } else { "bad input" })).await;
+    }
+    for n in 10..13 {
+        push(&admin, q, n, PushOptions::new().delay(Duration::from_secs(3600))).await;
+    }
+
+    let upstream = TaskFilter::new().status(Status::Dead).error_contains("503");
+    assert_eq!(ok("bulk retry", admin.bulk(q, BulkAction::Retry, &upstream).await), 4, "conformance: bulk retry");
+    let stats = ok("stats", admin.stats(q).await);
+    assert_eq!((stats.dead, stats.pending, stats.scheduled), (2, 7, 3), "after bulk retry: {stats:?}");
+
+    let pending = TaskFilter::new().status(Status::Pending);
+    assert_eq!(ok("bulk run now", admin.bulk(q, BulkAction::RunNow, &pending).await), 7, "conformance: bulk run_now");
+    assert_eq!(ok("stats", admin.stats(q).await).scheduled, 0, "conformance: bulk run_now leaves nothing scheduled");
+
+    // Retrying what is not dead or cancelled changes nothing.
+    assert_eq!(ok("bulk retry pending", admin.bulk(q, BulkAction::Retry, &pending).await), 0);
+
+    assert_eq!(ok("bulk cancel", admin.bulk(q, BulkAction::Cancel, &pending).await), 7, "conformance: bulk cancel");
+    let cancelled = TaskFilter::new().status(Status::Cancelled);
+    assert_eq!(ok("bulk delete", admin.bulk(q, BulkAction::Delete, &cancelled).await), 7, "conformance: bulk delete");
+    let stats = ok("stats", admin.stats(q).await);
+    assert_eq!((stats.pending, stats.cancelled, stats.dead), (0, 0, 2), "after bulk cancel and delete: {stats:?}");
+    assert_eq!(ok("bulk delete", admin.bulk(q, BulkAction::Delete, &TaskFilter::new()).await), 2);
+    assert!(ok("search", admin.search(q, &TaskFilter::new(), None, 10).await).tasks.is_empty());
+}
