@@ -2,15 +2,31 @@
 
 use std::time::Duration;
 
-use drover_core::{AdminBackend, BackendError, Prune, Status};
+use drover_core::{AdminBackend, BackendError, Prune, Status, TaskFilter, TaskId};
 use futures_util::future::BoxFuture;
 use sqlx::SqlitePool;
 
+use crate::codec::{id_bytes, id_from, now_millis};
 use crate::error::sql;
 use crate::{SqliteConfig, SqliteStorage};
 
-/// Every queue of a SQLite database, as [`drover_core::Admin`] operates them. SQLite does not
-/// record workers.
+/// A search's ids, newest first (ids are big-endian ULIDs): every condition is skipped when
+/// its parameter is NULL. `lower` folds ASCII letters only, as the contract says.
+const FIND_IDS: &str = "SELECT id FROM drover_tasks \
+     WHERE queue = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR id = ?3) \
+       AND (?4 IS NULL OR instr(lower(last_error), lower(?4)) > 0) AND (?5 IS NULL OR id < ?5) \
+     ORDER BY id DESC LIMIT ?6";
+
+/// Delete a task unless it is running (a running task's worker still holds its lease).
+const DELETE: &str = "DELETE FROM drover_tasks WHERE id = ?1 AND queue = ?2 AND status <> 'running'";
+
+/// Make a pending task due now.
+const RUN_NOW: &str = "UPDATE drover_tasks SET run_at = min(run_at, ?3), updated_at = ?3 \
+     WHERE id = ?1 AND queue = ?2 AND status = 'pending'";
+
+/// Every queue of a SQLite database, as [`drover_core::Admin`] operates them: counts,
+/// searches by status, id and error text with stable pages, requeue, cancel, delete, run now,
+/// bulk actions by filter, purge, push, limits. SQLite does not record workers.
 #[derive(Clone, Debug)]
 pub struct SqliteAdmin {
     pool: SqlitePool,
@@ -56,6 +72,60 @@ impl AdminBackend for SqliteAdmin {
     ) -> BoxFuture<'_, Result<u64, BackendError>> {
         let storage = self.storage(queue);
         Box::pin(async move { storage.prune_batch(status, older_than, limit).await })
+    }
+
+    fn find_ids<'a>(
+        &'a self,
+        queue: &'a str,
+        filter: &'a TaskFilter,
+        before: Option<TaskId>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
+        Box::pin(async move {
+            let rows: Vec<Vec<u8>> = sqlx::query_scalar(FIND_IDS)
+                .bind(queue)
+                .bind(filter.status.map(|s| s.as_str()))
+                .bind(filter.id.map(|id| id_bytes(id).to_vec()))
+                .bind(filter.error_contains.as_deref())
+                .bind(before.map(|id| id_bytes(id).to_vec()))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| sql("searching tasks", e))?;
+            rows.iter().map(|id| id_from(id)).collect()
+        })
+    }
+
+    fn delete_task(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
+        let queue = queue.to_owned();
+        Box::pin(async move {
+            let done = sqlx::query(DELETE)
+                .bind(id_bytes(id).to_vec())
+                .bind(queue)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql("deleting a task", e))?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn run_now(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
+        let storage = self.storage(queue);
+        let queue = queue.to_owned();
+        Box::pin(async move {
+            let done = sqlx::query(RUN_NOW)
+                .bind(id_bytes(id).to_vec())
+                .bind(queue)
+                .bind(now_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql("making a task due now", e))?;
+            let due = done.rows_affected() == 1;
+            if due {
+                storage.notify();
+            }
+            Ok(due)
+        })
     }
 
     drover_core::admin_limits_from_storage!();
