@@ -1,13 +1,27 @@
 //! `RedisAdmin`: every queue of a server, for the `drover` tool and the board.
 
-use drover_core::{AdminBackend, BackendError, WorkerSummary};
+use std::sync::LazyLock;
+
+use drover_core::{AdminBackend, BackendError, TaskId, WorkerSummary};
 use futures_util::future::BoxFuture;
+use redis::Script;
 
 use crate::{RedisConfig, RedisConnection, RedisStorage};
 
-/// Every queue (namespace) of a Redis server, as [`drover_core::Admin`] operates them.
-/// Finished tasks are bounded by their time-to-live and cap ([`RedisConfig`]), not purged on
-/// demand.
+/// Delete a task unless it is running (`scripts/admin_delete.lua`).
+static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(include_str!("../scripts/common.lua"), include_str!("../scripts/admin_delete.lua")))
+});
+
+/// Make a pending task due now (`scripts/admin_run_now.lua`).
+static RUN_NOW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(include_str!("../scripts/common.lua"), include_str!("../scripts/admin_run_now.lua")))
+});
+
+/// Every queue (namespace) of a Redis server, as [`drover_core::Admin`] operates them: counts,
+/// searches (the contract's default: the newest 10,000 tasks of the status, filtered),
+/// requeue, cancel, delete, run now, bulk actions by filter, push, limits, workers. Finished
+/// tasks are bounded by their time-to-live and cap ([`RedisConfig`]), not purged on demand.
 #[derive(Clone, Debug)]
 pub struct RedisAdmin {
     conn: RedisConnection,
@@ -59,6 +73,31 @@ impl AdminBackend for RedisAdmin {
                 .into_iter()
                 .map(|w| WorkerSummary::new(w.name, queue.as_str(), None, w.last_claim))
                 .collect())
+        })
+    }
+
+    fn delete_task(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
+        let storage = self.storage(queue);
+        Box::pin(async move {
+            let n: i64 = storage.run("delete a task", &DELETE, |inv| {
+                inv.arg(id.to_string());
+            })
+            .await?;
+            Ok(n == 1)
+        })
+    }
+
+    fn run_now(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
+        let storage = self.storage(queue);
+        Box::pin(async move {
+            let n: i64 = storage.run("make a task due now", &RUN_NOW, |inv| {
+                inv.arg(id.to_string());
+            })
+            .await?;
+            if n == 1 {
+                storage.shared.wakeup.notify();
+            }
+            Ok(n == 1)
         })
     }
 
