@@ -28,6 +28,11 @@ const CHILD_QUEUE: &str = "DROVER_LIMITS_CHILD_QUEUE";
 const CHILD_LOG: &str = "DROVER_LIMITS_CHILD_LOG";
 const CHILD_NAME: &str = "DROVER_LIMITS_CHILD_NAME";
 
+/// One multi-process scenario at a time within a test binary: the tests of one binary run
+/// in parallel, and three sets of four busy worker processes on two cores would measure
+/// the machine instead of the limit.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Worker processes, each at this concurrency.
 pub const PROCESSES: usize = 4;
 /// Each process's worker concurrency.
@@ -139,6 +144,7 @@ where
     if run_as_child(&make).await {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().await;
     let queue = format!("rate-{}", TaskId::new());
     let log = std::env::temp_dir().join(format!("{queue}.log"));
     let storage = make(queue.clone()).await;
@@ -183,6 +189,7 @@ where
     if run_as_child(&make).await {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().await;
     let queue = format!("limits-{}", TaskId::new());
     let log = std::env::temp_dir().join(format!("{queue}.log"));
     let storage = make(queue.clone()).await;
@@ -251,6 +258,7 @@ where
     if run_as_child(&make).await {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().await;
     let queue = format!("keys-{}", TaskId::new());
     let log = std::env::temp_dir().join(format!("{queue}.log"));
     let storage = make(queue.clone()).await;

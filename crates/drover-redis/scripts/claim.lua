@@ -11,8 +11,9 @@ local now = now_ms()
 -- The queue's settings, one read per claim (`<prefix>:settings`): `paused` ('1': claim
 -- nothing, expired leases included), `max_running` (GlobalConcurrency), and the rate
 -- `rate_n` starts per `rate_per` ms with `rate_tat`, its theoretical arrival time in ms
--- (GlobalRate).
-local settings = redis.call('HMGET', PREFIX .. ':settings', 'paused', 'max_running', 'rate_n', 'rate_per', 'rate_tat')
+-- (GlobalRate), and `max_per_key` (KeyConcurrency).
+local settings =
+  redis.call('HMGET', PREFIX .. ':settings', 'paused', 'max_running', 'rate_n', 'rate_per', 'rate_tat', 'max_per_key')
 if settings[1] then
   return {}
 end
@@ -25,11 +26,12 @@ if #expired > 0 then
   local ready, dead = {}, {}
   for _, id in ipairs(expired) do
     local key = task_key(id)
-    local f = redis.call('HMGET', key, 's', 'pr', 'ra', 'a', 'm', 'k')
+    local f = redis.call('HMGET', key, 's', 'pr', 'ra', 'a', 'm', 'k', 'ck')
     if f[1] == 'running' then
       if (tonumber(f[4]) or 0) >= tonumber(f[5]) then
         redis.call('HSET', key, 's', 'dead', 'e', ARGV[10], 'u', now)
         release_unique(f[6], id)
+        leave_key(f[7], id)
         dead[#dead + 1] = 0
         dead[#dead + 1] = id
       else
@@ -84,29 +86,78 @@ if settings[3] then
 end
 
 local out = {}
-local popped = redis.call('ZPOPMIN', K_READY, math.min(max, BUDGET))
-local n = #popped / 2
-if n > 0 then
-  local base = redis.call('INCRBY', K_SEQ, n) - n
-  local deadline = math.min(now + lease, MAX_MS)
-  local leases = {}
-  for i = 1, n do
-    local id = ready_id(popped[2 * i - 1])
-    local key = task_key(id)
-    local f = redis.call('HMGET', key, 's', 'p', 'm', 'a')
-    if f[1] == 'pending' then
-      local token = base + i
-      local attempt = (tonumber(f[4]) or 0) + 1
-      redis.call('HSET', key, 's', 'running', 'a', attempt, 't', token, 'u', now)
-      out[#out + 1] = popped[2 * i - 1]
-      out[#out + 1] = token
-      out[#out + 1] = attempt
-      out[#out + 1] = f[3]
-      out[#out + 1] = f[2]
-      leases[#leases + 1] = deadline
-      leases[#leases + 1] = id
+local leases = {}
+local deadline = math.min(now + lease, MAX_MS)
+-- Lease the pending task `id` (its K_READY member `member`, already out of K_READY) with
+-- token `token`; a keyed task's lease also goes into its key's running set.
+local function lease_task(member, id, token, f)
+  local attempt = (tonumber(f[4]) or 0) + 1
+  redis.call('HSET', task_key(id), 's', 'running', 'a', attempt, 't', token, 'u', now)
+  out[#out + 1] = member
+  out[#out + 1] = token
+  out[#out + 1] = attempt
+  out[#out + 1] = f[3]
+  out[#out + 1] = f[2]
+  leases[#leases + 1] = deadline
+  leases[#leases + 1] = id
+  if f[5] then redis.call('ZADD', PREFIX .. ':ckr:' .. f[5], deadline, id) end
+end
+
+local per_key = tonumber(settings[6])
+local n = 0
+if per_key then
+  -- Per-key concurrency: walk the ready set in claim order (at most BUDGET members) and take
+  -- a keyed task only while its key allows it (key_allows); tasks of a key at its limit stay
+  -- where they are. A key found with all its slots running is not looked at again in this
+  -- claim; one held back only by earlier tasks is (a task pushed earlier may come later in
+  -- claim order, after a retry).
+  local take = math.min(max, BUDGET)
+  local full = {}
+  local offset, scanned = 0, 0
+  while #leases / 2 < take and scanned < BUDGET do
+    local batch = redis.call('ZRANGE', K_READY, offset, offset + 99)
+    if #batch == 0 then break end
+    local removed = 0
+    for _, member in ipairs(batch) do
+      scanned = scanned + 1
+      local id = ready_id(member)
+      local f = redis.call('HMGET', task_key(id), 's', 'p', 'm', 'a', 'ck')
+      local ok = f[1] == 'pending'
+      if ok and f[5] then
+        if full[f[5]] then
+          ok = false
+        else
+          local allowed, at_limit = key_allows(f[5], id, per_key, now)
+          ok = allowed
+          if at_limit then full[f[5]] = true end
+        end
+      end
+      if ok then
+        redis.call('ZREM', K_READY, member)
+        removed = removed + 1
+        lease_task(member, id, redis.call('INCR', K_SEQ), f)
+        if #leases / 2 >= take then break end
+      end
+    end
+    offset = offset + #batch - removed
+  end
+  n = #leases / 2
+else
+  local popped = redis.call('ZPOPMIN', K_READY, math.min(max, BUDGET))
+  n = #popped / 2
+  if n > 0 then
+    local base = redis.call('INCRBY', K_SEQ, n) - n
+    for i = 1, n do
+      local member = popped[2 * i - 1]
+      local id = ready_id(member)
+      local f = redis.call('HMGET', task_key(id), 's', 'p', 'm', 'a', 'ck')
+      if f[1] == 'pending' then
+        lease_task(member, id, base + i, f)
+      end
     end
   end
+end
+if #leases > 0 then
   zadd(K_LEASES, leases)
   if interval then
     -- Lua prints numbers with 14 digits: milliseconds with three decimals stay exact.

@@ -76,3 +76,35 @@ local function release_unique(key, id)
   end
 end
 
+
+-- Per-key concurrency (KeyConcurrency). `<prefix>:ck:<key>` holds a key's unfinished tasks
+-- (score 0, member id, so push order); `<prefix>:ckr:<key>` its leased tasks by lease
+-- deadline. A finished task leaves both; entries a script missed (a purge, retention) are
+-- dropped when met.
+local function leave_key(ck, id)
+  if ck then
+    redis.call('ZREM', PREFIX .. ':ck:' .. ck, id)
+    redis.call('ZREM', PREFIX .. ':ckr:' .. ck, id)
+  end
+end
+
+-- Whether task `id` of key `ck` may start with `k` per key: fewer than k of the key's tasks
+-- hold live leases, and fewer than k pushed before it are unfinished. The second value says
+-- the key's slots are all running (nothing of it can start in this claim).
+local function key_allows(ck, id, k, now)
+  local running = PREFIX .. ':ckr:' .. ck
+  redis.call('ZREMRANGEBYSCORE', running, '-inf', now)
+  if redis.call('ZCARD', running) >= k then return false, true end
+  local unfinished = PREFIX .. ':ck:' .. ck
+  while true do
+    local earlier = redis.call('ZRANGEBYLEX', unfinished, '-', '(' .. id, 'LIMIT', 0, k)
+    local count, stale = 0, {}
+    for _, other in ipairs(earlier) do
+      local s = redis.call('HGET', task_key(other), 's')
+      if s == 'pending' or s == 'running' then count = count + 1 else stale[#stale + 1] = other end
+    end
+    if count >= k then return false, false end
+    if #stale == 0 then return true, false end
+    zrem(unfinished, stale)
+  end
+end

@@ -8,17 +8,19 @@ local ready, scheduled = {}, {}
 for b = 7, #ARGV, 5 do
   local id, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local key = task_key(id)
-  local f = redis.call('HMGET', key, 's', 't', 'k', 'pr')
+  local f = redis.call('HMGET', key, 's', 't', 'k', 'pr', 'ck')
   if f[1] == 'running' and f[2] == token then
     unleased[#unleased + 1] = id
     if outcome == 'done' then
       redis.call('HSET', key, 's', 'done', 'u', now)
       release_unique(f[3], id)
+      leave_key(f[5], id)
       done[#done + 1] = 0
       done[#done + 1] = id
     elseif outcome == 'retry' then
       local run_at = math.min(now + tonumber(ARGV[b + 3]), MAX_MS)
       redis.call('HSET', key, 's', 'pending', 'ra', run_at, 'e', ARGV[b + 4], 'u', now)
+      if f[5] then redis.call('ZREM', PREFIX .. ':ckr:' .. f[5], id) end
       if run_at <= now then
         ready[#ready + 1] = -(tonumber(f[4]) or 0)
         ready[#ready + 1] = ready_member(run_at, id)
@@ -29,6 +31,7 @@ for b = 7, #ARGV, 5 do
     else
       redis.call('HSET', key, 's', 'dead', 'e', ARGV[b + 4], 'u', now)
       release_unique(f[3], id)
+      leave_key(f[5], id)
       dead[#dead + 1] = 0
       dead[#dead + 1] = id
     end

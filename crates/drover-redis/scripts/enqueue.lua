@@ -1,8 +1,10 @@
--- Store new tasks, at most 1,000 per call. ARGV[7] is '' for six arguments per task from
--- ARGV[8] (id, payload, run_at ms or '', priority, max attempts, unique key or ''), or the max
--- attempts shared by every task of the call, which then all run now at priority 0 without a
--- unique key and take two arguments each (id, payload): a bulk push of plain jobs sends a
--- third of the arguments. Every task is stored under its own id except one whose unique key
+-- Store new tasks, at most 1,000 per call. ARGV[7] is '' for seven arguments per task from
+-- ARGV[8] (id, payload, run_at ms or '', priority, max attempts, unique key or '',
+-- concurrency key or ''), or the max attempts shared by every task of the call, which then
+-- all run now at priority 0 without a unique key or concurrency key and take two arguments
+-- each (id, payload): a bulk push of plain jobs sends two sevenths of the arguments. A task
+-- with a concurrency key keeps it in `ck` and joins `<prefix>:ck:<key>` (score 0, member id:
+-- the key's tasks in push order, read by claim.lua's per-key limit). Every task is stored under its own id except one whose unique key
 -- is already held: returns, for each of those, its position in the call (from 1) and the
 -- holder's id.
 --
@@ -30,15 +32,15 @@ if shared_max ~= '' and #ARGV == 9 then
   redis.call('PUBLISH', ARGV[2], 'push')
   return {}
 end
-local step = 6
+local step = 7
 if shared_max ~= '' then step = 2 end
 local hits = {}
 local ready, scheduled, indexed = {}, {}, {}
 local nr, ns, ni = 0, 0, 0
 for b = 8, #ARGV, step do
-  local id, run_at, priority, max, unique = ARGV[b], '', '0', shared_max, ''
-  if step == 6 then
-    run_at, priority, max, unique = ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
+  local id, run_at, priority, max, unique, ck = ARGV[b], '', '0', shared_max, '', ''
+  if step == 7 then
+    run_at, priority, max, unique, ck = ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
   end
   local existing = false
   if unique ~= '' then
@@ -65,6 +67,10 @@ for b = 8, #ARGV, step do
     else
       redis.call('HSET', key, 'p', ARGV[b + 1], 's', 'pending', 'm', max, 'ra', run_at, 'pr', priority)
       if unique ~= '' then redis.call('HSET', key, 'k', unique) end
+    end
+    if ck ~= '' then
+      redis.call('HSET', key, 'ck', ck)
+      redis.call('ZADD', ARGV[1] .. ':ck:' .. ck, '0', id)
     end
     if due then
       local score = '0'

@@ -5,10 +5,11 @@ local released, ready = {}, {}
 for b = 7, #ARGV, 2 do
   local id = ARGV[b]
   local key = task_key(id)
-  local f = redis.call('HMGET', key, 's', 't', 'pr', 'ra', 'a')
+  local f = redis.call('HMGET', key, 's', 't', 'pr', 'ra', 'a', 'ck')
   if f[1] == 'running' and f[2] == ARGV[b + 1] then
     redis.call('HSET', key, 's', 'pending', 'a', math.max((tonumber(f[5]) or 0) - 1, 0), 'u', now)
     released[#released + 1] = id
+    if f[6] then redis.call('ZREM', PREFIX .. ':ckr:' .. f[6], id) end
     ready[#ready + 1] = -(tonumber(f[3]) or 0)
     ready[#ready + 1] = ready_member(tonumber(f[4]), id)
   end

@@ -301,6 +301,25 @@ where
     }
 }
 
+impl<T, C> drover_core::KeyConcurrency for RedisStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_max_running_per_key(&self, k: Option<u32>) -> Result<(), BackendError> {
+        const OP: &str = "set the queue's per-key limit";
+        match k {
+            Some(n) => self.change_settings(OP, &[("max_per_key", n.max(1).to_string())], &[]).await,
+            None => self.change_settings(OP, &[], &["max_per_key"]).await,
+        }
+    }
+
+    async fn max_running_per_key(&self) -> Result<Option<u32>, BackendError> {
+        let (k,): (Option<u32>,) = self.settings("read the queue's per-key limit", &["max_per_key"]).await?;
+        Ok(k)
+    }
+}
+
 impl<T, C> drover_core::GlobalRate for RedisStorage<T, C>
 where
     T: Send + 'static,

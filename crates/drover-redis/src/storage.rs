@@ -191,13 +191,19 @@ impl ArgSink for redis::Pipeline {
 }
 
 /// The arguments of `scripts/enqueue.lua`. When every task runs now at priority 0 without a
-/// unique key and with the same max attempts (a plain bulk push), that max attempts and then
-/// two per task (id, payload); otherwise `""` and six per task. The script stores the run
+/// unique key or concurrency key and with the same max attempts (a plain bulk push), that max
+/// attempts and then two per task (id, payload); otherwise `""` and seven per task. The script stores the run
 /// time and priority as given, so both must stay plain decimal integers (no sign but `-`, no
 /// padding).
 pub(crate) fn push_args(sink: &mut impl ArgSink, tasks: &[NewTask]) {
     let shared_max = tasks.first().map(|t| t.max_attempts).filter(|max| {
-        tasks.iter().all(|t| t.run_at.is_none() && t.priority == 0 && t.unique_key.is_none() && t.max_attempts == *max)
+        tasks.iter().all(|t| {
+            t.run_at.is_none()
+                && t.priority == 0
+                && t.unique_key.is_none()
+                && t.concurrency_key.is_none()
+                && t.max_attempts == *max
+        })
     });
     if let Some(max) = shared_max {
         sink.push_arg(max);
@@ -213,7 +219,8 @@ pub(crate) fn push_args(sink: &mut impl ArgSink, tasks: &[NewTask]) {
             .push_arg(task.run_at.map(|at| clamp_ms(at.timestamp_millis()).to_string()).unwrap_or_default())
             .push_arg(task.priority)
             .push_arg(task.max_attempts)
-            .push_arg(task.unique_key.as_deref().unwrap_or(""));
+            .push_arg(task.unique_key.as_deref().unwrap_or(""))
+            .push_arg(task.concurrency_key.as_deref().unwrap_or(""));
     }
 }
 

@@ -172,6 +172,7 @@ pub(crate) fn task_info(id: TaskId, queue: &str, fields: Value) -> Result<TaskIn
             b"u" => updated = Some(time(int(value)?)),
             b"l" => lease = Some(time(float(value)? as i64)),
             b"k" => info.unique_key = Some(text(value)?),
+            b"ck" => info.concurrency_key = Some(text(value)?),
             b"e" => info.last_error = Some(String::from_utf8_lossy(&bytes(value)?).into_owned()),
             _ => {}
         }

@@ -11,4 +11,4 @@ async fn backend() -> RedisStorage<TestJob> {
     common::storage(&format!("conf-{}", drover_core::TaskId::new()), |config| config).await
 }
 
-drover_conformance::conformance_tests!(backend; core, priorities, unique_keys, cancel, requeue, inspect, batches, ticks, pause, global_concurrency, global_rate);
+drover_conformance::conformance_tests!(backend; core, priorities, unique_keys, cancel, requeue, inspect, batches, ticks, pause, global_concurrency, global_rate, key_concurrency);

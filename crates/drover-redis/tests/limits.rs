@@ -22,3 +22,13 @@ async fn global_rate_across_processes() {
     })
     .await;
 }
+
+/// 1,000 jobs over 10 keys with one running per key, on 4 processes x concurrency 20, one
+/// killed with SIGKILL midway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_concurrency_across_processes() {
+    drover_conformance::processes::key_concurrency("key_concurrency_across_processes", |queue| async move {
+        common::storage::<TestJob>(&queue, |c| c).await
+    })
+    .await;
+}
