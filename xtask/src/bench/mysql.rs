@@ -9,7 +9,7 @@ use drover_core::Backend;
 use drover_mysql::sqlx::{self, mysql::MySqlPoolOptions};
 use drover_mysql::{MysqlConfig, MysqlStorage};
 
-use super::suite::{run_suite_cleaning, BenchJob, Measurement, Workload};
+use super::suite::{capped_drains, run_suite_cleaning, BenchJob, Measurement, Workload};
 
 /// Delete the tasks of one bench queue.
 const DELETE_QUEUE: &str = "DELETE FROM drover_tasks WHERE queue = ?";
@@ -39,17 +39,15 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
         .map_err(|e| anyhow::anyhow!("{e} (start MariaDB with `cargo xtask services`, or set MYSQL_URL)"))?;
     MysqlStorage::setup(&pool).await?;
     sqlx::query("DELETE FROM drover_tasks WHERE queue LIKE 'bench\\_%'").execute(&pool).await?;
-    run_suite_cleaning(
-        workload,
-        on_result,
-        |queue| {
-            let pool = pool.clone();
-            async move { Ok(MysqlStorage::<BenchJob>::new_with_config(pool, MysqlConfig::new(queue))) }
-        },
-        |last| {
-            let pool = pool.clone();
-            async move { delete_queue(&pool, last.queue()).await }
-        },
-    )
-    .await
+    let mut on_result = on_result;
+    let make = |queue: String| {
+        let pool = pool.clone();
+        async move { Ok(MysqlStorage::<BenchJob>::new_with_config(pool, MysqlConfig::new(queue))) }
+    };
+    let clean = |last: MysqlStorage<BenchJob>| {
+        let pool = pool.clone();
+        async move { delete_queue(&pool, last.queue()).await }
+    };
+    run_suite_cleaning(workload, &mut on_result, make, clean).await?;
+    capped_drains(workload, &mut on_result, make, clean).await
 }

@@ -22,7 +22,7 @@ Measured by `cargo xtask bench`, never by timed tests. The standard workload (DE
   on the worker (`PrometheusLayer`; or `NewSentryLayer` + `SentryLayer` with a client that
   samples every transaction and discards what it sends), beside the bare worker measured in
   the same rounds.
-- **drain with a cap that never binds** (PostgreSQL, Redis): the drain at concurrency 10 on a
+- **drain with a cap that never binds** (PostgreSQL, MySQL, Redis): the drain at concurrency 10 on a
   queue whose `GlobalConcurrency` cap is 1,000,000, beside an uncapped queue in the same
   rounds: what the capped claim path costs.
 - **latency**: a running worker at concurrency 50 while jobs are pushed one at a time at a

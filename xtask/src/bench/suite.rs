@@ -337,7 +337,7 @@ where
 /// Drains at the first drain concurrency on a queue without a cap and on one with a cap that
 /// never binds (1,000,000 running tasks), taking turns within each round; the median of
 /// [`Workload::runs`] rounds for each. `clean` gets each run's storage when it is done.
-#[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql", feature = "redis")), allow(dead_code))]
 pub async fn capped_drains<B, F, Fut, C, CFut>(
     workload: &Workload,
     mut on_result: impl FnMut(&Measurement),
