@@ -136,4 +136,5 @@ impl AdminBackend for MysqlAdmin {
     }
 
     drover_core::admin_limits_from_storage!();
+    drover_core::admin_key_limits_from_storage!();
 }

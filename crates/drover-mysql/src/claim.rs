@@ -13,6 +13,14 @@
 //! candidates' are not read, most of them may stay unclaimed) and commits. A rate that allows
 //! no start rolls back and reports how long to wait.
 //!
+//! Under a per-key limit of K ([`drover_core::KeyConcurrency`]) the limited form also reads each
+//! key's live leases, and a keyed task is a candidate only while fewer than K tasks of its key
+//! pushed before it are unfinished (index `drover_tasks_key_live`, K entries at most), checked
+//! before the candidate window is cut so a key behind a long run of another's is still seen;
+//! [`QueueLimits::keyed_pick`] then lets each key take at most K minus its live leases. K is
+//! written into the query (a `LIMIT` cannot come from a column): the storage remembers the last
+//! K seen, and a claim that finds another one rolls back and claims again with it.
+//!
 //! Neither MySQL 8 nor MariaDB has `UPDATE … RETURNING`, so the candidates' payloads come from
 //! the locking `SELECT` and the new attempt and token are computed here: the rows are locked,
 //! so nobody else can change them before the `UPDATE` lands. The statements travel as two
@@ -49,32 +57,44 @@ use crate::error::{retry_on_lock_conflict, Attempt};
 /// directly skipped rows nobody held on MariaDB 10.11 while other transactions ran (a claim
 /// then found nothing in a queue holding due tasks); through the primary key it skips exactly
 /// the rows other claims hold.
-/// `{lock}` is empty in the plain form; the limited form puts [`LOCK_LIMITS`] there. `{skip}`
-/// makes the plain form skip limited queues (paused queues are skipped by both), and
+/// `{lock}` is empty in the plain form; the limited form puts [`LOCK_LIMITS`] there (and
+/// [`KEY_LEASES`] for a per-key limit). `{skip}` makes the plain form skip limited queues
+/// (paused queues are skipped by both), `{keyed}` is [`KEYED`] under a per-key limit, and
 /// `{payload}` is `NULL` in the limited form, which reads the payloads of the tasks it leases
 /// only.
 const SELECT_CANDIDATES: &str = "\
 SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
 START TRANSACTION;
-{lock}SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, {payload} AS payload, 0 AS expired
-  FROM (SELECT id FROM drover_tasks
-      WHERE queue = {queue} AND status = 'pending' AND run_at <= UTC_TIMESTAMP(6)
-        AND NOT EXISTS (SELECT 1 FROM drover_queue_settings WHERE queue = {queue} AND (paused{skip}))
-      ORDER BY priority_rank, run_at, id LIMIT {scan}) AS pick
+{lock}SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, t.concurrency_key,
+    {payload} AS payload, 0 AS expired
+  FROM (SELECT c.id FROM drover_tasks AS c
+      WHERE c.queue = {queue} AND c.status = 'pending' AND c.run_at <= UTC_TIMESTAMP(6)
+        AND NOT EXISTS (SELECT 1 FROM drover_queue_settings WHERE queue = {queue} AND (paused{skip})){keyed}
+      ORDER BY c.priority_rank, c.run_at, c.id LIMIT {scan}) AS pick
   STRAIGHT_JOIN drover_tasks AS t ON t.id = pick.id
   WHERE t.status = 'pending' AND t.run_at <= UTC_TIMESTAMP(6)
   LIMIT {limit} FOR UPDATE SKIP LOCKED;
-SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, {payload} AS payload, 1 AS expired
-  FROM (SELECT id FROM drover_tasks
-      WHERE queue = {queue} AND status = 'running' AND lease_expires_at <= UTC_TIMESTAMP(6)
-        AND NOT EXISTS (SELECT 1 FROM drover_queue_settings WHERE queue = {queue} AND (paused{skip}))
-      ORDER BY lease_expires_at LIMIT {scan}) AS pick
+SELECT t.id, t.attempt, t.max_attempts, t.priority_rank, t.run_at, t.concurrency_key,
+    {payload} AS payload, 1 AS expired
+  FROM (SELECT c.id FROM drover_tasks AS c
+      WHERE c.queue = {queue} AND c.status = 'running' AND c.lease_expires_at <= UTC_TIMESTAMP(6)
+        AND NOT EXISTS (SELECT 1 FROM drover_queue_settings WHERE queue = {queue} AND (paused{skip})){keyed}
+      ORDER BY c.lease_expires_at LIMIT {scan}) AS pick
   STRAIGHT_JOIN drover_tasks AS t ON t.id = pick.id
   WHERE t.status = 'running' AND t.lease_expires_at <= UTC_TIMESTAMP(6)
   LIMIT {limit} FOR UPDATE SKIP LOCKED";
 
-/// A queue has limits when its settings row has a cap or a rate; the plain claim skips it.
-const SKIP_LIMITED: &str = " OR max_running IS NOT NULL OR rate_starts IS NOT NULL";
+/// A queue has limits when its settings row has a cap, a rate or a per-key limit; the plain
+/// claim skips it.
+const SKIP_LIMITED: &str = " OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL";
+
+/// Under a per-key limit of `{k}`, a keyed task is a candidate only while fewer than `{k}`
+/// tasks of its key pushed before it are unfinished: the `{k}`-th of them (`OFFSET {k1}`,
+/// one less) does not exist. Index `drover_tasks_key_live`, at most `{k}` entries read.
+const KEYED: &str = "
+        AND (c.concurrency_key IS NULL OR (SELECT u.id FROM drover_tasks AS u
+            WHERE u.queue = {queue} AND u.key_live = c.concurrency_key AND u.id < c.id
+            ORDER BY u.id LIMIT 1 OFFSET {k1}) IS NULL)";
 
 /// The limited form's first statements: lock the queue's settings row (no row: the queue has
 /// no limits now, or is paused), then, in a statement of its own and so with a snapshot taken
@@ -82,17 +102,27 @@ const SKIP_LIMITED: &str = " OR max_running IS NOT NULL OR rate_starts IS NOT NU
 /// `drover_tasks_lease`) and read the server's clock in epoch microseconds (independent of
 /// the session's time zone).
 const LOCK_LIMITS: &str = "\
-SELECT max_running, rate_starts, rate_per_ms, rate_tat FROM drover_queue_settings
-  WHERE queue = {queue} AND NOT paused AND (max_running IS NOT NULL OR rate_starts IS NOT NULL) FOR UPDATE;
+SELECT max_running, rate_starts, rate_per_ms, rate_tat, max_per_key FROM drover_queue_settings
+  WHERE queue = {queue} AND NOT paused
+    AND (max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL) FOR UPDATE;
 SELECT COUNT(*) AS live_leases, TIMESTAMPDIFF(MICROSECOND, '1970-01-01', UTC_TIMESTAMP(6)) AS now_us
   FROM drover_tasks
   WHERE queue = {queue} AND status = 'running' AND lease_expires_at > UTC_TIMESTAMP(6);
 ";
 
+/// Under a per-key limit, after [`LOCK_LIMITS`]: the live leases of each key (the queue's
+/// running tasks, index `drover_tasks_lease`), so a key takes at most the limit minus them.
+const KEY_LEASES: &str = "\
+SELECT concurrency_key AS leases_of_key, COUNT(*) AS n FROM drover_tasks
+  WHERE queue = {queue} AND status = 'running' AND lease_expires_at > UTC_TIMESTAMP(6)
+    AND concurrency_key IS NOT NULL
+  GROUP BY concurrency_key;
+";
+
 /// Whether a queue has limits and is not paused: an empty plain claim asks, to know whether
 /// the queue's claims must take the limited form.
 const IS_LIMITED: &str = "SELECT 1 FROM drover_queue_settings \
-     WHERE queue = ? AND NOT paused AND (max_running IS NOT NULL OR rate_starts IS NOT NULL)";
+     WHERE queue = ? AND NOT paused AND (max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL)";
 
 /// The rate's arrival time after a limited claim's starts, under the row's lock.
 const ADVANCE_RATE: &str = "UPDATE drover_queue_settings SET rate_tat = {tat} WHERE queue = {queue}";
@@ -146,9 +176,19 @@ struct Candidate {
     max_attempts: u32,
     rank: i64,
     run_at: DateTime<Utc>,
+    /// The per-key concurrency key, if any.
+    key: Option<String>,
     /// `None` in the limited form, which reads the payloads of the leased tasks only.
     payload: Option<Vec<u8>>,
     expired: bool,
+}
+
+/// A text column that binary collations send flagged as binary.
+fn text(row: &MySqlRow, column: &str) -> Result<Option<String>, sqlx::Error> {
+    let bytes: Option<Vec<u8>> = row.try_get(column)?;
+    bytes
+        .map(|b| String::from_utf8(b).map_err(|e| sqlx::Error::Decode(format!("{column} is not UTF-8: {e}").into())))
+        .transpose()
 }
 
 impl Candidate {
@@ -159,6 +199,7 @@ impl Candidate {
             max_attempts: row.try_get("max_attempts")?,
             rank: row.try_get("priority_rank")?,
             run_at: row.try_get("run_at")?,
+            key: text(row, "concurrency_key")?,
             payload: row.try_get("payload")?,
             expired: row.try_get::<i64, _>("expired")? == 1,
         })
@@ -183,6 +224,9 @@ pub(crate) enum Claimed {
     /// The queue's rate allows no start for this long (at most a second); nothing was claimed.
     /// With [`most_allowed`] for the queue's limits.
     Wait(Duration, usize),
+    /// The queue's per-key limit is not the one the claim assumed (the storage remembers the
+    /// last one seen): nothing was claimed; claim again with this one.
+    KeyLimitChanged(Option<u32>),
 }
 
 /// The most tasks any claim may take under `limits`: the cap, and the rate's burst. A limited
@@ -204,6 +248,8 @@ struct Found {
     live_leases: u64,
     /// The server's clock, epoch milliseconds.
     now_ms: f64,
+    /// Under a per-key limit: the live leases of each key that has some.
+    key_leases: std::collections::HashMap<String, u64>,
 }
 
 /// The first query's rows: the limited form's settings row and count (told apart by their
@@ -214,16 +260,24 @@ fn read_rows(rows: &[MySqlRow]) -> Result<(Found, Vec<Candidate>), sqlx::Error> 
     for row in rows {
         match row.columns().first().map(|c| c.name()) {
             Some("max_running") => {
-                found.limits = Some(QueueLimits::from_stored(
-                    row.try_get("max_running")?,
-                    row.try_get("rate_starts")?,
-                    row.try_get("rate_per_ms")?,
-                    row.try_get("rate_tat")?,
-                ));
+                found.limits = Some(
+                    QueueLimits::from_stored(
+                        row.try_get("max_running")?,
+                        row.try_get("rate_starts")?,
+                        row.try_get("rate_per_ms")?,
+                        row.try_get("rate_tat")?,
+                    )
+                    .with_max_per_key(row.try_get("max_per_key")?),
+                );
             }
             Some("live_leases") => {
                 found.live_leases = u64::try_from(row.try_get::<i64, _>("live_leases")?).unwrap_or(0);
                 found.now_ms = row.try_get::<i64, _>("now_us")? as f64 / 1000.0;
+            }
+            Some("leases_of_key") => {
+                if let Some(key) = text(row, "leases_of_key")? {
+                    found.key_leases.insert(key, u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0));
+                }
             }
             _ => candidates.push(Candidate::from_row(row)?),
         }
@@ -268,6 +322,8 @@ struct ClaimParams<'a> {
     max: usize,
     lease: Duration,
     mode: Mode,
+    /// The per-key limit the limited form assumes (the last one seen).
+    per_key: Option<u32>,
 }
 
 /// One try of the claim on its own connection.
@@ -291,14 +347,26 @@ fn try_claim<'a>(pool: &'a MySqlPool, params: ClaimParams<'a>) -> Attempt<'a, Cl
     })
 }
 
-/// The two queries, the second ending with `COMMIT`; when the rate allows no start, the first
-/// and a `ROLLBACK`.
+/// The two queries, the second ending with `COMMIT`; when the rate allows no start, or the
+/// queue's per-key limit is not the one the candidates were chosen under, the first and a
+/// `ROLLBACK`.
 fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) -> Attempt<'a, Claimed> {
     Box::pin(async move {
         let queue = text_literal(params.queue);
         let limited = params.mode == Mode::Limited;
+        let per_key = params.per_key.filter(|_| limited);
+        let lock = match per_key {
+            Some(_) => format!("{LOCK_LIMITS}{KEY_LEASES}"),
+            None if limited => LOCK_LIMITS.to_owned(),
+            None => String::new(),
+        };
+        let keyed = match per_key {
+            Some(k) => KEYED.replace("{k1}", &k.saturating_sub(1).to_string()),
+            None => String::new(),
+        };
         let select = SELECT_CANDIDATES
-            .replace("{lock}", if limited { LOCK_LIMITS } else { "" })
+            .replace("{lock}", &lock)
+            .replace("{keyed}", &keyed)
             .replace("{skip}", if limited { "" } else { SKIP_LIMITED })
             .replace("{payload}", if limited { "NULL" } else { "t.payload" })
             .replace("{queue}", &queue)
@@ -307,6 +375,12 @@ fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) ->
         // A `&str` without arguments goes as a text query, so its statements run in order.
         let rows = conn.fetch_all(AssertSqlSafe(select)).await?;
         let (found, candidates) = read_rows(&rows)?;
+        // The candidates were chosen under another per-key limit than the queue's.
+        let stored_per_key = found.limits.and_then(|l| l.max_per_key);
+        if limited && stored_per_key != per_key {
+            conn.execute("ROLLBACK").await?;
+            return Ok(Claimed::KeyLimitChanged(stored_per_key));
+        }
         // No settings row in the limited form: the queue lost its limits, claim as the plain form.
         let allowed = match found.limits {
             Some(limits) => match limits.allowed(params.max, found.live_leases, found.now_ms) {
@@ -322,6 +396,14 @@ fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) ->
             candidates.into_iter().partition(|c| c.expired && c.attempt >= c.max_attempts);
         // Expired claims compete with pending tasks by priority and age, as if never claimed.
         live.sort_by(|a, b| (a.rank, a.run_at, &a.id).cmp(&(b.rank, b.run_at, &b.id)));
+        // Under a per-key limit, each key takes at most the limit minus its live leases.
+        if let Some(limits) = found.limits.filter(|l| l.max_per_key.is_some()) {
+            let picks = limits.keyed_pick(live.iter().map(|c| c.key.as_deref()), |key| {
+                found.key_leases.get(key).copied().unwrap_or(0)
+            });
+            let mut picks = picks.into_iter();
+            live.retain(|_| picks.next().unwrap_or(false));
+        }
         live.truncate(allowed);
         let token = LeaseToken::random();
         let mut write = String::new();
@@ -390,8 +472,9 @@ pub(crate) async fn claim(
     max: usize,
     lease: Duration,
     mode: Mode,
+    per_key: Option<u32>,
 ) -> Result<Claimed, BackendError> {
-    let params = ClaimParams { queue, worker, max, lease, mode };
+    let params = ClaimParams { queue, worker, max, lease, mode, per_key };
     retry_on_lock_conflict("claim", || try_claim(pool, params)).await
 }
 
@@ -415,9 +498,10 @@ mod tests {
         assert!(!queue.contains("DROP TABLE"), "{queue}");
         assert_eq!(text_literal("ab"), "_utf8mb4 X'6162'");
         assert_eq!(id_list([&[1u8, 255][..], &[0u8][..]].into_iter()), "X'01ff', X'00'");
-        for lock in ["", LOCK_LIMITS] {
+        for (lock, keyed) in [("", ""), (LOCK_LIMITS, KEYED)] {
             let select = SELECT_CANDIDATES
-                .replace("{lock}", lock)
+                .replace("{lock}", &format!("{lock}{KEY_LEASES}"))
+                .replace("{keyed}", &keyed.replace("{k1}", "0"))
                 .replace("{skip}", SKIP_LIMITED)
                 .replace("{payload}", "NULL")
                 .replace("{queue}", &queue)

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 /// The columns [`task_info`] reads, in a `SELECT`.
 pub(crate) const TASK_COLUMNS: &str = "id, queue, payload, status, attempt, max_attempts, run_at, priority, \
-     unique_key, last_error, created_at, updated_at, lease_expires_at";
+     unique_key, concurrency_key, last_error, created_at, updated_at, lease_expires_at";
 
 /// Longest error text stored (`TEXT` holds 65,535 bytes).
 const MAX_ERROR_BYTES: usize = 60_000;
@@ -81,6 +81,7 @@ pub(crate) fn task_info(row: &MySqlRow) -> Result<TaskInfo, sqlx::Error> {
     info.run_at = row.try_get("run_at")?;
     info.priority = row.try_get("priority")?;
     info.unique_key = text(row, "unique_key")?;
+    info.concurrency_key = text(row, "concurrency_key")?;
     info.last_error = text(row, "last_error")?;
     info.updated_at = row.try_get("updated_at")?;
     info.lease_expires_at = row.try_get("lease_expires_at")?;

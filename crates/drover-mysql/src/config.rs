@@ -9,6 +9,10 @@ pub const MAX_QUEUE_NAME_CHARS: usize = 191;
 /// The longest unique key: the `unique_key` column is `VARCHAR(255)`.
 pub const MAX_UNIQUE_KEY_CHARS: usize = 255;
 
+/// The longest concurrency key ([`PushOptions::concurrency_key`](drover_core::PushOptions)):
+/// the `concurrency_key` column is `VARCHAR(255)`.
+pub const MAX_CONCURRENCY_KEY_CHARS: usize = 255;
+
 pub use drover_core::Retention;
 
 /// Configuration of a [`MysqlStorage`](crate::MysqlStorage).

@@ -9,7 +9,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::{MySql, MySqlConnection, Row, Transaction};
 
 use crate::columns::{clamp_time, id_bytes, task_id};
-use crate::config::MAX_UNIQUE_KEY_CHARS;
+use crate::config::{MAX_CONCURRENCY_KEY_CHARS, MAX_UNIQUE_KEY_CHARS};
 use crate::error::{backend_error, retry_on_lock_conflict, Attempt};
 use crate::storage::MysqlStorage;
 
@@ -18,10 +18,11 @@ use crate::storage::MysqlStorage;
 const CHUNK_PAYLOAD_BYTES: usize = 4 << 20;
 
 const INSERT_PREFIX: &str = "INSERT INTO drover_tasks
-  (id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, unique_live, created_at, updated_at)
+  (id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, unique_live, concurrency_key,
+   created_at, updated_at)
   VALUES ";
 const INSERT_ROW: &str =
-    "(?, ?, ?, 'pending', 0, ?, COALESCE(?, UTC_TIMESTAMP(6)), ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))";
+    "(?, ?, ?, 'pending', 0, ?, COALESCE(?, UTC_TIMESTAMP(6)), ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))";
 
 /// With unique keys, a row whose key a pending or running task holds is skipped (the no-op
 /// update locks the holder, so it cannot finish before the ids are read back below).
@@ -50,6 +51,15 @@ fn validate(tasks: &[NewTask]) -> Result<(), BackendError> {
                 return Err(BackendError::Unsupported(format!(
                     "a unique key may have at most {MAX_UNIQUE_KEY_CHARS} characters in drover-mysql, this one has \
                      {chars}; hash long keys (for example with SHA-256) before pushing"
+                )));
+            }
+        }
+        if let Some(key) = &task.concurrency_key {
+            let chars = key.chars().count();
+            if chars > MAX_CONCURRENCY_KEY_CHARS {
+                return Err(BackendError::Unsupported(format!(
+                    "a concurrency key may have at most {MAX_CONCURRENCY_KEY_CHARS} characters in drover-mysql, this \
+                     one has {chars}; hash long keys (for example with SHA-256) before pushing"
                 )));
             }
         }
@@ -108,7 +118,8 @@ pub(crate) fn insert<'a>(
                     .bind(task.run_at.map(clamp_time))
                     .bind(task.priority)
                     .bind(task.unique_key.as_deref())
-                    .bind(task.unique_key.as_deref());
+                    .bind(task.unique_key.as_deref())
+                    .bind(task.concurrency_key.as_deref());
             }
             query.execute(&mut *conn).await?;
         }

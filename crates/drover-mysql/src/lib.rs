@@ -145,7 +145,7 @@ mod storage;
 mod ticks;
 
 pub use admin::MysqlAdmin;
-pub use config::{MysqlConfig, Retention, MAX_QUEUE_NAME_CHARS, MAX_UNIQUE_KEY_CHARS};
+pub use config::{MysqlConfig, Retention, MAX_CONCURRENCY_KEY_CHARS, MAX_QUEUE_NAME_CHARS, MAX_UNIQUE_KEY_CHARS};
 /// The sqlx this crate is built on, so callers name the same pool and transaction types.
 pub use sqlx;
 pub use storage::MysqlStorage;

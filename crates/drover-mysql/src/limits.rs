@@ -1,7 +1,8 @@
-//! A queue's limits across every worker ([`GlobalConcurrency`], [`GlobalRate`]), kept in its
-//! `drover_queue_settings` row and enforced by the claim (see `claim.rs`).
+//! A queue's limits across every worker ([`GlobalConcurrency`], [`GlobalRate`],
+//! [`KeyConcurrency`]), kept in its `drover_queue_settings` row and enforced by the claim (see
+//! `claim.rs`).
 
-use drover_core::{BackendError, Codec, GlobalConcurrency, GlobalRate, Rate};
+use drover_core::{BackendError, Codec, GlobalConcurrency, GlobalRate, KeyConcurrency, Rate};
 
 use crate::error::backend_error;
 use crate::MysqlStorage;
@@ -10,6 +11,11 @@ use crate::MysqlStorage;
 const SET_MAX_RUNNING: &str = "INSERT INTO drover_queue_settings (queue, max_running, updated_at) \
      VALUES (?, ?, UTC_TIMESTAMP(6)) \
      ON DUPLICATE KEY UPDATE max_running = VALUES(max_running), updated_at = VALUES(updated_at)";
+
+/// Set the per-key limit.
+const SET_MAX_PER_KEY: &str = "INSERT INTO drover_queue_settings (queue, max_per_key, updated_at) \
+     VALUES (?, ?, UTC_TIMESTAMP(6)) \
+     ON DUPLICATE KEY UPDATE max_per_key = VALUES(max_per_key), updated_at = VALUES(updated_at)";
 
 /// Set the rate; a changed rate starts from a clean arrival time.
 const SET_RATE: &str = "INSERT INTO drover_queue_settings (queue, rate_starts, rate_per_ms, rate_tat, updated_at) \
@@ -76,5 +82,35 @@ where
                 .await
                 .map_err(|e| backend_error("read the queue's rate of starts", e))?;
         Ok(row.and_then(|(starts, per_ms)| Rate::from_stored(starts.map(i64::from), per_ms)))
+    }
+}
+
+impl<T, C> KeyConcurrency for MysqlStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+{
+    async fn set_max_running_per_key(&self, k: Option<u32>) -> Result<(), BackendError> {
+        self.check()?;
+        let k = k.map(|n| i32::try_from(n.max(1)).unwrap_or(i32::MAX));
+        sqlx::query(SET_MAX_PER_KEY)
+            .bind(self.queue_name())
+            .bind(k)
+            .execute(self.pool())
+            .await
+            .map_err(|e| backend_error("set the queue's per-key limit", e))?;
+        // A raised or removed limit frees tasks at once: idle workers here try again.
+        self.shared.wakeup.notify();
+        Ok(())
+    }
+
+    async fn max_running_per_key(&self) -> Result<Option<u32>, BackendError> {
+        let k: Option<Option<i32>> =
+            sqlx::query_scalar("SELECT max_per_key FROM drover_queue_settings WHERE queue = ?")
+                .bind(self.queue_name())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(|e| backend_error("read the queue's per-key limit", e))?;
+        Ok(k.flatten().and_then(|n| u32::try_from(n).ok()))
     }
 }

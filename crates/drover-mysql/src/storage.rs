@@ -1,7 +1,7 @@
 //! [`MysqlStorage`]: the storage type, its constructors, and the consume side of the contract.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +31,9 @@ pub(crate) struct Shared {
     /// candidates ([`claim::most_allowed`]). A claim in the limited form that finds no limits
     /// sets it back to 0.
     pub(crate) limited: AtomicUsize,
+    /// The queue's per-key limit at the last limited claim (0: none), which the limited
+    /// form's candidate query is written for; a claim that finds another one claims again.
+    pub(crate) per_key: AtomicU32,
 }
 
 /// A queue stored in MySQL 8 or MariaDB 10.6+, in the `drover_tasks` table, for jobs of type
@@ -102,7 +105,15 @@ impl<T, C> MysqlStorage<T, C> {
         // `config()` reports the queue in use, not only one set explicitly.
         let config = config.set_queue(queue.clone());
         let invalid = MysqlConfig::validate(&queue).err().map(|e| e.to_string());
-        let shared = Shared { pool, config, queue, invalid, wakeup: WakeupSender::new(), limited: AtomicUsize::new(0) };
+        let shared = Shared {
+            pool,
+            config,
+            queue,
+            invalid,
+            wakeup: WakeupSender::new(),
+            limited: AtomicUsize::new(0),
+            per_key: AtomicU32::new(0),
+        };
         Self { shared: Arc::new(shared), _job: PhantomData }
     }
 
@@ -156,9 +167,9 @@ where
         if bound == 0 {
             // A limited queue's plain claim takes nothing: an empty one asks whether the queue
             // has limits, and if so claims again in the limited form.
-            let claimed = match claim::claim(pool, queue, worker, max, lease, Mode::Plain).await? {
+            let claimed = match claim::claim(pool, queue, worker, max, lease, Mode::Plain, None).await? {
                 Claimed::Tasks(tasks, _) => tasks,
-                Claimed::Wait(..) => Vec::new(),
+                Claimed::Wait(..) | Claimed::KeyLimitChanged(_) => Vec::new(),
             };
             if !claimed.is_empty() || !claim::is_limited(pool, queue).await? {
                 return Ok(claimed);
@@ -166,15 +177,18 @@ where
             bound = max;
         }
         let mut waited = false;
+        // A per-key limit that changes under every claim is no reason to spin: a few tries.
+        let mut key_limit_tries = 0;
         loop {
-            match claim::claim(pool, queue, worker, max.min(bound), lease, Mode::Limited).await? {
+            let per_key = Some(self.shared.per_key.load(Ordering::Relaxed)).filter(|k| *k > 0);
+            match claim::claim(pool, queue, worker, max.min(bound), lease, Mode::Limited, per_key).await? {
                 Claimed::Tasks(mut tasks, most) => {
                     self.shared.limited.store(most.unwrap_or(0), Ordering::Relaxed);
                     // The queue lost its limits, and the claim took no more than they allowed:
                     // the rest as the plain form.
                     if most.is_none() && tasks.len() == bound && bound < max {
                         if let Claimed::Tasks(more, _) =
-                            claim::claim(pool, queue, worker, max - bound, lease, Mode::Plain).await?
+                            claim::claim(pool, queue, worker, max - bound, lease, Mode::Plain, None).await?
                         {
                             tasks.extend(more);
                         }
@@ -191,6 +205,13 @@ where
                 Claimed::Wait(_, most) => {
                     self.shared.limited.store(most, Ordering::Relaxed);
                     return Ok(Vec::new());
+                }
+                Claimed::KeyLimitChanged(k) => {
+                    self.shared.per_key.store(k.unwrap_or(0), Ordering::Relaxed);
+                    key_limit_tries += 1;
+                    if key_limit_tries > 3 {
+                        return Ok(Vec::new());
+                    }
                 }
             }
         }

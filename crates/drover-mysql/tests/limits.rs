@@ -28,6 +28,16 @@ async fn global_rate_across_processes() {
     .await;
 }
 
+/// 1,000 jobs over 10 keys with one running per key, on 4 processes x concurrency 20, one
+/// killed with SIGKILL midway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_concurrency_across_processes() {
+    drover_conformance::processes::key_concurrency("key_concurrency_across_processes", |queue| async move {
+        MysqlStorage::<TestJob>::new_with_config(support::pool().await, MysqlConfig::new(queue))
+    })
+    .await;
+}
+
 /// The queue's name as the claim's text queries spell it (`X'…'`), to find them among the
 /// server's transactions.
 fn hex(text: &str) -> String {
@@ -125,4 +135,28 @@ async fn cap_and_rate_together_then_neither() {
     assert_eq!(rest.len(), 8, "without limits the rest is claimable at once");
     let payload: serde_json::Value = serde_json::from_slice(&first[0].payload).unwrap();
     assert!(payload.is_object(), "a limited claim returns the payloads: {payload}");
+}
+
+/// One per key, 500 tasks of key `a` pushed before one of key `b`: a claim takes the first
+/// of each (the per-key filter runs before the claim's candidate window is cut, so a key
+/// behind a long run of another's tasks is not starved), then nothing more while they run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_behind_a_long_run_of_another_key_is_claimed() {
+    use drover_core::{KeyConcurrency, NewTask, PushOptions};
+    let storage: MysqlStorage<TestJob> = support::storage("keys-block").await;
+    storage.set_max_running_per_key(Some(1)).await.unwrap();
+    let task = |n: u64, key: &str| {
+        NewTask::new(serde_json::to_vec(&TestJob::ok(n)).unwrap(), PushOptions::new().concurrency_key(key))
+    };
+    storage.enqueue((0..500).map(|n| task(n, "a")).collect()).await.unwrap();
+    storage.enqueue(vec![task(1_000, "b")]).await.unwrap();
+    let request = || ClaimRequest::new("w", 10, Duration::from_secs(30));
+    let claimed = storage.claim(request()).await.unwrap();
+    let mut numbers: Vec<u64> =
+        claimed.iter().map(|t| serde_json::from_slice::<TestJob>(&t.payload).unwrap().n).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, vec![0, 1_000], "the first task of each key");
+    assert!(storage.claim(request()).await.unwrap().is_empty(), "one per key, both keys running");
+    let listed = storage.get(claimed[0].id).await.unwrap().unwrap();
+    assert!(listed.concurrency_key.is_some(), "the key is stored and read back: {listed:?}");
 }
