@@ -118,6 +118,9 @@ enum Command {
         /// While a task with this key is pending or running, return its id instead.
         #[arg(long)]
         unique_key: Option<String>,
+        /// The task's concurrency key, for a queue's per-key limit (`drover limit --per-key`).
+        #[arg(long)]
+        concurrency_key: Option<String>,
         /// Attempts before the task is dead.
         #[arg(long)]
         max_attempts: Option<u32>,
@@ -132,7 +135,8 @@ enum Command {
         /// The queue.
         queue: String,
     },
-    /// Cap a queue's running tasks across every worker and node (PostgreSQL, SQLite, Redis).
+    /// Cap a queue's running tasks, its rate of starts, or its running tasks per concurrency
+    /// key, across every worker and node (PostgreSQL, MySQL, SQLite, Redis).
     Limit {
         /// The queue.
         queue: String,
@@ -143,7 +147,11 @@ enum Command {
         /// `200/s`, `1000/1m`, `5/10s`.
         #[arg(long, value_parser = duration::parse_rate, conflicts_with = "unlimited")]
         rate: Option<drover_core::Rate>,
-        /// Remove the cap and the rate.
+        /// At most this many tasks of one concurrency key (given at push) run at once, on all
+        /// workers together; with 1 a key's tasks run one at a time, in push order.
+        #[arg(long, conflicts_with = "unlimited")]
+        per_key: Option<u32>,
+        /// Remove the cap, the rate and the per-key limit.
         #[arg(long)]
         unlimited: bool,
     },
@@ -254,7 +262,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let n = admin.purge(&queue, status, older_than).await?;
             out.count("deleted", n, &format!("deleted {n} {status} tasks of {queue}"));
         }
-        Command::Push { queue, job, delay, priority, unique_key, max_attempts } => {
+        Command::Push { queue, job, delay, priority, unique_key, concurrency_key, max_attempts } => {
             serde_json::from_str::<serde_json::Value>(&job)
                 .map_err(|e| Failure::new(exit::USAGE, format!("the job is not JSON ({e}): {job}")))?;
             let mut options = PushOptions::new();
@@ -263,6 +271,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             if let Some(priority) = priority {
                 options = options.priority(priority);
+            }
+            if let Some(key) = concurrency_key {
+                options = options.concurrency_key(key);
             }
             if let Some(key) = unique_key {
                 options = options.unique_key(key);
@@ -281,19 +292,31 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             admin.set_paused(&queue, false).await?;
             out.message(&format!("resumed {queue}"));
         }
-        Command::Limit { queue, max_running, rate, unlimited } => {
-            if max_running == Some(0) {
+        Command::Limit { queue, max_running, rate, per_key, unlimited } => {
+            if max_running == Some(0) || per_key == Some(0) {
                 return Err(Failure::new(
                     exit::USAGE,
-                    "--max-running 0 would stop the queue: use `drover pause` for that",
+                    "a limit of 0 would stop the queue (or its keyed tasks): use `drover pause` for that",
                 ));
             }
             if unlimited {
                 admin.set_max_running(&queue, None).await?;
                 admin.set_rate(&queue, None).await?;
-                out.message(&format!("{queue}: no cap on running tasks, no rate"));
-            } else if max_running.is_none() && rate.is_none() {
-                return Err(Failure::new(exit::USAGE, "give --max-running N, --rate N/PERIOD or --unlimited"));
+                // A backend without per-key limits has none to remove.
+                match admin.set_max_running_per_key(&queue, None).await {
+                    Ok(()) | Err(drover_core::BackendError::Unsupported(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                out.message(&format!("{queue}: no cap on running tasks, no rate, no per-key limit"));
+            } else if max_running.is_none() && rate.is_none() && per_key.is_none() {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    "give --max-running N, --rate N/PERIOD, --per-key N or --unlimited",
+                ));
+            }
+            if let Some(k) = per_key {
+                admin.set_max_running_per_key(&queue, Some(k)).await?;
+                out.message(&format!("{queue}: at most {k} tasks of one concurrency key run at once, across every worker"));
             }
             if let Some(n) = max_running {
                 admin.set_max_running(&queue, Some(n)).await?;

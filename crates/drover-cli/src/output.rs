@@ -135,6 +135,7 @@ impl Output {
                 row.push(if q.paused { "yes" } else { "no" }.to_owned());
                 row.push(q.max_running.map_or_else(|| "-".to_owned(), |n| n.to_string()));
                 row.push(q.rate.map_or_else(|| "-".to_owned(), |r| format!("{}/{:?}", r.starts, r.per)));
+                row.push(q.max_per_key.map_or_else(|| "-".to_owned(), |n| n.to_string()));
                 row
             })
             .collect();
@@ -150,6 +151,7 @@ impl Output {
             "PAUSED",
             "MAX RUNNING",
             "RATE",
+            "PER KEY",
         ]);
         table(&header, &rows);
     }

@@ -164,6 +164,29 @@ async fn every_command<B: Backend>(url: &str, queue: &str, storage: B, purge_wor
     assert!(queues.as_array().unwrap().iter().find(|q| q["queue"] == queue).unwrap()["max_running"].is_null());
     assert_eq!(code(&drover(url, &["limit", queue, "--max-running", "0"])), 2);
 
+    // limit --per-key: one running task per concurrency key, shown by queues.
+    let due = storage.claim(ClaimRequest::new("cli-test-worker", 100, Duration::from_secs(60))).await.unwrap();
+    let done = due.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    storage.complete(done).await.unwrap();
+    assert!(drover(url, &["limit", queue, "--per-key", "1"]).status.success());
+    let queues = json(url, &["queues"]);
+    assert_eq!(queues.as_array().unwrap().iter().find(|q| q["queue"] == queue).unwrap()["max_per_key"], 1);
+    for n in 0..3 {
+        json(url, &["push", queue, &format!(r#"{{"n":{}}}"#, 20 + n), "--concurrency-key", "customer-1"]);
+    }
+    let keyed = storage.claim(ClaimRequest::new("cli-test-worker", 10, Duration::from_secs(60))).await.unwrap();
+    assert_eq!(keyed.len(), 1, "one task of the key at a time");
+    let done = keyed.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    storage.complete(done).await.unwrap();
+    assert!(drover(url, &["limit", queue, "--unlimited"]).status.success());
+    let queues = json(url, &["queues"]);
+    assert!(queues.as_array().unwrap().iter().find(|q| q["queue"] == queue).unwrap()["max_per_key"].is_null());
+    assert_eq!(code(&drover(url, &["limit", queue, "--per-key", "0"])), 2);
+    let rest = storage.claim(ClaimRequest::new("cli-test-worker", 10, Duration::from_secs(60))).await.unwrap();
+    assert_eq!(rest.len(), 2, "without the limit both remaining keyed tasks are claimable");
+    let done = rest.iter().map(|t| Completion { lease: t.lease(), outcome: Outcome::Done }).collect();
+    storage.complete(done).await.unwrap();
+
     // Failures scripts rely on.
     let unknown = drover(url, &["show", &TaskId::new().to_string()]);
     assert_eq!(code(&unknown), 3, "{}", stderr(&unknown));

@@ -146,4 +146,5 @@ impl AdminBackend for PostgresAdmin {
     }
 
     drover_core::admin_limits_from_storage!();
+    drover_core::admin_key_limits_from_storage!();
 }

@@ -102,4 +102,5 @@ impl AdminBackend for RedisAdmin {
     }
 
     drover_core::admin_limits_from_storage!();
+    drover_core::admin_key_limits_from_storage!();
 }

@@ -129,4 +129,5 @@ impl AdminBackend for SqliteAdmin {
     }
 
     drover_core::admin_limits_from_storage!();
+    drover_core::admin_key_limits_from_storage!();
 }
