@@ -10,9 +10,16 @@ use drover_conformance::TestJob;
 use drover_core::{Backend, ClaimRequest, Enqueue, GlobalConcurrency, GlobalRate, Inspect, Rate};
 use drover_mysql::{MysqlConfig, MysqlStorage};
 
+/// The multi-process tests take turns: each starts 4 worker processes, and three at once on a
+/// 2-core machine (12 workers, the server and the parents) starved the rate test's claims of
+/// CPU for whole tens of milliseconds, which a rate cannot make up for (one second at 176 of
+/// 200). Child processes run one test each, so they take this lock uncontended.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// 4 processes x concurrency 20 on a queue capped at 5, one killed with SIGKILL midway.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_concurrency_across_processes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     drover_conformance::processes::global_concurrency("global_concurrency_across_processes", |queue| async move {
         MysqlStorage::<TestJob>::new_with_config(support::pool().await, MysqlConfig::new(queue))
     })
@@ -22,6 +29,7 @@ async fn global_concurrency_across_processes() {
 /// 4 processes x concurrency 20 on a queue limited to 200 starts a second, for 10 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_rate_across_processes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     drover_conformance::processes::global_rate("global_rate_across_processes", |queue| async move {
         MysqlStorage::<TestJob>::new_with_config(support::pool().await, MysqlConfig::new(queue))
     })
@@ -32,6 +40,7 @@ async fn global_rate_across_processes() {
 /// killed with SIGKILL midway.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_concurrency_across_processes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     drover_conformance::processes::key_concurrency("key_concurrency_across_processes", |queue| async move {
         MysqlStorage::<TestJob>::new_with_config(support::pool().await, MysqlConfig::new(queue))
     })
