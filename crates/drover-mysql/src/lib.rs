@@ -70,8 +70,11 @@
 //!   counts the live leases in a statement of its own (read committed: a snapshot taken once
 //!   the lock is granted, so it sees every claim committed before), and leases at most what
 //!   [`drover_core::QueueLimits`] allows, advancing the rate's arrival time in the same commit.
-//!   Slots are held by leases: a killed worker's come back when its leases expire. See
-//!   `docs/limits.md`.
+//!   Slots are held by leases: a killed worker's come back when its leases expire. Per-key
+//!   concurrency ([`drover_core::KeyConcurrency`], tasks pushed with
+//!   `PushOptions::concurrency_key`) takes the same form: a keyed task is a candidate only while
+//!   fewer than K tasks of its key pushed before it are unfinished, and a key takes at most K
+//!   minus its live leases. See `docs/limits.md`.
 //! - Also: priorities, scheduling, cancel, requeue of dead or cancelled tasks, inspection
 //!   ([`drover_core::Inspect`]), transactional enqueue
 //!   ([`drover_core::EnqueueInTransaction`], with `sqlx::Transaction<'static, MySql>`), and
@@ -123,8 +126,9 @@
 //!
 //! `cargo test -p drover-mysql` runs the whole conformance suite, a kill -9 test (a real worker process, `SIGKILL`ed mid-job; a
 //! worker in the test completes the job after the lease), the limits across 4 worker processes
-//! (`tests/limits.rs`: a cap of 5 with one process SIGKILLed, 200 starts a second for 10 s, and
-//! a claim that waited for the settings row's lock counting the leases committed meanwhile)
+//! (`tests/limits.rs`: a cap of 5 with one process SIGKILLed, 200 starts a second for 10 s, one
+//! running per key over 10 keys with a SIGKILL, and a claim that waited for the settings row's
+//! lock counting the leases committed meanwhile)
 //! and more (many workers on separate
 //! pools, concurrent setup and unique pushes, retention) against the server at `MYSQL_URL`
 //! (default `mysql://root@127.0.0.1:3306/test`); start one with `cargo xtask services` or
