@@ -46,6 +46,7 @@ pub struct NatsConfig {
     nak_delay_max: Duration,
     lease_check: Duration,
     connect_timeout: Duration,
+    keep_done: Duration,
 }
 
 impl Default for NatsConfig {
@@ -72,6 +73,7 @@ impl NatsConfig {
             nak_delay_max: Duration::from_secs(10),
             lease_check: Duration::from_millis(50),
             connect_timeout: Duration::from_secs(5),
+            keep_done: Duration::from_secs(86_400),
         }
     }
 
@@ -160,6 +162,20 @@ impl NatsConfig {
     pub fn set_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
+    }
+
+    /// How long a record of each done task is kept, for [`Inspect`](drover_core::Inspect)
+    /// (default 1 day): the done stream's `max_age`, set when the stream is created or the
+    /// storage connects. `Duration::ZERO` keeps none: finished tasks leave no trace, and an
+    /// ack is all a completion costs.
+    pub fn set_keep_done(mut self, keep: Duration) -> Self {
+        self.keep_done = keep;
+        self
+    }
+
+    /// How long done tasks' records are kept (zero: none are written).
+    pub fn keep_done(&self) -> Duration {
+        self.keep_done
     }
 
     /// The server URL.

@@ -40,8 +40,12 @@ impl Inner {
         let mut envelope = Envelope::from_headers(id, Some(&message.headers)).pinned();
         envelope.last_error = Some(error.to_owned());
         let msg_id = format!("{id}.dead.{seq}");
+        let key = envelope.unique_key.clone();
         self.publish(vec![Outgoing { route: Route::Dead, envelope, payload: message.payload, msg_id }]).await?;
         self.top.work.delete_message(seq).await.map_err(|e| BackendError::connection("delete a dead message", e))?;
+        if let Some(key) = key {
+            self.release_key(&key, id).await;
+        }
         Ok(())
     }
 
@@ -95,6 +99,9 @@ impl Inner {
                     .await
                     .map_err(|e| BackendError::connection("delete a cancelled message", e))?;
                 lock(&self.state).forget(id);
+                if let Some(key) = Envelope::from_headers(id, Some(&message.headers)).unique_key {
+                    self.release_key(&key, id).await;
+                }
                 return Ok(deleted);
             }
         }

@@ -15,6 +15,8 @@ pub(crate) const ENQUEUED_AT: &str = "Drover-Enqueued-At";
 pub(crate) const RUN_AT: &str = "Drover-Run-At";
 pub(crate) const LAST_ERROR: &str = "Drover-Last-Error";
 pub(crate) const MSG_ID: &str = "Nats-Msg-Id";
+/// The task's unique key, in hex (a header value cannot hold every string).
+pub(crate) const UNIQUE_KEY: &str = "Drover-Unique-Key";
 
 /// Header values may not hold line breaks; errors are cut to this many bytes.
 const ERROR_MAX: usize = 2_000;
@@ -27,6 +29,7 @@ pub(crate) struct Envelope {
     pub(crate) enqueued_at_ms: Option<i64>,
     pub(crate) run_at_ms: Option<i64>,
     pub(crate) last_error: Option<String>,
+    pub(crate) unique_key: Option<String>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -42,6 +45,7 @@ impl Envelope {
             enqueued_at_ms: None,
             run_at_ms: task.run_at.map(|at| at.timestamp_millis()),
             last_error: None,
+            unique_key: task.unique_key.clone(),
         }
     }
 
@@ -58,6 +62,7 @@ impl Envelope {
             enqueued_at_ms: num(ENQUEUED_AT),
             run_at_ms: num(RUN_AT),
             last_error: get(LAST_ERROR),
+            unique_key: get(UNIQUE_KEY).and_then(|hex| from_hex(&hex)),
         }
     }
 
@@ -80,6 +85,9 @@ impl Envelope {
         if let Some(error) = &self.last_error {
             h.insert(LAST_ERROR, header_safe(error).as_str());
         }
+        if let Some(key) = &self.unique_key {
+            h.insert(UNIQUE_KEY, to_hex(key).as_str());
+        }
         h
     }
 
@@ -93,6 +101,18 @@ impl Envelope {
         self.enqueued_at_ms = Some(self.enqueued_at().timestamp_millis());
         self
     }
+}
+
+pub(crate) fn to_hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(hex: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
 }
 
 /// One line, at most [`ERROR_MAX`] bytes, cut on a character boundary.
@@ -125,9 +145,11 @@ mod tests {
             enqueued_at_ms: Some(1),
             run_at_ms: Some(2),
             last_error: Some("bad\nthing".into()),
+            unique_key: Some("key: é\n".into()),
         };
         let back = Envelope::from_headers(id, Some(&e.headers("y")));
         assert_eq!(back.last_error.as_deref(), Some("bad thing"));
+        assert_eq!(back.unique_key.as_deref(), Some("key: é\n"));
         assert_eq!((back.attempts, back.max_attempts, back.enqueued_at_ms, back.run_at_ms), (3, 5, Some(1), Some(2)));
     }
 

@@ -18,8 +18,9 @@ use tokio::time::Instant;
 use crate::config::NatsConfig;
 use crate::envelope::{now_ms, Envelope};
 use crate::names::{id_of_subject, Names};
-use crate::state::{Claim, State};
+use crate::state::{Claim, Retrying, State};
 use crate::topology::Topology;
+use crate::unique::Held;
 
 /// Where a copy of a task is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
     /// The ticks bucket, opened on first use.
     pub(crate) kv: tokio::sync::OnceCell<async_nats::jetstream::kv::Store>,
+    /// The unique keys bucket, opened on first use.
+    pub(crate) unique_kv: tokio::sync::OnceCell<async_nats::jetstream::kv::Store>,
 }
 
 impl Drop for Inner {
@@ -62,14 +65,70 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// PubAcks awaited together (below async-nats' default limit of acks in flight).
-const PUBLISH_WINDOW: usize = 1_000;
+/// Messages of one publish pipeline that may wait for their PubAck at once: the producer keeps
+/// publishing while the oldest are confirmed, never more than this many ahead.
+const PUBLISH_WINDOW: u64 = 1_000;
+/// How long a publish pipeline waits for the next PubAck before it gives up.
+const PUBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn await_acks(acks: Vec<async_nats::jetstream::context::PublishAckFuture>) -> Result<(), BackendError> {
-    for ack in futures_util::future::join_all(acks.into_iter().map(|a| async move { a.await })).await {
-        ack.map_err(|e| BackendError::connection("publish (awaiting the stream's ack)", e))?;
+/// A stream's answer to a publish: its sequence, or an error.
+#[derive(serde::Deserialize)]
+struct PubAck {
+    #[serde(default)]
+    error: Option<PubAckError>,
+}
+
+#[derive(serde::Deserialize)]
+struct PubAckError {
+    #[serde(default)]
+    code: u16,
+    #[serde(default)]
+    description: String,
+}
+
+/// The next PubAck of a pipeline that has `confirmed` of `total` so far.
+async fn next_puback(
+    acks: &mut async_nats::Subscriber,
+    confirmed: u64,
+    total: u64,
+) -> Result<async_nats::Message, BackendError> {
+    match tokio::time::timeout(PUBACK_TIMEOUT, acks.next()).await {
+        Ok(Some(message)) => Ok(message),
+        Ok(None) => Err(BackendError::connection("publish", "the connection closed while awaiting PubAcks")),
+        Err(_) => Err(BackendError::connection(
+            "publish",
+            format!(
+                "the server confirmed {confirmed} of {total} messages within {PUBACK_TIMEOUT:?}; the rest may be \
+                 stored or not (a push retried with the same ids is stored once)"
+            ),
+        )),
     }
-    Ok(())
+}
+
+/// Check one PubAck of a pipeline.
+fn check_puback(message: &async_nats::Message) -> Result<(), BackendError> {
+    if let Some(status) = message.status {
+        if status == async_nats::StatusCode::NO_RESPONDERS {
+            return Err(BackendError::server(
+                "publish",
+                "no stream holds the queue's subjects (deleted while in use?): reconnect the storage to create it again",
+            ));
+        }
+        return Err(BackendError::server("publish", format!("the server answered status {status}")));
+    }
+    match serde_json::from_slice::<PubAck>(&message.payload) {
+        Ok(PubAck { error: None }) => Ok(()),
+        Ok(PubAck { error: Some(e) }) => Err(BackendError::server(
+            "publish",
+            format!("the stream refused a message ({}: {})", e.code, e.description),
+        )),
+        Err(e) => Err(BackendError::server("publish", format!("an unreadable PubAck ({e})"))),
+    }
+}
+
+/// The unique keys of these tasks, with their ids.
+pub(crate) fn keys_of<'a>(envelopes: impl Iterator<Item = &'a Envelope>) -> Vec<(String, TaskId)> {
+    envelopes.filter_map(|e| Some((e.unique_key.clone()?, e.id))).collect()
 }
 
 /// `now + d`, far in the future instead of overflowing.
@@ -92,6 +151,7 @@ impl Inner {
             wakeup: WakeupSender::new(),
             tasks: Mutex::new(Vec::new()),
             kv: tokio::sync::OnceCell::new(),
+            unique_kv: tokio::sync::OnceCell::new(),
         });
         inner.sweep_max_delivered().await?;
         let weak = Arc::downgrade(&inner);
@@ -115,31 +175,54 @@ impl Inner {
         }
     }
 
-    /// Publish every message, then wait for all their acknowledgements (one pipeline). Tells
+    /// Publish every message and wait until the streams confirmed each (one pipeline). Tells
     /// workers when any went to the work stream.
+    ///
+    /// The messages share one reply subject, subscribed once, and the PubAcks are counted as
+    /// they come, with up to [`PUBLISH_WINDOW`] in flight: no inbox, channel or timer per
+    /// message, and no pause for a whole window to drain.
     pub(crate) async fn publish(&self, messages: Vec<Outgoing>) -> Result<(), BackendError> {
         if messages.is_empty() {
             return Ok(());
         }
         let ready = messages.iter().any(|m| m.route == Route::Ready);
-        let mut acks = Vec::with_capacity(messages.len().min(PUBLISH_WINDOW));
+        let client = &self.top.client;
+        let inbox = client.new_inbox();
+        let mut acks = client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| BackendError::connection("publish (subscribe to its PubAcks)", e))?;
+        let reply = Subject::from(inbox);
+        let total = messages.len() as u64;
+        let (mut sent, mut confirmed) = (0u64, 0u64);
+        let mut failure = None;
         for m in messages {
-            // The client holds a bounded number of PubAcks in flight: wait for a window's worth
-            // before publishing more, or the next publish would wait forever for a permit.
-            if acks.len() == PUBLISH_WINDOW {
-                await_acks(std::mem::take(&mut acks)).await?;
+            while sent - confirmed >= PUBLISH_WINDOW {
+                let message = next_puback(&mut acks, confirmed, total).await?;
+                confirmed += 1;
+                if let Err(e) = check_puback(&message) {
+                    failure.get_or_insert(e);
+                }
             }
             let subject = self.subject(m.route, m.envelope.id);
             let headers = m.envelope.headers(&m.msg_id);
-            let ack = self
-                .top
-                .js
-                .publish_with_headers(subject, headers, m.payload)
+            client
+                .publish_with_reply_and_headers(subject, reply.clone(), headers, m.payload)
                 .await
                 .map_err(|e| BackendError::connection("publish", e))?;
-            acks.push(ack);
+            sent += 1;
         }
-        await_acks(acks).await?;
+        while confirmed < sent {
+            let message = next_puback(&mut acks, confirmed, total).await?;
+            confirmed += 1;
+            if let Err(e) = check_puback(&message) {
+                failure.get_or_insert(e);
+            }
+        }
+        drop(acks);
+        if let Some(e) = failure {
+            return Err(e);
+        }
         if ready {
             self.notify_workers().await;
         }
@@ -165,6 +248,20 @@ impl Inner {
         Ok(ack.duplicate)
     }
 
+    /// Publish a record of each done task to the done stream, without waiting for PubAcks:
+    /// they travel with the acks that follow, and a lost one only hides a done task from
+    /// inspection.
+    pub(crate) async fn record_done(&self, records: Vec<Envelope>) {
+        for envelope in records {
+            let subject = self.names.done_of(envelope.id);
+            let headers = envelope.headers(&envelope.id.to_string());
+            if let Err(error) = self.top.client.publish_with_headers(subject, headers, Payload::new()).await {
+                tracing::debug!(%error, "could not record a done task");
+                return;
+            }
+        }
+    }
+
     /// Tell every worker of the queue (in any process) that work arrived.
     pub(crate) async fn notify_workers(&self) {
         if let Err(error) = self.top.client.publish(self.names.wake.clone(), Payload::new()).await {
@@ -183,35 +280,86 @@ impl Inner {
         self.top.client.flush().await.map_err(|e| BackendError::connection("flush acks", e))
     }
 
-    pub(crate) fn enqueue_messages(tasks: &[NewTask]) -> Result<Vec<Outgoing>, BackendError> {
+    fn refuse_priorities(tasks: &[NewTask]) -> Result<(), BackendError> {
         if tasks.iter().any(|t| t.priority != 0) {
             return Err(BackendError::Unsupported(
                 "priority: a JetStream consumer delivers in stream order (nats-server 2.9 has no prioritized pulls)"
                     .into(),
             ));
         }
-        if tasks.iter().any(|t| t.unique_key.is_some()) {
-            return Err(BackendError::Unsupported(
-                "unique key: drover-nats does not deduplicate by key yet (only by task id)".into(),
-            ));
+        Ok(())
+    }
+
+    /// The message of a new task: to the work stream when due, else to the delay stream.
+    fn outgoing(task: NewTask, now: i64) -> Outgoing {
+        let mut envelope = Envelope::of_new(&task);
+        let later = envelope.run_at_ms.is_some_and(|at| at > now);
+        if !later {
+            envelope.run_at_ms = None;
         }
+        Outgoing {
+            route: if later { Route::Delay } else { Route::Ready },
+            payload: task.payload.into(),
+            msg_id: task.id.to_string(),
+            envelope,
+        }
+    }
+
+    /// The messages of new tasks, copied (for cron ticks, which keep their task).
+    pub(crate) fn enqueue_messages(tasks: &[NewTask]) -> Result<Vec<Outgoing>, BackendError> {
+        Self::refuse_priorities(tasks)?;
         let now = now_ms();
-        Ok(tasks
-            .iter()
-            .map(|t| {
-                let mut envelope = Envelope::of_new(t);
-                let later = envelope.run_at_ms.is_some_and(|at| at > now);
-                if !later {
-                    envelope.run_at_ms = None;
+        Ok(tasks.iter().map(|t| Self::outgoing(t.clone(), now)).collect())
+    }
+
+    /// Push new tasks in one publish pipeline. A task with a unique key first takes its key in
+    /// the unique bucket; a key held by a pending or running task returns that task's id and
+    /// publishes nothing.
+    pub(crate) async fn enqueue(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
+        Self::refuse_priorities(&tasks)?;
+        let now = now_ms();
+        let mut ids = Vec::with_capacity(tasks.len());
+        let mut messages = Vec::with_capacity(tasks.len());
+        let mut taken: Vec<(String, TaskId)> = Vec::new();
+        for task in tasks {
+            if let Some(key) = task.unique_key.clone() {
+                if let Some((_, holder)) = taken.iter().find(|(k, _)| *k == key) {
+                    ids.push(*holder);
+                    continue;
                 }
-                Outgoing {
-                    route: if later { Route::Delay } else { Route::Ready },
-                    payload: t.payload.clone().into(),
-                    msg_id: t.id.to_string(),
-                    envelope,
+                match self.take_key(&key, task.id).await {
+                    Ok(Held::By(holder)) => {
+                        ids.push(holder);
+                        continue;
+                    }
+                    Ok(Held::Taken) => taken.push((key, task.id)),
+                    Err(error) => {
+                        self.release_keys(taken).await;
+                        return Err(error);
+                    }
                 }
-            })
-            .collect())
+            }
+            ids.push(task.id);
+            messages.push(Self::outgoing(task, now));
+        }
+        if let Err(error) = self.publish(messages).await {
+            // Which of the tasks were stored is unknown: free their keys rather than leave
+            // them naming tasks that may not exist (a retry stores the task again).
+            self.release_keys(taken).await;
+            return Err(error);
+        }
+        Ok(ids)
+    }
+
+    async fn release_keys(&self, keys: Vec<(String, TaskId)>) {
+        for (key, id) in keys {
+            self.release_key(&key, id).await;
+        }
+    }
+
+    /// Release the unique keys of tasks that ended.
+    pub(crate) async fn release_ended(&self, ended: Vec<(String, TaskId)>) {
+        self.release_keys(ended).await;
     }
 
     /// Pull up to `max` messages: at once if any are ready, else waiting on the server up to
@@ -221,6 +369,8 @@ impl Inner {
             return Ok(Vec::new());
         }
         let deadline = deadline_in(request.lease);
+        // The server starts each delivery's ack timer after it gets this request.
+        let server_deadline = deadline_in(self.config.ack_wait());
         let mut batch = self
             .top
             .consumer
@@ -255,7 +405,7 @@ impl Inner {
                 dead.push((self.foreign(&message), reply));
                 continue;
             };
-            if delivered > 1 && lock(&self.state).adopt(id, seq, &reply) {
+            if delivered > 1 && lock(&self.state).adopt(id, seq, &reply, server_deadline) {
                 continue;
             }
             let envelope = Envelope::from_headers(id, message.headers.as_ref());
@@ -269,13 +419,16 @@ impl Inner {
                 dead.push((Outgoing { route: Route::Dead, envelope, payload: message.payload.clone(), msg_id }, reply));
                 continue;
             }
-            let claim = Claim { envelope, reply, seq, attempt, deadline, payload: message.payload.to_vec() };
+            let payload = message.payload.to_vec();
+            let claim = Claim { envelope, reply, seq, attempt, deadline, server_deadline, payload };
             out.push(lock(&self.state).insert(claim));
         }
         if !dead.is_empty() {
             let (messages, replies): (Vec<_>, Vec<_>) = dead.into_iter().unzip();
+            let ended = keys_of(messages.iter().map(|m| &m.envelope));
             self.publish(messages).await?;
             self.ack_all(replies.into_iter().map(|r| (r, AckKind::Ack)).collect()).await?;
+            self.release_ended(ended).await;
         }
         Ok(out)
     }
@@ -307,13 +460,35 @@ impl Inner {
         let mut acks = Vec::with_capacity(taken.len());
         let mut copies = Vec::new();
         let mut copied = Vec::new();
+        let mut records = Vec::new();
+        let mut ended = Vec::new();
         let mut soonest: Option<Duration> = None;
         let at = now_ms();
+        let keep_done = self.top.done.is_some();
         for (claim, outcome) in taken {
             match outcome {
-                Outcome::Done => acks.push((claim.reply, AckKind::Ack)),
-                Outcome::Retry { delay, .. } if delay <= self.config.nak_delay_max() => {
+                Outcome::Done => {
+                    if let Some(key) = &claim.envelope.unique_key {
+                        ended.push((key.clone(), claim.envelope.id));
+                    }
+                    if keep_done {
+                        let mut envelope = claim.envelope.clone().pinned();
+                        envelope.attempts = claim.attempt;
+                        envelope.run_at_ms = None;
+                        records.push(envelope);
+                    }
+                    acks.push((claim.reply, AckKind::Ack));
+                }
+                Outcome::Retry { delay, error } if delay <= self.config.nak_delay_max() => {
                     soonest = Some(soonest.map_or(delay, |s| s.min(delay)));
+                    let retry = Retrying {
+                        until: now + delay,
+                        run_at: chrono::Utc::now()
+                            + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::zero()),
+                        attempt: claim.attempt,
+                        error,
+                    };
+                    lock(&self.state).retrying(claim.envelope.id, retry);
                     acks.push((claim.reply, AckKind::Nak((!delay.is_zero()).then_some(delay))));
                 }
                 Outcome::Retry { delay, error } => {
@@ -330,6 +505,9 @@ impl Inner {
                     copied.push(claim.reply);
                 }
                 Outcome::Dead { error } => {
+                    if let Some(key) = &claim.envelope.unique_key {
+                        ended.push((key.clone(), claim.envelope.id));
+                    }
                     let mut envelope = claim.envelope.clone().pinned();
                     envelope.attempts = claim.attempt;
                     envelope.last_error = Some(error);
@@ -344,7 +522,10 @@ impl Inner {
         // twice at worst, never loses it.
         self.publish(copies).await?;
         acks.extend(copied.into_iter().map(|r| (r, AckKind::Ack)));
+        // Done records go out with the acks, unconfirmed: they are for inspection only.
+        self.record_done(records).await;
         self.ack_all(acks).await?;
+        self.release_ended(ended).await;
         if let Some(delay) = soonest {
             self.wake_after(delay);
         }
@@ -373,11 +554,24 @@ impl Inner {
     /// Progress acks (`+WPI`) restart the server's ack timer; the local deadline moves too.
     pub(crate) async fn extend(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
         let deadline = deadline_in(lease);
+        let server_deadline = deadline_in(self.config.ack_wait());
+        let mut tokens = Vec::with_capacity(leases.len());
         let replies: Vec<(Subject, AckKind)> = {
             let mut st = lock(&self.state);
-            leases.iter().filter_map(|l| st.extend(l, deadline)).map(|r| (r, AckKind::Progress)).collect()
+            leases
+                .iter()
+                .filter_map(|l| {
+                    let reply = st.extend(l, deadline)?;
+                    tokens.push(l.token);
+                    Some((reply, AckKind::Progress))
+                })
+                .collect()
         };
-        self.ack_all(replies).await
+        // Once the flush returns, the server has restarted each ack timer, after `server_deadline
+        // - ack_wait`.
+        self.ack_all(replies).await?;
+        lock(&self.state).touched(&tokens, server_deadline);
+        Ok(())
     }
 
     /// Hand back unstarted claims: a copy due now with the attempt taken back, then an ack
@@ -412,7 +606,13 @@ impl Inner {
         let mut naks = Vec::new();
         let mut dead = Vec::new();
         let mut dead_replies = Vec::new();
+        let now = Instant::now();
         for claim in expired {
+            if claim.fenced(now) {
+                // The server may have redelivered it elsewhere: a Nak or an ack of this delivery
+                // could land on that one. The server's own timer hands it on.
+                continue;
+            }
             if claim.attempt >= claim.envelope.max_attempts {
                 let mut envelope = claim.envelope.clone().pinned();
                 envelope.attempts = claim.attempt;
@@ -427,6 +627,7 @@ impl Inner {
         if let Err(error) = self.ack_all(naks).await {
             tracing::warn!(%error, "could not hand back tasks whose lease expired; the server redelivers them after ack_wait");
         }
+        let ended = keys_of(dead.iter().map(|m| &m.envelope));
         if let Err(error) = self.publish(dead).await {
             tracing::warn!(%error, "could not dead-letter tasks whose last lease expired; the server redelivers them after ack_wait");
             return;
@@ -434,6 +635,7 @@ impl Inner {
         if let Err(error) = self.ack_all(dead_replies).await {
             tracing::warn!(%error, "could not ack dead-lettered tasks");
         }
+        self.release_ended(ended).await;
         self.wakeup.notify();
     }
 }

@@ -165,12 +165,14 @@ mod config;
 mod dead;
 mod envelope;
 mod inner;
+mod inspect;
 mod names;
 mod pump;
 mod state;
 mod storage;
 mod ticks;
 mod topology;
+mod unique;
 
 pub use config::{NatsConfig, NatsStorageType, DEFAULT_URL};
 pub use storage::{NatsStorage, StreamDepths};

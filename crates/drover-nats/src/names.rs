@@ -12,12 +12,17 @@ pub(crate) struct Names {
     pub(crate) delay_stream: String,
     /// `P_q_DEAD`: dead tasks.
     pub(crate) dead_stream: String,
+    /// `P_q_DONE`: records of done tasks (limits retention, `max_age` = keep_done).
+    pub(crate) done_stream: String,
     /// `p_q_ticks`: the KV bucket of cron schedules' last ticks.
     pub(crate) ticks_bucket: String,
+    /// `p_q_unique`: the KV bucket of unique keys and the tasks holding them.
+    pub(crate) unique_bucket: String,
     /// `p.q.ready`: `p.q.ready.<id>` holds one task.
     ready: String,
     delay: String,
     dead: String,
+    done: String,
     /// `p.q.wake`: a core subject (in no stream) that tells workers work arrived.
     pub(crate) wake: String,
 }
@@ -35,10 +40,13 @@ impl Names {
             work_stream: format!("{upper}_{queue}"),
             delay_stream: format!("{upper}_{queue}_DELAY"),
             dead_stream: format!("{upper}_{queue}_DEAD"),
+            done_stream: format!("{upper}_{queue}_DONE"),
             ticks_bucket: format!("{prefix}_{queue}_ticks"),
+            unique_bucket: format!("{prefix}_{queue}_unique"),
             ready: format!("{prefix}.{queue}.ready"),
             delay: format!("{prefix}.{queue}.delay"),
             dead: format!("{prefix}.{queue}.dead"),
+            done: format!("{prefix}.{queue}.done"),
             wake: format!("{prefix}.{queue}.wake"),
         }
     }
@@ -51,6 +59,12 @@ impl Names {
     }
     pub(crate) fn dead_all(&self) -> String {
         format!("{}.*", self.dead)
+    }
+    pub(crate) fn done_all(&self) -> String {
+        format!("{}.*", self.done)
+    }
+    pub(crate) fn done_of(&self, id: TaskId) -> String {
+        format!("{}.{id}", self.done)
     }
     pub(crate) fn ready_of(&self, id: TaskId) -> String {
         format!("{}.{id}", self.ready)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use drover_core::{
     resolve_queue_name, Backend, BackendError, Cancel, ClaimRequest, ClaimedTask, Codec, Completion, Enqueue,
-    JsonCodec, Lease, NewTask, Requeue, TaskId, Wakeup,
+    Inspect, JsonCodec, Lease, ListQuery, NewTask, QueueStats, Requeue, TaskId, TaskInfo, Wakeup,
 };
 
 use crate::config::NatsConfig;
@@ -126,7 +126,7 @@ impl<T, C> NatsStorage<T, C> {
     /// ticks bucket. For tests and for retiring a queue.
     pub async fn delete_streams(&self) -> Result<(), BackendError> {
         let names = &self.inner.names;
-        for stream in [&names.work_stream, &names.delay_stream, &names.dead_stream] {
+        for stream in [&names.work_stream, &names.delay_stream, &names.dead_stream, &names.done_stream] {
             if let Err(error) = self.inner.top.js.delete_stream(stream).await {
                 if !error.to_string().contains("not found") {
                     return Err(BackendError::connection("delete stream", error));
@@ -134,6 +134,7 @@ impl<T, C> NatsStorage<T, C> {
             }
         }
         let _ = self.inner.top.js.delete_key_value(&names.ticks_bucket).await;
+        let _ = self.inner.top.js.delete_key_value(&names.unique_bucket).await;
         Ok(())
     }
 
@@ -189,9 +190,7 @@ where
     C: Codec<T> + 'static,
 {
     async fn enqueue(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
-        let messages = Inner::enqueue_messages(&tasks)?;
-        self.inner.publish(messages).await?;
-        Ok(tasks.iter().map(|t| t.id).collect())
+        self.inner.enqueue(tasks).await
     }
 }
 
@@ -212,5 +211,23 @@ where
 {
     async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
         self.inner.requeue(id).await
+    }
+}
+
+impl<T, C> Inspect for NatsStorage<T, C>
+where
+    T: Send + 'static,
+    C: Codec<T> + 'static,
+{
+    async fn stats(&self) -> Result<QueueStats, BackendError> {
+        self.inner.stats().await
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<TaskInfo>, BackendError> {
+        self.inner.list(query).await
+    }
+
+    async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
+        self.inner.get(id).await
     }
 }

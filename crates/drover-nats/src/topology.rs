@@ -18,6 +18,8 @@ pub(crate) struct Topology {
     pub(crate) work: stream::Stream,
     pub(crate) delay: stream::Stream,
     pub(crate) dead: stream::Stream,
+    /// The done stream, unless done records are off (`keep_done` zero).
+    pub(crate) done: Option<stream::Stream>,
     pub(crate) consumer: PullConsumer,
     pub(crate) pump: PullConsumer,
 }
@@ -121,6 +123,23 @@ impl Topology {
         let dead =
             ensure_stream(&js, stream_config(config, &names.dead_stream, names.dead_all(), RetentionPolicy::Limits))
                 .await?;
+        let done = if config.keep_done().is_zero() {
+            None
+        } else {
+            let wanted = stream::Config {
+                max_age: config.keep_done(),
+                max_messages_per_subject: 1,
+                ..stream_config(config, &names.done_stream, names.done_all(), RetentionPolicy::Limits)
+            };
+            let mut done = ensure_stream(&js, wanted.clone()).await?;
+            let current = done.info().await.map_err(|e| BackendError::connection("stream info", e))?.config.max_age;
+            if current != wanted.max_age {
+                js.update_stream(wanted).await.map_err(|e| {
+                    BackendError::server("update stream", format!("could not set the done stream's max_age: {e}"))
+                })?;
+            }
+            Some(done)
+        };
         let consumer = ensure_consumer(
             &work,
             pull::Config {
@@ -149,6 +168,6 @@ impl Topology {
             },
         )
         .await?;
-        Ok(Self { client, js, work, delay, dead, consumer, pump })
+        Ok(Self { client, js, work, delay, dead, done, consumer, pump })
     }
 }
