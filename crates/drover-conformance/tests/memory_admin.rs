@@ -58,8 +58,10 @@ mod broken {
     #[tokio::test]
     #[should_panic(expected = "conformance: pages after the first are not shifted")]
     async fn pages_that_ignore_their_cursor_fail_admin_search() {
-        drover_conformance::admin::admin_search(|| async { (Broken(MemoryAdmin::new(), Fault::Pages), "q".to_owned()) })
-            .await;
+        drover_conformance::admin::admin_search(|| async {
+            (Broken(MemoryAdmin::new(), Fault::Pages), "q".to_owned())
+        })
+        .await;
     }
 
     #[tokio::test]

@@ -68,7 +68,7 @@ pub use error::{Abort, BackendError, BoxDynError, Error, Result, RetryAfter};
 pub use event::{Event, EventSink};
 pub use extract::{Attempt, Data, FromTask};
 pub use handler::{JobFn, ServiceFn};
-pub use memory::{BufferedBatch, MemoryBatch, MemoryStorage};
+pub use memory::{BufferedBatch, MemoryAdmin, MemoryBatch, MemoryStorage};
 pub use monitor::{IntoWorkerFactory, Monitor, RunnableWorker, WorkerFactory};
 pub use queue_name::{default_queue_name, resolve_queue_name};
 pub use request::{JobService, Request};

@@ -79,10 +79,11 @@ impl AdminBackend for RedisAdmin {
     fn delete_task(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
         let storage = self.storage(queue);
         Box::pin(async move {
-            let n: i64 = storage.run("delete a task", &DELETE, |inv| {
-                inv.arg(id.to_string());
-            })
-            .await?;
+            let n: i64 = storage
+                .run("delete a task", &DELETE, |inv| {
+                    inv.arg(id.to_string());
+                })
+                .await?;
             Ok(n == 1)
         })
     }
@@ -90,10 +91,11 @@ impl AdminBackend for RedisAdmin {
     fn run_now(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
         let storage = self.storage(queue);
         Box::pin(async move {
-            let n: i64 = storage.run("make a task due now", &RUN_NOW, |inv| {
-                inv.arg(id.to_string());
-            })
-            .await?;
+            let n: i64 = storage
+                .run("make a task due now", &RUN_NOW, |inv| {
+                    inv.arg(id.to_string());
+                })
+                .await?;
             if n == 1 {
                 storage.shared.wakeup.notify();
             }

@@ -2,18 +2,13 @@
 //! `tower::ServiceExt::oneshot`, and a way to make a dead task on any storage.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use drover_board::{Auth, Board, Role};
-use drover_core::{
-    AdminBackend, Backend, BackendError, ClaimRequest, Completion, MemoryStorage, Outcome, Prune, Status, TaskId,
-};
-use futures_util::future::BoxFuture;
+use drover_core::{Backend, ClaimRequest, Completion, Outcome, TaskId};
 use tower::ServiceExt;
 
 pub const OPERATOR_TOKEN: &str = "operator-token-0123456789";
@@ -21,47 +16,8 @@ pub const READER_TOKEN: &str = "reader-token-0123456789";
 pub const USER: &str = "admin";
 pub const PASSWORD: &str = "admin-password";
 
-/// Every queue of a process's memory, for tests: `MemoryStorage` per queue name.
-#[derive(Clone, Default)]
-pub struct MemoryAdmin {
-    queues: Arc<Mutex<BTreeMap<String, MemoryStorage<()>>>>,
-}
-
-impl AdminBackend for MemoryAdmin {
-    type Storage = MemoryStorage<()>;
-
-    fn name(&self) -> &'static str {
-        "memory"
-    }
-
-    fn storage(&self, queue: &str) -> MemoryStorage<()> {
-        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-        queues.entry(queue.to_owned()).or_insert_with(|| MemoryStorage::named(queue)).clone()
-    }
-
-    fn queue_names(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
-        let names = self.queues.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
-        Box::pin(async move { Ok(names) })
-    }
-
-    fn migrate(&self) -> BoxFuture<'_, Result<(), BackendError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn prune(
-        &self,
-        queue: &str,
-        status: Status,
-        older_than: Duration,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<u64, BackendError>> {
-        let storage = self.storage(queue);
-        Box::pin(async move { storage.prune_batch(status, older_than, limit).await })
-    }
-
-    drover_core::admin_limits_from_storage!();
-    drover_core::admin_key_limits_from_storage!();
-}
+/// Every queue of a process's memory: the core's admin over `MemoryStorage` per queue name.
+pub use drover_core::MemoryAdmin;
 
 /// Operator and read-only tokens, and an operator's user and password.
 pub fn auth() -> Auth {

@@ -325,6 +325,42 @@ impl QueueState {
         true
     }
 
+    /// Delete a task that is not running (the admin's delete): out of every index, its unique
+    /// key and its concurrency key freed.
+    pub(super) fn delete(&mut self, id: TaskId) -> bool {
+        match self.tasks.get(&id) {
+            Some(r) if r.info.status != Status::Running => {}
+            _ => return false,
+        }
+        self.unindex(id);
+        self.release_unique(id);
+        let key = self.tasks.remove(&id).and_then(|r| r.info.concurrency_key);
+        if let Some(key) = key {
+            if let Some(set) = self.keyed.get_mut(&key) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.keyed.remove(&key);
+                }
+            }
+        }
+        true
+    }
+
+    /// Make a pending task due now (the admin's run now); whether it is pending.
+    pub(super) fn run_now(&mut self, id: TaskId, now: DateTime<Utc>) -> bool {
+        match self.tasks.get(&id) {
+            Some(r) if r.info.status == Status::Pending => {}
+            _ => return false,
+        }
+        self.unindex(id);
+        if let Some(record) = self.tasks.get_mut(&id) {
+            record.info.run_at = record.info.run_at.min(now);
+            record.info.updated_at = now;
+        }
+        self.index_pending(id, now);
+        true
+    }
+
     pub(super) fn requeue(&mut self, id: TaskId, now: DateTime<Utc>) -> bool {
         match self.tasks.get(&id) {
             Some(r) if matches!(r.info.status, Status::Dead | Status::Cancelled) => {}

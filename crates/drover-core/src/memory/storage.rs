@@ -370,3 +370,21 @@ where
         Ok(())
     }
 }
+
+/// What the admin contract needs beyond the traits ([`MemoryAdmin`](crate::MemoryAdmin)).
+impl<T, C> MemoryStorage<T, C> {
+    /// Delete a task unless it is running; whether it was deleted.
+    pub fn delete_task(&self, id: TaskId) -> bool {
+        self.shared.lock().delete(id)
+    }
+
+    /// Make a pending task due now (a scheduled one, or one waiting for its retry); whether it
+    /// is pending.
+    pub fn run_now(&self, id: TaskId) -> bool {
+        let due = self.shared.lock().run_now(id, Utc::now());
+        if due {
+            self.shared.wakeup.notify();
+        }
+        due
+    }
+}
