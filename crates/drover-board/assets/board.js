@@ -96,6 +96,9 @@
         if (response.status === 401) { toLogin(); return; }
         return response.json().then(function (answer) {
           show(answer.message || answer.error || response.statusText, response.ok);
+          // An action after which the page has nothing to show (a deleted task) names where to go.
+          var then = form.getAttribute("data-then");
+          if (response.ok && then) { location.href = then; }
         });
       })
       .catch(function (error) { show("the action failed: " + error, false); })

@@ -59,10 +59,11 @@ impl ApiState {
 /// | `GET /stores` | the registered stores |
 /// | `GET /queues` | every queue of every store: counts, oldest due task, paused, limits |
 /// | `GET /stores/{store}/queues/{queue}` | one queue |
-/// | `GET /stores/{store}/queues/{queue}/tasks?status=&offset=&limit=` | a page of tasks, newest first |
+/// | `GET /stores/{store}/queues/{queue}/tasks?status=&id=&error=&before=&limit=` | a page of tasks, newest first, filtered by status, id and text in the error; `next_before` starts the next page (stable under pushes) |
 /// | `POST /stores/{store}/queues/{queue}/tasks` | push a task (`{"payload": ..., "priority", "max_attempts", "delay_seconds", "unique_key"}`) |
 /// | `GET /stores/{store}/queues/{queue}/tasks/{id}` | one task |
-/// | `POST .../tasks/{id}/retry`, `POST .../tasks/{id}/cancel` | act on a task |
+/// | `POST .../tasks/{id}/retry`, `.../cancel`, `.../delete`, `.../run-now` | act on a task |
+/// | `POST /stores/{store}/queues/{queue}/bulk` | act on every task of a status (`{"action": "retry", "status": "dead", "error": "SMTP"}`; actions `retry`, `cancel`, `delete`, `run_now`) |
 /// | `POST /stores/{store}/queues/{queue}/pause`, `.../resume` | stop or restart claims on every worker |
 /// | `POST /stores/{store}/queues/{queue}/purge` | delete finished tasks (`{"status": "done", "older_than_seconds": 86400}`) |
 /// | `POST /stores/{store}/queues/{queue}/limits` | set or remove the queue's limits on every worker (`{"max_running": 5, "rate": {"starts": 200, "per_ms": 1000}}`; `null` removes one, a field left out stays) |
@@ -186,6 +187,9 @@ impl ApiBuilder {
             .route(&format!("{queue}/tasks/{{id}}"), get(routes::task))
             .route(&format!("{queue}/tasks/{{id}}/retry"), post(routes::retry))
             .route(&format!("{queue}/tasks/{{id}}/cancel"), post(routes::cancel))
+            .route(&format!("{queue}/tasks/{{id}}/delete"), post(routes::delete))
+            .route(&format!("{queue}/tasks/{{id}}/run-now"), post(routes::run_now))
+            .route(&format!("{queue}/bulk"), post(routes::bulk))
             .route(&format!("{queue}/pause"), post(routes::pause))
             .route(&format!("{queue}/resume"), post(routes::resume))
             .route(&format!("{queue}/purge"), post(routes::purge))

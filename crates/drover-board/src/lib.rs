@@ -3,8 +3,10 @@
 //!
 //! - [`ApiBuilder`]: a JSON API over any [`drover_core::Admin`] (`PostgresAdmin`,
 //!   `MysqlAdmin`, `SqliteAdmin`, `RedisAdmin`, or your own [`drover_core::AdminBackend`]):
-//!   queues with counts, the oldest due task, paused state and limits; tasks by status with
-//!   paging; a task; retry, cancel, pause, resume, purge, push; a queue's cap on running tasks
+//!   queues with counts, the oldest due task, paused state and limits; tasks filtered by
+//!   status, id and text in the error, in pages that stay stable under pushes; a task; retry,
+//!   cancel, delete, run now, each one task or in bulk by filter; pause, resume, purge, push;
+//!   a queue's cap on running tasks
 //!   and rate of starts across every worker (`POST .../limits`); workers where the storage
 //!   records them.
 //!   Its OpenAPI 3 document is at `GET /api/v1/openapi.json`.

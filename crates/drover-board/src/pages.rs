@@ -10,7 +10,7 @@ use crate::api::ApiState;
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::html::{self, WorkersOfStore};
-use crate::routes::{all_queues, find_task, list_query, load_task, queue_view};
+use crate::routes::{all_queues, find_task, load_task, queue_view, task_query, unsupported_here};
 use crate::view::WorkerView;
 
 fn fragment(body: String) -> Response {
@@ -42,10 +42,12 @@ pub(crate) async fn queue(
 ) -> Response {
     render(
         async {
-            let query = list_query(raw.as_deref())?;
+            let query = task_query(raw.as_deref())?;
             let view = queue_view(&state, &store, &queue).await?;
-            let tasks = state.store(&store)?.admin.list(&queue, query.clone()).await?;
-            Ok(html::queue_page(&view, &tasks, &query, role(r)))
+            let admin = &state.store(&store)?.admin;
+            let page =
+                admin.search(&queue, &query.filter, query.before, query.limit).await.map_err(unsupported_here)?;
+            Ok(html::queue_page(&view, &page, &query, role(r)))
         }
         .await,
     )

@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use drover_core::{ListQuery, PushOptions, Status, TaskId, TaskInfo};
+use drover_core::{BulkAction, PushOptions, Status, TaskFilter, TaskId, TaskInfo};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use serde_json::json;
@@ -68,34 +68,88 @@ pub(crate) async fn queue(State(state): State<ApiState>, Path((store, queue)): Q
     Ok(json(StatusCode::OK, &queue_view(&state, &store, &queue).await?))
 }
 
-/// `status`, `offset` and `limit` from a query string.
-pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
-    let mut status = None;
-    let mut offset = 0;
-    let mut limit = DEFAULT_LIMIT;
+/// The most characters of error text a filter takes.
+pub(crate) const MAX_FILTER_TEXT: usize = 1_000;
+
+/// A page of a task listing as a query string asks for it: `status`, `id`, `error` (text in the
+/// last error), `before` (the id the previous page ended at) and `limit`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TaskQuery {
+    pub(crate) filter: TaskFilter,
+    pub(crate) before: Option<TaskId>,
+    pub(crate) limit: usize,
+}
+
+impl TaskQuery {
+    /// The query string of this listing's filter (`status=dead&error=smtp`), with `before`.
+    pub(crate) fn query_string(&self, before: Option<TaskId>) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        if let Some(status) = self.filter.status {
+            out.append_pair("status", status.as_str());
+        }
+        if let Some(id) = self.filter.id {
+            out.append_pair("id", &id.to_string());
+        }
+        if let Some(error) = &self.filter.error_contains {
+            out.append_pair("error", error);
+        }
+        if let Some(before) = before {
+            out.append_pair("before", &before.to_string());
+        }
+        out.finish()
+    }
+}
+
+fn parse_status(value: &str) -> Result<Option<Status>, ApiError> {
+    if value.is_empty() || value == "all" {
+        return Ok(None);
+    }
+    value.parse::<Status>().map(Some).map_err(|e| {
+        ApiError::bad_request(format!("{e}; status is one of all, pending, running, done, dead, cancelled"))
+    })
+}
+
+fn parse_id(name: &str, value: &str) -> Result<Option<TaskId>, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
+}
+
+fn parse_text(value: &str) -> Result<Option<String>, ApiError> {
+    if value.chars().count() > MAX_FILTER_TEXT {
+        return Err(ApiError::bad_request(format!("error: at most {MAX_FILTER_TEXT} characters")));
+    }
+    Ok((!value.is_empty()).then(|| value.to_owned()))
+}
+
+/// A [`TaskQuery`] from a query string.
+pub(crate) fn task_query(raw: Option<&str>) -> Result<TaskQuery, ApiError> {
+    let mut query = TaskQuery { limit: DEFAULT_LIMIT as usize, ..TaskQuery::default() };
     for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         match key.as_ref() {
-            "status" if value.is_empty() || value == "all" => status = None,
-            "status" => {
-                status = Some(value.parse::<Status>().map_err(|e| {
-                    ApiError::bad_request(format!("{e}; status is one of pending, running, done, dead, cancelled"))
-                })?)
+            "status" => query.filter.status = parse_status(&value)?,
+            "id" => query.filter.id = parse_id("id", &value)?,
+            "error" => query.filter.error_contains = parse_text(&value)?,
+            "before" => query.before = parse_id("before", &value)?,
+            "limit" => {
+                query.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| ApiError::bad_request(format!("limit must be 1 to {MAX_LIMIT}, got {value:?}")))?
             }
             "offset" => {
-                offset = value
-                    .parse()
-                    .map_err(|_| ApiError::bad_request(format!("offset must be a whole number, got {value:?}")))?
-            }
-            "limit" => {
-                limit =
-                    value.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-                        ApiError::bad_request(format!("limit must be 1 to {MAX_LIMIT}, got {value:?}"))
-                    })?
+                return Err(ApiError::bad_request(
+                    "offset is not a parameter: pages are stable, give before=<the next_before of the previous page>",
+                ))
             }
             _ => {}
         }
     }
-    Ok(ListQuery::new(status, limit).offset(offset))
+    Ok(query)
 }
 
 pub(crate) async fn tasks(
@@ -103,13 +157,12 @@ pub(crate) async fn tasks(
     Path((store, queue)): QueuePath,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    let query = list_query(raw.as_deref())?;
-    let (offset, limit) = (query.offset, query.limit);
+    let query = task_query(raw.as_deref())?;
     let store = state.store(&store)?;
-    let tasks = store.admin.list(&queue, query).await?;
-    let next = (tasks.len() as u64 == limit).then(|| offset + limit);
-    let views: Vec<_> = tasks.iter().map(|t| TaskView::new(&store.name, t)).collect();
-    Ok(json(StatusCode::OK, &json!({ "tasks": views, "offset": offset, "limit": limit, "next_offset": next })))
+    let page = store.admin.search(&queue, &query.filter, query.before, query.limit).await.map_err(unsupported_here)?;
+    let views: Vec<_> = page.tasks.iter().map(|t| TaskView::new(&store.name, t)).collect();
+    let next = page.next.map(|id| id.to_string());
+    Ok(json(StatusCode::OK, &json!({ "tasks": views, "limit": query.limit, "next_before": next })))
 }
 
 pub(crate) fn task_id(id: &str) -> Result<TaskId, ApiError> {
@@ -188,6 +241,98 @@ pub(crate) async fn cancel(
     }
     state.publish(broadcaster.as_deref(), BoardEvent::new("cancelled", &store, &queue).task(task.id.to_string()));
     Ok(done(format!("task {} is cancelled", task.id), json!({ "id": task.id.to_string(), "status": "cancelled" })))
+}
+
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    Path((store, queue, id)): TaskPath,
+    broadcaster: Option<Extension<Broadcaster>>,
+) -> ApiResult {
+    let task = load_task(&state, &store, &queue, &id).await?;
+    if task.status == Status::Running {
+        return Err(ApiError::conflict(format!(
+            "task {} is running: cancel it first (its worker holds it), then delete it",
+            task.id
+        )));
+    }
+    if !state.store(&store)?.admin.delete(&queue, task.id).await.map_err(unsupported_here)? {
+        return Err(ApiError::conflict(format!(
+            "task {} was not deleted: it started running or was deleted meanwhile",
+            task.id
+        )));
+    }
+    state.publish(broadcaster.as_deref(), BoardEvent::new("deleted", &store, &queue).task(task.id.to_string()));
+    Ok(done(format!("task {} is deleted", task.id), json!({ "id": task.id.to_string() })))
+}
+
+pub(crate) async fn run_now(
+    State(state): State<ApiState>,
+    Path((store, queue, id)): TaskPath,
+    broadcaster: Option<Extension<Broadcaster>>,
+) -> ApiResult {
+    let task = load_task(&state, &store, &queue, &id).await?;
+    if task.status != Status::Pending
+        || !state.store(&store)?.admin.run_now(&queue, task.id).await.map_err(unsupported_here)?
+    {
+        return Err(ApiError::conflict(format!(
+            "task {} is {}: only pending tasks (scheduled, or waiting for a retry) can run now",
+            task.id, task.status
+        )));
+    }
+    state.publish(broadcaster.as_deref(), BoardEvent::new("run_now", &store, &queue).task(task.id.to_string()));
+    Ok(done(format!("task {} is due now", task.id), json!({ "id": task.id.to_string(), "status": "pending" })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkBody {
+    action: BulkAction,
+    status: Status,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// The statuses an action changes, for the message when it changed nothing.
+fn takes(action: BulkAction) -> &'static str {
+    match action {
+        BulkAction::Retry => "dead or cancelled",
+        BulkAction::Cancel => "pending or running",
+        BulkAction::RunNow => "pending",
+        _ => "not running",
+    }
+}
+
+/// Retry, cancel, delete or run now every task of a status (and, optionally, an id and text in
+/// its error).
+pub(crate) async fn bulk(
+    State(state): State<ApiState>,
+    Path((store, queue)): QueuePath,
+    broadcaster: Option<Extension<Broadcaster>>,
+    bytes: Bytes,
+) -> ApiResult {
+    let request: BulkBody = body(&bytes, r#"{"action": "retry", "status": "dead", "error": "SMTP"}"#)?;
+    let mut filter = TaskFilter::new().status(request.status);
+    if let Some(id) = parse_id("id", request.id.as_deref().unwrap_or(""))? {
+        filter = filter.id(id);
+    }
+    if let Some(text) = parse_text(request.error.as_deref().unwrap_or(""))? {
+        filter = filter.error_contains(text);
+    }
+    let changed = state.store(&store)?.admin.bulk(&queue, request.action, &filter).await.map_err(unsupported_here)?;
+    state.publish(broadcaster.as_deref(), BoardEvent::new("bulk", &store, &queue));
+    let what = match request.action {
+        BulkAction::Retry => "will run again",
+        BulkAction::Cancel => "cancelled",
+        BulkAction::RunNow => "due now",
+        _ => "deleted",
+    };
+    let mut message = format!("{changed} {} tasks of {queue} {what}", request.status);
+    if changed == 0 {
+        message.push_str(&format!(" ({} takes {} tasks)", request.action, takes(request.action)));
+    }
+    Ok(done(message, json!({ "action": request.action, "changed": changed })))
 }
 
 async fn set_paused(
@@ -401,9 +546,9 @@ pub(crate) fn limits_text(limits: &LimitsView) -> String {
     format!("{cap}; {rate}; {per_key}")
 }
 
-/// A limit the storage cannot hold is a valid request that conflicts with what this store is
-/// (409), not a failure of the board.
-fn unsupported_limit(error: drover_core::BackendError) -> ApiError {
+/// What the storage cannot do (a limit it cannot hold, an action it lacks) is a valid request
+/// that conflicts with what this store is (409), not a failure of the board.
+pub(crate) fn unsupported_here(error: drover_core::BackendError) -> ApiError {
     match error {
         drover_core::BackendError::Unsupported(reason) => ApiError::conflict(reason),
         error => error.into(),
@@ -455,13 +600,13 @@ pub(crate) async fn limits(
     // storage does not have (a per-key limit on a backend without one) is no change.
     let before = admin.queue(&queue).await?;
     if let Some(max) = request.max_running.filter(|max| *max != before.max_running) {
-        admin.set_max_running(&queue, max).await.map_err(unsupported_limit)?;
+        admin.set_max_running(&queue, max).await.map_err(unsupported_here)?;
     }
     if let Some(rate) = rate.filter(|rate| *rate != before.rate) {
-        admin.set_rate(&queue, rate).await.map_err(unsupported_limit)?;
+        admin.set_rate(&queue, rate).await.map_err(unsupported_here)?;
     }
     if let Some(k) = request.max_per_key.filter(|k| *k != before.max_per_key) {
-        admin.set_max_running_per_key(&queue, k).await.map_err(unsupported_limit)?;
+        admin.set_max_running_per_key(&queue, k).await.map_err(unsupported_here)?;
     }
     let summary = admin.queue(&queue).await?;
     let limits = LimitsView::from(&summary);

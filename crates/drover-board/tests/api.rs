@@ -12,7 +12,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use common::*;
 use drover_board::{ApiBuilder, Auth, Board, Role, ServeUI};
-use drover_core::{AdminBackend, Enqueue, NewTask, PushOptions, TaskId};
+use drover_core::{AdminBackend, Backend, Enqueue, NewTask, PushOptions, TaskId};
 use futures_util::StreamExt;
 use tower::ServiceExt;
 
@@ -220,26 +220,38 @@ async fn insecure_no_auth_lets_everyone_in_but_keeps_the_csrf_check() {
 }
 
 #[tokio::test]
-async fn tasks_page_by_status_with_stable_offsets_and_bad_parameters_say_why() {
+async fn tasks_page_by_status_with_stable_pages_and_bad_parameters_say_why() {
     let admin = MemoryAdmin::default();
     let storage = admin.storage("email");
     let tasks = (0..7).map(|i| NewTask::new(format!("{{\"n\":{i}}}").into_bytes(), PushOptions::new())).collect();
-    storage.enqueue(tasks).await.expect("push");
+    let ids = storage.enqueue(tasks).await.expect("push");
     let app = board(admin);
     let base = "/api/v1/stores/memory/queues/email/tasks";
     let first = get(&app, &format!("{base}?limit=3"), Who::Reader).await.json();
     assert_eq!(first["tasks"].as_array().map(Vec::len), Some(3));
-    assert_eq!(first["next_offset"], 3);
-    let last = get(&app, &format!("{base}?limit=3&offset=6&status=pending"), Who::Reader).await.json();
+    assert_eq!(first["tasks"][0]["id"], ids[6].to_string(), "newest first");
+    assert_eq!(first["next_before"], ids[4].to_string(), "{first}");
+    // A push between pages does not shift the next one.
+    storage.enqueue(vec![NewTask::new(b"{\"n\":7}".to_vec(), PushOptions::new())]).await.expect("push");
+    let second = get(&app, &format!("{base}?limit=3&before={}&status=pending", ids[4]), Who::Reader).await.json();
+    let shown: Vec<String> = second["tasks"].as_array().into_iter().flatten().map(|t| t["id"].to_string()).collect();
+    let expected: Vec<String> = [ids[3], ids[2], ids[1]].iter().map(|id| format!("\"{id}\"")).collect();
+    assert_eq!(shown, expected, "{second}");
+    let last = get(&app, &format!("{base}?limit=3&before={}", ids[1]), Who::Reader).await.json();
     assert_eq!(last["tasks"].as_array().map(Vec::len), Some(1));
-    assert_eq!(last["next_offset"], serde_json::Value::Null);
+    assert_eq!(last["next_before"], serde_json::Value::Null);
     assert_eq!(get(&app, &format!("{base}?status=dead"), Who::Reader).await.json()["tasks"], serde_json::json!([]));
-    let ui = get(&app, "/api/v1/ui/stores/memory/queues/email?limit=3&offset=3", Who::Reader).await.body;
-    assert!(ui.contains("offset=0\">← newer") && ui.contains("offset=6\">older →"), "{ui}");
+    let ui = get(&app, &format!("/api/v1/ui/stores/memory/queues/email?limit=3&before={}", ids[4]), Who::Reader).await;
+    assert!(ui.body.contains("\">← newest</a>"), "{}", ui.body);
+    assert!(ui.body.contains(&format!("?before={}\">older →</a>", ids[1])), "{}", ui.body);
 
-    for (query, says) in
-        [("status=lost", "pending, running"), ("limit=0", "limit must be 1 to 500"), ("offset=-1", "offset")]
-    {
+    for (query, says) in [
+        ("status=lost", "pending, running"),
+        ("limit=0", "limit must be 1 to 500"),
+        ("offset=3", "before=<the next_before"),
+        ("before=nope", "before:"),
+        ("id=nope", "id:"),
+    ] {
         let answer = get(&app, &format!("{base}?{query}"), Who::Reader).await;
         assert_eq!(answer.status, 400, "{query}");
         assert!(answer.body.contains(says), "{query}: {}", answer.body);
@@ -257,6 +269,98 @@ async fn tasks_page_by_status_with_stable_offsets_and_bad_parameters_say_why() {
         post(&app, "/api/v1/stores/memory/queues/email/purge", Who::Operator, Some("{\"status\": \"pending\"}")).await;
     assert_eq!(purge.status, 400);
     assert!(purge.body.contains("only finished tasks"), "{}", purge.body);
+}
+
+#[tokio::test]
+async fn filters_find_tasks_by_id_and_error_text_and_the_page_keeps_them() {
+    let admin = MemoryAdmin::default();
+    let storage = admin.storage("email");
+    for _ in 0..3 {
+        storage.enqueue(vec![NewTask::new(b"{}".to_vec(), PushOptions::new())]).await.expect("push");
+    }
+    let full = kill(&storage, "SMTP 550: <b>mailbox</b> full").await;
+    let other = kill(&storage, "connection reset").await;
+    let app = board(admin);
+    let base = "/api/v1/stores/memory/queues/email/tasks";
+    let by_text = get(&app, &format!("{base}?error=smtp%20550"), Who::Reader).await.json();
+    assert_eq!(by_text["tasks"].as_array().map(Vec::len), Some(1), "{by_text}");
+    assert_eq!(by_text["tasks"][0]["id"], full.to_string());
+    let by_id = get(&app, &format!("{base}?id={other}&status=dead"), Who::Reader).await.json();
+    assert_eq!(by_id["tasks"][0]["id"], other.to_string(), "{by_id}");
+    let none = get(&app, &format!("{base}?id={other}&status=pending"), Who::Reader).await.json();
+    assert_eq!(none["tasks"], serde_json::json!([]));
+
+    // The page: the form shows the filter (escaped), tabs and bulk actions keep it.
+    let page = get(&app, "/api/v1/ui/stores/memory/queues/email?status=dead&error=%3Cb%3E", Who::Operator).await.body;
+    assert!(page.contains("name=\"error\" value=\"&lt;b&gt;\""), "{page}");
+    assert!(page.contains("href=\"/stores/memory/queues/email?status=pending&amp;error=%3Cb%3E\""), "{page}");
+    assert!(page.contains("data-bulk=\"retry\"") && page.contains("name=\"error\" value=\"&lt;b&gt;\""), "{page}");
+    assert!(page.contains(&full.to_string()) && !page.contains(&format!("data-task=\"{other}\"")), "{page}");
+    assert!(!page.contains("<b>"), "{page}");
+    let reader = get(&app, "/api/v1/ui/stores/memory/queues/email?status=dead", Who::Reader).await.body;
+    assert!(!reader.contains("data-bulk"), "{reader}");
+}
+
+#[tokio::test]
+async fn operators_delete_and_run_tasks_now_one_by_one_or_in_bulk() {
+    let admin = MemoryAdmin::default();
+    let storage = admin.storage("email");
+    let later = PushOptions::new().delay(std::time::Duration::from_secs(3600));
+    let scheduled = storage.enqueue(vec![NewTask::new(b"{}".to_vec(), later.clone())]).await.expect("push")[0];
+    let app = board(admin.clone());
+    let q = "/api/v1/stores/memory/queues/email";
+
+    // Run now: the scheduled task is due, a claim takes it; a running task cannot run now or go.
+    let ran = post(&app, &format!("{q}/tasks/{scheduled}/run-now"), Who::Operator, None).await;
+    assert_eq!(ran.status, 200, "{}", ran.body);
+    assert!(ran.json()["message"].as_str().unwrap_or_default().contains("due now"));
+    let claimed =
+        storage.claim(drover_core::ClaimRequest::new("w", 5, std::time::Duration::from_secs(30))).await.expect("claim");
+    assert_eq!(claimed.len(), 1, "the task made due is claimed");
+    let again = post(&app, &format!("{q}/tasks/{scheduled}/run-now"), Who::Operator, None).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("only pending tasks"), "{}", again.body);
+    let running = post(&app, &format!("{q}/tasks/{scheduled}/delete"), Who::Operator, None).await;
+    assert_eq!(running.status, 409, "{}", running.body);
+    assert!(running.body.contains("cancel it first"), "{}", running.body);
+    assert_eq!(post(&app, &format!("{q}/tasks/{scheduled}/cancel"), Who::Operator, None).await.status, 200);
+    let deleted = post(&app, &format!("{q}/tasks/{scheduled}/delete"), Who::Operator, None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(get(&app, &format!("{q}/tasks/{scheduled}"), Who::Reader).await.status, 404);
+
+    // The task page offers run now and delete (which then goes back to the queue).
+    let pending = storage.enqueue(vec![NewTask::new(b"{}".to_vec(), later.clone())]).await.expect("push")[0];
+    let page = get(&app, &format!("/api/v1/ui/stores/memory/queues/email/tasks/{pending}"), Who::Operator).await.body;
+    assert!(page.contains(&format!("data-post=\"/stores/memory/queues/email/tasks/{pending}/run-now\"")), "{page}");
+    assert!(page.contains("data-then=\"/stores/memory/queues/email\""), "{page}");
+
+    // Bulk: run every pending task now, cancel them all, delete the cancelled.
+    for _ in 0..3 {
+        storage.enqueue(vec![NewTask::new(b"{}".to_vec(), later.clone())]).await.expect("push");
+    }
+    let bulk = |body: &'static str| {
+        let app = app.clone();
+        async move { post(&app, &format!("{q}/bulk"), Who::Operator, Some(body)).await }
+    };
+    let now = bulk(r#"{"action": "run_now", "status": "pending"}"#).await;
+    assert_eq!(now.status, 200, "{}", now.body);
+    assert_eq!(now.json()["changed"], 4, "{}", now.body);
+    assert_eq!(get(&app, q, Who::Reader).await.json()["counts"]["scheduled"], 0);
+    assert_eq!(bulk(r#"{"action": "cancel", "status": "pending"}"#).await.json()["changed"], 4);
+    let nothing = bulk(r#"{"action": "retry", "status": "pending"}"#).await.json();
+    assert_eq!(nothing["changed"], 0);
+    assert!(nothing["message"].as_str().unwrap_or_default().contains("retry takes dead or cancelled"), "{nothing}");
+    assert_eq!(bulk(r#"{"action": "delete", "status": "cancelled"}"#).await.json()["changed"], 4);
+    assert_eq!(get(&app, q, Who::Reader).await.json()["counts"]["cancelled"], 0);
+    for (body, says) in [
+        (r#"{"action": "retry"}"#, "missing field `status`"),
+        (r#"{"action": "explode", "status": "dead"}"#, "unknown variant"),
+        (r#"{"action": "delete", "status": "done", "id": "x"}"#, "id:"),
+    ] {
+        let answer = bulk(body).await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.body);
+        assert!(answer.body.contains(says), "{body}: {}", answer.body);
+    }
 }
 
 #[tokio::test]

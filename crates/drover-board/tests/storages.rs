@@ -2,7 +2,7 @@
 //! file and on PostgreSQL (postgres://postgres@127.0.0.1:5432/test, or DATABASE_URL): counts,
 //! a dead task's page with markup in its payload and error shown as text, retry, cancel,
 //! pause (and no claim while paused), resume, push, limits (a cap of 1 holds in the claim),
-//! find, purge, workers.
+//! filters by error text, run now and bulk delete, find, purge, workers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -35,7 +35,11 @@ async fn scenario<A: AdminBackend + Clone>(admin: A, queue: &str) {
     let page = get(&app, &format!("{base}/tasks?status=dead"), Who::Reader).await.json();
     assert_eq!(page["tasks"][0]["id"], dead.to_string(), "{page}");
     assert_eq!(page["tasks"][0]["last_error"], "SMTP said <b>550</b> & gave up");
-    assert_eq!(page["next_offset"], serde_json::Value::Null);
+    assert_eq!(page["next_before"], serde_json::Value::Null);
+    let by_error = get(&app, &format!("{base}/tasks?error=said%20%3Cb%3E550"), Who::Reader).await.json();
+    assert_eq!(by_error["tasks"][0]["id"], dead.to_string(), "{by_error}");
+    let other_error = get(&app, &format!("{base}/tasks?error=timeout"), Who::Reader).await.json();
+    assert_eq!(other_error["tasks"], serde_json::json!([]), "{other_error}");
 
     let one = get(&app, &format!("{base}/tasks/{dead}"), Who::Reader).await.json();
     assert_eq!(one["payload"]["to"], "<script>alert(1)</script>@example.com", "{one}");
@@ -106,6 +110,18 @@ async fn scenario<A: AdminBackend + Clone>(admin: A, queue: &str) {
             .await
             .expect("complete");
     }
+
+    // Bulk: the second task, pushed through the board and done, deleted by status and id.
+    let second_id = storage
+        .enqueue(vec![NewTask::new(b"{}".to_vec(), PushOptions::new().delay(Duration::from_secs(3600)))])
+        .await
+        .expect("enqueue")[0];
+    let ran = post(&app, &format!("{base}/tasks/{second_id}/run-now"), Who::Operator, None).await;
+    assert_eq!(ran.status, 200, "{}", ran.body);
+    let body = format!(r#"{{"action": "delete", "status": "pending", "id": "{second_id}"}}"#);
+    let deleted = post(&app, &format!("{base}/bulk"), Who::Operator, Some(&body)).await;
+    assert_eq!(deleted.json()["changed"], 1, "{}", deleted.body);
+    assert_eq!(get(&app, &format!("{base}/tasks/{second_id}"), Who::Reader).await.status, 404);
 
     // Find the pushed task by id alone.
     let found = get(&app, &format!("/api/v1/tasks/{pushed_id}"), Who::Reader).await;

@@ -4,11 +4,11 @@
 use std::fmt::Write;
 
 use chrono::Utc;
-use drover_core::{ListQuery, Status, TaskInfo};
+use drover_core::{BulkAction, Status, TaskInfo, TaskPage};
 
 use super::{seg, when, E};
 use crate::auth::Role;
-use crate::routes::rate_text;
+use crate::routes::{rate_text, TaskQuery};
 use crate::view::{LimitsView, QueueView, WorkerView};
 
 /// How much of an error a task list shows.
@@ -113,8 +113,76 @@ pub(crate) fn overview(stores: &[(String, &'static str)], queues: &[QueueView], 
     out
 }
 
-/// One queue: counts as tabs, its tasks by status with paging, pause and purge.
-pub(crate) fn queue_page(q: &QueueView, tasks: &[TaskInfo], query: &ListQuery, role: Role) -> String {
+/// The bulk actions that fit tasks of `status`, with their labels and confirmations.
+fn bulk_actions(status: Status) -> &'static [(BulkAction, &'static str, &'static str)] {
+    const RETRY: (BulkAction, &str, &str) = (BulkAction::Retry, "Retry all", "retry");
+    const RUN_NOW: (BulkAction, &str, &str) = (BulkAction::RunNow, "Run all now", "retry");
+    const CANCEL: (BulkAction, &str, &str) = (BulkAction::Cancel, "Cancel all", "danger");
+    const DELETE: (BulkAction, &str, &str) = (BulkAction::Delete, "Delete all", "danger");
+    match status {
+        Status::Pending => &[RUN_NOW, CANCEL, DELETE],
+        Status::Running => &[CANCEL],
+        Status::Done => &[DELETE],
+        Status::Dead | Status::Cancelled => &[RETRY, DELETE],
+    }
+}
+
+/// The filter form: status, id, text in the error. A plain `GET` form: filters are part of the
+/// page's address.
+fn filter_form(href: &str, query: &TaskQuery) -> String {
+    let mut options = String::from("<option value=\"all\">all</option>");
+    for status in Status::ALL {
+        let selected = if query.filter.status == Some(status) { " selected" } else { "" };
+        let _ = write!(options, "<option{selected}>{status}</option>");
+    }
+    let id = query.filter.id.map(|id| id.to_string()).unwrap_or_default();
+    let error = query.filter.error_contains.as_deref().unwrap_or("");
+    format!(
+        "<form class=\"filters\" method=\"get\" action=\"{0}\">\
+         <label>Status <select name=\"status\">{options}</select></label>\
+         <label>Id <input name=\"id\" value=\"{1}\" size=\"28\" placeholder=\"any\"></label>\
+         <label>Error contains <input name=\"error\" value=\"{2}\" placeholder=\"any text\" maxlength=\"1000\"></label>\
+         <button type=\"submit\">Filter</button> <a href=\"{0}\">Clear</a></form>",
+        E(href),
+        E(&id),
+        E(error),
+    )
+}
+
+/// For operators: every bulk action that fits the filter's status, on every task the filter
+/// takes (not only this page).
+fn bulk_toolbar(href: &str, query: &TaskQuery) -> String {
+    let Some(status) = query.filter.status else {
+        return "<p class=\"muted\">Choose a status to act on every task it holds.</p>".to_owned();
+    };
+    let id = query.filter.id.map(|id| id.to_string()).unwrap_or_default();
+    let error = query.filter.error_contains.as_deref().unwrap_or("");
+    let scope = if query.filter.id.is_some() || query.filter.error_contains.is_some() {
+        format!("every {status} task matching the filter")
+    } else {
+        format!("every {status} task")
+    };
+    let mut out = format!("<div class=\"toolbar bulk\"><span>For {}:</span>", E(&scope));
+    for (bulk, label, class) in bulk_actions(status) {
+        let _ = write!(
+            out,
+            "<form class=\"action\" data-post=\"{}/bulk\" data-confirm=\"{}?\" data-bulk=\"{bulk}\">\
+             <input type=\"hidden\" name=\"action\" value=\"{bulk}\"><input type=\"hidden\" name=\"status\" value=\"{status}\">\
+             <input type=\"hidden\" name=\"id\" value=\"{}\"><input type=\"hidden\" name=\"error\" value=\"{}\">\
+             <button type=\"submit\" class=\"{class}\">{label}</button></form>",
+            E(href),
+            E(&format!("{label}: {scope}")),
+            E(&id),
+            E(error),
+        );
+    }
+    out.push_str("</div>");
+    out
+}
+
+/// One queue: counts as tabs, its tasks by status and filters with stable paging, pause, purge,
+/// limits and bulk actions.
+pub(crate) fn queue_page(q: &QueueView, page: &TaskPage, query: &TaskQuery, role: Role) -> String {
     let now = Utc::now();
     let href = queue_href(&q.store, &q.queue);
     let mut out = format!(
@@ -145,24 +213,31 @@ pub(crate) fn queue_page(q: &QueueView, tasks: &[TaskInfo], query: &ListQuery, r
     ];
     out.push_str("<nav class=\"tabs\">");
     for (label, status, count) in tabs {
-        let current = if status == query.status { " aria-current=\"page\"" } else { "" };
-        let link = match status {
-            Some(s) => format!("{href}?status={s}"),
-            None => href.clone(),
+        let current = if status == query.filter.status { " aria-current=\"page\"" } else { "" };
+        // A tab keeps the other filters and starts at the newest task.
+        let mut tab = query.clone();
+        tab.filter.status = status;
+        let link = match tab.query_string(None) {
+            qs if qs.is_empty() => href.clone(),
+            qs => format!("{href}?{qs}"),
         };
         let count =
             count.map(|n| format!(" <span class=\"count\" data-count=\"{label}\">{n}</span>")).unwrap_or_default();
         let _ = write!(out, "<a href=\"{}\"{current}>{label}{count}</a>", E(&link));
     }
     out.push_str("</nav>");
-    if tasks.is_empty() {
+    out.push_str(&filter_form(&href, query));
+    if role == Role::Operator {
+        out.push_str(&bulk_toolbar(&href, query));
+    }
+    if page.tasks.is_empty() {
         out.push_str("<p class=\"muted\">No tasks here.</p>");
     } else {
         out.push_str(
             "<table class=\"tasks\"><thead><tr><th>task</th><th>status</th><th>attempt</th><th>priority</th>\
              <th>runs</th><th>updated</th><th>last error</th></tr></thead><tbody>",
         );
-        for t in tasks {
+        for t in &page.tasks {
             let id = t.id.to_string();
             let error = t.last_error.as_deref().unwrap_or("");
             let preview: String = error.chars().take(ERROR_PREVIEW).collect();
@@ -183,15 +258,18 @@ pub(crate) fn queue_page(q: &QueueView, tasks: &[TaskInfo], query: &ListQuery, r
         }
         out.push_str("</tbody></table>");
     }
-    let status = query.status.map(|s| format!("status={s}&")).unwrap_or_default();
     out.push_str("<nav class=\"pager\">");
-    if query.offset > 0 {
-        let newer = query.offset.saturating_sub(query.limit);
-        let _ = write!(out, "<a href=\"{}?{status}offset={newer}\">← newer</a>", E(&href));
+    if query.before.is_some() {
+        let first = match query.query_string(None) {
+            qs if qs.is_empty() => href.clone(),
+            qs => format!("{href}?{qs}"),
+        };
+        let _ = write!(out, "<a href=\"{}\">← newest</a>", E(&first));
     }
-    let _ = write!(out, "<span class=\"muted\">{} – {}</span>", query.offset + 1, query.offset + tasks.len() as u64);
-    if tasks.len() as u64 == query.limit {
-        let _ = write!(out, "<a href=\"{}?{status}offset={}\">older →</a>", E(&href), query.offset + query.limit);
+    let shown = page.tasks.len();
+    let _ = write!(out, "<span class=\"muted\">{shown} task{}</span>", if shown == 1 { "" } else { "s" });
+    if let Some(next) = page.next {
+        let _ = write!(out, "<a href=\"{}?{}\">older →</a>", E(&href), E(&query.query_string(Some(next))));
     }
     out.push_str("</nav>");
     out
@@ -274,8 +352,17 @@ pub(crate) fn task_page(store: &str, t: &TaskInfo, role: Role) -> String {
         if matches!(t.status, Status::Dead | Status::Cancelled) {
             out.push_str(&action(&format!("{href}/retry"), "Retry", "retry", None));
         }
+        if t.status == Status::Pending {
+            out.push_str(&action(&format!("{href}/run-now"), "Run now", "retry", None));
+        }
         if !t.status.is_final() {
             out.push_str(&action(&format!("{href}/cancel"), "Cancel", "danger", Some("Cancel this task?")));
+        }
+        if t.status != Status::Running {
+            let delete = action(&format!("{href}/delete"), "Delete", "danger", Some("Delete this task for good?"));
+            // Once deleted, the page has nothing to show: go back to the queue.
+            let then = format!(" data-then=\"{}\"", E(&queue_href(store, &t.queue)));
+            out.push_str(&delete.replacen("<form ", &format!("<form{then} "), 1));
         }
         out.push_str("</div>");
     }

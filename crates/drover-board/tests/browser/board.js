@@ -1,7 +1,8 @@
 // The board in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
 // log in, see the queue's counts, open the dead task, retry it and watch it finish, pause the
 // queue and see the worker stop claiming (pending grows, done stays), resume; set the queue's
-// limits (a cap of 2 and a rate, then without the rate) on its page. A screenshot of
+// limits (a cap of 2 and a rate, then without the rate) on its page; filter its tasks by id;
+// run every pending task now in bulk. A screenshot of
 // each page goes to SHOTS. Run by tests/browser.rs, which starts the board and the worker.
 //
 // Environment: BOARD (the board's URL), TOKEN (an operator token), QUEUE, SHOTS (a folder),
@@ -146,6 +147,22 @@ async function main() {
     await limits.locator("button").click();
     await until("the rate removed", async () => (await shownLimit("rate")) === "no limit");
     if ((await shownLimit("max-running")) !== "2") throw new Error("removing the rate changed the cap");
+
+    step("filter the queue's tasks by id, then run every pending task now in bulk");
+    const filters = page.locator("form.filters");
+    await filters.locator('input[name="id"]').fill(id);
+    await Promise.all([page.waitForURL(new RegExp("id=" + id), wait), filters.locator("button").click()]);
+    await until("only the filtered task listed", async () => {
+      const rows = await page.locator("table.tasks tr[data-task]").evaluateAll((r) => r.map((e) => e.getAttribute("data-task")));
+      return rows.length === 1 && rows[0] === id;
+    });
+    await shot(page, "11-queue-filtered");
+    await page.goto(board + "/stores/sqlite/queues/" + queue + "?status=pending");
+    const runAll = page.locator('form[data-bulk="run_now"] button');
+    await runAll.waitFor(wait);
+    await runAll.click();
+    await page.locator("#flash.ok", { hasText: "due now" }).waitFor(wait);
+    console.log("bulk: " + (await page.locator("#flash").innerText()));
     console.log("ok: " + id);
   } catch (error) {
     if (current) {

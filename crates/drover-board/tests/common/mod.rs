@@ -146,6 +146,9 @@ pub fn post_routes(store: &str, queue: &str, id: &str) -> Vec<(String, Option<&'
     vec![
         (format!("{q}/tasks/{id}/retry"), None),
         (format!("{q}/tasks/{id}/cancel"), None),
+        (format!("{q}/tasks/{id}/run-now"), None),
+        (format!("{q}/tasks/{id}/delete"), None),
+        (format!("{q}/bulk"), Some(r#"{"action": "retry", "status": "dead"}"#)),
         (format!("{q}/pause"), None),
         (format!("{q}/resume"), None),
         (format!("{q}/purge"), Some(r#"{"status": "done", "older_than_seconds": 0}"#)),
