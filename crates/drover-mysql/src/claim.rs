@@ -90,9 +90,10 @@ const SKIP_LIMITED: &str = " OR max_running IS NOT NULL OR rate_starts IS NOT NU
 
 /// Under a per-key limit of `{k}`, a keyed task is a candidate only while fewer than `{k}`
 /// tasks of its key pushed before it are unfinished: the `{k}`-th of them (`OFFSET {k1}`,
-/// one less) does not exist. Index `drover_tasks_key_live`, at most `{k}` entries read.
+/// one less) does not exist. Index `drover_tasks_key_live`, at most `{k}` entries read (named,
+/// which spares the optimizer weighing the table's other indexes for each claim).
 const KEYED: &str = "
-        AND (c.concurrency_key IS NULL OR (SELECT u.id FROM drover_tasks AS u
+        AND (c.concurrency_key IS NULL OR (SELECT u.id FROM drover_tasks AS u FORCE INDEX (drover_tasks_key_live)
             WHERE u.queue = {queue} AND u.key_live = c.concurrency_key AND u.id < c.id
             ORDER BY u.id LIMIT 1 OFFSET {k1}) IS NULL)";
 
@@ -113,7 +114,7 @@ SELECT COUNT(*) AS live_leases, TIMESTAMPDIFF(MICROSECOND, '1970-01-01', UTC_TIM
 /// Under a per-key limit, after [`LOCK_LIMITS`]: the live leases of each key (the queue's
 /// running tasks, index `drover_tasks_lease`), so a key takes at most the limit minus them.
 const KEY_LEASES: &str = "\
-SELECT concurrency_key AS leases_of_key, COUNT(*) AS n FROM drover_tasks
+SELECT concurrency_key AS leases_of_key, COUNT(*) AS n FROM drover_tasks FORCE INDEX (drover_tasks_lease)
   WHERE queue = {queue} AND status = 'running' AND lease_expires_at > UTC_TIMESTAMP(6)
     AND concurrency_key IS NOT NULL
   GROUP BY concurrency_key;
@@ -141,9 +142,15 @@ const DEAD: &str = "UPDATE drover_tasks SET status = 'dead', last_error = {error
 
 /// How many candidate ids a claim of `max` reads before locking: other workers' claims may
 /// hold the first ones, and a short claim makes a worker wait a poll interval. The read is an
-/// index-only range scan, so a few dozen extra ids cost little.
-fn scan_limit(max: usize) -> usize {
-    max.saturating_mul(4).saturating_add(64)
+/// index-only range scan, so a few dozen extra ids cost little. The limited form's claims of a
+/// queue take turns under the settings row's lock, so nobody else's claim holds its
+/// candidates (a cancel or requeue may, for an instant): a few spare ids do, and under a
+/// per-key limit, where each id read costs a probe of the key's index, they are fewer probes.
+fn scan_limit(max: usize, mode: Mode) -> usize {
+    match mode {
+        Mode::Plain => max.saturating_mul(4).saturating_add(64),
+        Mode::Limited => max.saturating_add(8),
+    }
 }
 
 /// The longest worker name stored (`worker` is `VARCHAR(255)`).
@@ -371,7 +378,7 @@ fn claim_in<'a>(conn: &'a mut PoolConnection<MySql>, params: ClaimParams<'a>) ->
             .replace("{payload}", if limited { "NULL" } else { "t.payload" })
             .replace("{queue}", &queue)
             .replace("{limit}", &params.max.to_string())
-            .replace("{scan}", &scan_limit(params.max).to_string());
+            .replace("{scan}", &scan_limit(params.max, params.mode).to_string());
         // A `&str` without arguments goes as a text query, so its statements run in order.
         let rows = conn.fetch_all(AssertSqlSafe(select)).await?;
         let (found, candidates) = read_rows(&rows)?;
