@@ -1,6 +1,7 @@
 //! A worker and the board on one SQLite file: emails are pushed every second, most are sent,
 //! some fail and retry, a few are malformed and end dead, so the board has something to show.
-//! Retry the dead ones, pause the queue and watch the worker stop claiming.
+//! Retry the dead ones, pause the queue and watch the worker stop claiming; a recurring
+//! digest (every 30 seconds, drover-cron) shows on the schedules page.
 //!
 //! ```text
 //! cargo run -p drover-board --example live
@@ -53,7 +54,14 @@ async fn main() -> anyhow::Result<()> {
     }
     auth.validate()?;
 
-    let app = Board::new().register(admin).auth(auth).into_router();
+    // A recurring job: every 30 s a digest email, pushed by the pipe the monitor runs.
+    let digest =
+        drover_cron::CronJob::with_job("team-digest", drover_cron::Schedule::every(Duration::from_secs(30))?, |_| {
+            Email { to: "team@example.com".to_owned() }
+        })?
+        .pipe_to(storage.clone());
+
+    let app = Board::new().register(admin).schedule(digest.clone()).auth(auth).into_router();
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("The board: http://{addr}/ (log in at http://{addr}/_board/login); jobs in {}", path.display());
 
@@ -75,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
     });
 
     let worker = WorkerBuilder::new("email-worker").concurrency(2).backend(storage).build_fn(send_email);
-    let monitor = Monitor::new().register(worker);
+    let monitor = Monitor::new().register(worker).register(digest);
     tokio::select! {
         served = axum::serve(listener, app) => served?,
         ran = monitor.run_with_signal(tokio::signal::ctrl_c()) => ran?,

@@ -28,6 +28,8 @@ pub(crate) struct Store {
 pub(crate) struct ApiState {
     pub(crate) stores: Arc<Vec<Store>>,
     pub(crate) broadcaster: Option<Broadcaster>,
+    #[cfg(feature = "cron")]
+    pub(crate) schedules: Arc<Vec<Box<dyn crate::schedules::BoardSchedule>>>,
 }
 
 impl ApiState {
@@ -69,6 +71,7 @@ impl ApiState {
 /// | `POST /stores/{store}/queues/{queue}/limits` | set or remove the queue's limits on every worker (`{"max_running": 5, "rate": {"starts": 200, "per_ms": 1000}}`; `null` removes one, a field left out stays) |
 /// | `GET /stores/{store}/workers` | workers the storage saw, where it records them |
 /// | `GET /tasks/{id}` | a task by id, in whichever store and queue holds it |
+/// | `GET /schedules` | the recurring jobs given to [`schedule`](ApiBuilder::schedule): expression, next and last tick |
 /// | `GET /events` | server-sent events from the [`Broadcaster`] |
 /// | `GET /ui/...` | the HTML fragments the UI's pages show |
 ///
@@ -101,6 +104,8 @@ pub struct ApiBuilder {
     stores: Vec<Store>,
     auth: Option<Auth>,
     broadcaster: Option<Broadcaster>,
+    #[cfg(feature = "cron")]
+    schedules: Vec<Box<dyn crate::schedules::BoardSchedule>>,
 }
 
 impl std::fmt::Debug for ApiBuilder {
@@ -114,7 +119,14 @@ impl ApiBuilder {
     /// Add the board's routes to `router` (usually `Router::new()`); its own routes stay
     /// as they are, without the board's authentication.
     pub fn new(router: Router) -> Self {
-        Self { router, stores: Vec::new(), auth: None, broadcaster: None }
+        Self {
+            router,
+            stores: Vec::new(),
+            auth: None,
+            broadcaster: None,
+            #[cfg(feature = "cron")]
+            schedules: Vec::new(),
+        }
     }
 
     /// Show and operate every queue of `admin` (`PostgresAdmin`, `SqliteAdmin`, ...), under the
@@ -170,13 +182,27 @@ impl ApiBuilder {
         self
     }
 
+    /// List a recurring job on the schedules page and at `GET /schedules`: a `drover-cron`
+    /// [`Pipe`](drover_cron::Pipe) (clone the one you register with the monitor), or anything
+    /// implementing [`BoardSchedule`](crate::BoardSchedule).
+    #[cfg(feature = "cron")]
+    pub fn schedule(mut self, schedule: impl crate::schedules::BoardSchedule) -> Self {
+        self.schedules.push(Box::new(schedule));
+        self
+    }
+
     /// The router: the given one plus the board's routes, guarded.
     pub fn build(self) -> Router {
         let auth = self.auth.unwrap_or_else(Auth::from_env);
         if auth.is_insecure() {
             tracing::warn!("drover-board: the API has no authentication (insecure_no_auth)");
         }
-        let state = ApiState { stores: Arc::new(self.stores), broadcaster: self.broadcaster };
+        let state = ApiState {
+            stores: Arc::new(self.stores),
+            broadcaster: self.broadcaster,
+            #[cfg(feature = "cron")]
+            schedules: Arc::new(self.schedules),
+        };
         let queue = "/stores/{store}/queues/{queue}";
         let routes = Router::new()
             .route("/openapi.json", get(routes::openapi))
@@ -196,6 +222,8 @@ impl ApiBuilder {
             .route(&format!("{queue}/limits"), post(routes::limits))
             .route("/stores/{store}/workers", get(routes::workers))
             .route("/tasks/{id}", get(routes::find))
+            .route("/schedules", get(routes::schedules))
+            .route("/ui/schedules", get(pages::schedules))
             .route("/events", get(routes::events))
             .route("/ui/overview", get(pages::overview))
             .route("/ui/workers", get(pages::workers))

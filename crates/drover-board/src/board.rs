@@ -75,6 +75,13 @@ impl Board {
         self
     }
 
+    /// List a recurring job on the schedules page (see [`ApiBuilder::schedule`]).
+    #[cfg(feature = "cron")]
+    pub fn schedule(mut self, schedule: impl crate::schedules::BoardSchedule) -> Self {
+        self.api = self.api.schedule(schedule);
+        self
+    }
+
     /// Who may see and act (default: [`Auth::from_env`]).
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = Some(auth);

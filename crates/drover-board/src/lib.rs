@@ -10,7 +10,10 @@
 //!   and rate of starts across every worker (`POST .../limits`); workers where the storage
 //!   records them.
 //!   Its OpenAPI 3 document is at `GET /api/v1/openapi.json`.
-//! - [`ServeUI`]: server-rendered pages (overview, queue with its limits, task, workers) with a few lines of
+//! - Recurring jobs (feature `cron`, on by default): pass each `drover-cron` pipe to
+//!   [`ApiBuilder::schedule`] (or [`Board::schedule`]) and `GET /api/v1/schedules` and the
+//!   schedules page list its expression, next tick and last tick.
+//! - [`ServeUI`]: server-rendered pages (overview, queue with its limits, task, workers, schedules) with a few lines of
 //!   embedded JavaScript for live refresh and actions. No npm, no build step: the assets are
 //!   in the crate.
 //! - [`Board`]: both in one router.
@@ -66,6 +69,8 @@ mod guard;
 mod html;
 mod pages;
 mod routes;
+#[cfg(feature = "cron")]
+mod schedules;
 mod ui;
 mod view;
 
@@ -74,4 +79,6 @@ pub use auth::{Auth, AuthError, Role, MIN_TOKEN_LEN};
 pub use board::Board;
 pub use broadcaster::{BoardEvent, Broadcaster};
 pub use guard::CSRF_HEADER;
+#[cfg(feature = "cron")]
+pub use schedules::BoardSchedule;
 pub use ui::{ServeUI, DEFAULT_API_BASE};

@@ -10,7 +10,7 @@ use crate::api::ApiState;
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::html::{self, WorkersOfStore};
-use crate::routes::{all_queues, find_task, load_task, queue_view, task_query, unsupported_here};
+use crate::routes::{all_queues, find_task, load_task, queue_view, schedule_views, task_query, unsupported_here};
 use crate::view::WorkerView;
 
 fn fragment(body: String) -> Response {
@@ -79,4 +79,8 @@ pub(crate) async fn workers(State(state): State<ApiState>) -> Response {
         stores.push(WorkersOfStore { store: store.name.clone(), workers });
     }
     fragment(html::workers_page(&stores))
+}
+
+pub(crate) async fn schedules(State(state): State<ApiState>) -> Response {
+    render(schedule_views(&state).await.map(|views| html::schedules_page(&views, cfg!(feature = "cron"))))
 }

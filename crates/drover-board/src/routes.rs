@@ -613,3 +613,29 @@ pub(crate) async fn limits(
     state.publish(broadcaster.as_deref(), BoardEvent::new("limits", &store, &queue));
     Ok(done(format!("queue {queue}: {}", limits_text(&limits)), json!({ "queue": queue, "limits": limits })))
 }
+
+/// The registered schedules' state, in the order they were given.
+pub(crate) async fn schedule_views(state: &ApiState) -> Result<Vec<serde_json::Value>, ApiError> {
+    #[cfg(feature = "cron")]
+    {
+        let mut views = Vec::with_capacity(state.schedules.len());
+        for schedule in state.schedules.iter() {
+            let view = crate::schedules::ScheduleView::from(schedule.info().await?);
+            views.push(
+                serde_json::to_value(view)
+                    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+            );
+        }
+        Ok(views)
+    }
+    #[cfg(not(feature = "cron"))]
+    {
+        let _ = state;
+        Ok(Vec::new())
+    }
+}
+
+pub(crate) async fn schedules(State(state): State<ApiState>) -> ApiResult {
+    let views = schedule_views(&state).await?;
+    Ok(json(StatusCode::OK, &json!({ "schedules": views, "cron": cfg!(feature = "cron") })))
+}

@@ -559,3 +559,38 @@ async fn a_storage_without_limits_answers_409_saying_which_have_them() {
     let answer = post(&app, "/api/v1/stores/plain/queues/email/limits", Who::Operator, Some(form)).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
+
+#[tokio::test]
+async fn the_schedules_page_lists_registered_cron_pipes_with_next_and_last_tick() {
+    let admin = MemoryAdmin::default();
+    let empty = board(admin.clone());
+    let none = get(&empty, "/api/v1/ui/schedules", Who::Reader).await.body;
+    assert!(none.contains("ApiBuilder::schedule"), "says how to register one: {none}");
+
+    let job = drover_cron::CronJob::<()>::new(
+        "nightly-report",
+        drover_cron::Schedule::every(std::time::Duration::from_secs(3600)).expect("schedule"),
+    )
+    .expect("job");
+    let pipe = job.pipe_to(admin.storage("reports"));
+    let pushed = pipe.step(chrono::Utc::now()).await.expect("step");
+    let app = Board::new().register(admin).schedule(pipe).auth(auth()).into_router();
+    let answer = get(&app, "/api/v1/schedules", Who::Reader).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let listed = answer.json();
+    let row = &listed["schedules"][0];
+    assert_eq!((row["name"].as_str(), row["queue"].as_str()), (Some("nightly-report"), Some("reports")), "{listed}");
+    assert!(row["schedule"].as_str().unwrap_or_default().contains("3600000"), "{listed}");
+    assert!(row["next_tick"].is_string(), "{listed}");
+    if let Some((_, drover_core::TickPushed::Pushed(id))) = pushed.first() {
+        assert_eq!(row["last_task"], id.to_string(), "{listed}");
+        assert!(row["last_tick"].is_string(), "{listed}");
+    }
+    let page = get(&app, "/api/v1/ui/schedules", Who::Reader).await.body;
+    assert!(
+        page.contains("data-schedule=\"nightly-report\"") && page.contains("data-field=\"next-tick\"><time"),
+        "{page}"
+    );
+    let shell = get(&app, "/schedules", Who::Reader).await.body;
+    assert!(shell.contains("href=\"/schedules\""), "{shell}");
+}

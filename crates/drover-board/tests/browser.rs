@@ -3,7 +3,7 @@
 //! The script logs in, reads a queue's counts, opens a dead task, retries it and watches the
 //! worker finish it, pauses the queue and sees the worker stop claiming, and resumes, sets the
 //! queue's cap and rate on its page and removes the rate again, filters the queue's tasks by
-//! id and runs every pending task now in bulk; a
+//! id and runs every pending task now in bulk, and sees the schedules page; a
 //! screenshot of each page is kept under the target directory
 //! (`$CARGO_TARGET_TMPDIR/drover-board/browser/`). `cargo xtask services` installs both tools.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -94,6 +94,7 @@ async fn an_operator_in_chromium_retries_a_dead_task_and_pauses_a_queue() {
         "09-workers",
         "10-queue-limits",
         "11-queue-filtered",
+        "12-schedules",
     ] {
         let shot = shots.join(format!("{name}.png"));
         let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);

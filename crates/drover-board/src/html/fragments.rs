@@ -433,3 +433,49 @@ pub(crate) fn workers_page(stores: &[WorkersOfStore]) -> String {
     }
     out
 }
+
+/// The recurring jobs given to the board: expression, next tick, last tick and its task.
+pub(crate) fn schedules_page(schedules: &[serde_json::Value], cron: bool) -> String {
+    let now = Utc::now();
+    let mut out = String::from("<h1>Schedules</h1>");
+    if !cron {
+        out.push_str("<p class=\"muted\">This board was built without its <code>cron</code> feature.</p>");
+        return out;
+    }
+    if schedules.is_empty() {
+        out.push_str(
+            "<p class=\"muted\">No schedule is registered: pass each <code>drover_cron</code> pipe to \
+             <code>ApiBuilder::schedule</code> (or <code>Board::schedule</code>).</p>",
+        );
+        return out;
+    }
+    out.push_str(
+        "<table class=\"schedules\"><thead><tr><th>schedule</th><th>queue</th><th>when</th><th>next tick</th>\
+         <th>last tick</th><th>last task</th></tr></thead><tbody>",
+    );
+    let time = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| when(t.with_timezone(&Utc), now))
+            .unwrap_or_else(|| "—".to_owned())
+    };
+    for s in schedules {
+        let text = |key: &str| s[key].as_str().unwrap_or("").to_owned();
+        let task = match s["last_task"].as_str() {
+            Some(id) => format!("<a href=\"/tasks?id={}\"><code>{}</code></a>", E(&seg(id)), E(id)),
+            None => "—".to_owned(),
+        };
+        let _ = write!(
+            out,
+            "<tr data-schedule=\"{0}\"><td>{0}</td><td>{1}</td><td><code>{2}</code></td><td data-field=\"next-tick\">{3}</td>\
+             <td data-field=\"last-tick\">{4}</td><td>{task}</td></tr>",
+            E(&text("name")),
+            E(&text("queue")),
+            E(&text("schedule")),
+            time(&s["next_tick"]),
+            time(&s["last_tick"]),
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-pub(crate) use fragments::{overview, queue_page, task_page, workers_page, WorkersOfStore};
+pub(crate) use fragments::{overview, queue_page, schedules_page, task_page, workers_page, WorkersOfStore};
 
 /// Displays its text HTML-escaped, for element content and quoted attributes alike.
 pub(crate) struct E<'a>(pub(crate) &'a str);
@@ -70,7 +70,7 @@ pub(crate) fn shell(api_base: &str, version: &str) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width, initial-scale=1\"><meta name=\"drover-api\" content=\"{api}\">\
          <title>Drover board</title><link rel=\"stylesheet\" href=\"/_board/board.css?v={v}\"></head><body>\
-         <header><a class=\"brand\" href=\"/\">Drover</a><nav><a href=\"/\">Queues</a><a href=\"/workers\">Workers</a></nav>\
+         <header><a class=\"brand\" href=\"/\">Drover</a><nav><a href=\"/\">Queues</a><a href=\"/workers\">Workers</a><a href=\"/schedules\">Schedules</a></nav>\
          <form id=\"find\" action=\"/tasks\" method=\"get\"><input name=\"id\" placeholder=\"task id\" aria-label=\"task id\" \
          size=\"28\"><button>Find</button></form>\
          <span class=\"live\"><button id=\"live\" type=\"button\">Pause live updates</button> <span id=\"live-status\"></span></span>\

@@ -163,6 +163,11 @@ async function main() {
     await runAll.click();
     await page.locator("#flash.ok", { hasText: "due now" }).waitFor(wait);
     console.log("bulk: " + (await page.locator("#flash").innerText()));
+
+    step("the schedules page lists the recurring job with its next tick");
+    await page.goto(board + "/schedules");
+    await page.locator('tr[data-schedule="daily-digest"] td[data-field="next-tick"] time').waitFor(wait);
+    await shot(page, "12-schedules");
     console.log("ok: " + id);
   } catch (error) {
     if (current) {

@@ -56,7 +56,21 @@ impl Running {
         let storage =
             SqliteStorage::<Email>::connect_with_config(&url, SqliteConfig::new(QUEUE)).await.expect("SQLite");
         let admin = SqliteAdmin::new(drover_sqlite::connect_pool(&url).await.expect("SQLite pool"));
-        let app = Board::new().register(admin.clone()).auth(Auth::new().token(TOKEN, Role::Operator)).into_router();
+        // A recurring job the board lists (not run: the tests count the email queue's tasks).
+        let digests =
+            SqliteStorage::<Email>::connect_with_config(&url, SqliteConfig::new("digest")).await.expect("SQLite");
+        let digest = drover_cron::CronJob::with_job(
+            "daily-digest",
+            drover_cron::Schedule::cron("0 7 * * *").expect("a cron expression"),
+            |_| Email { to: "team@example.com".into() },
+        )
+        .expect("a schedule name")
+        .pipe_to(digests);
+        let app = Board::new()
+            .register(admin.clone())
+            .schedule(digest)
+            .auth(Auth::new().token(TOKEN, Role::Operator))
+            .into_router();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve the board") });
