@@ -61,6 +61,7 @@ impl ApiState {
 /// | `GET /stores` | the registered stores |
 /// | `GET /queues` | every queue of every store: counts, oldest due task, paused, limits |
 /// | `GET /stores/{store}/queues/{queue}` | one queue |
+/// | `GET /stores/{store}/queues/{queue}/throughput?minutes=15` | tasks done and dead in each of the last minutes |
 /// | `GET /stores/{store}/queues/{queue}/tasks?status=&id=&error=&before=&limit=` | a page of tasks, newest first, filtered by status, id and text in the error; `next_before` starts the next page (stable under pushes) |
 /// | `POST /stores/{store}/queues/{queue}/tasks` | push a task (`{"payload": ..., "priority", "max_attempts", "delay_seconds", "unique_key"}`) |
 /// | `GET /stores/{store}/queues/{queue}/tasks/{id}` | one task |
@@ -220,6 +221,7 @@ impl ApiBuilder {
             .route(&format!("{queue}/resume"), post(routes::resume))
             .route(&format!("{queue}/purge"), post(routes::purge))
             .route(&format!("{queue}/limits"), post(routes::limits))
+            .route(&format!("{queue}/throughput"), get(routes::throughput))
             .route("/stores/{store}/workers", get(routes::workers))
             .route("/tasks/{id}", get(routes::find))
             .route("/schedules", get(routes::schedules))

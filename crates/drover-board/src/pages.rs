@@ -31,8 +31,22 @@ fn render(result: Result<String, ApiError>) -> Response {
 pub(crate) async fn overview(State(state): State<ApiState>, r: Option<Extension<Role>>) -> Response {
     let stores: Vec<(String, &'static str)> =
         state.stores.iter().map(|s| (s.name.clone(), s.admin.backend())).collect();
-    render(all_queues(&state).await.map(|queues| html::overview(&stores, &queues, role(r))))
+    render(
+        async {
+            let queues = all_queues(&state).await?;
+            let mut rates = Vec::with_capacity(queues.len());
+            for q in &queues {
+                // A storage that cannot count finished tasks shows no chart, not an error.
+                rates.push(state.store(&q.store)?.admin.throughput(&q.queue, OVERVIEW_MINUTES).await.ok());
+            }
+            Ok(html::overview(&stores, &queues, &rates, role(r)))
+        }
+        .await,
+    )
 }
+
+/// The minutes of throughput the overview draws.
+pub(crate) const OVERVIEW_MINUTES: u32 = 15;
 
 pub(crate) async fn queue(
     State(state): State<ApiState>,

@@ -639,3 +639,23 @@ pub(crate) async fn schedules(State(state): State<ApiState>) -> ApiResult {
     let views = schedule_views(&state).await?;
     Ok(json(StatusCode::OK, &json!({ "schedules": views, "cron": cfg!(feature = "cron") })))
 }
+
+/// Tasks done and dead per minute over the last `minutes` (1 to 60, default 15).
+pub(crate) async fn throughput(
+    State(state): State<ApiState>,
+    Path((store, queue)): QueuePath,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    let mut minutes = 15;
+    for (key, value) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
+        if key == "minutes" {
+            minutes = value
+                .parse()
+                .ok()
+                .filter(|n| (1..=60).contains(n))
+                .ok_or_else(|| ApiError::bad_request(format!("minutes must be 1 to 60, got {value:?}")))?;
+        }
+    }
+    let seen = state.store(&store)?.admin.throughput(&queue, minutes).await.map_err(unsupported_here)?;
+    Ok(json(StatusCode::OK, &seen))
+}

@@ -594,3 +594,33 @@ async fn the_schedules_page_lists_registered_cron_pipes_with_next_and_last_tick(
     let shell = get(&app, "/schedules", Who::Reader).await.body;
     assert!(shell.contains("href=\"/schedules\""), "{shell}");
 }
+
+#[tokio::test]
+async fn the_overview_draws_the_last_minutes_of_throughput_as_inline_svg() {
+    let admin = MemoryAdmin::default();
+    let storage = admin.storage("email");
+    for _ in 0..3 {
+        storage.enqueue(vec![NewTask::new(b"{}".to_vec(), PushOptions::new())]).await.expect("push");
+    }
+    for _ in 0..2 {
+        let claimed = storage
+            .claim(drover_core::ClaimRequest::new("w", 1, std::time::Duration::from_secs(30)))
+            .await
+            .expect("claim");
+        let done = drover_core::Completion { lease: claimed[0].lease(), outcome: drover_core::Outcome::Done };
+        storage.complete(vec![done]).await.expect("complete");
+    }
+    kill(&storage, "boom").await;
+    let app = board(admin);
+    let seen = get(&app, "/api/v1/stores/memory/queues/email/throughput?minutes=5", Who::Reader).await.json();
+    assert_eq!(seen["done"].as_array().map(Vec::len), Some(5), "{seen}");
+    let total = |key: &str| seen[key].as_array().into_iter().flatten().filter_map(|n| n.as_u64()).sum::<u64>();
+    assert_eq!((total("done"), total("dead")), (2, 1), "{seen}");
+    assert_eq!(seen["complete"], true);
+    let bad = get(&app, "/api/v1/stores/memory/queues/email/throughput?minutes=0", Who::Reader).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let overview = get(&app, "/api/v1/ui/overview", Who::Reader).await.body;
+    assert!(overview.contains("<svg class=\"spark\""), "{overview}");
+    assert!(overview.contains("aria-label=\"2 done, 1 dead in the last 15 min\""), "{overview}");
+    assert!(overview.contains("<rect class=\"done\"") && overview.contains("<rect class=\"dead\""), "{overview}");
+}

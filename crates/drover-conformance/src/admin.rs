@@ -1,6 +1,6 @@
 //! Conformance of the admin contract ([`drover_core::Admin`]) the board and the `drover` tool
 //! use: searches with filters and stable pages, deleting a task, running a scheduled one now,
-//! and bulk actions by filter.
+//! bulk actions by filter, and throughput per minute.
 //!
 //! A backend crate runs them from one test file, with a factory that returns its admin and a
 //! queue name no other test uses:
@@ -43,7 +43,7 @@ where
 macro_rules! admin_conformance_tests {
     ($factory:ident) => {
         mod admin {
-            $crate::admin_conformance_tests!(@tests $factory; admin_search, admin_delete_and_run_now, admin_bulk);
+            $crate::admin_conformance_tests!(@tests $factory; admin_search, admin_delete_and_run_now, admin_bulk, admin_throughput);
         }
     };
     (@tests $factory:ident; $($check:ident),+) => {
@@ -241,4 +241,25 @@ pub async fn admin_bulk<A: AdminBackend>(make: impl AdminFactory<A>) {
     assert_eq!((stats.pending, stats.cancelled, stats.dead), (0, 0, 2), "after bulk cancel and delete: {stats:?}");
     assert_eq!(ok("bulk delete", admin.bulk(q, BulkAction::Delete, &TaskFilter::new()).await), 2);
     assert!(ok("search", admin.search(q, &TaskFilter::new(), None, 10).await).tasks.is_empty());
+}
+
+/// Throughput: tasks finished now are counted in the current minutes, done and dead apart.
+pub async fn admin_throughput<A: AdminBackend>(make: impl AdminFactory<A>) {
+    let (admin, queue) = make().await;
+    let q = queue.as_str();
+    for n in 0..3 {
+        push(&admin, q, n, PushOptions::new()).await;
+    }
+    finish(&admin, q, Outcome::Done).await;
+    finish(&admin, q, Outcome::Done).await;
+    finish(&admin, q, dead("boom")).await;
+    let seen = ok("throughput", admin.throughput(q, 15).await);
+    assert_eq!((seen.done.len(), seen.dead.len()), (15, 15), "conformance: one bucket per minute: {seen:?}");
+    // The tasks finished within the last second or two: in the last two minutes.
+    let recent = |counts: &[u64]| counts[13] + counts[14];
+    assert_eq!((recent(&seen.done), recent(&seen.dead)), (2, 1), "conformance: tasks finished now: {seen:?}");
+    assert_eq!(seen.done.iter().sum::<u64>(), 2, "conformance: nothing counted twice: {seen:?}");
+    assert!(seen.complete, "conformance: three finished tasks are all counted");
+    let age = chrono::Utc::now() - seen.since;
+    assert!(age > chrono::Duration::minutes(14) && age <= chrono::Duration::minutes(15), "since: {seen:?}");
 }

@@ -160,6 +160,56 @@ impl std::fmt::Display for BulkAction {
     }
 }
 
+/// Tasks finished per minute over the last minutes, oldest minute first: what a board draws
+/// as throughput.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Throughput {
+    /// The start of the first minute.
+    pub since: DateTime<Utc>,
+    /// Tasks done in each minute.
+    pub done: Vec<u64>,
+    /// Tasks dead in each minute.
+    pub dead: Vec<u64>,
+    /// False when the count stopped at its bound ([`THROUGHPUT_SCAN_LIMIT`] finished tasks of a
+    /// status) before reaching the first minute: the older minutes may then be short.
+    pub complete: bool,
+}
+
+impl Throughput {
+    /// Count finished tasks by the minute of their last change (`updated_at`), over the
+    /// `minutes` whole minutes up to and including the one of `now` (for backends that read
+    /// finish times themselves).
+    pub fn count(
+        now: DateTime<Utc>,
+        minutes: u32,
+        finished: impl IntoIterator<Item = (Status, DateTime<Utc>)>,
+        complete: bool,
+    ) -> Self {
+        let minutes = minutes.max(1);
+        let this_minute = now.timestamp().div_euclid(60);
+        let first = this_minute - i64::from(minutes) + 1;
+        let since = DateTime::from_timestamp(first * 60, 0).unwrap_or(now);
+        let mut done = vec![0; minutes as usize];
+        let mut dead = vec![0; minutes as usize];
+        for (status, at) in finished {
+            let Ok(bucket) = usize::try_from(at.timestamp().div_euclid(60) - first) else { continue };
+            let counts = match status {
+                Status::Done => &mut done,
+                Status::Dead => &mut dead,
+                _ => continue,
+            };
+            if let Some(n) = counts.get_mut(bucket) {
+                *n += 1;
+            }
+        }
+        Self { since, done, dead, complete }
+    }
+}
+
+/// How many finished tasks of each status the default [`AdminBackend::throughput`] reads.
+pub const THROUGHPUT_SCAN_LIMIT: u64 = 1_000;
+
 /// How many tasks the default [`AdminBackend::find_ids`] reads to answer one search: backends
 /// that filter in their store have no such bound.
 pub const SEARCH_SCAN_LIMIT: u64 = 10_000;
@@ -296,6 +346,37 @@ pub trait AdminBackend: Send + Sync + 'static {
         })
     }
 
+    /// Tasks of `queue` done and dead in each of the last `minutes` minutes. The default reads
+    /// the newest [`THROUGHPUT_SCAN_LIMIT`] done and dead tasks through [`Inspect::list`] and
+    /// counts them by the minute of their last change.
+    fn throughput<'a>(&'a self, queue: &'a str, minutes: u32) -> BoxFuture<'a, Result<Throughput, BackendError>> {
+        Box::pin(async move {
+            let storage = self.storage(queue);
+            let now = chrono::Utc::now();
+            let since = now - chrono::Duration::minutes(i64::from(minutes.max(1)));
+            let mut finished = Vec::new();
+            let mut complete = true;
+            for status in [Status::Done, Status::Dead] {
+                let mut offset = 0;
+                loop {
+                    let page = storage.list(ListQuery::new(Some(status), 500).offset(offset)).await?;
+                    let read = page.len() as u64;
+                    let reached_older = page.iter().any(|t| t.updated_at < since);
+                    finished.extend(page.into_iter().map(|t| (t.status, t.updated_at)));
+                    offset += read;
+                    if read < 500 || reached_older {
+                        break;
+                    }
+                    if offset >= THROUGHPUT_SCAN_LIMIT {
+                        complete = false;
+                        break;
+                    }
+                }
+            }
+            Ok(Throughput::count(now, minutes, finished, complete))
+        })
+    }
+
     /// Delete task `id` of `queue` unless it is running; whether it was deleted. The default
     /// says the backend cannot.
     fn delete_task(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
@@ -416,6 +497,8 @@ pub trait Admin: Send + Sync {
         before: Option<TaskId>,
         limit: usize,
     ) -> BoxFuture<'a, Result<TaskPage, BackendError>>;
+    /// Tasks of `queue` done and dead in each of the last `minutes` minutes.
+    fn throughput<'a>(&'a self, queue: &'a str, minutes: u32) -> BoxFuture<'a, Result<Throughput, BackendError>>;
     /// Delete a task that is not running; whether it was deleted (false when it is running or
     /// does not exist).
     fn delete<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>>;
@@ -585,6 +668,10 @@ impl<A: AdminBackend> Admin for A {
 
     fn delete<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>> {
         self.delete_task(queue, id)
+    }
+
+    fn throughput<'a>(&'a self, queue: &'a str, minutes: u32) -> BoxFuture<'a, Result<Throughput, BackendError>> {
+        AdminBackend::throughput(self, queue, minutes)
     }
 
     fn run_now<'a>(&'a self, queue: &'a str, id: TaskId) -> BoxFuture<'a, Result<bool, BackendError>> {

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use chrono::Utc;
-use drover_core::{BulkAction, Status, TaskInfo, TaskPage};
+use drover_core::{BulkAction, Status, TaskInfo, TaskPage, Throughput};
 
 use super::{seg, when, E};
 use crate::auth::Role;
@@ -50,7 +50,55 @@ fn status_badge(status: &str) -> String {
 }
 
 /// Every queue of every store.
-pub(crate) fn overview(stores: &[(String, &'static str)], queues: &[QueueView], role: Role) -> String {
+/// Tasks finished per minute as an inline SVG bar chart (done, with dead stacked on top), and
+/// the totals; no script, no stylesheet beyond the board's classes.
+fn sparkline(t: &Throughput) -> String {
+    const BAR: usize = 6;
+    const HEIGHT: u64 = 24;
+    let max = t.done.iter().zip(&t.dead).map(|(a, b)| a + b).max().unwrap_or(0).max(1);
+    let (done, dead): (u64, u64) = (t.done.iter().sum(), t.dead.iter().sum());
+    let minutes = t.done.len();
+    let width = minutes * BAR;
+    let partial =
+        if t.complete { "" } else { " (older minutes may be short: only the newest finished tasks are counted)" };
+    let mut out = format!(
+        "<svg class=\"spark\" width=\"{width}\" height=\"{HEIGHT}\" viewBox=\"0 0 {width} {HEIGHT}\" role=\"img\" \
+         aria-label=\"{done} done, {dead} dead in the last {minutes} min\"><title>{done} done, {dead} dead in the last {minutes} min, \
+         a bar a minute{partial}</title>"
+    );
+    for (i, (d, x)) in t.done.iter().zip(&t.dead).enumerate() {
+        let h_done = d * HEIGHT / max;
+        let h_dead = x * HEIGHT / max;
+        let left = i * BAR;
+        if *d > 0 {
+            let _ = write!(
+                out,
+                "<rect class=\"done\" x=\"{left}\" y=\"{}\" width=\"{}\" height=\"{}\"></rect>",
+                HEIGHT - h_done.max(1),
+                BAR - 1,
+                h_done.max(1)
+            );
+        }
+        if *x > 0 {
+            let _ = write!(
+                out,
+                "<rect class=\"dead\" x=\"{left}\" y=\"{}\" width=\"{}\" height=\"{}\"></rect>",
+                HEIGHT - h_done - h_dead.max(1),
+                BAR - 1,
+                h_dead.max(1)
+            );
+        }
+    }
+    let _ = write!(out, "</svg> <span class=\"muted\" data-throughput=\"{done}\">{done}</span>");
+    out
+}
+
+pub(crate) fn overview(
+    stores: &[(String, &'static str)],
+    queues: &[QueueView],
+    rates: &[Option<Throughput>],
+    role: Role,
+) -> String {
     let now = Utc::now();
     let mut out = String::from("<h1>Queues</h1>");
     if stores.is_empty() {
@@ -63,16 +111,20 @@ pub(crate) fn overview(stores: &[(String, &'static str)], queues: &[QueueView], 
             E(store),
             E(backend)
         );
-        let rows: Vec<&QueueView> = queues.iter().filter(|q| &q.store == store).collect();
+        let rows: Vec<(&QueueView, Option<&Throughput>)> = queues
+            .iter()
+            .zip(rates.iter().map(Option::as_ref).chain(std::iter::repeat(None)))
+            .filter(|(q, _)| &q.store == store)
+            .collect();
         if rows.is_empty() {
             out.push_str("<p class=\"muted\">No queue holds tasks yet.</p></section>");
             continue;
         }
         out.push_str(
             "<table class=\"queues\"><thead><tr><th>queue</th><th>pending</th><th>scheduled</th><th>running</th>\
-             <th>done</th><th>dead</th><th>cancelled</th><th>head waited</th><th>state</th><th></th></tr></thead><tbody>",
+             <th>done</th><th>dead</th><th>cancelled</th><th>head waited</th><th>done, last 15 min</th><th>state</th><th></th></tr></thead><tbody>",
         );
-        for q in rows {
+        for (q, rate) in rows {
             let href = queue_href(store, &q.queue);
             let count = |status: &str, n: u64| {
                 let class = if status == "dead" && n > 0 { " class=\"alert\"" } else { "" };
@@ -94,9 +146,10 @@ pub(crate) fn overview(stores: &[(String, &'static str)], queues: &[QueueView], 
                 let _ = write!(state, " <span class=\"badge limit\">≤ {k} per key</span>");
             }
             let actions = if role == Role::Operator { pause_action(store, &q.queue, q.paused) } else { String::new() };
+            let spark = rate.map(sparkline).unwrap_or_else(|| "—".to_owned());
             let _ = write!(
                 out,
-                "<tr data-queue=\"{}\"><td><a href=\"{}\">{}</a></td>{}<td>{}</td>{}{}{}{}<td>{waited}</td><td>{state}</td><td>{actions}</td></tr>",
+                "<tr data-queue=\"{}\"><td><a href=\"{}\">{}</a></td>{}<td>{}</td>{}{}{}{}<td>{waited}</td><td>{spark}</td><td>{state}</td><td>{actions}</td></tr>",
                 E(&q.queue),
                 E(&href),
                 E(&q.queue),

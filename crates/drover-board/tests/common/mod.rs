@@ -122,6 +122,7 @@ pub fn get_routes(store: &str, queue: &str, id: &str) -> Vec<String> {
         "/api/v1/queues".to_owned(),
         format!("/api/v1{q}"),
         format!("/api/v1{q}/tasks"),
+        format!("/api/v1{q}/throughput"),
         format!("/api/v1{q}/tasks/{id}"),
         format!("/api/v1/stores/{store}/workers"),
         format!("/api/v1/tasks/{id}"),
