@@ -287,6 +287,11 @@ impl Inner {
                     .into(),
             ));
         }
+        if let Some(key) = tasks.iter().find_map(|t| t.concurrency_key.as_deref()) {
+            return Err(BackendError::Unsupported(format!(
+                "concurrency key `{key}`: drover-nats has no per-key concurrency limits (push without it)"
+            )));
+        }
         Ok(())
     }
 

@@ -42,7 +42,9 @@
 //! | `DROVER_q_DELAY` | stream, work-queue retention, `drover.q.delay.*` | scheduled tasks and long retries |
 //! | `drover_pump` on `DROVER_q_DELAY` | durable pull consumer, no `max_ack_pending` limit | the delay pump |
 //! | `DROVER_q_DEAD` | stream, limits retention, `drover.q.dead.*` | dead tasks, with `Drover-Last-Error` |
+//! | `DROVER_q_DONE` | stream, limits retention, `max_age` [`NatsConfig::set_keep_done`] (made only when set: off by default), one message per subject, `drover.q.done.*` | a record (headers, no payload) of each done task, for inspection |
 //! | `KV_drover_q_ticks` | KV bucket (history 1) | cron schedules' last ticks ([`PushTicks`](drover_core::PushTicks)), made on first use |
+//! | `KV_drover_q_unique` | KV bucket (history 1) | unique keys: `u.<hex of the key>` → the id of the task holding it, made on first use |
 //! | `drover.q.wake` | core subject, in no stream | wake-ups: producers publish one per push batch |
 //!
 //! Storage type ([`NatsConfig::set_storage`]), replicas ([`NatsConfig::set_replicas`]) and the
@@ -61,9 +63,15 @@
 //! | `Drover-Enqueued-At` | first push, epoch ms, kept across copies | the time in the task id |
 //! | `Drover-Run-At` | earliest run time, epoch ms | due now |
 //! | `Drover-Last-Error` | the last failure (one line, at most 2,000 bytes) | none |
+//! | `Drover-Unique-Key` | the task's unique key, hex of its bytes | no key |
 //!
 //! # How the task contract maps onto JetStream
 //!
+//! - **Push**: one pipeline per call, however many tasks: every message carries the same
+//!   reply subject (one subscription per call) and the PubAcks are counted as they come back,
+//!   up to 1,000 in flight, each checked for a stream error. A call returns once every message
+//!   is stored; a PubAck missing for 10 s fails it (a retry with the same tasks is stored once,
+//!   by message id).
 //! - **Claim**: one pull request (`no_wait` with an expiry) for the worker's free capacity.
 //!   Ready messages come back at once; when none is ready the server holds the request up to
 //!   [`NatsConfig::set_claim_wait`] (100 ms) and answers with the first message that arrives.
@@ -80,6 +88,20 @@
 //!   attempt). `ack_wait` is the lease against crashes: a killed worker's messages come back
 //!   after it. Keep `ack_wait` ≥ the workers' lease, and the heartbeat (a third of the lease)
 //!   well below it.
+//! - **Stale acks across processes** (fencing by delivery): nats-server 2.9 acks a message
+//!   by its stream sequence whatever delivery the ack came from, and has no call that tells a
+//!   client a message's current delivery. So each claim keeps a second deadline, the server's:
+//!   the time the pull was sent (a delivery's ack timer starts after the server got it), or
+//!   the time of the last progress ack whose flush returned, plus `ack_wait`. From 250 ms
+//!   before it, the claim is fenced: its completion, heartbeat, hand-back or lease expiry sends
+//!   nothing (no ack, Nak or copy), because the server may have redelivered the message to
+//!   another process and an ack would land on that delivery (verified on 2.9.10: an ack sent
+//!   on the first delivery's reply subject after the second delivery removed the message). The task then runs again
+//!   (at-least-once). A redelivery of the same message to this process adopts the claim and
+//!   lifts the fence. `tests/fencing.rs` shows it: a claim outliving `ack_wait` by a second,
+//!   redelivered to a second storage, then completed by the first, leaves the second's
+//!   delivery pending; what the fence cannot cover is a clock that stalls for longer than the
+//!   margin between the check and the ack reaching the server.
 //! - **Done**: an ack (acks of a batch are published together, then one flush).
 //! - **Retry**: a delay up to [`NatsConfig::set_nak_delay_max`] (10 s) is a delayed Nak: the
 //!   server redelivers on time, and the redelivery counts the attempt. Longer delays are a copy
@@ -106,12 +128,48 @@
 //! | trait | supported |
 //! |---|---|
 //! | [`Backend`](drover_core::Backend), [`Enqueue`](drover_core::Enqueue) | yes |
-//! | [`Cancel`](drover_core::Cancel) | yes: the task's message is deleted from the work or delay stream (found by its subject); a claim on it in this process is revoked, and a long retry checks the message is still there |
+//! | [`Cancel`](drover_core::Cancel) | yes: the task's message is deleted from the work or delay stream (found by its subject); a claim on it in this process is revoked, and a long retry checks the message is still there. Cancelled tasks are not kept: `get` finds nothing, `stats().cancelled` is 0 |
 //! | [`Requeue`](drover_core::Requeue) | yes: dead tasks, from the dead stream (cancelled tasks are deleted) |
 //! | [`PushTicks`](drover_core::PushTicks) | yes: a KV compare-and-set on the schedule's record, and a per-tick `Nats-Msg-Id` (see below) |
 //! | priorities | no: a consumer delivers in stream order; a non-zero priority is [`BackendError::Unsupported`](drover_core::BackendError::Unsupported) |
-//! | unique keys | no (yet): refused with `Unsupported` |
-//! | [`Inspect`](drover_core::Inspect) | no: [`NatsStorage::depths`] gives the counts |
+//! | unique keys | yes: see below |
+//! | concurrency keys | no: refused with `Unsupported` naming the key |
+//! | [`Inspect`](drover_core::Inspect) | yes: see below; [`NatsStorage::depths`] gives the raw counts |
+//!
+//! # Unique keys
+//!
+//! The unique bucket maps each key to the task holding it. A push with a key creates the KV
+//! key (create-if-absent: of pushers racing for a key in any number of processes, one wins);
+//! one that finds it returns the holder's id while the holder is pending or running (its
+//! message is in the work or delay stream; a key younger than 30 s is trusted without
+//! looking, its pusher may still be publishing). A holder found finished (its process died
+//! before releasing) is replaced by compare-and-set on the revision read. A task that ends
+//! (done, dead, cancelled) deletes its key expecting the revision that names it, so a newer
+//! holder's key is never deleted; a failed push frees the keys it took. The duplicate window
+//! still matters: the message id of a push is the task id, so a push retried after a lost
+//! PubAck is stored once. The key is not used as the message id, since the window would drop
+//! a new push of a key whose task finished within it. A requeued dead task does not take its
+//! key again.
+//!
+//! # Inspection
+//!
+//! | status | where it lives | count (`stats`) | one task (`get`) |
+//! |---|---|---|---|
+//! | pending, due | work stream, past the work consumer's delivered sequence | consumer info `num_pending` | the last message on `ready.<id>` (get message by subject) |
+//! | pending, scheduled or a long retry | delay stream | stream info `messages` (also `scheduled`) | `delay.<id>` |
+//! | pending, a short retry (delayed Nak) | work stream, delivered | counted as pending by the process that sent the Nak, as running by others | the same, from this process's memory of its Naks |
+//! | running | work stream, delivered and unacked | consumer info `num_ack_pending` | as pending; a claim held by this process adds its attempt and lease deadline; another process's reads as attempt = attempts before + 1, no deadline |
+//! | dead | dead stream | stream info | `dead.<id>` |
+//! | done | done stream, with [`NatsConfig::set_keep_done`] (off by default: done tasks leave no trace) | stream info | `done.<id>` (no payload) |
+//!
+//! `oldest_due_at` is the run time (or stored time) of the first work message past the
+//! consumer's delivered sequence (get next message by subject from that sequence). `list`
+//! takes the task ids of each stream from the subjects the server reports (stream info with a
+//! subject filter, paged), sorts them newest first, and reads only the page's tasks; a list of
+//! pending or running tasks reads work-stream tasks until the page is full. A task being moved
+//! between streams is briefly in two; `get` prefers the copy, and looks twice before it says
+//! a task does not exist. Done records are published with the acks without awaiting their
+//! PubAcks: a lost one only hides a done task from inspection.
 //!
 //! # Cron ticks
 //!
@@ -145,6 +203,9 @@
 //!   for a claim in flight.
 //! - `nak_delay_max` (10 s): retries longer than this use the delay stream.
 //! - File storage (default) for durability, memory storage for throw-away queues.
+//! - `keep_done` (off): with it, each done task adds a small record (headers only) to the
+//!   done stream, which `Inspect` reads; it costs about 30% of the drain throughput. Without
+//!   it, `Inspect` sees no done tasks.
 //!
 //! # Errors
 //!
@@ -155,11 +216,13 @@
 //! # Tests
 //!
 //! `cargo test -p drover-nats` runs the conformance groups `core`, `refuses_priorities`,
-//! `refuses_unique_keys`, `cancel`, `requeue`, `ticks` against the server at `NATS_URL`,
+//! `refuses_concurrency_keys`, `unique_keys`, `cancel`, `requeue`, `ticks`, `inspect` against the server at `NATS_URL`,
 //! plus a worker process killed with SIGKILL mid-job (`kill_worker`), a private nats-server
 //! SIGKILLed and restarted during a drain (`server_restart`), delayed-job timing, long retries
 //! and two pumps (`delays`), and the `max_deliver` backstop: a worker killed on every delivery,
-//! and the start-up sweep of a message whose advisory nobody heard (`max_deliveries`).
+//! and the start-up sweep of a message whose advisory nobody heard (`max_deliveries`), and
+//! across two storages: a stale ack fenced, twenty racing pushes of one key, inspection of
+//! another process's tasks (`fencing`).
 
 mod config;
 mod dead;

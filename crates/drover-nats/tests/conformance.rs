@@ -11,4 +11,4 @@ async fn backend() -> NatsStorage<TestJob> {
     common::connect(common::config("c")).await
 }
 
-drover_conformance::conformance_tests!(backend; core, refuses_priorities, unique_keys, cancel, requeue, ticks, inspect);
+drover_conformance::conformance_tests!(backend; core, refuses_priorities, refuses_concurrency_keys, unique_keys, cancel, requeue, ticks, inspect);

@@ -11,12 +11,13 @@ pub fn url() -> String {
     std::env::var("NATS_URL").unwrap_or_else(|_| drover_nats::DEFAULT_URL.to_owned())
 }
 
-/// A config on a fresh queue `t<ulid>` (in-memory streams, short claim waits).
+/// A config on a fresh queue `t<ulid>` (in-memory streams, done records kept an hour).
 pub fn config(tag: &str) -> NatsConfig {
     NatsConfig::new(url())
         .set_queue(format!("t{tag}{}", TaskId::new()))
         .set_storage(NatsStorageType::Memory)
         .set_ack_wait(Duration::from_secs(10))
+        .set_keep_done(Duration::from_secs(3600))
 }
 
 pub async fn connect<T>(config: NatsConfig) -> NatsStorage<T> {
