@@ -11,12 +11,32 @@ use crate::backend::{task_id, uuid_of};
 use crate::error::db_error;
 use crate::{PostgresConfig, PostgresStorage};
 
-/// A search's ids, newest first: every condition is skipped when its parameter is NULL. The
-/// error text is compared lower-cased.
-const FIND_IDS_SQL: &str = "SELECT id FROM drover.tasks \
-     WHERE queue = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id = $3) \
-       AND ($4::text IS NULL OR strpos(lower(last_error), lower($4)) > 0) AND ($5::uuid IS NULL OR id < $5) \
-     ORDER BY id DESC LIMIT $6";
+/// A search's ids of one status, newest first, read backwards off the status's index (the
+/// error condition is skipped when `$3` is NULL, the cursor when `$4` is; the error text is
+/// compared lower-cased).
+const FIND_STATUS_SQL: &str = "SELECT id FROM drover.tasks \
+     WHERE queue = $1 AND status = $2 \
+       AND ($3::text IS NULL OR strpos(lower(last_error), lower($3)) > 0) AND ($4::uuid IS NULL OR id < $4) \
+     ORDER BY id DESC LIMIT $5";
+
+/// The same over every status: one bounded scan per status, merged (as `sql/list_all.sql`).
+const FIND_ALL_SQL: &str = "SELECT id FROM ( \
+     (SELECT id FROM drover.tasks WHERE queue = $1 AND status = 'pending' \
+        AND ($2::text IS NULL OR strpos(lower(last_error), lower($2)) > 0) AND ($3::uuid IS NULL OR id < $3) \
+        ORDER BY id DESC LIMIT $4) \
+     UNION ALL (SELECT id FROM drover.tasks WHERE queue = $1 AND status = 'running' \
+        AND ($2::text IS NULL OR strpos(lower(last_error), lower($2)) > 0) AND ($3::uuid IS NULL OR id < $3) \
+        ORDER BY id DESC LIMIT $4) \
+     UNION ALL (SELECT id FROM drover.tasks WHERE queue = $1 AND status = 'done' \
+        AND ($2::text IS NULL OR strpos(lower(last_error), lower($2)) > 0) AND ($3::uuid IS NULL OR id < $3) \
+        ORDER BY id DESC LIMIT $4) \
+     UNION ALL (SELECT id FROM drover.tasks WHERE queue = $1 AND status = 'dead' \
+        AND ($2::text IS NULL OR strpos(lower(last_error), lower($2)) > 0) AND ($3::uuid IS NULL OR id < $3) \
+        ORDER BY id DESC LIMIT $4) \
+     UNION ALL (SELECT id FROM drover.tasks WHERE queue = $1 AND status = 'cancelled' \
+        AND ($2::text IS NULL OR strpos(lower(last_error), lower($2)) > 0) AND ($3::uuid IS NULL OR id < $3) \
+        ORDER BY id DESC LIMIT $4) \
+     ) AS found ORDER BY id DESC LIMIT $4";
 
 /// Delete a task unless it is running (a running task's worker still holds its lease).
 const DELETE_SQL: &str = "DELETE FROM drover.tasks WHERE id = $1 AND queue = $2 AND status <> 'running'";
@@ -105,13 +125,22 @@ impl AdminBackend for PostgresAdmin {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
         Box::pin(async move {
-            let ids: Vec<Uuid> = sqlx::query_scalar(FIND_IDS_SQL)
-                .bind(queue)
-                .bind(filter.status.map(|s| s.as_str()))
-                .bind(filter.id.map(uuid_of))
-                .bind(filter.error_contains.as_deref())
+            // One id: the task itself, by its primary key.
+            if let Some(id) = filter.id {
+                let task = drover_core::Inspect::get(&self.storage(queue), id).await?;
+                let passes = task.is_some_and(|t| filter.matches(&t)) && before.is_none_or(|b| id < b);
+                return Ok(if passes && limit > 0 { vec![id] } else { Vec::new() });
+            }
+            let error = filter.error_contains.as_deref();
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let query = match filter.status {
+                Some(status) => sqlx::query_scalar(FIND_STATUS_SQL).bind(queue).bind(status.as_str()),
+                None => sqlx::query_scalar(FIND_ALL_SQL).bind(queue),
+            };
+            let ids: Vec<Uuid> = query
+                .bind(error)
                 .bind(before.map(uuid_of))
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .bind(limit)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(|e| db_error("search tasks", e))?;
