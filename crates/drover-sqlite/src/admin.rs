@@ -10,12 +10,26 @@ use crate::codec::{id_bytes, id_from, now_millis};
 use crate::error::sql;
 use crate::{SqliteConfig, SqliteStorage};
 
-/// A search's ids, newest first (ids are big-endian ULIDs): every condition is skipped when
-/// its parameter is NULL. `lower` folds ASCII letters only, as the contract says.
-const FIND_IDS: &str = "SELECT id FROM drover_tasks \
-     WHERE queue = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR id = ?3) \
-       AND (?4 IS NULL OR instr(lower(last_error), lower(?4)) > 0) AND (?5 IS NULL OR id < ?5) \
-     ORDER BY id DESC LIMIT ?6";
+/// A search's ids of a finished status, newest first (ids are big-endian ULIDs), read off the
+/// finished index (its `WHERE` term repeated word for word); the error condition is skipped
+/// when `?3` is NULL, the cursor when `?4` is. `lower` folds ASCII letters only, as the contract
+/// says.
+const FIND_FINISHED: &str = "SELECT id FROM drover_tasks \
+     WHERE queue = ?1 AND status IN ('done', 'dead', 'cancelled') AND status = ?2 \
+       AND (?3 IS NULL OR instr(lower(last_error), lower(?3)) > 0) AND (?4 IS NULL OR id < ?4) \
+     ORDER BY id DESC LIMIT ?5";
+
+/// The same for pending or running tasks (few, through their own indexes).
+const FIND_LIVE: &str = "SELECT id FROM drover_tasks \
+     WHERE queue = ?1 AND status = ?2 \
+       AND (?3 IS NULL OR instr(lower(last_error), lower(?3)) > 0) AND (?4 IS NULL OR id < ?4) \
+     ORDER BY id DESC LIMIT ?5";
+
+/// The same over every status (`?2`, the status, is NULL here).
+const FIND_ALL: &str = "SELECT id FROM drover_tasks \
+     WHERE queue = ?1 AND ?2 IS NULL \
+       AND (?3 IS NULL OR instr(lower(last_error), lower(?3)) > 0) AND (?4 IS NULL OR id < ?4) \
+     ORDER BY id DESC LIMIT ?5";
 
 /// Delete a task unless it is running (a running task's worker still holds its lease).
 const DELETE: &str = "DELETE FROM drover_tasks WHERE id = ?1 AND queue = ?2 AND status <> 'running'";
@@ -82,10 +96,20 @@ impl AdminBackend for SqliteAdmin {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
         Box::pin(async move {
-            let rows: Vec<Vec<u8>> = sqlx::query_scalar(FIND_IDS)
+            // One id: the task itself, by its primary key.
+            if let Some(id) = filter.id {
+                let task = drover_core::Inspect::get(&self.storage(queue), id).await?;
+                let passes = task.is_some_and(|t| filter.matches(&t)) && before.is_none_or(|b| id < b);
+                return Ok(if passes && limit > 0 { vec![id] } else { Vec::new() });
+            }
+            let statement = match filter.status {
+                Some(status) if status.is_final() => FIND_FINISHED,
+                Some(_) => FIND_LIVE,
+                None => FIND_ALL,
+            };
+            let rows: Vec<Vec<u8>> = sqlx::query_scalar(statement)
                 .bind(queue)
                 .bind(filter.status.map(|s| s.as_str()))
-                .bind(filter.id.map(|id| id_bytes(id).to_vec()))
                 .bind(filter.error_contains.as_deref())
                 .bind(before.map(|id| id_bytes(id).to_vec()))
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
