@@ -17,8 +17,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use drover_core::{
-    Admin, AdminBackend, Backend, BulkAction, ClaimRequest, Completion, Outcome, PushOptions, Status, TaskFilter,
-    TaskId, TaskInfo,
+    Admin, AdminBackend, Backend, BulkAction, ClaimRequest, Completion, Enqueue, NewTask, Outcome, PushOptions, Status,
+    TaskFilter, TaskId, TaskInfo,
 };
 
 use crate::harness::ok;
@@ -241,6 +241,19 @@ pub async fn admin_bulk<A: AdminBackend>(make: impl AdminFactory<A>) {
     assert_eq!((stats.pending, stats.cancelled, stats.dead), (0, 0, 2), "after bulk cancel and delete: {stats:?}");
     assert_eq!(ok("bulk delete", admin.bulk(q, BulkAction::Delete, &TaskFilter::new()).await), 2);
     assert!(ok("search", admin.search(q, &TaskFilter::new(), None, 10).await).tasks.is_empty());
+
+    // More tasks than one page of a bulk action: every one is taken, none twice.
+    let many: Vec<NewTask> = (0..1_100).map(|n| NewTask::new(payload(n), PushOptions::new())).collect();
+    ok("enqueue 1,100", admin.storage(q).enqueue(many).await);
+    assert_eq!(ok("bulk run now", admin.bulk(q, BulkAction::RunNow, &pending).await), 1_100);
+    assert_eq!(
+        ok("bulk cancel", admin.bulk(q, BulkAction::Cancel, &pending).await),
+        1_100,
+        "conformance: bulk across pages"
+    );
+    assert_eq!(ok("bulk retry", admin.bulk(q, BulkAction::Retry, &cancelled).await), 1_100);
+    assert_eq!(ok("bulk delete", admin.bulk(q, BulkAction::Delete, &pending).await), 1_100);
+    assert_eq!(ok("stats", admin.stats(q).await).pending, 0, "conformance: bulk delete across pages leaves none");
 }
 
 /// Throughput: tasks finished now are counted in the current minutes, done and dead apart.

@@ -398,8 +398,8 @@ pub trait AdminBackend: Send + Sync + 'static {
     }
 
     /// Do `action` to every task of `queue` that passes `filter`; how many it changed. The
-    /// default walks [`find_ids`](Self::find_ids) in pages and acts on each task, so a task
-    /// that changes state meanwhile is skipped, not forced.
+    /// default walks [`find_ids`](Self::find_ids) in pages of 500 and hands each page to
+    /// [`act_on`](Self::act_on), so a task that changes state meanwhile is skipped, not forced.
     fn bulk<'a>(
         &'a self,
         queue: &'a str,
@@ -407,25 +407,41 @@ pub trait AdminBackend: Send + Sync + 'static {
         filter: &'a TaskFilter,
     ) -> BoxFuture<'a, Result<u64, BackendError>> {
         Box::pin(async move {
-            let storage = self.storage(queue);
             let mut changed = 0;
             let mut before = None;
             loop {
                 let ids = self.find_ids(queue, filter, before, BULK_BATCH).await?;
-                for &id in &ids {
-                    let done = match action {
-                        BulkAction::Retry => storage.requeue(id).await?,
-                        BulkAction::Cancel => storage.cancel(id).await?,
-                        BulkAction::Delete => self.delete_task(queue, id).await?,
-                        BulkAction::RunNow => self.run_now(queue, id).await?,
-                    };
-                    changed += u64::from(done);
-                }
+                changed += self.act_on(queue, action, &ids).await?;
                 match ids.last() {
                     Some(&last) if ids.len() == BULK_BATCH => before = Some(last),
                     _ => return Ok(changed),
                 }
             }
+        })
+    }
+
+    /// Do `action` to the tasks `ids` of `queue` that are in a state it takes; how many it
+    /// changed. The default acts on each task in turn (requeue, cancel, [`delete_task`](Self::delete_task),
+    /// [`run_now`](Self::run_now)); backends override it with one statement per page.
+    fn act_on<'a>(
+        &'a self,
+        queue: &'a str,
+        action: BulkAction,
+        ids: &'a [TaskId],
+    ) -> BoxFuture<'a, Result<u64, BackendError>> {
+        Box::pin(async move {
+            let storage = self.storage(queue);
+            let mut changed = 0;
+            for &id in ids {
+                let done = match action {
+                    BulkAction::Retry => storage.requeue(id).await?,
+                    BulkAction::Cancel => storage.cancel(id).await?,
+                    BulkAction::Delete => self.delete_task(queue, id).await?,
+                    BulkAction::RunNow => self.run_now(queue, id).await?,
+                };
+                changed += u64::from(done);
+            }
+            Ok(changed)
         })
     }
 

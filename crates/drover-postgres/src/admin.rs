@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use drover_core::{AdminBackend, BackendError, Prune, Status, TaskFilter, TaskId, WorkerSummary};
+use drover_core::{AdminBackend, BackendError, BulkAction, Prune, Status, TaskFilter, TaskId, WorkerSummary};
 use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -37,6 +37,17 @@ const FIND_ALL_SQL: &str = "SELECT id FROM ( \
         AND ($2::text IS NULL OR strpos(lower(last_error), lower($2)) > 0) AND ($3::uuid IS NULL OR id < $3) \
         ORDER BY id DESC LIMIT $4) \
      ) AS found ORDER BY id DESC LIMIT $4";
+
+/// A bulk action's page in one statement each (`$2`: the page's ids); retries go task by
+/// task, for their unique-key check.
+const BULK_CANCEL_SQL: &str = "UPDATE drover.tasks \
+     SET status = 'cancelled', lease_token = NULL, lease_expires_at = NULL, updated_at = now() \
+     WHERE queue = $1 AND id = ANY($2) AND status IN ('pending', 'running')";
+const BULK_DELETE_SQL: &str = "DELETE FROM drover.tasks WHERE queue = $1 AND id = ANY($2) AND status <> 'running'";
+const BULK_RUN_NOW_SQL: &str = "WITH due AS ( \
+         UPDATE drover.tasks SET run_at = LEAST(run_at, now()), updated_at = now() \
+         WHERE queue = $1 AND id = ANY($2) AND status = 'pending' RETURNING id) \
+     SELECT count(*)::int8, (SELECT pg_notify('drover_tasks', $1) FROM due LIMIT 1)::text FROM due";
 
 /// Delete a task unless it is running (a running task's worker still holds its lease).
 const DELETE_SQL: &str = "DELETE FROM drover.tasks WHERE id = $1 AND queue = $2 AND status <> 'running'";
@@ -145,6 +156,50 @@ impl AdminBackend for PostgresAdmin {
                 .await
                 .map_err(|e| db_error("search tasks", e))?;
             Ok(ids.into_iter().map(task_id).collect())
+        })
+    }
+
+    fn act_on<'a>(
+        &'a self,
+        queue: &'a str,
+        action: BulkAction,
+        ids: &'a [TaskId],
+    ) -> BoxFuture<'a, Result<u64, BackendError>> {
+        Box::pin(async move {
+            let uuids: Vec<Uuid> = ids.iter().copied().map(uuid_of).collect();
+            let done = match action {
+                BulkAction::Cancel | BulkAction::Delete => {
+                    let statement = if action == BulkAction::Cancel { BULK_CANCEL_SQL } else { BULK_DELETE_SQL };
+                    let done = sqlx::query(statement)
+                        .bind(queue)
+                        .bind(&uuids)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(|e| db_error("act on a page of tasks", e))?;
+                    done.rows_affected()
+                }
+                BulkAction::RunNow => {
+                    let (n, _): (i64, Option<String>) = sqlx::query_as(BULK_RUN_NOW_SQL)
+                        .bind(queue)
+                        .bind(&uuids)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(|e| db_error("make a page of tasks due now", e))?;
+                    u64::try_from(n).unwrap_or(0)
+                }
+                BulkAction::Retry => {
+                    let storage = self.storage(queue);
+                    let mut changed = 0;
+                    for &id in ids {
+                        changed += u64::from(drover_core::Requeue::requeue(&storage, id).await?);
+                    }
+                    changed
+                }
+                other => {
+                    return Err(BackendError::Unsupported(format!("the postgres backend has no bulk action {other}")))
+                }
+            };
+            Ok(done)
         })
     }
 
