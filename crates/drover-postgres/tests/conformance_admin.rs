@@ -1,7 +1,7 @@
 //! The admin contract's conformance (`drover_conformance::admin`): searches with filters and
 //! stable pages, delete, run now and bulk actions, on PostgreSQL
 //! (postgres://postgres@127.0.0.1:5432/test, or DATABASE_URL), each check on a queue of its own.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::panic)]
 
 use drover_postgres::{PostgresAdmin, PostgresStorage};
 

@@ -1,6 +1,6 @@
 //! The admin contract's conformance (`drover_conformance::admin`): searches with filters and
 //! stable pages, delete, run now and bulk actions, on a fresh SQLite file per check.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 
