@@ -196,20 +196,30 @@ where
         request: &ClaimRequest,
     ) -> Result<Vec<ClaimRow>, BackendError> {
         let k = limits.max_per_key.map_or(i64::MAX, i64::from);
-        let candidates: Vec<(Uuid, Option<String>, bool, i64)> = sqlx::query_as(KEYED_CANDIDATES_SQL)
+        let rows: Vec<(Option<Uuid>, Option<String>, bool, i64)> = sqlx::query_as(KEYED_CANDIDATES_SQL)
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .bind(k)
             .fetch_all(&mut *tx)
             .await
             .map_err(|e| db_error("claim (keyed candidates)", e))?;
-        let (buried, live): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|c| c.2);
-        let running: std::collections::HashMap<&str, u64> = live
-            .iter()
-            .filter_map(|c| Some((c.1.as_deref()?, u64::try_from(c.3).unwrap_or(0))))
-            .collect();
-        let picks = limits.keyed_pick(live.iter().map(|c| c.1.as_deref()), |key| running.get(key).copied().unwrap_or(0));
-        let ids: Vec<Uuid> = live.iter().zip(picks).filter(|(_, pick)| *pick).map(|(c, _)| c.0).collect();
+        // Candidates (with an id and their place in claim order), and each key's live leases
+        // (without an id).
+        let mut running = std::collections::HashMap::new();
+        let (mut buried, mut live) = (Vec::new(), Vec::new());
+        for (id, key, bury, n) in rows {
+            match (id, key) {
+                (Some(id), key) if bury => buried.push((id, key)),
+                (Some(id), key) => live.push((n, id, key)),
+                (None, Some(key)) => {
+                    running.insert(key, u64::try_from(n).unwrap_or(0));
+                }
+                (None, None) => {}
+            }
+        }
+        live.sort_unstable_by_key(|c| c.0);
+        let picks = limits.keyed_pick(live.iter().map(|c| c.2.as_deref()), |key| running.get(key).copied().unwrap_or(0));
+        let ids: Vec<Uuid> = live.iter().zip(picks).filter(|(_, pick)| *pick).map(|(c, _)| c.1).collect();
         let buried: Vec<Uuid> = buried.into_iter().map(|c| c.0).collect();
         if ids.is_empty() && buried.is_empty() {
             return Ok(Vec::new());

@@ -112,12 +112,13 @@ if per_key then
   -- claim; one held back only by earlier tasks is (a task pushed earlier may come later in
   -- claim order, after a retry).
   local take = math.min(max, BUDGET)
-  local full = {}
+  local full, taken = {}, {}
+  -- One block of tokens for the claim (unused ones are skipped: tokens need only be unique).
+  local base = redis.call('INCRBY', K_SEQ, take) - take
   local offset, scanned = 0, 0
-  while #leases / 2 < take and scanned < BUDGET do
-    local batch = redis.call('ZRANGE', K_READY, offset, offset + 99)
+  while #taken < take and scanned < BUDGET do
+    local batch = redis.call('ZRANGE', K_READY, offset, offset + math.max(99, take - #taken + 9))
     if #batch == 0 then break end
-    local removed = 0
     for _, member in ipairs(batch) do
       scanned = scanned + 1
       local id = ready_id(member)
@@ -133,15 +134,15 @@ if per_key then
         end
       end
       if ok then
-        redis.call('ZREM', K_READY, member)
-        removed = removed + 1
-        lease_task(member, id, redis.call('INCR', K_SEQ), f)
-        if #leases / 2 >= take then break end
+        taken[#taken + 1] = member
+        lease_task(member, id, base + #taken, f)
+        if #taken >= take then break end
       end
     end
-    offset = offset + #batch - removed
+    offset = offset + #batch
   end
-  n = #leases / 2
+  zrem(K_READY, taken)
+  n = #taken
 else
   local popped = redis.call('ZPOPMIN', K_READY, math.min(max, BUDGET))
   n = #popped / 2

@@ -92,9 +92,8 @@ end
 -- hold live leases, and fewer than k pushed before it are unfinished. The second value says
 -- the key's slots are all running (nothing of it can start in this claim).
 local function key_allows(ck, id, k, now)
-  local running = PREFIX .. ':ckr:' .. ck
-  redis.call('ZREMRANGEBYSCORE', running, '-inf', now)
-  if redis.call('ZCARD', running) >= k then return false, true end
+  -- Live leases only: an expired one's entry stays until its task runs again or finishes.
+  if redis.call('ZCOUNT', PREFIX .. ':ckr:' .. ck, '(' .. now, '+inf') >= k then return false, true end
   local unfinished = PREFIX .. ':ck:' .. ck
   while true do
     local earlier = redis.call('ZRANGEBYLEX', unfinished, '-', '(' .. id, 'LIMIT', 0, k)

@@ -24,7 +24,9 @@ Measured by `cargo xtask bench`, never by timed tests. The standard workload (DE
   the same rounds.
 - **drain with a cap that never binds** (PostgreSQL, MySQL, Redis): the drain at concurrency 10 on a
   queue whose `GlobalConcurrency` cap is 1,000,000, beside an uncapped queue in the same
-  rounds: what the capped claim path costs.
+  rounds: what the capped claim path costs; and beside them a queue with a per-key limit of 1
+  whose jobs each have a concurrency key of their own (a per-key limit that never binds):
+  what the keyed claim path costs.
 - **latency**: a running worker at concurrency 50 while jobs are pushed one at a time at a
   steady 1,000 jobs/s for 3 s; time from `push` to the handler's start, p50 and p99.
 

@@ -264,6 +264,35 @@ async fn drain<B: Enqueue<Job = BenchJob>>(
     for batch in batches(workload.n, workload.bulk_chunk) {
         backend.push_bulk(batch).await?;
     }
+    drain_pushed(backend, workload, concurrency).await
+}
+
+/// A drain of jobs pushed with a concurrency key each, all different.
+async fn keyed_drain<B: Enqueue<Job = BenchJob>>(
+    backend: B,
+    workload: &Workload,
+    concurrency: usize,
+) -> anyhow::Result<Measurement> {
+    use drover_core::{Codec, NewTask, PushOptions};
+    for batch in batches(workload.n, workload.bulk_chunk) {
+        let tasks = batch
+            .into_iter()
+            .map(|job| {
+                let key = format!("key-{}", job.id);
+                Ok(NewTask::new(B::Codec::encode(&job)?, PushOptions::new().concurrency_key(key)))
+            })
+            .collect::<Result<Vec<_>, drover_core::CodecError>>()?;
+        backend.enqueue(tasks).await?;
+    }
+    drain_pushed(backend, workload, concurrency).await
+}
+
+/// Drain the `workload.n` jobs already pushed.
+async fn drain_pushed<B: Enqueue<Job = BenchJob>>(
+    backend: B,
+    workload: &Workload,
+    concurrency: usize,
+) -> anyhow::Result<Measurement> {
     let progress = Progress::new(workload.n);
     let started = Instant::now();
     let worker = start_worker(backend, concurrency, &progress);
@@ -334,9 +363,11 @@ where
     Ok(())
 }
 
-/// Drains at the first drain concurrency on a queue without a cap and on one with a cap that
-/// never binds (1,000,000 running tasks), taking turns within each round; the median of
-/// [`Workload::runs`] rounds for each. `clean` gets each run's storage when it is done.
+/// Drains at the first drain concurrency on a queue without a cap, on one with a cap that
+/// never binds (1,000,000 running tasks), and on one with a per-key limit of 1 whose jobs
+/// each have a key of their own (so it never binds either), taking turns within each round;
+/// the median of [`Workload::runs`] rounds for each. `clean` gets each run's storage when it
+/// is done.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql", feature = "redis")), allow(dead_code))]
 pub async fn capped_drains<B, F, Fut, C, CFut>(
     workload: &Workload,
@@ -345,7 +376,7 @@ pub async fn capped_drains<B, F, Fut, C, CFut>(
     clean: C,
 ) -> anyhow::Result<()>
 where
-    B: Enqueue<Job = BenchJob> + drover_core::GlobalConcurrency,
+    B: Enqueue<Job = BenchJob> + drover_core::GlobalConcurrency + drover_core::KeyConcurrency,
     F: FnMut(String) -> Fut,
     Fut: Future<Output = anyhow::Result<B>>,
     C: Fn(B) -> CFut,
@@ -355,15 +386,23 @@ where
         return Ok(());
     }
     let concurrency = workload.drain_concurrency[0];
-    let variants = ["none", "a cap that never binds"];
+    let variants = ["none", "a cap that never binds", "a per-key limit that never binds"];
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for _ in 0..workload.runs.max(1) {
         for (i, runs) in results.iter_mut().enumerate() {
-            let backend = make_backend(queue_name(if i == 0 { "drain_uncapped" } else { "drain_capped" })).await?;
-            if i == 1 {
-                backend.set_max_running(Some(1_000_000)).await?;
-            }
-            let measured = drain(backend.clone(), workload, concurrency).await?;
+            let name = ["drain_uncapped", "drain_capped", "drain_keyed"][i];
+            let backend = make_backend(queue_name(name)).await?;
+            let measured = match i {
+                1 => {
+                    backend.set_max_running(Some(1_000_000)).await?;
+                    drain(backend.clone(), workload, concurrency).await?
+                }
+                2 => {
+                    backend.set_max_running_per_key(Some(1)).await?;
+                    keyed_drain(backend.clone(), workload, concurrency).await?
+                }
+                _ => drain(backend.clone(), workload, concurrency).await?,
+            };
             runs.push(measured.per_s());
             clean(backend).await?;
         }
