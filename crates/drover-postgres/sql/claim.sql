@@ -6,12 +6,14 @@
 -- claims nothing: its one-row probe is evaluated once per statement. Nor does a limited queue
 -- (max_running, rate_starts, max_per_key) in this form: its claims take the locked path (backend.rs),
 -- which counts the live leases and the rate's grant under the settings row's lock and runs
--- this statement with the marker below removed.
+-- this statement with the marker below removed. A queue with only a per-key limit claims
+-- with the KEYED form instead (backend.rs): the same statement, concurrent like the plain one,
+-- taking a keyed task only while its key allows it.
 WITH expired AS (
     SELECT id, priority, run_at, attempt, max_attempts
     FROM drover.tasks
     WHERE queue = $1 AND status = 'running' AND lease_expires_at <= now()
-      AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND (paused /*CAPPED*/))
+      AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND (paused /*CAPPED*/)) /*KEYED*/
     ORDER BY lease_expires_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -26,7 +28,7 @@ due AS (
     SELECT id, priority, run_at
     FROM drover.tasks
     WHERE queue = $1 AND status = 'pending' AND run_at <= now()
-      AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND (paused /*CAPPED*/))
+      AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND (paused /*CAPPED*/)) /*KEYED*/
     ORDER BY priority DESC, run_at, id
     LIMIT $2
     FOR UPDATE SKIP LOCKED

@@ -82,20 +82,67 @@ where
             return Ok(Vec::new());
         }
         let capped = self.inner.capped.load(Ordering::Relaxed);
-        let mut rows = if capped { Vec::new() } else { self.claim_rows(&self.inner.pool, false, max, request).await? };
+        let keyed = self.inner.keyed.load(Ordering::Relaxed);
+        let mut rows = if capped {
+            Vec::new()
+        } else if keyed > 0 {
+            self.claim_keyed_rows(keyed, max, request).await?
+        } else {
+            self.claim_rows(&self.inner.pool, false, max, request).await?
+        };
+        if !rows.is_empty() {
+            return Ok(Self::claimed(rows));
+        }
         // A limited queue's plain claim takes nothing: an empty claim looks whether the queue
-        // is limited, and then claims under the settings row's lock.
-        if rows.is_empty() && (capped || self.limits(&self.inner.pool, false).await?.is_some()) {
-            rows = match self.fetch_limited(max, request).await? {
-                Ok(rows) => rows,
-                // The rate allows no start now: wait for the next one (up to a second), once.
-                Err(wait) => {
-                    tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
-                    self.fetch_limited(max, request).await?.unwrap_or_default()
+        // is limited. With only a per-key limit it claims with the keyed statement (as
+        // concurrent as the plain one); with a cap or a rate, under the settings row's lock.
+        let look =
+            if capped { Some(None) } else { self.limits(&self.inner.pool, false).await?.map(|l| keyed_only(&l)) };
+        match look {
+            None => {
+                self.inner.keyed.store(0, Ordering::Relaxed);
+                if keyed > 0 {
+                    rows = self.claim_rows(&self.inner.pool, false, max, request).await?;
                 }
-            };
+            }
+            Some(Some(k)) => {
+                self.inner.keyed.store(k, Ordering::Relaxed);
+                if k != keyed {
+                    rows = self.claim_keyed_rows(k, max, request).await?;
+                }
+            }
+            Some(None) => {
+                self.inner.keyed.store(0, Ordering::Relaxed);
+                rows = match self.fetch_limited(max, request).await? {
+                    Ok(rows) => rows,
+                    // The rate allows no start now: wait for the next one (up to a second), once.
+                    Err(wait) => {
+                        tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
+                        self.fetch_limited(max, request).await?.unwrap_or_default()
+                    }
+                };
+            }
         }
         Ok(Self::claimed(rows))
+    }
+
+    /// The claim of a queue with only a per-key limit of `k`.
+    async fn claim_keyed_rows(
+        &self,
+        k: u32,
+        max: usize,
+        request: &ClaimRequest,
+    ) -> Result<Vec<ClaimRow>, BackendError> {
+        sqlx::query_as(AssertSqlSafe(self.inner.keyed_claim_sql.clone()))
+            .bind(self.queue_name())
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .bind(micros(request.lease))
+            .bind(&*request.worker)
+            .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
+            .bind(i64::from(k))
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("claim (per-key limit)", e))
     }
 
     /// The claim statement, plain or capped, on `conn`.
@@ -218,7 +265,8 @@ where
             }
         }
         live.sort_unstable_by_key(|c| c.0);
-        let picks = limits.keyed_pick(live.iter().map(|c| c.2.as_deref()), |key| running.get(key).copied().unwrap_or(0));
+        let picks =
+            limits.keyed_pick(live.iter().map(|c| c.2.as_deref()), |key| running.get(key).copied().unwrap_or(0));
         let ids: Vec<Uuid> = live.iter().zip(picks).filter(|(_, pick)| *pick).map(|(c, _)| c.1).collect();
         let buried: Vec<Uuid> = buried.into_iter().map(|c| c.0).collect();
         if ids.is_empty() && buried.is_empty() {
@@ -357,6 +405,14 @@ where
 /// A limited queue's settings: cap, rate, the rate's arrival time, the per-key limit, and the
 /// server's clock (ms).
 type Limits = (Option<i32>, Option<i32>, Option<i64>, f64, Option<i32>, f64);
+
+/// The per-key limit of a queue whose only limit it is.
+fn keyed_only(limits: &Limits) -> Option<u32> {
+    match limits {
+        (None, None, _, _, Some(k), _) => Some(u32::try_from(*k).unwrap_or(1).max(1)),
+        _ => None,
+    }
+}
 
 /// The queue's limits, when it has some and is not paused.
 const LIMITS_SQL: &str = "SELECT max_running, rate_starts, rate_per_ms, rate_tat, max_per_key, \

@@ -78,7 +78,8 @@ pub(crate) fn insert<'a>(
         for part in tasks.chunks(chunk.max(1)) {
             if part.iter().any(|t| t.unique_key.is_some()) {
                 ids.extend(insert_unique(conn, queue, part).await?);
-            } else if part.len() >= COPY_FROM && part.iter().all(|t| t.run_at.is_none() && t.concurrency_key.is_none()) {
+            } else if part.len() >= COPY_FROM && part.iter().all(|t| t.run_at.is_none() && t.concurrency_key.is_none())
+            {
                 copy_plain(conn, queue, part).await?;
                 ids.extend(part.iter().map(|t| t.id));
             } else {

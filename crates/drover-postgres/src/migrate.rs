@@ -21,6 +21,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "max_running", sql: include_str!("../migrations/0006_max_running.sql") },
     Migration { version: 7, name: "rate", sql: include_str!("../migrations/0007_rate.sql") },
     Migration { version: 8, name: "concurrency_key", sql: include_str!("../migrations/0008_concurrency_key.sql") },
+    Migration { version: 9, name: "running_key_index", sql: include_str!("../migrations/0009_running_key_index.sql") },
 ];
 
 /// The advisory lock key ("drover" in ASCII) that serializes concurrent set-ups.

@@ -29,6 +29,10 @@ pub(crate) struct Inner {
     pub(crate) capped_claim_sql: Arc<str>,
     /// Whether the queue was capped at the last look: its claims take the locked path.
     pub(crate) capped: std::sync::atomic::AtomicBool,
+    /// The claim of a queue with only a per-key limit ($6).
+    pub(crate) keyed_claim_sql: Arc<str>,
+    /// The per-key limit of a queue with only that limit at the last look (0: none).
+    pub(crate) keyed: std::sync::atomic::AtomicU32,
 }
 
 /// A PostgreSQL queue: tasks live in `drover.tasks`, claimed with `FOR UPDATE SKIP LOCKED`,
@@ -104,10 +108,23 @@ impl<T, C> PostgresStorage<T, C> {
             ClaimCommit::Synchronous => CLAIM_SQL.to_owned(),
             ClaimCommit::Asynchronous => CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT),
         };
-        let claim_sql = Arc::from(claim.replace("/*CAPPED*/", "OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL"));
-        let capped_claim_sql = Arc::from(claim);
+        let claim_sql = Arc::from(
+            claim
+                .replace(
+                    "/*CAPPED*/",
+                    "OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL",
+                )
+                .replace("/*KEYED*/", ""),
+        );
+        let keyed_claim_sql = Arc::from(
+            claim
+                .replace("/*CAPPED*/", "OR max_running IS NOT NULL OR rate_starts IS NOT NULL")
+                .replace("/*KEYED*/", KEYED_FILTER),
+        );
+        let capped_claim_sql = Arc::from(claim.replace("/*KEYED*/", ""));
         let capped = std::sync::atomic::AtomicBool::new(false);
-        let inner = Inner { pool, config, queue, hub, claim_sql, capped_claim_sql, capped };
+        let keyed = std::sync::atomic::AtomicU32::new(0);
+        let inner = Inner { pool, config, queue, hub, claim_sql, capped_claim_sql, capped, keyed_claim_sql, keyed };
         Self { inner: Arc::new(inner), _job: PhantomData }
     }
 
@@ -130,3 +147,17 @@ impl<T, C> PostgresStorage<T, C> {
         &self.inner.queue
     }
 }
+
+/// The per-key limit ($6) in the claim of a queue that has only that limit: a keyed task is
+/// claimable while fewer than $6 tasks of its key pushed before it are unfinished
+/// (tasks_concurrency_key_idx) and fewer than $6 of its key hold live leases
+/// (tasks_running_key_idx), each count stopping at $6. Claims run concurrently, as plain
+/// ones: tasks of one claim are each key's first $6, and a task's claim only ever makes a
+/// later one wait.
+const KEYED_FILTER: &str = "AND (concurrency_key IS NULL OR ( \
+    (SELECT count(*) FROM (SELECT 1 FROM drover.tasks AS u WHERE u.queue = $1 \
+        AND u.concurrency_key = drover.tasks.concurrency_key AND u.status IN ('pending', 'running') \
+        AND u.id < drover.tasks.id LIMIT $6) AS earlier) < $6 \
+    AND (SELECT count(*) FROM (SELECT 1 FROM drover.tasks AS u WHERE u.queue = $1 \
+        AND u.concurrency_key = drover.tasks.concurrency_key AND u.status = 'running' \
+        AND u.lease_expires_at > now() LIMIT $6) AS live) < $6))";
