@@ -1,7 +1,7 @@
 //! The Drover envelope in NATS headers: what a message carries besides the job's bytes.
 //!
 //! Each header is written only when it differs from its default, so a fresh push due now
-//! carries just its `Nats-Msg-Id`.
+//! carries none (or just its `Nats-Msg-Id`, with `NatsConfig::set_push_message_ids`).
 
 use async_nats::HeaderMap;
 use drover_core::{NewTask, TaskId, DEFAULT_MAX_ATTEMPTS};
@@ -66,10 +66,12 @@ impl Envelope {
         }
     }
 
-    /// The headers of a copy published with message id `msg_id`.
+    /// The headers of a copy published with message id `msg_id` (none when empty).
     pub(crate) fn headers(&self, msg_id: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(MSG_ID, msg_id);
+        if !msg_id.is_empty() {
+            h.insert(MSG_ID, msg_id);
+        }
         if self.attempts != 0 {
             h.insert(ATTEMPT, self.attempts.to_string().as_str());
         }

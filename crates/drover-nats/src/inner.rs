@@ -206,10 +206,12 @@ impl Inner {
             }
             let subject = self.subject(m.route, m.envelope.id);
             let headers = m.envelope.headers(&m.msg_id);
-            client
-                .publish_with_reply_and_headers(subject, reply.clone(), headers, m.payload)
-                .await
-                .map_err(|e| BackendError::connection("publish", e))?;
+            let published = if headers.is_empty() {
+                client.publish_with_reply(subject, reply.clone(), m.payload).await
+            } else {
+                client.publish_with_reply_and_headers(subject, reply.clone(), headers, m.payload).await
+            };
+            published.map_err(|e| BackendError::connection("publish", e))?;
             sent += 1;
         }
         while confirmed < sent {
@@ -295,8 +297,9 @@ impl Inner {
         Ok(())
     }
 
-    /// The message of a new task: to the work stream when due, else to the delay stream.
-    fn outgoing(task: NewTask, now: i64) -> Outgoing {
+    /// The message of a new task: to the work stream when due, else to the delay stream; with
+    /// the task id as its message id when `message_ids`.
+    fn outgoing(task: NewTask, now: i64, message_ids: bool) -> Outgoing {
         let mut envelope = Envelope::of_new(&task);
         let later = envelope.run_at_ms.is_some_and(|at| at > now);
         if !later {
@@ -305,7 +308,7 @@ impl Inner {
         Outgoing {
             route: if later { Route::Delay } else { Route::Ready },
             payload: task.payload.into(),
-            msg_id: task.id.to_string(),
+            msg_id: if message_ids { task.id.to_string() } else { String::new() },
             envelope,
         }
     }
@@ -314,7 +317,7 @@ impl Inner {
     pub(crate) fn enqueue_messages(tasks: &[NewTask]) -> Result<Vec<Outgoing>, BackendError> {
         Self::refuse_priorities(tasks)?;
         let now = now_ms();
-        Ok(tasks.iter().map(|t| Self::outgoing(t.clone(), now)).collect())
+        Ok(tasks.iter().map(|t| Self::outgoing(t.clone(), now, true)).collect())
     }
 
     /// Push new tasks in one publish pipeline. A task with a unique key first takes its key in
@@ -345,7 +348,7 @@ impl Inner {
                 }
             }
             ids.push(task.id);
-            messages.push(Self::outgoing(task, now));
+            messages.push(Self::outgoing(task, now, self.config.push_message_ids()));
         }
         if let Err(error) = self.publish(messages).await {
             // Which of the tasks were stored is unknown: free their keys rather than leave

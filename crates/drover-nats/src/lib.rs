@@ -52,9 +52,12 @@
 //!
 //! # Messages
 //!
-//! The payload is the job's bytes (JSON by default). The task id is the subject's last token
-//! and the `Nats-Msg-Id` of a push, so a push retried after a lost PubAck is stored once.
-//! Headers, each only when it differs from its default:
+//! The payload is the job's bytes (JSON by default). The task id is the subject's last token.
+//! A push carries no `Nats-Msg-Id` unless [`NatsConfig::set_push_message_ids`] is on (then the
+//! task id, so `enqueue` retried with the same tasks within the duplicate window stores them
+//! once); every copy Drover makes itself has a message id of task and step, so a copy
+//! republished after a crash is stored once. Headers, each only when it differs from its
+//! default:
 //!
 //! | header | meaning | when absent |
 //! |---|---|---|
@@ -70,8 +73,8 @@
 //! - **Push**: one pipeline per call, however many tasks: every message carries the same
 //!   reply subject (one subscription per call) and the PubAcks are counted as they come back,
 //!   up to 1,000 in flight, each checked for a stream error. A call returns once every message
-//!   is stored; a PubAck missing for 10 s fails it (a retry with the same tasks is stored once,
-//!   by message id).
+//!   is stored; a PubAck missing for 10 s fails it (which of its messages were stored is then
+//!   unknown).
 //! - **Claim**: one pull request (`no_wait` with an expiry) for the worker's free capacity.
 //!   Ready messages come back at once; when none is ready the server holds the request up to
 //!   [`NatsConfig::set_claim_wait`] (100 ms) and answers with the first message that arrives.
@@ -145,11 +148,10 @@
 //! looking, its pusher may still be publishing). A holder found finished (its process died
 //! before releasing) is replaced by compare-and-set on the revision read. A task that ends
 //! (done, dead, cancelled) deletes its key expecting the revision that names it, so a newer
-//! holder's key is never deleted; a failed push frees the keys it took. The duplicate window
-//! still matters: the message id of a push is the task id, so a push retried after a lost
-//! PubAck is stored once. The key is not used as the message id, since the window would drop
-//! a new push of a key whose task finished within it. A requeued dead task does not take its
-//! key again.
+//! holder's key is never deleted; a failed push frees the keys it took. The key is not used
+//! as a message id: the duplicate window would drop a new push of a key whose task finished
+//! within it; the KV bucket decides, within the window and beyond it. A requeued dead task
+//! does not take its key again.
 //!
 //! # Inspection
 //!

@@ -9,9 +9,8 @@
 //! cancelled) deletes its key, expecting the revision that names it, so a newer holder's key
 //! is never deleted.
 //!
-//! The push itself keeps the task id as its `Nats-Msg-Id`: a push retried after a lost
-//! PubAck is dropped by the duplicate window. The key is not the message id: the window
-//! would drop a new push of a key whose task finished within it.
+//! The key is not used as a `Nats-Msg-Id`: the duplicate window would drop a new push of a
+//! key whose task finished within it. The bucket decides, within the window and beyond it.
 
 use async_nats::jetstream::kv::{CreateErrorKind, Operation, Store, UpdateErrorKind};
 use async_nats::jetstream::stream;
