@@ -1,6 +1,6 @@
 //! Conformance of the admin contract ([`drover_core::Admin`]) the board and the `drover` tool
 //! use: searches with filters and stable pages, deleting a task, running a scheduled one now,
-//! bulk actions by filter, and throughput per minute.
+//! bulk actions by filter, throughput per minute, and each task's attempt history.
 //!
 //! A backend crate runs them from one test file, with a factory that returns its admin and a
 //! queue name no other test uses:
@@ -43,7 +43,7 @@ where
 macro_rules! admin_conformance_tests {
     ($factory:ident) => {
         mod admin {
-            $crate::admin_conformance_tests!(@tests $factory; admin_search, admin_delete_and_run_now, admin_bulk, admin_throughput);
+            $crate::admin_conformance_tests!(@tests $factory; admin_search, admin_delete_and_run_now, admin_bulk, admin_throughput, admin_attempts);
         }
     };
     (@tests $factory:ident; $($check:ident),+) => {
@@ -275,4 +275,88 @@ pub async fn admin_throughput<A: AdminBackend>(make: impl AdminFactory<A>) {
     assert!(seen.complete, "conformance: three finished tasks are all counted");
     let age = chrono::Utc::now() - seen.since;
     assert!(age > chrono::Duration::minutes(14) && age <= chrono::Duration::minutes(15), "since: {seen:?}");
+}
+
+/// Claim the one due task of `queue` under `lease`, or wait up to two seconds for it (a retry
+/// due now may be a moment away on a backend whose clock runs in whole milliseconds).
+async fn claim_one<A: AdminBackend>(admin: &A, queue: &str, lease: Duration) -> drover_core::ClaimedTask {
+    let storage = admin.storage(queue);
+    let started = std::time::Instant::now();
+    loop {
+        let claimed = ok("claim", storage.claim(ClaimRequest::new("conformance-admin", 1, lease)).await);
+        if let Some(task) = claimed.into_iter().next() {
+            return task;
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "conformance: no due task to claim in {queue}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Attempt history: a task that fails twice then succeeds shows its two failed attempts, in
+/// order, with their errors and times (each started by its claim, ended by its outcome, the
+/// next starting after); a dead task shows its last error as its last attempt; an expired
+/// lease is an attempt of its own; a success adds nothing.
+pub async fn admin_attempts<A: AdminBackend>(make: impl AdminFactory<A>) {
+    let (admin, queue) = make().await;
+    let q = queue.as_str();
+    let storage = admin.storage(q);
+    let before = chrono::Utc::now() - chrono::Duration::seconds(2);
+    let id = push(&admin, q, 1, PushOptions::new().max_attempts(5)).await;
+    let fresh = ok("get", admin.get(q, id).await).expect("conformance: the pushed task exists");
+    assert!(fresh.attempts.is_empty() && fresh.started_at.is_none(), "conformance: a new task has no attempts: {fresh:?}");
+    for error in ["first failure", "second failure"] {
+        let task = claim_one(&admin, q, Duration::from_secs(30)).await;
+        assert_eq!(task.id, id);
+        let running = ok("get", admin.get(q, id).await).expect("conformance: the claimed task exists");
+        assert!(running.started_at.is_some(), "conformance: a claim records when its attempt started: {running:?}");
+        let retry = Outcome::Retry { delay: Duration::ZERO, error: error.to_owned() };
+        ok("complete", storage.complete(vec![Completion { lease: task.lease(), outcome: retry }]).await);
+    }
+    let task = claim_one(&admin, q, Duration::from_secs(30)).await;
+    assert_eq!((task.id, task.attempt), (id, 3));
+    ok("complete", storage.complete(vec![Completion { lease: task.lease(), outcome: Outcome::Done }]).await);
+    let done = ok("get", admin.get(q, id).await).expect("conformance: the finished task exists");
+    assert_eq!(done.status, Status::Done);
+    let seen: Vec<(u32, &str)> = done.attempts.iter().map(|a| (a.attempt, a.error.as_str())).collect();
+    assert_eq!(
+        seen,
+        [(1, "first failure"), (2, "second failure")],
+        "conformance: two failed attempts with their errors, in order, and nothing for the success: {done:?}"
+    );
+    let after = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let within = |t: chrono::DateTime<chrono::Utc>| t >= before && t <= after;
+    for a in &done.attempts {
+        let start = a.started_at.unwrap_or_else(|| panic!("conformance: attempt {} has no start: {done:?}", a.attempt));
+        assert!(within(start) && within(a.finished_at), "conformance: attempt times are now: {a:?}");
+        assert!(start <= a.finished_at, "conformance: an attempt ends after it starts: {a:?}");
+    }
+    assert!(
+        done.attempts[1].started_at >= Some(done.attempts[0].finished_at),
+        "conformance: the second attempt starts after the first ends: {done:?}"
+    );
+    let last_start = done.started_at.expect("conformance: the successful attempt's start is kept");
+    assert!(last_start >= done.attempts[1].finished_at, "conformance: the third attempt starts last: {done:?}");
+    // Through the JSON the board serves.
+    let json = serde_json::to_value(&done).expect("a task serialises");
+    assert_eq!(json["attempts"][1]["error"], "second failure", "conformance: attempts in the task's JSON: {json}");
+
+    // A dead task: its fatal error is its last attempt.
+    let dead_id = push(&admin, q, 2, PushOptions::new().max_attempts(1)).await;
+    let task = claim_one(&admin, q, Duration::from_secs(30)).await;
+    assert_eq!(task.id, dead_id);
+    ok("complete", storage.complete(vec![Completion { lease: task.lease(), outcome: dead("fatal: bad input") }]).await);
+    let dead_task = ok("get", admin.get(q, dead_id).await).expect("conformance: the dead task exists");
+    let seen: Vec<(u32, &str)> = dead_task.attempts.iter().map(|a| (a.attempt, a.error.as_str())).collect();
+    assert_eq!(seen, [(1, "fatal: bad input")], "conformance: a dead task's attempt: {dead_task:?}");
+
+    // An expired lease: the next claim records the lost attempt.
+    let lost_id = push(&admin, q, 3, PushOptions::new().max_attempts(5)).await;
+    let lost = claim_one(&admin, q, Duration::from_millis(500)).await;
+    assert_eq!(lost.id, lost_id);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let again = claim_one(&admin, q, Duration::from_secs(30)).await;
+    assert_eq!((again.id, again.attempt), (lost_id, 2), "conformance: the expired task is claimed again");
+    let info = ok("get", admin.get(q, lost_id).await).expect("conformance: the reclaimed task exists");
+    let seen: Vec<(u32, &str)> = info.attempts.iter().map(|a| (a.attempt, a.error.as_str())).collect();
+    assert_eq!(seen, [(1, drover_core::LEASE_EXPIRED)], "conformance: an expired lease is a failed attempt: {info:?}");
 }

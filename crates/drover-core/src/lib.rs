@@ -76,8 +76,9 @@ pub use request::{JobService, Request};
 pub use retention::{Prune, Pruned, Retention, RetentionService};
 pub use run_context::RunContext;
 pub use task::{
-    ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,
-    Status, TaskId, TaskInfo, refuse_concurrency_keys, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED_ON_LAST_ATTEMPT,
+    AttemptRecord, ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,
+    Status, TaskId, TaskInfo, refuse_concurrency_keys, ATTEMPT_HISTORY_LIMIT, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED,
+    LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 pub use ticks::{Overlap, PushTicks, TickPush, TickPushed, TickRecord};
 pub use worker::{is_final, outcome_of, Prefetch, RunOutcome, Spawner, Worker, WorkerConfig};

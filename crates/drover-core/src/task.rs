@@ -418,6 +418,117 @@ pub struct TaskInfo {
     pub updated_at: DateTime<Utc>,
     /// When the current lease runs out, while running.
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// When the current attempt (or, once finished, the last one) started: its claim's time.
+    /// `None` before the first claim, and for tasks last claimed before the backend kept it.
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    /// The attempts that failed (retried, dead, or whose lease expired), oldest first: the
+    /// last [`ATTEMPT_HISTORY_LIMIT`] of them. A successful attempt adds nothing; it is the
+    /// task's `attempt`, from `started_at` to `updated_at`. A number missing between two
+    /// records is an attempt the backend saw no end of (see [`AttemptRecord`]).
+    #[serde(default)]
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// How many failed attempts a task's history keeps (the newest ones): rows stay small however
+/// often a task fails.
+pub const ATTEMPT_HISTORY_LIMIT: usize = 20;
+
+/// One failed attempt of a task, as its history ([`TaskInfo::attempts`]) keeps it.
+///
+/// Backends record an attempt when its outcome is a retry or death, and when its lease is
+/// found expired (the error is then [`LEASE_EXPIRED`] or [`LEASE_EXPIRED_ON_LAST_ATTEMPT`]).
+/// A successful attempt costs the storage nothing.
+///
+/// Backends store the history as a JSON array of `{"n": attempt, "s": start, "f": end, "e":
+/// error}` objects, times in milliseconds since the Unix epoch (`s` null when unknown, `e`
+/// null for an expired lease whose task ran again, read as [`LEASE_EXPIRED`]);
+/// [`AttemptRecord::decode_history`] reads it, [`AttemptRecord::encode_history`] writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AttemptRecord {
+    /// The attempt's number, starting at 1.
+    pub attempt: u32,
+    /// When it started (its claim), where the backend knows.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended: its outcome's report, or when its expired lease was found.
+    pub finished_at: DateTime<Utc>,
+    /// Why it failed.
+    pub error: String,
+}
+
+/// The error an attempt's history records when its lease expired and the task was run again.
+pub const LEASE_EXPIRED: &str =
+    "lease expired: the worker running it crashed, was killed or stopped heartbeating; the task ran again";
+
+/// One attempt as backends store it.
+#[derive(Serialize, Deserialize)]
+struct StoredAttempt {
+    n: u32,
+    #[serde(default)]
+    s: Option<i64>,
+    f: i64,
+    #[serde(default)]
+    e: Option<String>,
+}
+
+impl AttemptRecord {
+    /// A record of attempt `attempt` (for backend implementations).
+    pub fn new(
+        attempt: u32,
+        started_at: Option<DateTime<Utc>>,
+        finished_at: DateTime<Utc>,
+        error: impl Into<String>,
+    ) -> Self {
+        Self { attempt, started_at, finished_at, error: error.into() }
+    }
+
+    /// Read a history stored as JSON (see [`AttemptRecord`]); empty input is an empty history.
+    pub fn decode_history(json: &[u8]) -> Result<Vec<AttemptRecord>, crate::BackendError> {
+        if json.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Vec::new());
+        }
+        // Lua's cjson writes an empty array as an empty object.
+        if json.iter().filter(|b| !b.is_ascii_whitespace()).eq(b"{}".iter()) {
+            return Ok(Vec::new());
+        }
+        let stored: Vec<StoredAttempt> = serde_json::from_slice(json).map_err(|e| {
+            crate::BackendError::Corrupt(format!(
+                "a task's attempt history is not a JSON array of {{n, s, f, e}} objects ({e}): \
+                 was the column written by something other than Drover?"
+            ))
+        })?;
+        let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        Ok(stored
+            .into_iter()
+            .map(|a| AttemptRecord { attempt: a.n, started_at: a.s.map(at), finished_at: at(a.f),
+                error: a.e.unwrap_or_else(|| LEASE_EXPIRED.to_owned()),
+            })
+            .collect())
+    }
+
+    /// Write a history in the stored form (see [`AttemptRecord`]).
+    pub fn encode_history(history: &[AttemptRecord]) -> String {
+        let stored: Vec<StoredAttempt> = history
+            .iter()
+            .map(|a| StoredAttempt {
+                n: a.attempt,
+                s: a.started_at.map(|t| t.timestamp_millis()),
+                f: a.finished_at.timestamp_millis(),
+                e: Some(a.error.clone()),
+            })
+            .collect();
+        serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    /// Append `record` to `history`, dropping the oldest beyond [`ATTEMPT_HISTORY_LIMIT`].
+    pub fn push_bounded(history: &mut Vec<AttemptRecord>, record: AttemptRecord) {
+        history.push(record);
+        if history.len() > ATTEMPT_HISTORY_LIMIT {
+            let excess = history.len() - ATTEMPT_HISTORY_LIMIT;
+            history.drain(..excess);
+        }
+    }
 }
 
 impl TaskInfo {
@@ -438,6 +549,8 @@ impl TaskInfo {
             created_at: now,
             updated_at: now,
             lease_expires_at: None,
+            started_at: None,
+            attempts: Vec::new(),
         }
     }
 }
@@ -463,6 +576,28 @@ mod tests {
         assert_eq!(TaskId::from_u128(id.to_u128()), id);
         let err = "nope".parse::<TaskId>().unwrap_err().to_string();
         assert!(err.contains("ULID"), "{err}");
+    }
+
+    #[test]
+    fn attempt_history_round_trips_and_is_bounded() {
+        let t = |ms| DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
+        let mut history = Vec::new();
+        for n in 1..=25 {
+            AttemptRecord::push_bounded(&mut history, AttemptRecord::new(n, Some(t(1_000 * i64::from(n))), t(1_500), "boom"));
+        }
+        assert_eq!(history.len(), ATTEMPT_HISTORY_LIMIT);
+        assert_eq!(history[0].attempt, 6);
+        let json = AttemptRecord::encode_history(&history);
+        assert_eq!(AttemptRecord::decode_history(json.as_bytes()).unwrap(), history);
+        assert!(AttemptRecord::decode_history(b"").unwrap().is_empty());
+        assert!(AttemptRecord::decode_history(b"{}").unwrap().is_empty());
+        let from_sql = br#"[{"n": 1, "s": null, "f": 1500, "e": "x"}, {"n": 2, "s": 1600, "f": 2500, "e": null}]"#;
+        assert_eq!(
+            AttemptRecord::decode_history(from_sql).unwrap(),
+            vec![AttemptRecord::new(1, None, t(1_500), "x"), AttemptRecord::new(2, Some(t(1_600)), t(2_500), LEASE_EXPIRED)]
+        );
+        let err = AttemptRecord::decode_history(b"[1]").unwrap_err().to_string();
+        assert!(err.contains("attempt history"), "{err}");
     }
 
     #[test]

@@ -20,7 +20,8 @@ WITH expired AS (
 ),
 buried AS (
     UPDATE drover.tasks AS t
-    SET status = 'dead', last_error = $5, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+    SET status = 'dead', last_error = $5, lease_token = NULL, lease_expires_at = NULL, updated_at = now(),
+        attempts = drover.push_attempt(t.attempts, t.attempt, t.started_at, now(), $5)
     FROM expired AS e
     WHERE t.id = e.id AND e.attempt >= e.max_attempts
 ),
@@ -48,7 +49,12 @@ SET status = 'running',
     lease_token = nextval('drover.lease_token_seq'),
     lease_expires_at = now() + $3 * interval '1 microsecond',
     worker = $4,
-    updated_at = now()
+    updated_at = now(),
+    started_at = now(),
+    -- A task taken over from an expired lease: its lost attempt joins the history (no error: an
+    -- expired lease, drover_core::LEASE_EXPIRED).
+    attempts = CASE WHEN t.status = 'running' THEN drover.push_attempt(t.attempts, t.attempt, t.started_at, now(), NULL)
+                    ELSE t.attempts END
 FROM picked
 WHERE t.id = picked.id /*COMMIT_MODE*/
 RETURNING t.id, t.lease_token, t.attempt, t.max_attempts, t.payload, t.priority, t.run_at

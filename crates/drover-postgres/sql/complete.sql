@@ -1,7 +1,8 @@
 -- Record a batch of outcomes in one statement. Each row applies only while the task is still
 -- running under the same lease token, so stale acks change nothing. Kind 0 = done,
 -- 1 = retry after delay_us (error recorded), 2 = dead (error recorded). A retry due at once
--- wakes the queue's idle workers.
+-- wakes the queue's idle workers. A failing outcome appends the attempt to the task's history
+-- (migration 10); a success writes nothing more.
 WITH outcome AS (
     SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int2[], $4::int8[], $5::text[])
         AS o(id, token, kind, delay_us, error)
@@ -11,6 +12,8 @@ applied AS (
     SET status = CASE o.kind WHEN 0 THEN 'done' WHEN 1 THEN 'pending' ELSE 'dead' END,
         run_at = CASE WHEN o.kind = 1 THEN now() + o.delay_us * interval '1 microsecond' ELSE t.run_at END,
         last_error = CASE WHEN o.kind = 0 THEN t.last_error ELSE o.error END,
+        attempts = CASE WHEN o.kind = 0 THEN t.attempts
+                        ELSE drover.push_attempt(t.attempts, t.attempt, t.started_at, now(), o.error) END,
         lease_token = NULL,
         lease_expires_at = NULL,
         updated_at = now()

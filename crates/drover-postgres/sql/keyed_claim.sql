@@ -3,7 +3,8 @@
 -- $5 (expired leases on their last attempt).
 WITH buried AS (
     UPDATE drover.tasks
-    SET status = 'dead', last_error = $5, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+    SET status = 'dead', last_error = $5, lease_token = NULL, lease_expires_at = NULL, updated_at = now(),
+        attempts = drover.push_attempt(attempts, attempt, started_at, now(), $5)
     WHERE id = ANY($4)
 )
 UPDATE drover.tasks AS t
@@ -12,6 +13,11 @@ SET status = 'running',
     lease_token = nextval('drover.lease_token_seq'),
     lease_expires_at = now() + $2 * interval '1 microsecond',
     worker = $3,
-    updated_at = now()
+    updated_at = now(),
+    started_at = now(),
+    -- A task taken over from an expired lease: its lost attempt joins the history (no error: an
+    -- expired lease, drover_core::LEASE_EXPIRED).
+    attempts = CASE WHEN t.status = 'running' THEN drover.push_attempt(t.attempts, t.attempt, t.started_at, now(), NULL)
+                    ELSE t.attempts END
 WHERE t.id = ANY($1)
 RETURNING t.id, t.lease_token, t.attempt, t.max_attempts, t.payload, t.priority, t.run_at

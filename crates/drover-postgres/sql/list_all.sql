@@ -2,7 +2,7 @@
 -- tasks_finished_idx backwards; pending and running sort their partial index's rows),
 -- merged. ($3 = offset + limit.)
 SELECT id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, concurrency_key, last_error,
-       created_at, updated_at, lease_expires_at
+       created_at, updated_at, lease_expires_at, started_at
 FROM (
     (SELECT * FROM drover.tasks WHERE queue = $1 AND status = 'pending' ORDER BY id DESC LIMIT $3)
     UNION ALL

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use drover_core::{
-    BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, PushOptions, QueueStats, Requeue, Status, TaskId,
+    AttemptRecord, BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, PushOptions, QueueStats, Requeue, Status, TaskId,
     TaskInfo,
 };
 use sqlx::postgres::PgRow;
@@ -65,6 +65,17 @@ fn decode(op: &'static str, row: &PgRow) -> Result<TaskInfo, BackendError> {
     info.last_error = row.try_get("last_error").map_err(get)?;
     info.updated_at = row.try_get("updated_at").map_err(get)?;
     info.lease_expires_at = row.try_get("lease_expires_at").map_err(get)?;
+    info.started_at = row.try_get("started_at").map_err(get)?;
+    Ok(info)
+}
+
+/// A task with its attempt history (`sql/get.sql`; pages leave the history out).
+fn decode_detail(op: &'static str, row: &PgRow) -> Result<TaskInfo, BackendError> {
+    let mut info = decode(op, row)?;
+    let attempts: Option<String> = row.try_get("attempts").map_err(|e| db_error(op, e))?;
+    if let Some(attempts) = attempts {
+        info.attempts = AttemptRecord::decode_history(attempts.as_bytes())?;
+    }
     Ok(info)
 }
 
@@ -127,7 +138,7 @@ where
             .fetch_optional(&self.inner.pool)
             .await
             .map_err(|e| db_error("get", e))?;
-        row.as_ref().map(|row| decode("get", row)).transpose()
+        row.as_ref().map(|row| decode_detail("get", row)).transpose()
     }
 }
 

@@ -22,6 +22,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "rate", sql: include_str!("../migrations/0007_rate.sql") },
     Migration { version: 8, name: "concurrency_key", sql: include_str!("../migrations/0008_concurrency_key.sql") },
     Migration { version: 9, name: "running_key_index", sql: include_str!("../migrations/0009_running_key_index.sql") },
+    Migration { version: 10, name: "attempts", sql: include_str!("../migrations/0010_attempts.sql") },
 ];
 
 /// The advisory lock key ("drover" in ASCII) that serializes concurrent set-ups.
@@ -134,6 +135,6 @@ mod tests {
     #[test]
     fn versions_increase_by_one() {
         assert!(migrate::versions_are_consecutive(MIGRATIONS));
-        assert_eq!(latest_version(), 7);
+        assert_eq!(latest_version(), 9);
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::backend::{ListQuery, QueueStats};
 use crate::task::{ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, Status, TaskId, TaskInfo};
 
-use crate::task::LEASE_EXPIRED_ON_LAST_ATTEMPT;
+use crate::task::{AttemptRecord, LEASE_EXPIRED, LEASE_EXPIRED_ON_LAST_ATTEMPT};
 use crate::ticks::{Overlap, TickPush, TickPushed, TickRecord};
 
 type ReadyKey = (Reverse<i32>, DateTime<Utc>, u64, TaskId);
@@ -44,6 +44,14 @@ pub(super) struct QueueState {
     keyed: HashMap<String, BTreeSet<TaskId>>,
     seq: u64,
     next_token: i64,
+}
+
+impl Record {
+    /// Add the current attempt, failed with `error` at `now`, to the task's history.
+    fn failed(&mut self, error: &str, now: DateTime<Utc>) {
+        let record = AttemptRecord::new(self.info.attempt, self.info.started_at, now, error);
+        AttemptRecord::push_bounded(&mut self.info.attempts, record);
+    }
 }
 
 fn after(now: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
@@ -157,9 +165,11 @@ impl QueueState {
                 // A task that keeps killing its worker must not be re-run forever.
                 record.info.status = Status::Dead;
                 record.info.last_error = Some(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned());
+                record.failed(LEASE_EXPIRED_ON_LAST_ATTEMPT, now);
                 self.release_unique(id);
                 continue;
             }
+            record.failed(LEASE_EXPIRED, now);
             record.info.status = Status::Pending;
             self.index_pending(id, now);
         }
@@ -209,6 +219,7 @@ impl QueueState {
             record.info.attempt += 1;
             record.info.lease_expires_at = Some(deadline);
             record.info.updated_at = now;
+            record.info.started_at = Some(now);
             self.leases.insert((deadline, id));
             claimed.push(
                 ClaimedTask::new(id, token, record.info.attempt, record.info.max_attempts, record.info.payload.clone())
@@ -258,11 +269,13 @@ impl QueueState {
                 }
                 Outcome::Dead { error } => {
                     record.info.status = Status::Dead;
+                    record.failed(&error, now);
                     record.info.last_error = Some(error);
                     self.release_unique(lease.id);
                 }
                 Outcome::Retry { delay, error } => {
                     record.info.status = Status::Pending;
+                    record.failed(&error, now);
                     record.info.last_error = Some(error);
                     record.info.run_at = after(now, delay);
                     woke |= delay.is_zero();
