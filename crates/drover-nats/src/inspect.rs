@@ -201,8 +201,10 @@ impl Inner {
     /// The ids of the tasks in `place`, from the subjects the server reports.
     async fn ids_in(&self, place: Place) -> Result<Vec<TaskId>, BackendError> {
         let Some((stream, filter)) = self.stream_of(place) else { return Ok(Vec::new()) };
-        let mut subjects =
-            stream.info_with_subjects(&filter).await.map_err(|e| BackendError::connection("list a stream's tasks", e))?;
+        let mut subjects = stream
+            .info_with_subjects(&filter)
+            .await
+            .map_err(|e| BackendError::connection("list a stream's tasks", e))?;
         let mut ids = Vec::new();
         while let Some(next) = subjects.next().await {
             let (subject, _) = next.map_err(|e| BackendError::connection("list a stream's tasks", e))?;
@@ -230,7 +232,7 @@ impl Inner {
             }
         }
         let mut ids: Vec<(TaskId, Place)> = found.into_iter().collect();
-        ids.sort_by(|a, b| b.0.cmp(&a.0));
+        ids.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
         let (mut skip, limit) = (query.offset, usize::try_from(query.limit).unwrap_or(usize::MAX));
         let mut out = Vec::new();
         for (id, place) in ids {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drover_core::{
-    resolve_queue_name, Backend, BackendError, Cancel, ClaimRequest, ClaimedTask, Codec, Completion, Enqueue,
-    Inspect, JsonCodec, Lease, ListQuery, NewTask, QueueStats, Requeue, TaskId, TaskInfo, Wakeup,
+    resolve_queue_name, Backend, BackendError, Cancel, ClaimRequest, ClaimedTask, Codec, Completion, Enqueue, Inspect,
+    JsonCodec, Lease, ListQuery, NewTask, QueueStats, Requeue, TaskId, TaskInfo, Wakeup,
 };
 
 use crate::config::NatsConfig;

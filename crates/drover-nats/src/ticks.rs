@@ -13,7 +13,6 @@
 //! again: keep the duplicate window longer than a tick push can take.
 
 use async_nats::jetstream::kv::{CreateErrorKind, Operation, Store, UpdateErrorKind};
-use async_nats::jetstream::stream;
 use chrono::{DateTime, Utc};
 use drover_core::{BackendError, Codec, Overlap, PushTicks, TaskId, TickPush, TickPushed, TickRecord};
 use futures_util::StreamExt;
@@ -51,35 +50,8 @@ fn tick_us(tick: DateTime<Utc>) -> i64 {
 impl Inner {
     async fn ticks(&self) -> Result<&Store, BackendError> {
         self.kv
-            .get_or_try_init(|| async {
-                let js = &self.top.js;
-                match js.get_key_value(&self.names.ticks_bucket).await {
-                    Ok(store) => Ok(store),
-                    Err(_) => {
-                        // The KV stream made by hand: async-nats 0.51's `create_key_value`
-                        // cannot read nats-server 2.9's reply.
-                        let bucket = &self.names.ticks_bucket;
-                        js.get_or_create_stream(stream::Config {
-                            name: format!("KV_{bucket}"),
-                            subjects: vec![format!("$KV.{bucket}.>")],
-                            description: Some("Drover cron: each schedule's last tick".to_owned()),
-                            max_messages_per_subject: 1,
-                            allow_rollup: true,
-                            deny_delete: true,
-                            allow_direct: true,
-                            discard: stream::DiscardPolicy::New,
-                            storage: match self.config.storage() {
-                                crate::NatsStorageType::File => stream::StorageType::File,
-                                crate::NatsStorageType::Memory => stream::StorageType::Memory,
-                            },
-                            num_replicas: self.config.replicas(),
-                            ..Default::default()
-                        })
-                        .await
-                        .map_err(|e| BackendError::server("create the ticks bucket", e))?;
-                        js.get_key_value(bucket).await.map_err(|e| BackendError::server("open the ticks bucket", e))
-                    }
-                }
+            .get_or_try_init(|| {
+                crate::unique::open_bucket(self, &self.names.ticks_bucket, "Drover cron: each schedule's last tick")
             })
             .await
     }

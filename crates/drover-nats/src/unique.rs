@@ -59,7 +59,9 @@ pub(crate) async fn open_bucket(inner: &Inner, bucket: &str, description: &str) 
         ..Default::default()
     })
     .await
-    .map_err(|e| BackendError::server("create a KV bucket", format!("could not create the KV bucket `{bucket}`: {e}")))?;
+    .map_err(|e| {
+        BackendError::server("create a KV bucket", format!("could not create the KV bucket `{bucket}`: {e}"))
+    })?;
     js.get_key_value(bucket)
         .await
         .map_err(|e| BackendError::server("open a KV bucket", format!("could not open the KV bucket `{bucket}`: {e}")))
