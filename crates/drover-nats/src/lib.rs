@@ -224,7 +224,8 @@
 //! and two pumps (`delays`), and the `max_deliver` backstop: a worker killed on every delivery,
 //! and the start-up sweep of a message whose advisory nobody heard (`max_deliveries`), and
 //! across two storages: a stale ack fenced, twenty racing pushes of one key, inspection of
-//! another process's tasks (`fencing`).
+//! another process's tasks, and a keyed task enqueued twice with one id stored once
+//! (`fencing`).
 
 mod config;
 mod dead;

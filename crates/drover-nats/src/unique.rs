@@ -90,7 +90,9 @@ impl Inner {
             let holder = std::str::from_utf8(&entry.value).ok().and_then(|s| s.parse::<TaskId>().ok());
             if let Some(holder) = holder {
                 if holder == id {
-                    return Ok(Held::Taken);
+                    // The same task pushed again (`enqueue` retried with the same ids): publish
+                    // it only if the first push did not store it.
+                    return Ok(if self.unfinished_settled(id).await? { Held::By(id) } else { Held::Taken });
                 }
                 let age = crate::envelope::now_ms() / 1000 - entry.created.unix_timestamp();
                 if age < FRESH_SECS || self.unfinished_settled(holder).await? {

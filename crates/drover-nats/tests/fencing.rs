@@ -93,3 +93,19 @@ async fn inspection_sees_another_processs_tasks() {
     a.delete_streams().await.unwrap();
     assert_eq!(b.queue(), a.queue());
 }
+
+/// `enqueue` called again with the same keyed task (same id, say after a lost answer) stores
+/// it once, without message ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_task_enqueued_twice_is_stored_once() {
+    use drover_core::{Codec, JsonCodec, NewTask};
+    let storage: NatsStorage<TestJob> = common::connect(common::config("uniq2")).await;
+    let payload = <JsonCodec as Codec<TestJob>>::encode(&TestJob::ok(1)).unwrap();
+    let task = NewTask::new(payload, PushOptions::new().unique_key("again"));
+    let first = storage.enqueue(vec![task.clone()]).await.unwrap();
+    let again = storage.enqueue(vec![task.clone()]).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(first, vec![task.id]);
+    assert_eq!(claim_n(&storage, 2, Duration::from_secs(30), Duration::from_secs(1)).await.len(), 1);
+    storage.delete_streams().await.unwrap();
+}
