@@ -451,7 +451,7 @@ pub struct AttemptRecord {
     pub attempt: u32,
     /// When it started (its claim), where the backend knows.
     pub started_at: Option<DateTime<Utc>>,
-    /// When it ended: its outcome's report, or when its expired lease was found.
+    /// When it ended: its outcome's report, or when its lease ran out.
     pub finished_at: DateTime<Utc>,
     /// Why it failed.
     pub error: String,

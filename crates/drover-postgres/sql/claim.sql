@@ -21,7 +21,7 @@ WITH expired AS (
 buried AS (
     UPDATE drover.tasks AS t
     SET status = 'dead', last_error = $5, lease_token = NULL, lease_expires_at = NULL, updated_at = now(),
-        attempts = drover.push_attempt(t.attempts, t.attempt, t.started_at, now(), $5)
+        attempts = drover.push_attempt(t.attempts, t.attempt, t.started_at, t.lease_expires_at, $5)
     FROM expired AS e
     WHERE t.id = e.id AND e.attempt >= e.max_attempts
 ),
@@ -51,9 +51,9 @@ SET status = 'running',
     worker = $4,
     updated_at = now(),
     started_at = now(),
-    -- A task taken over from an expired lease: its lost attempt joins the history (no error: an
-    -- expired lease, drover_core::LEASE_EXPIRED).
-    attempts = CASE WHEN t.status = 'running' THEN drover.push_attempt(t.attempts, t.attempt, t.started_at, now(), NULL)
+    -- A task taken over from an expired lease: its lost attempt joins the history, ended when its
+    -- lease ran out (no error: an expired lease, drover_core::LEASE_EXPIRED).
+    attempts = CASE WHEN t.status = 'running' THEN drover.push_attempt(t.attempts, t.attempt, t.started_at, t.lease_expires_at, NULL)
                     ELSE t.attempts END
 FROM picked
 WHERE t.id = picked.id /*COMMIT_MODE*/

@@ -4,7 +4,7 @@
 WITH buried AS (
     UPDATE drover.tasks
     SET status = 'dead', last_error = $5, lease_token = NULL, lease_expires_at = NULL, updated_at = now(),
-        attempts = drover.push_attempt(attempts, attempt, started_at, now(), $5)
+        attempts = drover.push_attempt(attempts, attempt, started_at, lease_expires_at, $5)
     WHERE id = ANY($4)
 )
 UPDATE drover.tasks AS t
@@ -15,9 +15,9 @@ SET status = 'running',
     worker = $3,
     updated_at = now(),
     started_at = now(),
-    -- A task taken over from an expired lease: its lost attempt joins the history (no error: an
-    -- expired lease, drover_core::LEASE_EXPIRED).
-    attempts = CASE WHEN t.status = 'running' THEN drover.push_attempt(t.attempts, t.attempt, t.started_at, now(), NULL)
+    -- A task taken over from an expired lease: its lost attempt joins the history, ended when its
+    -- lease ran out (no error: an expired lease, drover_core::LEASE_EXPIRED).
+    attempts = CASE WHEN t.status = 'running' THEN drover.push_attempt(t.attempts, t.attempt, t.started_at, t.lease_expires_at, NULL)
                     ELSE t.attempts END
 WHERE t.id = ANY($1)
 RETURNING t.id, t.lease_token, t.attempt, t.max_attempts, t.payload, t.priority, t.run_at

@@ -15,6 +15,36 @@ use crate::error::sql;
 use crate::group::{Param, Statement};
 use crate::storage::SqliteStorage;
 
+/// SQL appending the attempt being left (number `attempt`, started `started_at`) to the task's
+/// `attempts` history, ended at `$finished`, failed with `$error` (NULL: an expired lease); the
+/// oldest is dropped beyond drover_core::ATTEMPT_HISTORY_LIMIT (20). Migration 6 describes the
+/// stored form, which drover_core::AttemptRecord::decode_history reads.
+macro_rules! push_attempt {
+    ($finished:literal, $error:literal) => {
+        concat!(
+            "json_insert(CASE WHEN json_array_length(attempts) >= 20 THEN json_remove(attempts, '$[0]') \
+             ELSE COALESCE(attempts, '[]') END, '$[#]', json_object('n', attempt, 's', started_at, 'f', ",
+            $finished,
+            ", 'e', ",
+            $error,
+            "))"
+        )
+    };
+}
+
+/// What every claim's UPDATE sets beside the lease (its parameter is the claim's `now`): the attempt's start,
+/// and, for a task taken over from an expired lease, the lost attempt in its history (ended
+/// when its lease ran out).
+macro_rules! claim_sets {
+    () => {
+        concat!(
+            "started_at = ?, attempts = CASE WHEN status = 'running' THEN ",
+            push_attempt!("lease_expires_at", "NULL"),
+            " ELSE attempts END"
+        )
+    };
+}
+
 /// How long claims that come back full skip the read-only check (which also finds leases
 /// that expired on a last attempt).
 pub(crate) const CHECK_EVERY_MS: i64 = 1_000;
@@ -31,20 +61,25 @@ SELECT EXISTS (SELECT 1 FROM drover_tasks
 /// A task whose lease expired on its last attempt is dead, not claimed again: a job that
 /// kills its worker must not run forever. It runs before every claim, in the same
 /// transaction; usually the lease index has nothing expired and it costs one index probe.
-/// Parameters: error, now, queue, now.
-const EXPIRE_LAST_ATTEMPTS: &str = "\
-UPDATE drover_tasks
-SET status = 'dead', last_error = ?, lease_token = NULL, lease_expires_at = NULL, updated_at = ?
-WHERE queue = ? AND status = 'running' AND lease_expires_at <= ? AND attempt >= max_attempts";
+/// Parameters: error, now, error (the history's), queue, now.
+const EXPIRE_LAST_ATTEMPTS: &str = concat!(
+    "UPDATE drover_tasks
+SET status = 'dead', last_error = ?, lease_token = NULL, lease_expires_at = NULL, updated_at = ?, attempts = ",
+    push_attempt!("lease_expires_at", "?"),
+    "
+WHERE queue = ? AND status = 'running' AND lease_expires_at <= ? AND attempt >= max_attempts"
+);
 
 /// The claim: one statement picks the best due tasks (pending and due, or running with an
 /// expired lease and attempts left), highest priority then oldest run time, and leases them,
 /// each with its own random token. Each branch reads its partial index in order and stops at
-/// the limit. Parameters: deadline, worker, now, queue, now, limit, queue, now, limit, limit.
-const CLAIM: &str = "\
-UPDATE drover_tasks
+/// the limit. Parameters: deadline, worker, now, now (the start), queue, now, limit, queue, now, limit, limit.
+const CLAIM: &str = concat!(
+    "UPDATE drover_tasks
 SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_expires_at = ?,
-    claimed_by = ?, updated_at = ?
+    claimed_by = ?, updated_at = ?, ",
+    claim_sets!(),
+    "
 WHERE id IN (
     SELECT id FROM (
         SELECT * FROM (SELECT id, priority, run_at FROM drover_tasks
@@ -58,15 +93,16 @@ WHERE id IN (
     )
     ORDER BY priority DESC, run_at, id LIMIT ?
 )
-RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at";
+RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at"
+);
 
 /// The claim while claims come back full: due pending tasks only. Expired leases are left to
 /// the checked claims that follow a short claim and come at least every [`CHECK_EVERY_MS`].
-/// Parameters: deadline, worker, now, queue, now, limit.
+/// Parameters: deadline, worker, now, now (the start), queue, now, limit.
 const CLAIM_DUE: &str = "\
 UPDATE drover_tasks
 SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_expires_at = ?,
-    claimed_by = ?, updated_at = ?
+    claimed_by = ?, updated_at = ?, started_at = ?
 WHERE id IN (SELECT id FROM drover_tasks
              WHERE queue = ? AND status = 'pending' AND run_at <= ? AND queue NOT IN (SELECT queue FROM drover_queue_settings WHERE paused = 1 OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL)
              ORDER BY priority DESC, run_at, id LIMIT ?)
@@ -77,13 +113,17 @@ RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at";
 /// exactly while it is running (every other transition clears it), so a matching token is
 /// the "still running under this claim" check; leaving `status` out of the join also keeps
 /// the planner on primary-key lookups instead of scanning the running tasks' index.
-const COMPLETE_HEAD: &str = "\
-UPDATE drover_tasks
+const COMPLETE_HEAD: &str = concat!(
+    "UPDATE drover_tasks
 SET status = c.column3,
     run_at = COALESCE(c.column4, drover_tasks.run_at),
     last_error = COALESCE(c.column5, drover_tasks.last_error),
-    lease_token = NULL, lease_expires_at = NULL, updated_at = ?
-FROM (";
+    lease_token = NULL, lease_expires_at = NULL, updated_at = ?,
+    attempts = CASE WHEN c.column5 IS NULL THEN attempts ELSE ",
+    push_attempt!("?", "c.column5"),
+    " END
+FROM ("
+);
 const COMPLETE_TAIL: &str = ") AS c
 WHERE drover_tasks.id = c.column1 AND drover_tasks.lease_token = c.column2";
 
@@ -143,6 +183,7 @@ impl<T, C> SqliteStorage<T, C> {
                     vec![
                         Param::Text(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned()),
                         Param::Int(now),
+                        Param::Text(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned()),
                         Param::Text(queue.to_owned()),
                         Param::Int(now),
                     ],
@@ -152,6 +193,7 @@ impl<T, C> SqliteStorage<T, C> {
                     vec![
                         Param::Int(deadline),
                         Param::Text(request.worker.to_string()),
+                        Param::Int(now),
                         Param::Int(now),
                         Param::Text(queue.to_owned()),
                         Param::Int(now),
@@ -169,6 +211,7 @@ impl<T, C> SqliteStorage<T, C> {
                 vec![
                     Param::Int(deadline),
                     Param::Text(request.worker.to_string()),
+                    Param::Int(now),
                     Param::Int(now),
                     Param::Text(queue.to_owned()),
                     Param::Int(now),
@@ -208,6 +251,7 @@ impl<T, C> SqliteStorage<T, C> {
             sqlx::query(EXPIRE_LAST_ATTEMPTS)
                 .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
                 .bind(now)
+                .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
                 .bind(queue.to_owned())
                 .bind(now)
                 .execute(&mut *tx)
@@ -221,6 +265,7 @@ impl<T, C> SqliteStorage<T, C> {
             sqlx::query(sqlx::AssertSqlSafe(LIMITED_CLAIM.as_str()))
                 .bind(after(now, request.lease))
                 .bind(request.worker.to_string())
+                .bind(now)
                 .bind(now)
                 .bind(queue.to_owned())
                 .bind(now)
@@ -316,7 +361,8 @@ where
         let statements = batch
             .chunks(chunks_of(5))
             .map(|chunk| {
-                let mut params = Vec::with_capacity(1 + chunk.len() * 5);
+                let mut params = Vec::with_capacity(2 + chunk.len() * 5);
+                params.push(Param::Int(now));
                 params.push(Param::Int(now));
                 for Completion { lease, outcome } in chunk {
                     params.push(Param::Blob(id_bytes(lease.id).to_vec()));
@@ -422,6 +468,7 @@ async fn claim_keyed(
     let mut query = sqlx::query(sqlx::AssertSqlSafe(statement))
         .bind(after(now, request.lease))
         .bind(request.worker.to_string())
+        .bind(now)
         .bind(now);
     for id in ids {
         query = query.bind(id.clone());
@@ -453,12 +500,15 @@ WHERE t.queue = ?1
 ORDER BY t.priority DESC, t.run_at, t.id
 LIMIT ?4";
 
-/// Claim the picked candidates by id. Parameters: deadline, worker, now, then the ids.
-const KEYED_CLAIM_HEAD: &str = "\
-UPDATE drover_tasks
+/// Claim the picked candidates by id. Parameters: deadline, worker, now, now (the start), then the ids.
+const KEYED_CLAIM_HEAD: &str = concat!(
+    "UPDATE drover_tasks
 SET status = 'running', attempt = attempt + 1, lease_token = random(), lease_expires_at = ?,
-    claimed_by = ?, updated_at = ?
-WHERE id IN (";
+    claimed_by = ?, updated_at = ?, ",
+    claim_sets!(),
+    "
+WHERE id IN ("
+);
 const KEYED_CLAIM_TAIL: &str = ") RETURNING id, lease_token, attempt, max_attempts, payload, priority, run_at";
 
 /// Claimed rows as tasks, in claim order (RETURNING gives rows in no particular order).

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use drover_core::{
-    BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, Prune, Pruned, PushOptions, QueueStats, Requeue,
+    AttemptRecord, BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, Prune, Pruned, PushOptions, QueueStats, Requeue,
     RetentionService, Status, TaskId, TaskInfo,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -15,7 +15,10 @@ use crate::error::sql;
 use crate::storage::{add, SqliteStorage};
 
 const COLUMNS: &str = "id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, \
-                       last_error, created_at, updated_at, lease_expires_at, concurrency_key";
+                       last_error, created_at, updated_at, lease_expires_at, concurrency_key, started_at";
+/// A task's detail: [`COLUMNS`] and its attempt history (pages leave the history out).
+const DETAIL_COLUMNS: &str = "id, queue, payload, status, attempt, max_attempts, run_at, priority, unique_key, \
+                       last_error, created_at, updated_at, lease_expires_at, concurrency_key, started_at, attempts";
 
 /// Each count reads the index of its status (see the migration).
 const STATS: &str = "\
@@ -113,6 +116,12 @@ fn task_info(row: &SqliteRow) -> Result<TaskInfo, BackendError> {
     info.updated_at = time_from(get_i64(11)?);
     info.lease_expires_at = row.try_get::<Option<i64>, _>(12).map_err(|e| sql(OP, e))?.map(time_from);
     info.concurrency_key = row.try_get(13).map_err(|e| sql(OP, e))?;
+    info.started_at = row.try_get::<Option<i64>, _>(14).map_err(|e| sql(OP, e))?.map(time_from);
+    if row.len() > 15 {
+        if let Some(attempts) = row.try_get::<Option<String>, _>(15).map_err(|e| sql(OP, e))? {
+            info.attempts = AttemptRecord::decode_history(attempts.as_bytes())?;
+        }
+    }
     Ok(info)
 }
 
@@ -174,7 +183,7 @@ where
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
         const OP: &str = "reading a task";
-        let statement = format!("SELECT {COLUMNS} FROM drover_tasks WHERE id = ?1 AND queue = ?2");
+        let statement = format!("SELECT {DETAIL_COLUMNS} FROM drover_tasks WHERE id = ?1 AND queue = ?2");
         let row = sqlx::query(built(statement))
             .bind(id_bytes(id).to_vec())
             .bind(self.inner.queue.as_str())

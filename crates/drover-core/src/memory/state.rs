@@ -47,7 +47,7 @@ pub(super) struct QueueState {
 }
 
 impl Record {
-    /// Add the current attempt, failed with `error` at `now`, to the task's history.
+    /// Add the current attempt, failed with `error` and ended at `now`, to the task's history.
     fn failed(&mut self, error: &str, now: DateTime<Utc>) {
         let record = AttemptRecord::new(self.info.attempt, self.info.started_at, now, error);
         AttemptRecord::push_bounded(&mut self.info.attempts, record);
@@ -157,6 +157,8 @@ impl QueueState {
             }
             self.leases.remove(&(deadline, id));
             let Some(record) = self.tasks.get_mut(&id) else { continue };
+            // The lost attempt ended when its lease ran out.
+            let ended = deadline;
             record.lease = None;
             record.token = None;
             record.info.lease_expires_at = None;
@@ -165,11 +167,11 @@ impl QueueState {
                 // A task that keeps killing its worker must not be re-run forever.
                 record.info.status = Status::Dead;
                 record.info.last_error = Some(LEASE_EXPIRED_ON_LAST_ATTEMPT.to_owned());
-                record.failed(LEASE_EXPIRED_ON_LAST_ATTEMPT, now);
+                record.failed(LEASE_EXPIRED_ON_LAST_ATTEMPT, ended);
                 self.release_unique(id);
                 continue;
             }
-            record.failed(LEASE_EXPIRED, now);
+            record.failed(LEASE_EXPIRED, ended);
             record.info.status = Status::Pending;
             self.index_pending(id, now);
         }
