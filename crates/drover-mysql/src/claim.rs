@@ -39,7 +39,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::AssertSqlSafe;
 use sqlx::{Column, Executor, MySql, MySqlPool, Row};
 
-use crate::columns::{micros, task_id};
+use crate::columns::{push_attempt, micros, task_id};
 use crate::error::{retry_on_lock_conflict, Attempt};
 
 /// Begin (read committed: the locking reads take no gap locks that would block enqueues) and
@@ -131,14 +131,26 @@ const ADVANCE_RATE: &str = "UPDATE drover_queue_settings SET rate_tat = {tat} WH
 /// The payloads of the tasks a limited claim leased.
 const PAYLOADS: &str = "SELECT id, payload FROM drover_tasks WHERE id IN ({ids})";
 
-/// Lease the chosen tasks: attempt counted, new token, deadline by the server's clock.
-const LEASE: &str = "UPDATE drover_tasks SET status = 'running', attempt = attempt + 1, token = {token},
+/// Lease the chosen tasks: attempt counted, new token, deadline by the server's clock, the
+/// attempt's start; a task taken over from an expired lease first adds its lost attempt to its
+/// history, ended when its lease ran out (assigned first: MySQL assigns left to right).
+const LEASE: &str = concat!(
+    "UPDATE drover_tasks SET attempts = IF(status = 'running', ",
+    push_attempt!("", "lease_expires_at", "NULL"),
+    ", attempts),
+  status = 'running', attempt = attempt + 1, token = {token},
   worker = {worker}, lease_expires_at = UTC_TIMESTAMP(6) + INTERVAL {lease_us} MICROSECOND,
-  updated_at = UTC_TIMESTAMP(6) WHERE id IN ({ids})";
+  updated_at = UTC_TIMESTAMP(6), started_at = UTC_TIMESTAMP(6) WHERE id IN ({ids})"
+);
 
-/// A task whose lease expired on its last attempt is dead, not re-run forever.
-const DEAD: &str = "UPDATE drover_tasks SET status = 'dead', last_error = {error}, token = NULL, worker = NULL,
-  lease_expires_at = NULL, unique_live = NULL, updated_at = UTC_TIMESTAMP(6) WHERE id IN ({ids})";
+/// A task whose lease expired on its last attempt is dead, not re-run forever; the attempt
+/// joins its history.
+const DEAD: &str = concat!(
+    "UPDATE drover_tasks SET attempts = ",
+    push_attempt!("", "lease_expires_at", "{error}"),
+    ", status = 'dead', last_error = {error}, token = NULL, worker = NULL,
+  lease_expires_at = NULL, unique_live = NULL, updated_at = UTC_TIMESTAMP(6) WHERE id IN ({ids})"
+);
 
 /// How many candidate ids a claim of `max` reads before locking: other workers' claims may
 /// hold the first ones, and a short claim makes a worker wait a poll interval. The read is an

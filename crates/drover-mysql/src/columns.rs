@@ -8,7 +8,28 @@ use sqlx::Row;
 
 /// The columns [`task_info`] reads, in a `SELECT`.
 pub(crate) const TASK_COLUMNS: &str = "id, queue, payload, status, attempt, max_attempts, run_at, priority, \
-     unique_key, concurrency_key, last_error, created_at, updated_at, lease_expires_at";
+     unique_key, concurrency_key, last_error, created_at, updated_at, lease_expires_at, started_at";
+
+/// A task's detail: [`TASK_COLUMNS`] and its attempt history (pages leave the history out).
+pub(crate) const DETAIL_COLUMNS: &str = "id, queue, payload, status, attempt, max_attempts, run_at, priority, \
+     unique_key, concurrency_key, last_error, created_at, updated_at, lease_expires_at, started_at, attempts";
+
+/// SQL for the task's `attempts` history (columns prefixed by `$t`, such as `"t."`) with the
+/// attempt being left appended: number `attempt`, started `started_at`, ended at `$finished`,
+/// failed with `$error` (NULL: an expired lease), the oldest dropped beyond
+/// drover_core::ATTEMPT_HISTORY_LIMIT (20). In an UPDATE it must come before any assignment to
+/// the columns it reads: MySQL assigns left to right. Migration 6 describes the stored form.
+macro_rules! push_attempt {
+    ($t:literal, $finished:literal, $error:literal) => {
+        concat!(
+            "JSON_ARRAY_APPEND(IF(JSON_LENGTH(COALESCE(", $t, "attempts, '[]')) >= 20, JSON_REMOVE(", $t,
+            "attempts, '$[0]'), COALESCE(", $t, "attempts, '[]')), '$', JSON_OBJECT('n', ", $t,
+            "attempt, 's', TIMESTAMPDIFF(MICROSECOND, '1970-01-01', ", $t, "started_at) DIV 1000, 'f', \
+             TIMESTAMPDIFF(MICROSECOND, '1970-01-01', ", $finished, ") DIV 1000, 'e', ", $error, "))"
+        )
+    };
+}
+pub(crate) use push_attempt;
 
 /// Longest error text stored (`TEXT` holds 65,535 bytes).
 const MAX_ERROR_BYTES: usize = 60_000;
@@ -85,6 +106,16 @@ pub(crate) fn task_info(row: &MySqlRow) -> Result<TaskInfo, sqlx::Error> {
     info.last_error = text(row, "last_error")?;
     info.updated_at = row.try_get("updated_at")?;
     info.lease_expires_at = row.try_get("lease_expires_at")?;
+    info.started_at = row.try_get("started_at")?;
+    Ok(info)
+}
+
+/// A row selected with [`DETAIL_COLUMNS`]: the task and its attempt history.
+pub(crate) fn task_detail(row: &MySqlRow) -> Result<TaskInfo, drover_core::BackendError> {
+    let mut info = task_info(row).map_err(|e| crate::error::backend_error("get", e))?;
+    if let Some(attempts) = text(row, "attempts").map_err(|e| crate::error::backend_error("get", e))? {
+        info.attempts = drover_core::AttemptRecord::decode_history(attempts.as_bytes())?;
+    }
     Ok(info)
 }
 

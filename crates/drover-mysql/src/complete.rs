@@ -8,7 +8,7 @@ use drover_core::{BackendError, Completion, Lease, Outcome};
 use sqlx::AssertSqlSafe;
 use sqlx::MySqlPool;
 
-use crate::columns::{error_text, id_bytes, micros};
+use crate::columns::{error_text, id_bytes, micros, push_attempt};
 use crate::error::retry_on_lock_conflict;
 
 /// Most completions or leases per statement.
@@ -16,15 +16,21 @@ const CHUNK: usize = 500;
 
 /// Every outcome of a batch in one statement: the batch is a derived table joined to the tasks
 /// by `(id, token)`. Outcome 1 is done, 2 retry (pending again after `delay_us`, by the
-/// server's clock), 3 dead. A retried task keeps its unique key; a final one frees it.
+/// server's clock), 3 dead. A retried task keeps its unique key; a final one frees it. A retry
+/// or a death appends the attempt to the task's history; a success writes nothing more.
 const COMPLETE_PREFIX: &str = "UPDATE drover_tasks AS t JOIN (";
-const COMPLETE_SUFFIX: &str = ") AS c ON t.id = c.id AND t.token = c.token
-SET t.status = ELT(c.outcome, 'done', 'pending', 'dead'),
+const COMPLETE_SUFFIX: &str = concat!(
+    ") AS c ON t.id = c.id AND t.token = c.token
+SET t.attempts = IF(c.outcome = 1, t.attempts, ",
+    push_attempt!("t.", "UTC_TIMESTAMP(6)", "c.error"),
+    "),
+    t.status = ELT(c.outcome, 'done', 'pending', 'dead'),
     t.run_at = IF(c.outcome = 2, UTC_TIMESTAMP(6) + INTERVAL c.delay_us MICROSECOND, t.run_at),
     t.last_error = IF(c.outcome = 1, t.last_error, c.error),
     t.unique_live = IF(c.outcome = 2, t.unique_live, NULL),
     t.token = NULL, t.worker = NULL, t.lease_expires_at = NULL, t.updated_at = UTC_TIMESTAMP(6)
-WHERE t.status = 'running'";
+WHERE t.status = 'running'"
+);
 
 /// Push the deadline of matching claims (the `(id, token)` list follows).
 const EXTEND_PREFIX: &str = "UPDATE drover_tasks SET lease_expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND

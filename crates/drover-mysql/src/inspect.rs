@@ -4,7 +4,7 @@ use drover_core::{BackendError, Cancel, Codec, Inspect, ListQuery, QueueStats, R
 use sqlx::AssertSqlSafe;
 use sqlx::Row;
 
-use crate::columns::{id_bytes, task_info, TASK_COLUMNS};
+use crate::columns::{id_bytes, task_detail, task_info, DETAIL_COLUMNS, TASK_COLUMNS};
 use crate::error::{backend_error, is_duplicate_key, retry_on_lock_conflict};
 use crate::storage::MysqlStorage;
 
@@ -77,14 +77,14 @@ where
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
-        let sql = format!("SELECT {TASK_COLUMNS} FROM drover_tasks WHERE id = ? AND queue = ?");
+        let sql = format!("SELECT {DETAIL_COLUMNS} FROM drover_tasks WHERE id = ? AND queue = ?");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id_bytes(id))
             .bind(self.queue_name())
             .fetch_optional(self.pool())
             .await
             .map_err(|e| backend_error("get", e))?;
-        row.as_ref().map(task_info).transpose().map_err(|e| backend_error("get", e))
+        row.as_ref().map(task_detail).transpose()
     }
 }
 
