@@ -28,13 +28,17 @@ if #expired > 0 then
     local key = task_key(id)
     local f = redis.call('HMGET', key, 's', 'pr', 'ra', 'a', 'm', 'k', 'ck')
     if f[1] == 'running' then
+      -- The lost attempt joins the history, ended when its lease ran out.
+      local ran_out = tonumber(redis.call('ZSCORE', K_LEASES, id)) or now
       if (tonumber(f[4]) or 0) >= tonumber(f[5]) then
+        push_attempt(key, ran_out, ARGV[10])
         redis.call('HSET', key, 's', 'dead', 'e', ARGV[10], 'u', now)
         release_unique(f[6], id)
         leave_key(f[7], id)
         dead[#dead + 1] = 0
         dead[#dead + 1] = id
       else
+        push_attempt(key, ran_out, nil)
         redis.call('HSET', key, 's', 'pending', 'u', now)
         ready[#ready + 1] = -(tonumber(f[2]) or 0)
         ready[#ready + 1] = ready_member(tonumber(f[3]), id)
@@ -92,7 +96,7 @@ local deadline = math.min(now + lease, MAX_MS)
 -- token `token`; a keyed task's lease also goes into its key's running set.
 local function lease_task(member, id, token, f)
   local attempt = (tonumber(f[4]) or 0) + 1
-  redis.call('HSET', task_key(id), 's', 'running', 'a', attempt, 't', token, 'u', now)
+  redis.call('HSET', task_key(id), 's', 'running', 'a', attempt, 't', token, 'u', now, 'st', now)
   out[#out + 1] = member
   out[#out + 1] = token
   out[#out + 1] = attempt

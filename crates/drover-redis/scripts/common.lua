@@ -70,6 +70,23 @@ local function zrem(key, members)
 end
 
 -- Free a unique key held by this task.
+-- Append the attempt a task is leaving (its 'a', started at its 'st') to its history: field 'h',
+-- a JSON array of {n, s, f, e} as drover_core::AttemptRecord describes, ended at `finished`
+-- (ms), failed with `err` (nil: an expired lease), the oldest dropped beyond 20
+-- (drover_core::ATTEMPT_HISTORY_LIMIT). Only failures call it: a success writes no history.
+local function push_attempt(key, finished, err)
+  local f = redis.call('HMGET', key, 'a', 'st', 'h')
+  local history = {}
+  if f[3] then
+    local ok, decoded = pcall(cjson.decode, f[3])
+    if ok and type(decoded) == 'table' then history = decoded end
+  end
+  history[#history + 1] = { n = tonumber(f[1]) or 0, s = tonumber(f[2]) or cjson.null, f = finished,
+                            e = err or cjson.null }
+  while #history > 20 do table.remove(history, 1) end
+  redis.call('HSET', key, 'h', cjson.encode(history))
+end
+
 local function release_unique(key, id)
   if key and redis.call('HGET', K_UNIQUE, key) == id then
     redis.call('HDEL', K_UNIQUE, key)

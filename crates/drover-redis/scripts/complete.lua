@@ -1,6 +1,7 @@
 -- Apply completions. ARGV from 7: five per completion (id, token, outcome 'done' | 'dead' |
 -- 'retry', retry delay ms, error); at most 1,000 per call. A completion applies only while
--- the task is running under the same token; others are stale and ignored.
+-- the task is running under the same token; others are stale and ignored. A retry or a death
+-- adds the attempt to the task's history; a success writes nothing more.
 local now = now_ms()
 local unleased = {}
 local done, dead = {}, {}
@@ -19,6 +20,7 @@ for b = 7, #ARGV, 5 do
       done[#done + 1] = id
     elseif outcome == 'retry' then
       local run_at = math.min(now + tonumber(ARGV[b + 3]), MAX_MS)
+      push_attempt(key, now, ARGV[b + 4])
       redis.call('HSET', key, 's', 'pending', 'ra', run_at, 'e', ARGV[b + 4], 'u', now)
       if f[5] then redis.call('ZREM', PREFIX .. ':ckr:' .. f[5], id) end
       if run_at <= now then
@@ -29,6 +31,7 @@ for b = 7, #ARGV, 5 do
         scheduled[#scheduled + 1] = id
       end
     else
+      push_attempt(key, now, ARGV[b + 4])
       redis.call('HSET', key, 's', 'dead', 'e', ARGV[b + 4], 'u', now)
       release_unique(f[3], id)
       leave_key(f[5], id)
