@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use drover_core::{QueueStats, QueueSummary, Rate, TaskInfo, WorkerSummary};
+use drover_core::{AttemptRecord, QueueStats, QueueSummary, Rate, TaskInfo, WorkerSummary};
 use serde::Serialize;
 
 /// Counts of a queue's tasks by status.
@@ -87,6 +87,10 @@ pub(crate) struct TaskView {
     pub(crate) lease_expires_at: Option<DateTime<Utc>>,
     pub(crate) unique_key: Option<String>,
     pub(crate) last_error: Option<String>,
+    /// When the current (or last) attempt started.
+    pub(crate) started_at: Option<DateTime<Utc>>,
+    /// The failed attempts, oldest first (the storage keeps the last 20).
+    pub(crate) attempts: Vec<AttemptView>,
     /// The payload when it is JSON (the default codec), else null.
     pub(crate) payload: Option<serde_json::Value>,
     /// The payload's bytes, always.
@@ -109,8 +113,33 @@ impl TaskView {
             lease_expires_at: task.lease_expires_at,
             unique_key: task.unique_key.clone(),
             last_error: task.last_error.clone(),
+            started_at: task.started_at,
+            attempts: task.attempts.iter().map(AttemptView::from).collect(),
             payload: serde_json::from_slice(&task.payload).ok(),
             payload_base64: base64::engine::general_purpose::STANDARD.encode(&task.payload),
+        }
+    }
+}
+
+/// One failed attempt of a task.
+#[derive(Serialize)]
+pub(crate) struct AttemptView {
+    pub(crate) attempt: u32,
+    pub(crate) started_at: Option<DateTime<Utc>>,
+    pub(crate) finished_at: DateTime<Utc>,
+    /// How long it ran, when its start is known.
+    pub(crate) duration_ms: Option<i64>,
+    pub(crate) error: String,
+}
+
+impl From<&AttemptRecord> for AttemptView {
+    fn from(a: &AttemptRecord) -> Self {
+        Self {
+            attempt: a.attempt,
+            started_at: a.started_at,
+            finished_at: a.finished_at,
+            duration_ms: a.started_at.map(|s| (a.finished_at - s).num_milliseconds().max(0)),
+            error: a.error.clone(),
         }
     }
 }

@@ -12,6 +12,22 @@ use std::time::Duration;
 use common::*;
 use drover_core::{AdminBackend, Backend, ClaimRequest, Enqueue, NewTask, PushOptions};
 
+fn retry_now(error: &str) -> drover_core::Outcome {
+    drover_core::Outcome::Retry { delay: Duration::ZERO, error: error.to_owned() }
+}
+
+/// The storage's next due task, waiting up to two seconds for it.
+async fn claim_soon<B: Backend>(storage: &B) -> drover_core::ClaimedTask {
+    for _ in 0..100 {
+        let claimed = storage.claim(ClaimRequest::new("board-test", 1, Duration::from_secs(30))).await.expect("claim");
+        if let Some(task) = claimed.into_iter().next() {
+            return task;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no task became due")
+}
+
 async fn scenario<A: AdminBackend + Clone>(admin: A, queue: &str) {
     let app = board(admin.clone());
     let store = admin.name();
@@ -45,6 +61,32 @@ async fn scenario<A: AdminBackend + Clone>(admin: A, queue: &str) {
     assert_eq!(one["payload"]["to"], "<script>alert(1)</script>@example.com", "{one}");
     assert_eq!(one["status"], "dead");
     assert_eq!(one["attempt"], 1);
+    assert_eq!(one["attempts"][0]["attempt"], 1, "{one}");
+    assert_eq!(one["attempts"][0]["error"], "SMTP said <b>550</b> & gave up", "{one}");
+
+    // A task that fails twice, then succeeds: both failures in its history, in order, in the
+    // API and on its page (escaped), with the successful third attempt after them.
+    let flaky = NewTask::new(b"{}".to_vec(), PushOptions::new().max_attempts(5));
+    let flaky_id = flaky.id;
+    storage.enqueue(vec![flaky]).await.expect("enqueue");
+    for outcome in [retry_now("timeout <i>1</i>"), retry_now("timeout <i>2</i>"), drover_core::Outcome::Done] {
+        let claimed = claim_soon(&storage).await;
+        assert_eq!(claimed.id, flaky_id);
+        storage.complete(vec![drover_core::Completion { lease: claimed.lease(), outcome }]).await.expect("complete");
+    }
+    let flaky = get(&app, &format!("{base}/tasks/{flaky_id}"), Who::Reader).await.json();
+    let errors: Vec<&str> =
+        flaky["attempts"].as_array().expect("attempts").iter().filter_map(|a| a["error"].as_str()).collect();
+    assert_eq!(errors, ["timeout <i>1</i>", "timeout <i>2</i>"], "{flaky}");
+    assert!(flaky["attempts"][1]["duration_ms"].is_i64() && flaky["started_at"].is_string(), "{flaky}");
+    let page = get(&app, &format!("/api/v1/ui/stores/{store}/queues/{queue}/tasks/{flaky_id}"), Who::Reader).await;
+    let body =
+        page.body.split("data-field=\"attempts-table\"").nth(1).unwrap_or_else(|| panic!("no attempts: {}", page.body));
+    let first = body.find("timeout &lt;i&gt;1&lt;/i&gt;").unwrap_or_else(|| panic!("first failure: {body}"));
+    let second = body.find("timeout &lt;i&gt;2&lt;/i&gt;").unwrap_or_else(|| panic!("second failure: {body}"));
+    let success = body.find(">succeeded<").unwrap_or_else(|| panic!("the successful attempt: {body}"));
+    assert!(first < second && second < success, "attempts in order: {body}");
+    assert!(body.contains("data-attempt=\"3\"") && !body.contains("<i>1"), "{body}");
 
     // The task's page and the queue's page show the markup as text.
     let fragment = get(&app, &format!("/api/v1/ui/stores/{store}/queues/{queue}/tasks/{dead}"), Who::Operator).await;

@@ -49,6 +49,11 @@ fn status_badge(status: &str) -> String {
     format!("<span class=\"badge status-{0}\">{0}</span>", E(status))
 }
 
+/// A badge coloured as `status`'s, reading `label`.
+fn badge_as(status: &str, label: &str) -> String {
+    format!("<span class=\"badge status-{}\">{}</span>", E(status), E(label))
+}
+
 /// Every queue of every store.
 /// Tasks finished per minute as an inline SVG bar chart (done, with dead stacked on top), and
 /// the totals; no script, no stylesheet beyond the board's classes.
@@ -440,14 +445,97 @@ pub(crate) fn task_page(store: &str, t: &TaskInfo, role: Role) -> String {
         let _ =
             write!(out, "<h2>Last error</h2><pre class=\"error-text\" data-field=\"last-error\">{}</pre>", E(error));
     }
+    out.push_str(&attempts_table(t, now));
     let _ = write!(
         out,
         "<h2>Payload</h2><pre class=\"payload\" data-field=\"payload\">{}</pre>",
         E(&payload_text(&t.payload))
     );
-    out.push_str(
-        "<p class=\"muted\">Storages keep the last attempt's error; earlier attempts' errors are not recorded.</p>",
+    out
+}
+
+/// A duration as the board shows it (`850 ms`, `12.3 s`, `4 min 5 s`).
+fn took(ms: i64) -> String {
+    match ms {
+        ..=999 => format!("{} ms", ms.max(0)),
+        1_000..=59_999 => format!("{:.1} s", ms as f64 / 1_000.0),
+        _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1_000),
+    }
+}
+
+/// The task's attempts: each failed one from its history, then the current or last attempt
+/// when it did not fail (running, succeeded, cancelled), oldest first.
+fn attempts_table(t: &TaskInfo, now: chrono::DateTime<Utc>) -> String {
+    let mut rows = String::new();
+    let cell = |at: Option<chrono::DateTime<Utc>>| at.map(|at| when(at, now)).unwrap_or_else(|| "—".to_owned());
+    let span = |start: Option<chrono::DateTime<Utc>>, end: chrono::DateTime<Utc>| {
+        start.map(|s| took((end - s).num_milliseconds())).unwrap_or_else(|| "—".to_owned())
+    };
+    for a in &t.attempts {
+        let outcome = if a.error == drover_core::LEASE_EXPIRED || a.error == drover_core::LEASE_EXPIRED_ON_LAST_ATTEMPT
+        {
+            "lease expired"
+        } else {
+            "failed"
+        };
+        let _ = write!(
+            rows,
+            "<tr data-attempt=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td><pre class=\"error-text\">{}</pre></td></tr>",
+            a.attempt,
+            a.attempt,
+            badge_as(if outcome == "failed" { "dead" } else { "cancelled" }, outcome),
+            cell(a.started_at),
+            when(a.finished_at, now),
+            span(a.started_at, a.finished_at),
+            E(&a.error)
+        );
+    }
+    let recorded = t.attempts.last().is_some_and(|a| a.attempt == t.attempt);
+    let current = match t.status {
+        _ if t.attempt == 0 || recorded => None,
+        Status::Running => Some(("running", None)),
+        Status::Done => Some(("succeeded", Some(t.updated_at))),
+        Status::Cancelled => Some(("cancelled", Some(t.updated_at))),
+        Status::Pending | Status::Dead => None,
+    };
+    if let Some((outcome, end)) = current {
+        let badge = match outcome {
+            "succeeded" => badge_as("done", "succeeded"),
+            other => status_badge(other),
+        };
+        let _ = write!(
+            rows,
+            "<tr data-attempt=\"{}\"><td>{}</td><td>{badge}</td><td>{}</td><td>{}</td><td>{}</td><td></td></tr>",
+            t.attempt,
+            t.attempt,
+            cell(t.started_at),
+            cell(end),
+            end.map(|end| span(t.started_at, end)).unwrap_or_else(|| "—".to_owned()),
+        );
+    }
+    if rows.is_empty() {
+        return if t.last_error.is_some() {
+            "<h2>Attempts</h2><p class=\"muted\">No attempt history recorded: this storage keeps only the last \
+             error.</p>"
+                .to_owned()
+        } else {
+            String::new()
+        };
+    }
+    let mut out = String::from(
+        "<h2>Attempts</h2><table class=\"tasks attempts\" data-field=\"attempts-table\"><thead><tr><th>attempt</th>\
+         <th>outcome</th><th>started</th><th>ended</th><th>took</th><th>error</th></tr></thead><tbody>",
     );
+    out.push_str(&rows);
+    out.push_str("</tbody></table>");
+    if t.attempts.first().is_some_and(|a| a.attempt > 1) && t.attempts.len() >= drover_core::ATTEMPT_HISTORY_LIMIT {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">Earlier attempts are not kept: the history holds the last {} failed ones.</p>",
+            drover_core::ATTEMPT_HISTORY_LIMIT
+        );
+    }
     out
 }
 
