@@ -303,7 +303,10 @@ pub async fn admin_attempts<A: AdminBackend>(make: impl AdminFactory<A>) {
     let before = chrono::Utc::now() - chrono::Duration::seconds(2);
     let id = push(&admin, q, 1, PushOptions::new().max_attempts(5)).await;
     let fresh = ok("get", admin.get(q, id).await).expect("conformance: the pushed task exists");
-    assert!(fresh.attempts.is_empty() && fresh.started_at.is_none(), "conformance: a new task has no attempts: {fresh:?}");
+    assert!(
+        fresh.attempts.is_empty() && fresh.started_at.is_none(),
+        "conformance: a new task has no attempts: {fresh:?}"
+    );
     for error in ["first failure", "second failure"] {
         let task = claim_one(&admin, q, Duration::from_secs(30)).await;
         assert_eq!(task.id, id);

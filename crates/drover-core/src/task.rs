@@ -501,7 +501,10 @@ impl AttemptRecord {
         let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         Ok(stored
             .into_iter()
-            .map(|a| AttemptRecord { attempt: a.n, started_at: a.s.map(at), finished_at: at(a.f),
+            .map(|a| AttemptRecord {
+                attempt: a.n,
+                started_at: a.s.map(at),
+                finished_at: at(a.f),
                 error: a.e.unwrap_or_else(|| LEASE_EXPIRED.to_owned()),
             })
             .collect())
@@ -583,7 +586,10 @@ mod tests {
         let t = |ms| DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
         let mut history = Vec::new();
         for n in 1..=25 {
-            AttemptRecord::push_bounded(&mut history, AttemptRecord::new(n, Some(t(1_000 * i64::from(n))), t(1_500), "boom"));
+            AttemptRecord::push_bounded(
+                &mut history,
+                AttemptRecord::new(n, Some(t(1_000 * i64::from(n))), t(1_500), "boom"),
+            );
         }
         assert_eq!(history.len(), ATTEMPT_HISTORY_LIMIT);
         assert_eq!(history[0].attempt, 6);
@@ -594,7 +600,10 @@ mod tests {
         let from_sql = br#"[{"n": 1, "s": null, "f": 1500, "e": "x"}, {"n": 2, "s": 1600, "f": 2500, "e": null}]"#;
         assert_eq!(
             AttemptRecord::decode_history(from_sql).unwrap(),
-            vec![AttemptRecord::new(1, None, t(1_500), "x"), AttemptRecord::new(2, Some(t(1_600)), t(2_500), LEASE_EXPIRED)]
+            vec![
+                AttemptRecord::new(1, None, t(1_500), "x"),
+                AttemptRecord::new(2, Some(t(1_600)), t(2_500), LEASE_EXPIRED)
+            ]
         );
         let err = AttemptRecord::decode_history(b"[1]").unwrap_err().to_string();
         assert!(err.contains("attempt history"), "{err}");

@@ -39,7 +39,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::AssertSqlSafe;
 use sqlx::{Column, Executor, MySql, MySqlPool, Row};
 
-use crate::columns::{push_attempt, micros, task_id};
+use crate::columns::{micros, push_attempt, task_id};
 use crate::error::{retry_on_lock_conflict, Attempt};
 
 /// Begin (read committed: the locking reads take no gap locks that would block enqueues) and

@@ -22,10 +22,22 @@ pub(crate) const DETAIL_COLUMNS: &str = "id, queue, payload, status, attempt, ma
 macro_rules! push_attempt {
     ($t:literal, $finished:literal, $error:literal) => {
         concat!(
-            "JSON_ARRAY_APPEND(IF(JSON_LENGTH(COALESCE(", $t, "attempts, '[]')) >= 20, JSON_REMOVE(", $t,
-            "attempts, '$[0]'), COALESCE(", $t, "attempts, '[]')), '$', JSON_OBJECT('n', ", $t,
-            "attempt, 's', TIMESTAMPDIFF(MICROSECOND, '1970-01-01', ", $t, "started_at) DIV 1000, 'f', \
-             TIMESTAMPDIFF(MICROSECOND, '1970-01-01', ", $finished, ") DIV 1000, 'e', ", $error, "))"
+            "JSON_ARRAY_APPEND(IF(JSON_LENGTH(COALESCE(",
+            $t,
+            "attempts, '[]')) >= 20, JSON_REMOVE(",
+            $t,
+            "attempts, '$[0]'), COALESCE(",
+            $t,
+            "attempts, '[]')), '$', JSON_OBJECT('n', ",
+            $t,
+            "attempt, 's', TIMESTAMPDIFF(MICROSECOND, '1970-01-01', ",
+            $t,
+            "started_at) DIV 1000, 'f', \
+             TIMESTAMPDIFF(MICROSECOND, '1970-01-01', ",
+            $finished,
+            ") DIV 1000, 'e', ",
+            $error,
+            "))"
         )
     };
 }

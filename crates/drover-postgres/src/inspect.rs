@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use drover_core::{
-    AttemptRecord, BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, PushOptions, QueueStats, Requeue, Status, TaskId,
-    TaskInfo,
+    AttemptRecord, BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, PushOptions, QueueStats, Requeue, Status,
+    TaskId, TaskInfo,
 };
 use sqlx::postgres::PgRow;
 use sqlx::Row;

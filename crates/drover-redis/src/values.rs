@@ -176,7 +176,8 @@ pub(crate) fn task_info(id: TaskId, queue: &str, fields: Value) -> Result<TaskIn
             b"e" => info.last_error = Some(String::from_utf8_lossy(&bytes(value)?).into_owned()),
             b"st" => info.started_at = Some(time(int(value)?)),
             b"h" => {
-                info.attempts = drover_core::AttemptRecord::decode_history(&bytes(value)?).map_err(|e| format!("{e}"))?
+                info.attempts =
+                    drover_core::AttemptRecord::decode_history(&bytes(value)?).map_err(|e| format!("{e}"))?
             }
             _ => {}
         }

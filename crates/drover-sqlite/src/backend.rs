@@ -455,7 +455,8 @@ async fn claim_keyed(
         .map_err(|e| sql(OP, e))?;
     let running: std::collections::HashMap<&str, u64> =
         candidates.iter().filter_map(|c| Some((c.1.as_deref()?, u64::try_from(c.2).unwrap_or(0)))).collect();
-    let picks = limits.keyed_pick(candidates.iter().map(|c| c.1.as_deref()), |key| running.get(key).copied().unwrap_or(0));
+    let picks =
+        limits.keyed_pick(candidates.iter().map(|c| c.1.as_deref()), |key| running.get(key).copied().unwrap_or(0));
     let ids: Vec<&Vec<u8>> = candidates.iter().zip(picks).filter(|(_, pick)| *pick).map(|(c, _)| &c.0).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -553,5 +554,6 @@ const RUNNING: &str =
     "SELECT COUNT(*) FROM drover_tasks WHERE queue = ?1 AND status = 'running' AND lease_expires_at > ?2";
 
 /// The claim of a limited queue: the plain claim, skipping paused queues only.
-static LIMITED_CLAIM: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| CLAIM.replace(" OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL", ""));
+static LIMITED_CLAIM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    CLAIM.replace(" OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL", "")
+});

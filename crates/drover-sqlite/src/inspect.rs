@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use drover_core::{
-    AttemptRecord, BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, Prune, Pruned, PushOptions, QueueStats, Requeue,
-    RetentionService, Status, TaskId, TaskInfo,
+    AttemptRecord, BackendError, Cancel, Codec, Inspect, ListQuery, NewTask, Prune, Pruned, PushOptions, QueueStats,
+    Requeue, RetentionService, Status, TaskId, TaskInfo,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::Row;
