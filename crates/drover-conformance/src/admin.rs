@@ -1,6 +1,7 @@
 //! Conformance of the admin contract ([`drover_core::Admin`]) the board and the `drover` tool
 //! use: searches with filters and stable pages, deleting a task, running a scheduled one now,
-//! bulk actions by filter, throughput per minute, and each task's attempt history.
+//! bulk actions by filter, throughput per minute, each task's attempt history, and workers'
+//! self-registration.
 //!
 //! A backend crate runs them from one test file, with a factory that returns its admin and a
 //! queue name no other test uses:
@@ -43,7 +44,7 @@ where
 macro_rules! admin_conformance_tests {
     ($factory:ident) => {
         mod admin {
-            $crate::admin_conformance_tests!(@tests $factory; admin_search, admin_delete_and_run_now, admin_bulk, admin_throughput, admin_attempts);
+            $crate::admin_conformance_tests!(@tests $factory; admin_search, admin_delete_and_run_now, admin_bulk, admin_throughput, admin_attempts, admin_workers);
         }
     };
     (@tests $factory:ident; $($check:ident),+) => {
@@ -362,4 +363,113 @@ pub async fn admin_attempts<A: AdminBackend>(make: impl AdminFactory<A>) {
     let info = ok("get", admin.get(q, lost_id).await).expect("conformance: the reclaimed task exists");
     let seen: Vec<(u32, &str)> = info.attempts.iter().map(|a| (a.attempt, a.error.as_str())).collect();
     assert_eq!(seen, [(1, drover_core::LEASE_EXPIRED)], "conformance: an expired lease is a failed attempt: {info:?}");
+}
+
+/// Wait up to `within` for `check` to pass on the admin's workers of `queue`.
+async fn workers_until<A: AdminBackend>(
+    admin: &A,
+    queue: &str,
+    within: Duration,
+    what: &str,
+    check: impl Fn(&[drover_core::WorkerSummary]) -> bool,
+) -> Vec<drover_core::WorkerSummary> {
+    let started = std::time::Instant::now();
+    loop {
+        let workers = ok("workers", Admin::workers(admin, Some(queue)).await);
+        if check(&workers) {
+            return workers;
+        }
+        assert!(started.elapsed() < within, "conformance: {what} within {within:?}; workers: {workers:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Worker self-registration: a registered worker is listed with what it said (name, host,
+/// pid, queues, concurrency), a heartbeat moves its last seen and running count but keeps its
+/// start, a worker not seen within the age-out is gone, one that leaves is gone; and a real
+/// worker running on the admin's storage registers itself, shows the tasks it runs, and is
+/// gone as soon as it stops gracefully.
+pub async fn admin_workers<A: AdminBackend>(make: impl AdminFactory<A>) {
+    use drover_core::{WorkerRecord, WorkerRegistry, WORKER_AGE_OUT};
+    let (admin, queue) = make().await;
+    let q = queue.as_str();
+    let Some(registry) = admin.registry() else {
+        panic!("conformance: the {} admin has no worker registry (AdminBackend::registry)", admin.name())
+    };
+    let mine = |workers: &[WorkerRecord], id: &str| workers.iter().find(|w| w.id == id).cloned();
+    let a = WorkerRecord::new(format!("conformance-a-{q}"), vec![q.to_owned()], 4);
+    let b = WorkerRecord::new(format!("conformance-b-{q}"), vec![q.to_owned()], 1);
+    ok("register", registry.beat(&a).await);
+    ok("register", registry.beat(&b).await);
+    let seen = ok("workers", registry.workers(WORKER_AGE_OUT).await);
+    let first = mine(&seen, &a.id).unwrap_or_else(|| panic!("conformance: a registered worker is listed: {seen:?}"));
+    assert_eq!(
+        (&first.name, &first.host, first.pid, &first.queues, first.concurrency, first.running),
+        (&a.name, &a.host, a.pid, &a.queues, 4, 0),
+        "conformance: the record says what the worker said"
+    );
+    let now = chrono::Utc::now();
+    let near = |t: chrono::DateTime<chrono::Utc>| (t - now).num_seconds().abs() <= 5;
+    assert!(near(first.last_seen) && near(first.started_at), "conformance: times are now: {first:?}");
+
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    ok("heartbeat", registry.beat(&a.clone().with_running(3)).await);
+    let seen = ok("workers", registry.workers(WORKER_AGE_OUT).await);
+    let beaten = mine(&seen, &a.id).unwrap_or_else(|| panic!("conformance: the worker is still listed: {seen:?}"));
+    assert_eq!(beaten.running, 3, "conformance: a heartbeat updates the running count: {beaten:?}");
+    assert!(beaten.last_seen > first.last_seen, "conformance: a heartbeat moves last seen: {first:?} then {beaten:?}");
+    assert!(
+        (beaten.started_at - first.started_at).num_milliseconds().abs() <= 1,
+        "conformance: a heartbeat keeps the start: {first:?} then {beaten:?}"
+    );
+    // The admin's view of the queue.
+    let listed = ok("workers", Admin::workers(&admin, Some(q)).await);
+    let summary = listed.iter().find(|w| w.id.as_deref() == Some(a.id.as_str()));
+    let summary =
+        summary.unwrap_or_else(|| panic!("conformance: Admin::workers lists the registered worker: {listed:?}"));
+    assert_eq!((summary.running, summary.pid, summary.concurrency), (Some(3), Some(a.pid), Some(4)), "{summary:?}");
+
+    // b has not been seen for 1.2 s: gone under an age-out of one second, a still there.
+    let recent = ok("workers", registry.workers(Duration::from_secs(1)).await);
+    assert!(mine(&recent, &b.id).is_none(), "conformance: a worker not seen within the age-out is gone: {recent:?}");
+    assert!(mine(&recent, &a.id).is_some(), "conformance: a worker seen within the age-out stays: {recent:?}");
+
+    ok("leave", registry.leave(&a.id).await);
+    let seen = ok("workers", registry.workers(WORKER_AGE_OUT).await);
+    assert!(mine(&seen, &a.id).is_none(), "conformance: a worker that left is gone: {seen:?}");
+
+    // A real worker on the admin's storage: registers itself, heartbeats its running tasks,
+    // deregisters on a graceful stop.
+    for _ in 0..2 {
+        ok("push", admin.push(q, b"null".to_vec(), PushOptions::new()).await);
+    }
+    let (release, gate) = tokio::sync::watch::channel(false);
+    let name = format!("conformance-worker-{q}");
+    let worker = drover_core::WorkerBuilder::new(name.as_str())
+        .concurrency(2)
+        .poll_interval(Duration::from_millis(100))
+        .shutdown_timeout(Duration::from_secs(10))
+        .backend(admin.storage(q))
+        .build_fn(move |_job: <A::Storage as Backend>::Job| {
+            let mut gate = gate.clone();
+            async move {
+                let _ = gate.wait_for(|open| *open).await;
+                Ok::<(), std::io::Error>(())
+            }
+        });
+    let running = crate::harness::Running::start(worker);
+    let named = |w: &drover_core::WorkerSummary| w.name == name;
+    let workers =
+        workers_until(&admin, q, Duration::from_secs(12), "the running worker heartbeats its 2 tasks", |ws| {
+            ws.iter().any(|w| named(w) && w.running == Some(2))
+        })
+        .await;
+    let seen = workers.iter().find(|w| named(w)).cloned();
+    let seen = seen.unwrap_or_else(|| panic!("conformance: the worker is listed: {workers:?}"));
+    assert_eq!((seen.pid, seen.concurrency), (Some(std::process::id()), Some(2)), "{seen:?}");
+    assert_eq!(seen.host.as_deref(), Some(drover_core::host_name().as_str()), "{seen:?}");
+    let _ = release.send(true);
+    ok("stop", running.stop().await);
+    let after = ok("workers", Admin::workers(&admin, Some(q)).await);
+    assert!(!after.iter().any(named), "conformance: a worker stopped gracefully is gone at once: {after:?}");
 }

@@ -12,6 +12,7 @@ use futures_util::future::BoxFuture;
 
 use crate::backend::{Cancel, Enqueue, Inspect, ListQuery, Pause, QueueStats, Requeue};
 use crate::error::BackendError;
+use crate::registry::{WorkerRecord, WorkerRegistry, WORKER_AGE_OUT};
 use crate::task::{NewTask, PushOptions, Status, TaskId, TaskInfo};
 
 /// A queue and its counts.
@@ -33,7 +34,8 @@ pub struct QueueSummary {
     pub max_per_key: Option<u32>,
 }
 
-/// A worker as a storage saw it.
+/// A worker as a storage saw it: from its own registration ([`WorkerRegistry`]) where the
+/// backend keeps them, else inferred from the leases it holds.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct WorkerSummary {
@@ -43,19 +45,63 @@ pub struct WorkerSummary {
     pub queue: String,
     /// Tasks it is running, where the storage knows.
     pub running: Option<u64>,
-    /// When it last claimed.
+    /// When it last claimed; for a registered worker, when it was last seen.
     pub last_claim: DateTime<Utc>,
+    /// The registered run's id; `None` for a worker inferred from leases.
+    pub id: Option<String>,
+    /// The host it runs on, where registered.
+    pub host: Option<String>,
+    /// Its process id, where registered.
+    pub pid: Option<u32>,
+    /// Every queue it claims from, where registered (else just `queue`).
+    pub queues: Vec<String>,
+    /// How many tasks it runs at once, where registered.
+    pub concurrency: Option<u32>,
+    /// When it started, where registered.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it last refreshed its registration, where registered.
+    pub last_seen: Option<DateTime<Utc>>,
 }
 
 impl WorkerSummary {
-    /// A worker's summary (for backend implementations).
+    /// A worker's summary inferred from its leases (for backend implementations).
     pub fn new(
         name: impl Into<String>,
         queue: impl Into<String>,
         running: Option<u64>,
         last_claim: DateTime<Utc>,
     ) -> Self {
-        Self { name: name.into(), queue: queue.into(), running, last_claim }
+        let queue = queue.into();
+        Self {
+            name: name.into(),
+            queues: vec![queue.clone()],
+            queue,
+            running,
+            last_claim,
+            id: None,
+            host: None,
+            pid: None,
+            concurrency: None,
+            started_at: None,
+            last_seen: None,
+        }
+    }
+
+    /// A registered worker's summary, on `queue` (one of its queues).
+    pub fn registered(record: &WorkerRecord, queue: &str) -> Self {
+        Self {
+            name: record.name.clone(),
+            queue: queue.to_owned(),
+            running: Some(u64::from(record.running)),
+            last_claim: record.last_seen,
+            id: Some(record.id.clone()),
+            host: Some(record.host.clone()),
+            pid: Some(record.pid),
+            queues: record.queues.clone(),
+            concurrency: Some(record.concurrency),
+            started_at: Some(record.started_at),
+            last_seen: Some(record.last_seen),
+        }
     }
 }
 
@@ -445,7 +491,15 @@ pub trait AdminBackend: Send + Sync + 'static {
         })
     }
 
-    /// The workers seen on `queue`. The default says the backend does not record them.
+    /// Where the backend's workers register themselves, if it keeps records
+    /// ([`WorkerRegistry`]); [`Admin::workers`] then lists them (within [`WORKER_AGE_OUT`])
+    /// instead of [`AdminBackend::queue_workers`]. The default is none.
+    fn registry(&self) -> Option<std::sync::Arc<dyn WorkerRegistry>> {
+        None
+    }
+
+    /// The workers seen on `queue`, inferred from their leases, for backends without a
+    /// registry. The default says the backend does not record them.
     fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {
         let _ = queue;
         let name = self.name();
@@ -492,7 +546,8 @@ pub trait Admin: Send + Sync {
         payload: Vec<u8>,
         options: PushOptions,
     ) -> BoxFuture<'a, Result<TaskId, BackendError>>;
-    /// The workers seen on `queue`, or on every queue.
+    /// The workers seen on `queue`, or on every queue: registered ones (seen within
+    /// [`WORKER_AGE_OUT`]) where the backend keeps a registry, else those holding leases.
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>>;
     /// Pause (`true`) or resume (`false`) a queue's claims on every worker (see [`Pause`]).
     fn set_paused<'a>(&'a self, queue: &'a str, paused: bool) -> BoxFuture<'a, Result<(), BackendError>>;
@@ -705,6 +760,22 @@ impl<A: AdminBackend> Admin for A {
 
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>> {
         Box::pin(async move {
+            if let Some(registry) = self.registry() {
+                let mut workers = Vec::new();
+                for record in registry.workers(WORKER_AGE_OUT).await? {
+                    match queue {
+                        Some(queue) if record.queues.iter().any(|q| q == queue) => {
+                            workers.push(WorkerSummary::registered(&record, queue));
+                        }
+                        Some(_) => {}
+                        None => {
+                            let first = record.queues.first().cloned().unwrap_or_default();
+                            workers.push(WorkerSummary::registered(&record, &first));
+                        }
+                    }
+                }
+                return Ok(workers);
+            }
             let queues = match queue {
                 Some(queue) => vec![queue.to_owned()],
                 None => self.queue_names().await?,

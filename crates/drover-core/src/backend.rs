@@ -82,6 +82,14 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn wakeup(&self) -> Option<Wakeup> {
         None
     }
+
+    /// Where this storage's workers register themselves ([`WorkerRegistry`](crate::WorkerRegistry)):
+    /// a worker running on it refreshes its record every
+    /// [`REGISTRY_HEARTBEAT`](crate::REGISTRY_HEARTBEAT) and removes it when it stops. `None`
+    /// (the default) means the storage keeps no records and workers do nothing more.
+    fn worker_registry(&self) -> Option<std::sync::Arc<dyn crate::WorkerRegistry>> {
+        None
+    }
 }
 
 /// The produce side: enqueue jobs. The typed calls encode with the backend's codec and call

@@ -45,6 +45,7 @@ mod memory;
 mod monitor;
 mod panic;
 mod queue_name;
+mod registry;
 mod request;
 mod retention;
 mod run_context;
@@ -72,13 +73,14 @@ pub use handler::{JobFn, ServiceFn};
 pub use memory::{BufferedBatch, MemoryAdmin, MemoryBatch, MemoryStorage};
 pub use monitor::{IntoWorkerFactory, Monitor, RunnableWorker, WorkerFactory};
 pub use queue_name::{default_queue_name, resolve_queue_name};
+pub use registry::{host_name, MemoryRegistry, WorkerRecord, WorkerRegistry, REGISTRY_HEARTBEAT, WORKER_AGE_OUT};
 pub use request::{JobService, Request};
 pub use retention::{Prune, Pruned, Retention, RetentionService};
 pub use run_context::RunContext;
 pub use task::{
-    AttemptRecord, ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome, ParseStatusError, ParseTaskIdError, PushOptions,
-    Status, TaskId, TaskInfo, refuse_concurrency_keys, ATTEMPT_HISTORY_LIMIT, DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED,
-    LEASE_EXPIRED_ON_LAST_ATTEMPT,
+    refuse_concurrency_keys, AttemptRecord, ClaimedTask, Completion, Lease, LeaseToken, NewTask, Outcome,
+    ParseStatusError, ParseTaskIdError, PushOptions, Status, TaskId, TaskInfo, ATTEMPT_HISTORY_LIMIT,
+    DEFAULT_MAX_ATTEMPTS, LEASE_EXPIRED, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 pub use ticks::{Overlap, PushTicks, TickPush, TickPushed, TickRecord};
 pub use worker::{is_final, outcome_of, Prefetch, RunOutcome, Spawner, Worker, WorkerConfig};

@@ -35,6 +35,7 @@ use super::MemoryStorage;
 #[derive(Clone, Debug, Default)]
 pub struct MemoryAdmin {
     queues: Arc<Mutex<BTreeMap<String, MemoryStorage<()>>>>,
+    registry: crate::MemoryRegistry,
 }
 
 impl MemoryAdmin {
@@ -53,7 +54,14 @@ impl AdminBackend for MemoryAdmin {
 
     fn storage(&self, queue: &str) -> MemoryStorage<()> {
         let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-        queues.entry(queue.to_owned()).or_insert_with(|| MemoryStorage::named(queue)).clone()
+        queues
+            .entry(queue.to_owned())
+            .or_insert_with(|| MemoryStorage::named(queue).with_registry(self.registry.clone()))
+            .clone()
+    }
+
+    fn registry(&self) -> Option<Arc<dyn crate::WorkerRegistry>> {
+        Some(Arc::new(self.registry.clone()))
     }
 
     fn queue_names(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {

@@ -7,12 +7,13 @@ use chrono::{DateTime, Utc};
 
 use super::state::QueueState;
 use crate::backend::{
-    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, GlobalConcurrency, GlobalRate, Inspect, KeyConcurrency, ListQuery, Pause,
-    QueueStats, Rate, Requeue, Wakeup, WakeupSender,
+    Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, GlobalConcurrency, GlobalRate, Inspect, KeyConcurrency,
+    ListQuery, Pause, QueueStats, Rate, Requeue, Wakeup, WakeupSender,
 };
 use crate::codec::{Codec, JsonCodec};
 use crate::error::BackendError;
 use crate::queue_name::default_queue_name;
+use crate::registry::MemoryRegistry;
 use crate::retention::Prune;
 use crate::task::{ClaimedTask, Completion, Lease, NewTask, PushOptions, Status, TaskId, TaskInfo};
 use crate::ticks::{PushTicks, TickPush, TickPushed, TickRecord};
@@ -51,12 +52,13 @@ impl Shared {
 /// ```
 pub struct MemoryStorage<T, C = JsonCodec> {
     shared: Arc<Shared>,
+    registry: MemoryRegistry,
     _job: PhantomData<fn() -> (T, C)>,
 }
 
 impl<T, C> Clone for MemoryStorage<T, C> {
     fn clone(&self) -> Self {
-        Self { shared: self.shared.clone(), _job: PhantomData }
+        Self { shared: self.shared.clone(), registry: self.registry.clone(), _job: PhantomData }
     }
 }
 
@@ -93,8 +95,21 @@ impl<T, C> MemoryStorage<T, C> {
                 state: Mutex::new(QueueState::default()),
                 wakeup: WakeupSender::new(),
             }),
+            registry: MemoryRegistry::new(),
             _job: PhantomData,
         }
+    }
+
+    /// The same queue, its workers registering in `registry` (shared with other queues, as
+    /// [`MemoryAdmin`](crate::MemoryAdmin) does) instead of a registry of its own.
+    pub fn with_registry(mut self, registry: MemoryRegistry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Where this queue's workers register themselves.
+    pub fn registry(&self) -> &MemoryRegistry {
+        &self.registry
     }
 
     fn enqueue_now(&self, tasks: Vec<NewTask>) -> Vec<TaskId> {
@@ -154,6 +169,10 @@ where
 
     fn wakeup(&self) -> Option<Wakeup> {
         Some(self.shared.wakeup.subscribe())
+    }
+
+    fn worker_registry(&self) -> Option<Arc<dyn crate::WorkerRegistry>> {
+        Some(Arc::new(self.registry.clone()))
     }
 }
 

@@ -28,6 +28,7 @@ use crate::context::{Extensions, TaskContext, WorkerContext};
 use crate::error::{BackendError, BoxDynError, Error};
 use crate::event::{Event, EventSink};
 use crate::panic::PanicError;
+use crate::registry::{WorkerRecord, WorkerRegistry, REGISTRY_HEARTBEAT};
 use crate::request::{JobService, Request};
 use crate::run_context::RunContext;
 use crate::task::{ClaimedTask, Completion, Lease, LeaseToken, Outcome, TaskId};
@@ -42,7 +43,7 @@ where
     S: JobService<B::Job>,
 {
     let mut worker = Loop::new(worker, run);
-    match worker.turn().await {
+    let result = match worker.turn().await {
         End::Drained => {
             worker.emit(Event::WorkerStopped { worker: worker.name.clone(), abandoned: 0 });
             Ok(())
@@ -52,7 +53,9 @@ where
             worker.abandon().await;
             Err(error)
         }
-    }
+    };
+    worker.deregister().await;
+    result
 }
 
 /// Why the loop ended.
@@ -91,6 +94,8 @@ enum Happened {
     /// A task claimed ahead waited too long.
     Overdue,
     HeartbeatDue,
+    /// Time to refresh the worker's registration.
+    RegistrationDue,
     OutOfTime,
 }
 
@@ -108,6 +113,25 @@ async fn woken(wakeup: &mut Option<Wakeup>) -> bool {
         Some(w) => w.changed().await,
         None => pending().await,
     }
+}
+
+/// The next tick of `interval`; never, without one.
+async fn tick_opt(interval: Option<&mut Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => pending().await,
+    }
+}
+
+/// The worker's record in its storage's registry, refreshed every `REGISTRY_HEARTBEAT`, one
+/// call at a time.
+struct Registration {
+    registry: Arc<dyn WorkerRegistry>,
+    record: WorkerRecord,
+    interval: Interval,
+    busy: Arc<AtomicBool>,
 }
 
 /// A claimed task waiting for a slot, and since when.
@@ -151,6 +175,7 @@ struct Loop<B: Backend, S> {
     claimer: Claimer,
     completer: Completer,
     heartbeat: Heartbeat,
+    registration: Option<Registration>,
     stop_deadline: Option<Instant>,
 }
 
@@ -174,6 +199,13 @@ where
             done_buf: Vec::with_capacity(concurrency),
         };
         let heartbeat = Heartbeat::new(&name, &config);
+        let registration = backend.worker_registry().map(|registry| {
+            let concurrency = u32::try_from(concurrency).unwrap_or(u32::MAX);
+            let record = WorkerRecord::new(name.as_ref(), vec![backend.queue().to_owned()], concurrency);
+            let mut interval = tokio::time::interval(REGISTRY_HEARTBEAT);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            Registration { registry, record, interval, busy: Arc::new(AtomicBool::new(false)) }
+        });
         let stop_deadline = run.shutdown.borrow().then(|| deadline_in(config.shutdown_timeout));
         Self {
             hold: hold(config.lease),
@@ -191,6 +223,7 @@ where
             unstarted: VecDeque::new(),
             claimer,
             heartbeat,
+            registration,
             stop_deadline,
             config,
         }
@@ -249,6 +282,7 @@ where
             () = sleep_opt(self.claimer.idle_until), if idle => Happened::IdleOver,
             () = sleep_opt(overdue), if overdue.is_some() => Happened::Overdue,
             _ = self.heartbeat.interval.tick() => Happened::HeartbeatDue,
+            () = tick_opt(self.registration.as_mut().map(|r| &mut r.interval)), if self.registration.is_some() => Happened::RegistrationDue,
             () = sleep_opt(self.stop_deadline), if stopping => Happened::OutOfTime,
         }
     }
@@ -269,6 +303,7 @@ where
             Happened::IdleOver => self.claimer.idle_over(true),
             Happened::Overdue => return self.on_overdue(),
             Happened::HeartbeatDue => self.on_heartbeat(),
+            Happened::RegistrationDue => self.on_registration_due(),
             Happened::OutOfTime => return Next::End(End::OutOfTime),
         }
         Next::Turn
@@ -411,6 +446,42 @@ where
             }
             busy.store(false, Ordering::Release);
         });
+    }
+
+    /// Register the worker, or refresh its record with the tasks running now; in the
+    /// background, one call at a time (a slow storage delays the record, never the loop).
+    fn on_registration_due(&mut self) {
+        let running = u32::try_from(self.slots.running.len()).unwrap_or(u32::MAX);
+        let Some(registration) = self.registration.as_mut() else { return };
+        if registration.busy.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        registration.record.running = running;
+        let (registry, record) = (registration.registry.clone(), registration.record.clone());
+        let (busy, events, worker) = (registration.busy.clone(), self.events.clone(), self.name.clone());
+        tokio::spawn(async move {
+            if let Err(error) = registry.beat(&record).await {
+                let (error, retry_in) = (Arc::new(error), Some(REGISTRY_HEARTBEAT));
+                events.emit(&Event::BackendError { worker, operation: "register worker", error, retry_in });
+            }
+            busy.store(false, Ordering::Release);
+        });
+    }
+
+    /// The loop ended: remove the worker's record, so it leaves listings at once rather than
+    /// after the age-out.
+    async fn deregister(&mut self) {
+        let Some(registration) = self.registration.take() else { return };
+        // A refresh still in flight would otherwise put the record back after its removal.
+        for _ in 0..100 {
+            if !registration.busy.load(Ordering::Acquire) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Err(error) = registration.registry.leave(&registration.record.id).await {
+            self.backend_error("deregister worker", error, None);
+        }
     }
 
     /// Start the first unstarted task (the service said it is ready).
