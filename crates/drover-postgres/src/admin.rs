@@ -115,6 +115,10 @@ impl AdminBackend for PostgresAdmin {
         Box::pin(async move { storage.prune_batch(status, older_than, limit).await })
     }
 
+    fn registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
+        Some(std::sync::Arc::new(crate::registry::PostgresRegistry::new(self.pool.clone())))
+    }
+
     fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {
         let storage = self.storage(queue);
         let queue = queue.to_owned();

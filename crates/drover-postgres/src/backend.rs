@@ -400,6 +400,10 @@ where
         }
         self.inner.hub.subscribe(self.queue_name())
     }
+
+    fn worker_registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
+        Some(std::sync::Arc::new(crate::registry::PostgresRegistry::new(self.inner.pool.clone())))
+    }
 }
 
 /// A limited queue's settings: cap, rate, the rate's arrival time, the per-key limit, and the

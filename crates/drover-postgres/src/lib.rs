@@ -214,6 +214,7 @@ mod error;
 mod inspect;
 mod listener;
 mod migrate;
+mod registry;
 mod retention;
 mod storage;
 mod ticks;

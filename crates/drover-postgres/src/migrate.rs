@@ -23,6 +23,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "concurrency_key", sql: include_str!("../migrations/0008_concurrency_key.sql") },
     Migration { version: 9, name: "running_key_index", sql: include_str!("../migrations/0009_running_key_index.sql") },
     Migration { version: 10, name: "attempts", sql: include_str!("../migrations/0010_attempts.sql") },
+    Migration { version: 11, name: "workers", sql: include_str!("../migrations/0011_workers.sql") },
 ];
 
 /// The advisory lock key ("drover" in ASCII) that serializes concurrent set-ups.
