@@ -97,6 +97,36 @@ impl WorkerRecord {
     }
 }
 
+impl WorkerRecord {
+    /// The queues as a JSON array, for storages that keep them in a text column.
+    pub fn queues_json(&self) -> String {
+        serde_json::to_string(&self.queues).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    /// Queues written by [`WorkerRecord::queues_json`].
+    pub fn queues_from_json(json: &str) -> Result<Vec<String>, BackendError> {
+        serde_json::from_str(json).map_err(|e| {
+            BackendError::Corrupt(format!(
+                "a worker's queues are not a JSON array of names ({e}): was the row written by something other than Drover?"
+            ))
+        })
+    }
+
+    /// The whole record as JSON, for storages that keep it as one value.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// A record written by [`WorkerRecord::to_json`].
+    pub fn from_json(json: &[u8]) -> Result<Self, BackendError> {
+        serde_json::from_slice(json).map_err(|e| {
+            BackendError::Corrupt(format!(
+                "a worker record is not the JSON Drover writes ({e}): was it written by something other than Drover?"
+            ))
+        })
+    }
+}
+
 /// This machine's name: `HOSTNAME`, else the kernel's (`/proc/sys/kernel/hostname`, `/etc/hostname`),
 /// else `COMPUTERNAME` (Windows), else `unknown`.
 pub fn host_name() -> String {

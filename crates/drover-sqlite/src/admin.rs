@@ -56,6 +56,10 @@ impl SqliteAdmin {
 impl AdminBackend for SqliteAdmin {
     type Storage = SqliteStorage<()>;
 
+    fn registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
+        Some(std::sync::Arc::new(crate::registry::SqliteRegistry::new(self.pool.clone())))
+    }
+
     fn name(&self) -> &'static str {
         "sqlite"
     }

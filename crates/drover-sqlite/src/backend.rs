@@ -408,6 +408,10 @@ where
     fn wakeup(&self) -> Option<Wakeup> {
         Some(self.inner.wakeup.subscribe())
     }
+
+    fn worker_registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
+        Some(std::sync::Arc::new(crate::registry::SqliteRegistry::new(self.inner.pool.clone())))
+    }
 }
 
 /// The end of a limited claim: record the rate's arrival time after the claim's starts,

@@ -117,6 +117,7 @@ mod group;
 mod hub;
 mod inspect;
 mod migrate;
+mod registry;
 mod storage;
 mod ticks;
 
