@@ -40,6 +40,10 @@ impl MysqlAdmin {
 impl AdminBackend for MysqlAdmin {
     type Storage = MysqlStorage<()>;
 
+    fn registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
+        Some(std::sync::Arc::new(crate::registry::MysqlRegistry::new(self.pool.clone())))
+    }
+
     fn name(&self) -> &'static str {
         "mysql"
     }

@@ -144,6 +144,7 @@ mod error;
 mod inspect;
 mod limits;
 mod migrate;
+mod registry;
 mod retention;
 mod storage;
 mod ticks;

@@ -24,6 +24,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "limits", sql: include_str!("../migrations/0004_limits.sql") },
     Migration { version: 5, name: "concurrency_key", sql: include_str!("../migrations/0005_concurrency_key.sql") },
     Migration { version: 6, name: "attempts", sql: include_str!("../migrations/0006_attempts.sql") },
+    Migration { version: 7, name: "workers", sql: include_str!("../migrations/0007_workers.sql") },
 ];
 
 /// The advisory lock that serializes `setup` across processes (`GET_LOCK` works on MySQL and

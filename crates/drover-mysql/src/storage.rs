@@ -240,4 +240,8 @@ where
     fn wakeup(&self) -> Option<Wakeup> {
         Some(self.shared.wakeup.subscribe())
     }
+
+    fn worker_registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
+        Some(std::sync::Arc::new(crate::registry::MysqlRegistry::new(self.shared.pool.clone())))
+    }
 }
