@@ -63,6 +63,10 @@ impl AdminBackend for RedisAdmin {
         Box::pin(async { Ok(()) })
     }
 
+    fn registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
+        Some(std::sync::Arc::new(crate::registry::RedisRegistry::new(self.conn.manager.clone())))
+    }
+
     fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {
         let storage = self.storage(queue);
         let queue = queue.to_owned();

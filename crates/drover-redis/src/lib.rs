@@ -105,6 +105,7 @@ mod config;
 mod connection;
 mod inspect;
 mod keys;
+mod registry;
 mod scripts;
 mod storage;
 mod ticks;

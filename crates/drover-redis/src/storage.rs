@@ -317,6 +317,10 @@ where
         });
         started.then(|| self.shared.wakeup.subscribe())
     }
+
+    fn worker_registry(&self) -> Option<Arc<dyn drover_core::WorkerRegistry>> {
+        Some(Arc::new(crate::registry::RedisRegistry::new(self.shared.conn.clone())))
+    }
 }
 
 fn lease_args(inv: &mut redis::ScriptInvocation<'_>, leases: &[Lease]) {
