@@ -86,6 +86,29 @@ fn start_child(test: &str, queue: &str, log: &std::path::Path, n: usize) -> Chil
         .unwrap_or_else(|e| panic!("conformance: cannot start worker process {n}: {e}"))
 }
 
+/// The worker processes of a scenario, killed when it ends, also when a check fails (a
+/// panicking test must not leave busy workers behind to slow every test after it).
+struct Children(Vec<Child>);
+
+impl Children {
+    /// kill -9 of the first process: no hand-back, no completion.
+    fn kill_first(&mut self) {
+        if let Some(child) = self.0.first_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// In a child process (the environment says so): run the workers until killed, and say so.
 async fn run_as_child<B, F, Fut>(make: &F) -> bool
 where
@@ -151,12 +174,9 @@ where
     crate::harness::ok("set_rate", storage.set_rate(Some(Rate::new(RATE, Duration::from_secs(1)))).await);
     let jobs = u64::from(RATE) * (RATE_SECS + 2);
     crate::harness::ok("push_bulk", storage.push_bulk((0..jobs).map(TestJob::ok)).await);
-    let mut children: Vec<Child> = (0..PROCESSES).map(|n| start_child(test, &queue, &log, n)).collect();
+    let children = Children((0..PROCESSES).map(|n| start_child(test, &queue, &log, n)).collect());
     tokio::time::sleep(Duration::from_secs(RATE_SECS + 1)).await;
-    for child in &mut children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(children);
     let mut starts: Vec<u128> = read_log(&log).into_iter().map(|(s, _)| s).collect();
     starts.sort_unstable();
     let Some(&first) = starts.first() else { panic!("conformance: no job ran under a rate of {RATE}/s") };
@@ -196,7 +216,7 @@ where
     crate::harness::ok("set_max_running", storage.set_max_running(Some(CAP)).await);
     crate::harness::ok("push_bulk", storage.push_bulk((0..JOBS).map(TestJob::ok)).await);
 
-    let mut children: Vec<Child> = (0..PROCESSES).map(|n| start_child(test, &queue, &log, n)).collect();
+    let mut children = Children((0..PROCESSES).map(|n| start_child(test, &queue, &log, n)).collect());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut most_running = 0;
     let mut killed = false;
@@ -205,8 +225,7 @@ where
         most_running = most_running.max(stats.running);
         if !killed && stats.done >= JOBS / 3 {
             // kill -9 of a process that holds slots: no hand-back, no completion.
-            let _ = children[0].kill();
-            let _ = children[0].wait();
+            children.kill_first();
             killed = true;
         }
         if stats.done >= JOBS {
@@ -215,10 +234,7 @@ where
         assert!(tokio::time::Instant::now() < deadline, "conformance: the run did not finish in time: {stats:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    for child in &mut children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(children);
     let intervals = read_log(&log);
     let overlap = max_overlap(&intervals);
     println!(
@@ -271,14 +287,13 @@ where
         .collect();
     crate::harness::ok("enqueue", storage.enqueue(tasks).await);
 
-    let mut children: Vec<Child> = (0..PROCESSES).map(|n| start_child(test, &queue, &log, n)).collect();
+    let mut children = Children((0..PROCESSES).map(|n| start_child(test, &queue, &log, n)).collect());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut killed = false;
     loop {
         let stats = crate::harness::ok("stats", storage.stats().await);
         if !killed && stats.done >= KEYED_JOBS / 3 {
-            let _ = children[0].kill();
-            let _ = children[0].wait();
+            children.kill_first();
             killed = true;
         }
         if stats.done >= KEYED_JOBS {
@@ -287,10 +302,7 @@ where
         assert!(tokio::time::Instant::now() < deadline, "conformance: the keyed run did not finish in time: {stats:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    for child in &mut children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(children);
     let mut runs = read_runs(&log);
     runs.sort_unstable();
     let all_overlap = max_overlap(&runs.iter().map(|&(s, e, _)| (s, e)).collect::<Vec<_>>());
