@@ -150,10 +150,30 @@ pub(crate) struct WorkerView {
     pub(crate) queue: String,
     pub(crate) running: Option<u64>,
     pub(crate) last_claim: DateTime<Utc>,
+    /// The registered run's id; null for a worker seen only through its leases.
+    pub(crate) id: Option<String>,
+    pub(crate) host: Option<String>,
+    pub(crate) pid: Option<u32>,
+    pub(crate) queues: Vec<String>,
+    pub(crate) concurrency: Option<u32>,
+    pub(crate) started_at: Option<DateTime<Utc>>,
+    pub(crate) last_seen: Option<DateTime<Utc>>,
 }
 
 impl From<&WorkerSummary> for WorkerView {
     fn from(w: &WorkerSummary) -> Self {
-        Self { name: w.name.clone(), queue: w.queue.clone(), running: w.running, last_claim: w.last_claim }
+        Self {
+            name: w.name.clone(),
+            queue: w.queue.clone(),
+            running: w.running,
+            last_claim: w.last_claim,
+            id: w.id.clone(),
+            host: w.host.clone(),
+            pid: w.pid,
+            queues: w.queues.clone(),
+            concurrency: w.concurrency,
+            started_at: w.started_at,
+            last_seen: w.last_seen,
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! file and on PostgreSQL (postgres://postgres@127.0.0.1:5432/test, or DATABASE_URL): counts,
 //! a dead task's page with markup in its payload and error shown as text, retry, cancel,
 //! pause (and no claim while paused), resume, push, limits (a cap of 1 holds in the claim),
-//! filters by error text, run now and bulk delete, find, purge, workers.
+//! filters by error text, run now and bulk delete, find, purge, registered workers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use drover_core::{AdminBackend, Backend, ClaimRequest, Enqueue, NewTask, PushOptions};
+use drover_core::{AdminBackend, Backend, ClaimRequest, Enqueue, NewTask, PushOptions, WorkerRegistry};
 
 fn retry_now(error: &str) -> drover_core::Outcome {
     drover_core::Outcome::Retry { delay: Duration::ZERO, error: error.to_owned() }
@@ -187,11 +187,37 @@ async fn scenario<A: AdminBackend + Clone>(admin: A, queue: &str) {
     assert_eq!(purged.json()["deleted"], 1, "{}", purged.body);
     assert_eq!(get(&app, &base, Who::Reader).await.json()["counts"]["cancelled"], 0);
 
+    // A registered worker (as a running worker registers itself): listed with what it said,
+    // in the API and on the workers page (escaped), and gone once it leaves.
+    let registry = admin.registry().expect("the storage keeps worker registrations");
+    let record = drover_core::WorkerRecord::new("mailer <1>", vec![queue.to_owned()], 8).with_running(3);
+    registry.beat(&record).await.expect("register");
     let workers = get(&app, &format!("/api/v1/stores/{store}/workers"), Who::Reader).await;
     assert_eq!(workers.status, 200, "{}", workers.body);
-    assert!(workers.json()["supported"].is_boolean());
+    let workers = workers.json();
+    assert_eq!(workers["supported"], true, "{workers}");
+    let listed =
+        workers["workers"].as_array().and_then(|ws| ws.iter().find(|w| w["id"] == record.id.as_str())).cloned();
+    let listed = listed.unwrap_or_else(|| panic!("the registered worker is listed: {workers}"));
+    assert_eq!(
+        (listed["name"].as_str(), listed["running"].as_u64(), listed["concurrency"].as_u64()),
+        (Some("mailer <1>"), Some(3), Some(8)),
+        "{listed}"
+    );
+    assert_eq!(listed["pid"], std::process::id(), "{listed}");
+    assert_eq!(listed["host"], drover_core::host_name(), "{listed}");
+    assert!(listed["started_at"].is_string() && listed["last_seen"].is_string(), "{listed}");
     let workers_page = get(&app, "/api/v1/ui/workers", Who::Reader).await;
     assert!(workers_page.body.contains("<h1>Workers</h1>"));
+    assert!(
+        workers_page.body.contains("mailer &lt;1&gt;") && workers_page.body.contains("3 of 8"),
+        "{}",
+        workers_page.body
+    );
+    assert!(workers_page.body.contains(&format!("<td>{}</td>", std::process::id())), "{}", workers_page.body);
+    registry.leave(&record.id).await.expect("deregister");
+    let after = get(&app, &format!("/api/v1/stores/{store}/workers"), Who::Reader).await.json();
+    assert!(!after.to_string().contains(record.id.as_str()), "a worker that left is gone: {after}");
     assert!(storage.queue() == queue);
 }
 

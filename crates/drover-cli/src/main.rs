@@ -155,7 +155,8 @@ enum Command {
         #[arg(long)]
         unlimited: bool,
     },
-    /// The workers the storage has seen (PostgreSQL, Redis).
+    /// The running workers: each registers itself and heartbeats (name, host, pid, queues,
+    /// running/concurrency, started, last seen); a worker not seen for 30 s is gone.
     Workers {
         /// Only this queue's.
         #[arg(long)]
@@ -316,7 +317,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             if let Some(k) = per_key {
                 admin.set_max_running_per_key(&queue, Some(k)).await?;
-                out.message(&format!("{queue}: at most {k} tasks of one concurrency key run at once, across every worker"));
+                out.message(&format!(
+                    "{queue}: at most {k} tasks of one concurrency key run at once, across every worker"
+                ));
             }
             if let Some(n) = max_running {
                 admin.set_max_running(&queue, Some(n)).await?;

@@ -198,17 +198,27 @@ impl Output {
         if self.json {
             return print_json(workers);
         }
+        let dash = || "-".to_owned();
         let rows: Vec<Vec<String>> = workers
             .iter()
             .map(|w| {
+                let running = match (w.running, w.concurrency) {
+                    (Some(n), Some(of)) => format!("{n}/{of}"),
+                    (Some(n), None) => n.to_string(),
+                    _ => dash(),
+                };
                 vec![
                     w.name.clone(),
-                    w.queue.clone(),
-                    w.running.map_or_else(|| "-".to_owned(), |n| n.to_string()),
-                    time(w.last_claim),
+                    w.host.clone().unwrap_or_else(dash),
+                    w.pid.map_or_else(dash, |p| p.to_string()),
+                    w.queues.join(","),
+                    running,
+                    w.started_at.map_or_else(dash, time),
+                    time(w.last_seen.unwrap_or(w.last_claim)),
                 ]
             })
             .collect();
-        table(&["WORKER", "QUEUE", "RUNNING", "LAST CLAIM"], &rows);
+        // Registered workers are last seen at their heartbeat; others at their last claim.
+        table(&["WORKER", "HOST", "PID", "QUEUES", "RUNNING", "STARTED", "LAST SEEN"], &rows);
     }
 }

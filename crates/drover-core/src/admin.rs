@@ -492,8 +492,9 @@ pub trait AdminBackend: Send + Sync + 'static {
     }
 
     /// Where the backend's workers register themselves, if it keeps records
-    /// ([`WorkerRegistry`]); [`Admin::workers`] then lists them (within [`WORKER_AGE_OUT`])
-    /// instead of [`AdminBackend::queue_workers`]. The default is none.
+    /// ([`WorkerRegistry`]); [`Admin::workers`] then lists them (within [`WORKER_AGE_OUT`]),
+    /// beside the lease holders of [`AdminBackend::queue_workers`] they do not account for.
+    /// The default is none.
     fn registry(&self) -> Option<std::sync::Arc<dyn WorkerRegistry>> {
         None
     }
@@ -547,7 +548,8 @@ pub trait Admin: Send + Sync {
         options: PushOptions,
     ) -> BoxFuture<'a, Result<TaskId, BackendError>>;
     /// The workers seen on `queue`, or on every queue: registered ones (seen within
-    /// [`WORKER_AGE_OUT`]) where the backend keeps a registry, else those holding leases.
+    /// [`WORKER_AGE_OUT`]) where the backend keeps a registry, and those holding leases where
+    /// the backend sees them (PostgreSQL, Redis) that no registered worker accounts for.
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>>;
     /// Pause (`true`) or resume (`false`) a queue's claims on every worker (see [`Pause`]).
     fn set_paused<'a>(&'a self, queue: &'a str, paused: bool) -> BoxFuture<'a, Result<(), BackendError>>;
@@ -760,29 +762,50 @@ impl<A: AdminBackend> Admin for A {
 
     fn workers<'a>(&'a self, queue: Option<&'a str>) -> BoxFuture<'a, Result<Vec<WorkerSummary>, BackendError>> {
         Box::pin(async move {
-            if let Some(registry) = self.registry() {
+            let Some(registry) = self.registry() else {
+                let queues = match queue {
+                    Some(queue) => vec![queue.to_owned()],
+                    None => self.queue_names().await?,
+                };
                 let mut workers = Vec::new();
-                for record in registry.workers(WORKER_AGE_OUT).await? {
-                    match queue {
-                        Some(queue) if record.queues.iter().any(|q| q == queue) => {
-                            workers.push(WorkerSummary::registered(&record, queue));
-                        }
-                        Some(_) => {}
-                        None => {
-                            let first = record.queues.first().cloned().unwrap_or_default();
-                            workers.push(WorkerSummary::registered(&record, &first));
-                        }
-                    }
+                for queue in queues {
+                    workers.extend(self.queue_workers(&queue).await?);
                 }
                 return Ok(workers);
+            };
+            let mut workers = Vec::new();
+            for record in registry.workers(WORKER_AGE_OUT).await? {
+                match queue {
+                    Some(queue) if record.queues.iter().any(|q| q == queue) => {
+                        workers.push(WorkerSummary::registered(&record, queue));
+                    }
+                    Some(_) => {}
+                    None => {
+                        let first = record.queues.first().cloned().unwrap_or_default();
+                        workers.push(WorkerSummary::registered(&record, &first));
+                    }
+                }
             }
+            // Lease holders no registered worker accounts for: workers of builds from before
+            // registration, or claims made outside a worker, where the backend sees them.
             let queues = match queue {
                 Some(queue) => vec![queue.to_owned()],
                 None => self.queue_names().await?,
             };
-            let mut workers = Vec::new();
             for queue in queues {
-                workers.extend(self.queue_workers(&queue).await?);
+                let holders = match self.queue_workers(&queue).await {
+                    Ok(holders) => holders,
+                    Err(BackendError::Unsupported(_)) => break,
+                    Err(error) => return Err(error),
+                };
+                for holder in holders {
+                    if !workers
+                        .iter()
+                        .any(|w| w.id.is_some() && w.name == holder.name && w.queues.contains(&holder.queue))
+                    {
+                        workers.push(holder);
+                    }
+                }
             }
             Ok(workers)
         })

@@ -554,17 +554,34 @@ pub(crate) fn workers_page(stores: &[WorkersOfStore]) -> String {
             Err(reason) => {
                 let _ = write!(out, "<p class=\"muted\">{}</p>", E(reason));
             }
-            Ok(workers) if workers.is_empty() => out.push_str("<p class=\"muted\">No worker seen.</p>"),
+            Ok(workers) if workers.is_empty() => out.push_str(
+                "<p class=\"muted\">No worker running: workers register themselves when they start, heartbeat \
+                 every 5 s and are gone 30 s after their last heartbeat.</p>",
+            ),
             Ok(workers) => {
-                out.push_str("<table><thead><tr><th>worker</th><th>queue</th><th>running</th><th>last claim</th></tr></thead><tbody>");
+                out.push_str(
+                    "<table class=\"workers\"><thead><tr><th>worker</th><th>host</th><th>pid</th><th>queues</th>\
+                     <th>running</th><th>started</th><th>last seen</th></tr></thead><tbody>",
+                );
                 for w in workers {
-                    let running = w.running.map(|n| n.to_string()).unwrap_or_else(|| "—".to_owned());
+                    let dash = || "—".to_owned();
+                    let running = match (w.running, w.concurrency) {
+                        (Some(n), Some(of)) => format!("{n} of {of}"),
+                        (Some(n), None) => n.to_string(),
+                        _ => dash(),
+                    };
+                    let queues = if w.queues.is_empty() { w.queue.clone() } else { w.queues.join(", ") };
                     let _ = write!(
                         out,
-                        "<tr><td>{}</td><td>{}</td><td>{running}</td><td>{}</td></tr>",
+                        "<tr data-worker=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{running}</td><td>{}</td>\
+                         <td>{}</td></tr>",
+                        E(w.id.as_deref().unwrap_or(&w.name)),
                         E(&w.name),
-                        E(&w.queue),
-                        when(w.last_claim, now)
+                        E(w.host.as_deref().unwrap_or("—")),
+                        w.pid.map_or_else(dash, |p| p.to_string()),
+                        E(&queues),
+                        w.started_at.map_or_else(dash, |t| when(t, now)),
+                        when(w.last_seen.unwrap_or(w.last_claim), now)
                     );
                 }
                 out.push_str("</tbody></table>");
