@@ -7,8 +7,10 @@
 //!   status, id and text in the error, in pages that stay stable under pushes; a task; retry,
 //!   cancel, delete, run now, each one task or in bulk by filter; pause, resume, purge, push;
 //!   a queue's cap on running tasks
-//!   and rate of starts across every worker (`POST .../limits`); workers where the storage
-//!   records them.
+//!   and rate of starts across every worker (`POST .../limits`); a task's attempts (every
+//!   failed attempt's error and timing, `attempts` in `GET .../tasks/{id}`); the running
+//!   workers, each registered by itself with host, pid, queues, running and concurrency,
+//!   started and last seen (`GET /stores/{store}/workers`).
 //!   Its OpenAPI 3 document is at `GET /api/v1/openapi.json`.
 //! - Recurring jobs (feature `cron`, on by default): pass each `drover-cron` pipe to
 //!   [`ApiBuilder::schedule`] (or [`Board::schedule`]) and `GET /api/v1/schedules` and the
