@@ -1,8 +1,9 @@
 // The board in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
-// log in, see the queue's counts, open the dead task, retry it and watch it finish, pause the
-// queue and see the worker stop claiming (pending grows, done stays), resume; set the queue's
-// limits (a cap of 2 and a rate, then without the rate) on its page; filter its tasks by id;
-// run every pending task now in bulk. A screenshot of
+// log in, see the queue's counts, open the dead task (its error and its attempts table), retry
+// it and watch it finish, pause the queue and see the worker stop claiming (pending grows, done
+// stays), resume; find the worker registered on the workers page; set the queue's limits (a cap
+// of 2 and a rate, then without the rate) on its page; filter its tasks by id; run every
+// pending task now in bulk. A screenshot of
 // each page goes to SHOTS. Run by tests/browser.rs, which starts the board and the worker.
 //
 // Environment: BOARD (the board's URL), TOKEN (an operator token), QUEUE, SHOTS (a folder),
@@ -91,6 +92,9 @@ async function main() {
     if ((await status.innerText()).trim() !== "dead") throw new Error("the task is not shown dead");
     const error = await page.locator('pre[data-field="last-error"]').innerText();
     if (!error.includes("SMTP 550")) throw new Error("the task's error is not shown: " + error);
+    const attempt = page.locator('table[data-field="attempts-table"] tr[data-attempt="1"]');
+    await attempt.waitFor(wait);
+    if (!(await attempt.innerText()).includes("SMTP 550")) throw new Error("the attempts table lacks the failed attempt");
     await shot(page, "04-task-dead");
 
     step("retry it and watch it finish");
@@ -126,6 +130,10 @@ async function main() {
     await shot(page, "08-queue");
     await page.goto(board + "/workers");
     await page.locator("h1", { hasText: "Workers" }).waitFor(wait);
+    // The worker registered itself: listed with its concurrency and a heartbeat a moment ago.
+    const worker = page.locator("table.workers tr[data-worker]", { hasText: "browser-test-worker" });
+    await worker.waitFor(wait);
+    if (!/ of \d+/.test(await worker.innerText())) throw new Error("the worker's running count is not shown");
     await shot(page, "09-workers");
 
     step("the queue's page shows its limits; set a cap and a rate, then remove the rate");
