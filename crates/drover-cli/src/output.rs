@@ -19,6 +19,8 @@ pub struct TaskView {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     lease_expires_at: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+    attempts: Vec<drover_core::AttemptRecord>,
     payload: serde_json::Value,
 }
 
@@ -39,6 +41,8 @@ impl TaskView {
             created_at: task.created_at,
             updated_at: task.updated_at,
             lease_expires_at: task.lease_expires_at,
+            started_at: task.started_at,
+            attempts: task.attempts.clone(),
             payload,
         }
     }
@@ -190,7 +194,14 @@ impl Output {
         println!("created:      {}", time(task.created_at));
         println!("updated:      {}", time(task.updated_at));
         println!("lease until:  {}", optional(task.lease_expires_at));
+        println!("started:      {}", optional(task.started_at));
         println!("last error:   {}", task.last_error.as_deref().unwrap_or("-"));
+        for a in &task.attempts {
+            let took = a
+                .started_at
+                .map_or_else(String::new, |s| format!(" after {} ms", (a.finished_at - s).num_milliseconds().max(0)));
+            println!("attempt {:>3}:  {}{took}: {}", a.attempt, time(a.finished_at), a.error);
+        }
         println!("payload:      {}", task.payload);
     }
 

@@ -93,6 +93,15 @@ async fn every_command<B: Backend>(url: &str, queue: &str, storage: B, purge_wor
 
     // The two due tasks die; retry one by id, then the rest with --all-dead.
     assert_eq!(kill_due(&storage).await, 2);
+    // show: a dead task's attempt history, in JSON and as text.
+    let dead_one = json(url, &["show", &first.to_string()]);
+    assert_eq!(
+        (dead_one["attempts"][0]["attempt"].as_u64(), dead_one["attempts"][0]["error"].as_str()),
+        (Some(1), Some("boom")),
+        "{dead_one}"
+    );
+    let text = String::from_utf8_lossy(&drover(url, &["show", &first.to_string()]).stdout).into_owned();
+    assert!(text.contains("attempt   1:") && text.contains(": boom"), "{text}");
     let dead = json(url, &["list", queue, "--status", "dead"]);
     assert_eq!(dead.as_array().unwrap().len(), 2);
     assert!(drover(url, &["retry", &first.to_string()]).status.success());
