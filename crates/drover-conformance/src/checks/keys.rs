@@ -44,10 +44,10 @@ async fn expect_claim<B: Enqueue<Job = TestJob>>(
 }
 
 /// Tasks of one concurrency key run at most K at a time and start in push order, across
-/// retries and expired leases; keyless tasks are not held back; raising K lets more run, and
-/// removing the limit lets every due task run.
+/// retries and expired leases; keyless tasks are not held back; raising K lets more run,
+/// removing the limit lets every due task run, and a lowered limit holds at the next claim.
 ///
-/// Jobs: 1, 2, 3, 4, 5, 6 under key `a`; 11, 12 under key `b`; 100 without a key.
+/// Jobs: 1, 2, 3, 4, 5, 6 under key `a`; 11, 12, 13, 14, 15 under key `b`; 100 without a key.
 pub async fn key_concurrency<B: KeyConcurrency + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
     let backend = make().await;
     assert_eq!(ok("max_running_per_key", backend.max_running_per_key().await), None, "a new queue has no per-key limit");
@@ -111,6 +111,30 @@ pub async fn key_concurrency<B: KeyConcurrency + Enqueue<Job = TestJob>>(make: i
     assert_eq!(ok("max_running_per_key", backend.max_running_per_key().await), None);
     let a6 = expect_claim(&backend, &[6], LEASE, "without a per-key limit every due task is claimable").await;
     done(&backend, &[&a4[0], &a5[0], &a6[0]]).await;
+
+    // A lowered limit holds from the next claim on, even in a process whose claims of the
+    // queue kept finding work: two of key b run, the limit drops to one, one finishes, and
+    // the third must still wait.
+    ok("set_max_running_per_key", backend.set_max_running_per_key(Some(2)).await);
+    for n in [13, 14, 15] {
+        push_keyed(&backend, n, Some("b")).await;
+    }
+    let two = claim_n(&backend, 2, LEASE, Duration::from_secs(2)).await;
+    assert_eq!(numbers(&two), BTreeSet::from([13, 14]), "conformance: two per key: the key's first two");
+    ok("set_max_running_per_key", backend.set_max_running_per_key(Some(1)).await);
+    let first = two.iter().find(|t| decode(t).n == 13).cloned();
+    let second = two.iter().find(|t| decode(t).n == 14).cloned();
+    let (Some(first), Some(second)) = (first, second) else { unreachable!("checked above") };
+    done(&backend, &[&first]).await;
+    let early = claim(&backend, 10, LEASE).await;
+    assert!(
+        early.is_empty(),
+        "conformance: with the limit lowered to one and one of the key running, a claim took {:?}",
+        numbers(&early)
+    );
+    done(&backend, &[&second]).await;
+    let last = expect_claim(&backend, &[15], LEASE, "the key's last task once the running one finished").await;
+    done(&backend, &[&last[0]]).await;
 }
 
 /// A backend without per-key concurrency refuses a push with a concurrency key, with
