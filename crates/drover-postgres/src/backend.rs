@@ -86,7 +86,7 @@ where
         let mut rows = if capped {
             Vec::new()
         } else if keyed > 0 {
-            self.claim_keyed_rows(max, request).await?
+            self.claim_keyed_rows(keyed, max, request).await?
         } else {
             self.claim_rows(&self.inner.pool, false, max, request).await?
         };
@@ -107,8 +107,8 @@ where
             }
             Some(Some(k)) => {
                 self.inner.keyed.store(k, Ordering::Relaxed);
-                if keyed == 0 {
-                    rows = self.claim_keyed_rows(max, request).await?;
+                if k != keyed {
+                    rows = self.claim_keyed_rows(k, max, request).await?;
                 }
             }
             Some(None) => {
@@ -126,14 +126,20 @@ where
         Ok(Self::claimed(rows))
     }
 
-    /// The claim of a queue with only a per-key limit (the statement reads the limit).
-    async fn claim_keyed_rows(&self, max: usize, request: &ClaimRequest) -> Result<Vec<ClaimRow>, BackendError> {
+    /// The claim of a queue with only a per-key limit of `k` (nothing if the limit changed).
+    async fn claim_keyed_rows(
+        &self,
+        k: u32,
+        max: usize,
+        request: &ClaimRequest,
+    ) -> Result<Vec<ClaimRow>, BackendError> {
         sqlx::query_as(AssertSqlSafe(self.inner.keyed_claim_sql.clone()))
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .bind(micros(request.lease))
             .bind(&*request.worker)
             .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
+            .bind(i64::from(k))
             .fetch_all(&self.inner.pool)
             .await
             .map_err(|e| db_error("claim (per-key limit)", e))

@@ -24,6 +24,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "running_key_index", sql: include_str!("../migrations/0009_running_key_index.sql") },
     Migration { version: 10, name: "attempts", sql: include_str!("../migrations/0010_attempts.sql") },
     Migration { version: 11, name: "workers", sql: include_str!("../migrations/0011_workers.sql") },
+    Migration { version: 12, name: "key_lease_index", sql: include_str!("../migrations/0012_key_lease_index.sql") },
 ];
 
 /// The advisory lock key ("drover" in ASCII) that serializes concurrent set-ups.

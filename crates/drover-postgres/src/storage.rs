@@ -29,7 +29,7 @@ pub(crate) struct Inner {
     pub(crate) capped_claim_sql: Arc<str>,
     /// Whether the queue was capped at the last look: its claims take the locked path.
     pub(crate) capped: std::sync::atomic::AtomicBool,
-    /// The claim of a queue with only a per-key limit.
+    /// The claim of a queue with only a per-key limit ($6: the limit as last seen).
     pub(crate) keyed_claim_sql: Arc<str>,
     /// Whether the queue had only a per-key limit at the last look (its K; 0: no).
     pub(crate) keyed: std::sync::atomic::AtomicU32,
@@ -148,22 +148,19 @@ impl<T, C> PostgresStorage<T, C> {
     }
 }
 
-/// The per-key limit in the claim of a queue that has only that limit, read from the
-/// queue's settings in the statement itself (so a changed limit holds from the next claim on;
-/// without one, keys are ignored): a keyed task is claimable while fewer than K tasks of its
-/// key pushed before it are unfinished (tasks_concurrency_key_idx) and fewer than K of its
-/// key hold live leases (tasks_running_key_idx), each count stopping at K. Claims run
-/// concurrently, as plain ones: the tasks of one claim are each key's first K, and a task's
-/// claim only ever makes a later one wait.
-const KEYED_FILTER: &str = "AND (concurrency_key IS NULL \
-    OR (SELECT max_per_key FROM drover.queue_settings WHERE queue = $1) IS NULL OR ( \
+/// The per-key limit ($6) in the claim of a queue that has only that limit, as this process
+/// saw it last: a claim takes nothing unless the queue's limit is still $6 (so a changed
+/// limit holds from the next claim on; the storage then looks again and claims with the new
+/// one). A keyed task is claimable while fewer than $6 tasks of its key pushed before it are
+/// unfinished (tasks_concurrency_key_idx) and fewer than $6 of its key hold live leases
+/// (tasks_key_lease_idx: written with the unfinished statuses so that it cannot be served from
+/// the lease index), each count stopping at $6. Claims run concurrently, as plain ones: the tasks of one claim are
+/// each key's first $6, and a task's claim only ever makes a later one wait.
+const KEYED_FILTER: &str = "AND $6 = (SELECT max_per_key FROM drover.queue_settings WHERE queue = $1) \
+    AND (concurrency_key IS NULL OR ( \
     (SELECT count(*) FROM (SELECT 1 FROM drover.tasks AS u WHERE u.queue = $1 \
         AND u.concurrency_key = drover.tasks.concurrency_key AND u.status IN ('pending', 'running') \
-        AND u.id < drover.tasks.id \
-        LIMIT (SELECT max_per_key FROM drover.queue_settings WHERE queue = $1)) AS earlier) \
-        < (SELECT max_per_key FROM drover.queue_settings WHERE queue = $1) \
+        AND u.id < drover.tasks.id LIMIT $6) AS earlier) < $6 \
     AND (SELECT count(*) FROM (SELECT 1 FROM drover.tasks AS u WHERE u.queue = $1 \
-        AND u.concurrency_key = drover.tasks.concurrency_key AND u.status = 'running' \
-        AND u.lease_expires_at > now() \
-        LIMIT (SELECT max_per_key FROM drover.queue_settings WHERE queue = $1)) AS live) \
-        < (SELECT max_per_key FROM drover.queue_settings WHERE queue = $1)))";
+        AND u.concurrency_key = drover.tasks.concurrency_key AND u.status IN ('pending', 'running') \
+        AND u.lease_expires_at > now() LIMIT $6) AS live) < $6))";
