@@ -459,17 +459,21 @@ pub async fn admin_workers<A: AdminBackend>(make: impl AdminFactory<A>) {
         });
     let running = crate::harness::Running::start(worker);
     let named = |w: &drover_core::WorkerSummary| w.name == name;
+    // Its own record (with an id), not a storage's view of the tasks it holds.
+    let registered = |w: &drover_core::WorkerSummary| named(w) && w.id.is_some();
     let workers =
         workers_until(&admin, q, Duration::from_secs(12), "the running worker heartbeats its 2 tasks", |ws| {
-            ws.iter().any(|w| named(w) && w.running == Some(2))
+            ws.iter().any(|w| registered(w) && w.running == Some(2))
         })
         .await;
-    let seen = workers.iter().find(|w| named(w)).cloned();
+    let seen = workers.iter().find(|w| registered(w)).cloned();
     let seen = seen.unwrap_or_else(|| panic!("conformance: the worker is listed: {workers:?}"));
     assert_eq!((seen.pid, seen.concurrency), (Some(std::process::id()), Some(2)), "{seen:?}");
     assert_eq!(seen.host.as_deref(), Some(drover_core::host_name().as_str()), "{seen:?}");
     let _ = release.send(true);
     ok("stop", running.stop().await);
+    // Its registration is gone at once (a storage that lists recent claimers, as Redis does,
+    // may still name it as one, without an id).
     let after = ok("workers", Admin::workers(&admin, Some(q)).await);
-    assert!(!after.iter().any(named), "conformance: a worker stopped gracefully is gone at once: {after:?}");
+    assert!(!after.iter().any(registered), "conformance: a worker stopped gracefully is gone at once: {after:?}");
 }
