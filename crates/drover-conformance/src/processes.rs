@@ -310,7 +310,8 @@ where
     let mut out_of_order = Vec::new();
     for key in 0..KEYS {
         let of_key: Vec<(u128, u128, u64)> = runs.iter().copied().filter(|r| r.2 % KEYS == key).collect();
-        worst_key_overlap = worst_key_overlap.max(max_overlap(&of_key.iter().map(|&(s, e, _)| (s, e)).collect::<Vec<_>>()));
+        worst_key_overlap =
+            worst_key_overlap.max(max_overlap(&of_key.iter().map(|&(s, e, _)| (s, e)).collect::<Vec<_>>()));
         out_of_order.extend(of_key.windows(2).filter(|w| w[1].2 < w[0].2).map(|w| (key, w[0].2, w[1].2)));
     }
     let ran: std::collections::BTreeSet<u64> = runs.iter().map(|r| r.2).collect();
@@ -322,7 +323,10 @@ where
     );
     assert!(killed, "conformance: the kill -9 never happened");
     assert!(worst_key_overlap <= 1, "conformance: {worst_key_overlap} jobs of one key ran at once with one per key");
-    assert!(out_of_order.is_empty(), "conformance: starts out of push order (key, earlier job, later job): {out_of_order:?}");
+    assert!(
+        out_of_order.is_empty(),
+        "conformance: starts out of push order (key, earlier job, later job): {out_of_order:?}"
+    );
     assert_eq!(ran.len() as u64, KEYED_JOBS, "conformance: only {} of {KEYED_JOBS} jobs ran", ran.len());
     assert!(all_overlap > 1, "conformance: never more than one job at once: keys held each other back");
 }

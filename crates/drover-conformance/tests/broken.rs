@@ -7,8 +7,8 @@ use std::time::Duration;
 use drover_conformance::{checks, TestJob};
 use drover_core::{
     Backend, BackendError, ClaimRequest, ClaimedTask, Completion, Enqueue, EnqueueBatch, GlobalConcurrency, GlobalRate,
-    Inspect, JsonCodec, KeyConcurrency, Lease, MemoryBatch, MemoryStorage, NewTask, Pause, Prune, PushOptions, PushTicks, Rate, Status, TaskId,
-    TickPush, TickPushed, TickRecord,
+    Inspect, JsonCodec, KeyConcurrency, Lease, MemoryBatch, MemoryStorage, NewTask, Pause, Prune, PushOptions,
+    PushTicks, Rate, Status, TaskId, TickPush, TickPushed, TickRecord,
 };
 
 #[derive(Clone, Copy, Debug)]

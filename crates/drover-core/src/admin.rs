@@ -124,6 +124,20 @@ pub struct TaskFilter {
     pub error_contains: Option<String>,
 }
 
+/// A search for one id, by the task itself (read by its key): the id when the task exists,
+/// passes `filter`, comes before `before` and `limit` allows one; otherwise nothing.
+pub async fn find_one_id<S: Inspect>(
+    storage: &S,
+    id: TaskId,
+    filter: &TaskFilter,
+    before: Option<TaskId>,
+    limit: usize,
+) -> Result<Vec<TaskId>, BackendError> {
+    let task = storage.get(id).await?;
+    let passes = task.is_some_and(|t| filter.matches(&t)) && before.is_none_or(|b| id < b);
+    Ok(if passes && limit > 0 { vec![id] } else { Vec::new() })
+}
+
 impl TaskFilter {
     /// Every task of the queue.
     pub fn new() -> Self {
@@ -369,9 +383,7 @@ pub trait AdminBackend: Send + Sync + 'static {
         Box::pin(async move {
             let storage = self.storage(queue);
             if let Some(id) = filter.id {
-                let task = storage.get(id).await?;
-                let passes = task.is_some_and(|t| filter.matches(&t)) && before.is_none_or(|b| id < b);
-                return Ok(if passes && limit > 0 { vec![id] } else { Vec::new() });
+                return find_one_id(&storage, id, filter, before, limit).await;
             }
             let mut found = Vec::new();
             let mut offset = 0;

@@ -55,8 +55,8 @@ mod ticks;
 mod worker;
 
 pub use admin::{
-    Admin, AdminBackend, BulkAction, QueueSummary, TaskFilter, TaskPage, Throughput, WorkerSummary, SEARCH_SCAN_LIMIT,
-    THROUGHPUT_SCAN_LIMIT,
+    find_one_id, Admin, AdminBackend, BulkAction, QueueSummary, TaskFilter, TaskPage, Throughput, WorkerSummary,
+    SEARCH_SCAN_LIMIT, THROUGHPUT_SCAN_LIMIT,
 };
 pub use backend::{
     Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, GlobalConcurrency, GlobalRate, Inspect,

@@ -142,9 +142,7 @@ impl AdminBackend for PostgresAdmin {
         Box::pin(async move {
             // One id: the task itself, by its primary key.
             if let Some(id) = filter.id {
-                let task = drover_core::Inspect::get(&self.storage(queue), id).await?;
-                let passes = task.is_some_and(|t| filter.matches(&t)) && before.is_none_or(|b| id < b);
-                return Ok(if passes && limit > 0 { vec![id] } else { Vec::new() });
+                return drover_core::find_one_id(&self.storage(queue), id, filter, before, limit).await;
             }
             let error = filter.error_contains.as_deref();
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -216,7 +216,7 @@ where
         let rows = if allowed == 0 {
             Vec::new()
         } else if limits.max_per_key.is_some() {
-            self.claim_keyed(&mut *tx, &limits, allowed, request).await?
+            self.claim_keyed(&mut tx, &limits, allowed, request).await?
         } else {
             self.claim_rows(&mut *tx, true, allowed, request).await?
         };

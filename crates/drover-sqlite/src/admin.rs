@@ -102,9 +102,7 @@ impl AdminBackend for SqliteAdmin {
         Box::pin(async move {
             // One id: the task itself, by its primary key.
             if let Some(id) = filter.id {
-                let task = drover_core::Inspect::get(&self.storage(queue), id).await?;
-                let passes = task.is_some_and(|t| filter.matches(&t)) && before.is_none_or(|b| id < b);
-                return Ok(if passes && limit > 0 { vec![id] } else { Vec::new() });
+                return drover_core::find_one_id(&self.storage(queue), id, filter, before, limit).await;
             }
             let statement = match filter.status {
                 Some(status) if status.is_final() => FIND_FINISHED,

@@ -259,7 +259,7 @@ impl<T, C> SqliteStorage<T, C> {
                 .map_err(|e| sql(OP, e))?;
             let limit = i64::try_from(allowed).unwrap_or(i64::MAX);
             if limits.max_per_key.is_some() {
-                let rows = claim_keyed(&mut *tx, queue, &limits, limit, now, request).await?;
+                let rows = claim_keyed(&mut tx, queue, &limits, limit, now, request).await?;
                 return finish_limited(tx, queue, &limits, now, rows).await.map(Ok);
             }
             sqlx::query(sqlx::AssertSqlSafe(LIMITED_CLAIM.as_str()))

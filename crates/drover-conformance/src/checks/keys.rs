@@ -50,7 +50,11 @@ async fn expect_claim<B: Enqueue<Job = TestJob>>(
 /// Jobs: 1, 2, 3, 4, 5, 6 under key `a`; 11, 12, 13, 14, 15 under key `b`; 100 without a key.
 pub async fn key_concurrency<B: KeyConcurrency + Enqueue<Job = TestJob>>(make: impl Factory<B>) {
     let backend = make().await;
-    assert_eq!(ok("max_running_per_key", backend.max_running_per_key().await), None, "a new queue has no per-key limit");
+    assert_eq!(
+        ok("max_running_per_key", backend.max_running_per_key().await),
+        None,
+        "a new queue has no per-key limit"
+    );
     ok("set_max_running_per_key", backend.set_max_running_per_key(Some(1)).await);
     assert_eq!(ok("max_running_per_key", backend.max_running_per_key().await), Some(1));
     for (n, key) in [(1, Some("a")), (11, Some("b")), (2, Some("a")), (100, None), (3, Some("a")), (12, Some("b"))] {
@@ -89,7 +93,8 @@ pub async fn key_concurrency<B: KeyConcurrency + Enqueue<Job = TestJob>>(make: i
 
     // Job 2's lease expires (its worker died): job 2 runs again, still before job 3.
     tokio::time::sleep(SHORT_LEASE + Duration::from_millis(200)).await;
-    let a2_again = expect_claim(&backend, &[2], LEASE, "after an expired lease the same task must run again first").await;
+    let a2_again =
+        expect_claim(&backend, &[2], LEASE, "after an expired lease the same task must run again first").await;
     assert_eq!(a2_again[0].attempt, 2, "conformance: the expired task's second attempt");
     let stale = Completion { lease: a2[0].lease(), outcome: Outcome::Done };
     ok("complete (stale)", backend.complete(vec![stale]).await);
