@@ -124,9 +124,24 @@ pub struct TaskFilter {
     pub error_contains: Option<String>,
 }
 
+/// The ids a search or a bulk action takes: a filter naming one id reads that task by its
+/// key; any other goes to the backend's [`AdminBackend::find_ids`].
+async fn matching_ids<A: AdminBackend + ?Sized>(
+    admin: &A,
+    queue: &str,
+    filter: &TaskFilter,
+    before: Option<TaskId>,
+    limit: usize,
+) -> Result<Vec<TaskId>, BackendError> {
+    match filter.id {
+        Some(id) => find_one_id(&admin.storage(queue), id, filter, before, limit).await,
+        None => admin.find_ids(queue, filter, before, limit).await,
+    }
+}
+
 /// A search for one id, by the task itself (read by its key): the id when the task exists,
 /// passes `filter`, comes before `before` and `limit` allows one; otherwise nothing.
-pub async fn find_one_id<S: Inspect>(
+async fn find_one_id<S: Inspect>(
     storage: &S,
     id: TaskId,
     filter: &TaskFilter,
@@ -370,7 +385,8 @@ pub trait AdminBackend: Send + Sync + 'static {
     }
 
     /// Up to `limit` ids of `queue`'s tasks that pass `filter`, newest first, older than
-    /// `before` when given. The default reads the newest [`SEARCH_SCAN_LIMIT`] tasks of the
+    /// `before` when given. A filter naming one id never comes here (the task is read by its
+    /// key instead). The default reads the newest [`SEARCH_SCAN_LIMIT`] tasks of the
     /// filter's status through [`Inspect::list`] and filters them here; backends override it
     /// with a query of their store.
     fn find_ids<'a>(
@@ -382,9 +398,6 @@ pub trait AdminBackend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
         Box::pin(async move {
             let storage = self.storage(queue);
-            if let Some(id) = filter.id {
-                return find_one_id(&storage, id, filter, before, limit).await;
-            }
             let mut found = Vec::new();
             let mut offset = 0;
             while offset < SEARCH_SCAN_LIMIT && found.len() < limit {
@@ -468,7 +481,7 @@ pub trait AdminBackend: Send + Sync + 'static {
             let mut changed = 0;
             let mut before = None;
             loop {
-                let ids = self.find_ids(queue, filter, before, BULK_BATCH).await?;
+                let ids = matching_ids(self, queue, filter, before, BULK_BATCH).await?;
                 changed += self.act_on(queue, action, &ids).await?;
                 match ids.last() {
                     Some(&last) if ids.len() == BULK_BATCH => before = Some(last),
@@ -736,7 +749,7 @@ impl<A: AdminBackend> Admin for A {
     ) -> BoxFuture<'a, Result<TaskPage, BackendError>> {
         Box::pin(async move {
             // One more than asked tells whether there is a next page.
-            let ids = self.find_ids(queue, filter, before, limit.saturating_add(1)).await?;
+            let ids = matching_ids(self, queue, filter, before, limit.saturating_add(1)).await?;
             let more = ids.len() > limit;
             let storage = self.storage(queue);
             let mut tasks = Vec::with_capacity(limit.min(ids.len()));

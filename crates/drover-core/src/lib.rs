@@ -55,8 +55,8 @@ mod ticks;
 mod worker;
 
 pub use admin::{
-    find_one_id, Admin, AdminBackend, BulkAction, QueueSummary, TaskFilter, TaskPage, Throughput, WorkerSummary,
-    SEARCH_SCAN_LIMIT, THROUGHPUT_SCAN_LIMIT,
+    Admin, AdminBackend, BulkAction, QueueSummary, TaskFilter, TaskPage, Throughput, WorkerSummary, SEARCH_SCAN_LIMIT,
+    THROUGHPUT_SCAN_LIMIT,
 };
 pub use backend::{
     Backend, Cancel, ClaimRequest, Enqueue, EnqueueBatch, EnqueueInTransaction, GlobalConcurrency, GlobalRate, Inspect,

@@ -140,10 +140,6 @@ impl AdminBackend for PostgresAdmin {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
         Box::pin(async move {
-            // One id: the task itself, by its primary key.
-            if let Some(id) = filter.id {
-                return drover_core::find_one_id(&self.storage(queue), id, filter, before, limit).await;
-            }
             let error = filter.error_contains.as_deref();
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let query = match filter.status {

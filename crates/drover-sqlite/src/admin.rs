@@ -100,10 +100,6 @@ impl AdminBackend for SqliteAdmin {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
         Box::pin(async move {
-            // One id: the task itself, by its primary key.
-            if let Some(id) = filter.id {
-                return drover_core::find_one_id(&self.storage(queue), id, filter, before, limit).await;
-            }
             let statement = match filter.status {
                 Some(status) if status.is_final() => FIND_FINISHED,
                 Some(_) => FIND_LIVE,
