@@ -52,7 +52,8 @@ pub use harness::{
 /// `batches` (`EnqueueBatch`), `transactions` (`EnqueueInTransaction`), `prune` (`Prune`),
 /// `ticks` (`PushTicks`), `pause` (`Pause`), `global_concurrency` (`GlobalConcurrency`),
 /// `global_rate` (`GlobalRate`), `key_concurrency` (`KeyConcurrency`) or
-/// `refuses_concurrency_keys`.
+/// `refuses_concurrency_keys`, `long_drain` (a 12,000-task drain in which tasks that sort
+/// before the backlog still come promptly; backends with priorities and `run_at`).
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:ident; $($group:ident),+ $(,)?) => {
@@ -79,6 +80,7 @@ macro_rules! conformance_tests {
     (@group global_rate, $factory:ident) => { mod global_rate { $crate::conformance_tests!(@tests $factory; global_rate); } };
     (@group key_concurrency, $factory:ident) => { mod key_concurrency { $crate::conformance_tests!(@tests $factory; key_concurrency); } };
     (@group refuses_concurrency_keys, $factory:ident) => { mod refuses_concurrency_keys { $crate::conformance_tests!(@tests $factory; refuses_concurrency_keys); } };
+    (@group long_drain, $factory:ident) => { mod long_drain { $crate::conformance_tests!(@tests $factory; long_drain); } };
     (@group pause, $factory:ident) => { mod pause { $crate::conformance_tests!(@tests $factory; pause); } };
     (@group ticks, $factory:ident) => { mod ticks { $crate::conformance_tests!(@tests $factory; push_ticks); } };
     (@group transactions, $factory:ident) => { mod transactions { $crate::conformance_tests!(@tests $factory; transactional_enqueue); } };

@@ -8,4 +8,4 @@ async fn memory() -> MemoryStorage<TestJob> {
     MemoryStorage::named("conformance")
 }
 
-drover_conformance::conformance_tests!(memory; core, priorities, unique_keys, cancel, requeue, inspect, batches, prune, ticks, pause, global_concurrency, global_rate, key_concurrency);
+drover_conformance::conformance_tests!(memory; core, priorities, unique_keys, cancel, requeue, inspect, batches, prune, ticks, pause, global_concurrency, global_rate, key_concurrency, long_drain);

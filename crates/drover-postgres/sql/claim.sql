@@ -8,11 +8,14 @@
 -- which counts the live leases and the rate's grant under the settings row's lock and runs
 -- this statement with the marker below removed. A queue with only a per-key limit claims
 -- with the KEYED form instead (backend.rs): the same statement, concurrent like the plain one,
--- taking a keyed task only while its key allows it.
+-- taking a keyed task only while its key allows it. During a long drain the storage claims
+-- with the HINTED form between full claims (backend.rs, "Claim hints"): the due scan starts at
+-- the position its last full batch started from (/*HINT*/), and the expired-lease scan is left
+-- out (/*EXPIRED*/), so neither walks the index entries the drain has already left behind.
 WITH expired AS (
     SELECT id, priority, run_at, attempt, max_attempts
     FROM drover.tasks
-    WHERE queue = $1 AND status = 'running' AND lease_expires_at <= now()
+    WHERE queue = $1 AND status = 'running' AND lease_expires_at <= now() /*EXPIRED*/
       AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND (paused /*CAPPED*/)) /*KEYED*/
     ORDER BY lease_expires_at
     LIMIT $2
@@ -28,7 +31,7 @@ buried AS (
 due AS (
     SELECT id, priority, run_at
     FROM drover.tasks
-    WHERE queue = $1 AND status = 'pending' AND run_at <= now()
+    WHERE queue = $1 AND status = 'pending' AND run_at <= now() /*HINT*/
       AND NOT EXISTS (SELECT 1 FROM drover.queue_settings WHERE queue = $1 AND (paused /*CAPPED*/)) /*KEYED*/
     ORDER BY priority DESC, run_at, id
     LIMIT $2

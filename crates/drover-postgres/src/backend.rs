@@ -1,7 +1,7 @@
 //! The consume side: claim, complete, extend, release, wake-ups.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use drover_core::{
@@ -12,6 +12,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::error::db_error;
+use crate::hint::Hint;
 use crate::storage::PostgresStorage;
 
 const COMPLETE_SQL: &str = include_str!("../sql/complete.sql");
@@ -52,6 +53,16 @@ const LEASE_CHUNK: usize = 400;
 
 type ClaimRow = (Uuid, i64, i32, i32, Vec<u8>, i32, DateTime<Utc>);
 
+type ClaimQuery<'q> = sqlx::query::QueryAs<'q, sqlx::Postgres, ClaimRow, sqlx::postgres::PgArguments>;
+
+/// `query` with the hint's three parameters bound after its own, if there is a hint.
+fn with_hint(query: ClaimQuery<'_>, hint: Option<Hint>) -> ClaimQuery<'_> {
+    match hint {
+        Some(hint) => query.bind(hint.priority).bind(hint.run_at).bind(hint.id),
+        None => query,
+    }
+}
+
 fn lease_arrays(leases: &[Lease]) -> (Vec<Uuid>, Vec<i64>) {
     leases.iter().map(|l| (uuid_of(l.id), l.token.0)).unzip()
 }
@@ -88,7 +99,7 @@ where
         } else if keyed > 0 {
             self.claim_keyed_rows(keyed, max, request).await?
         } else {
-            self.claim_rows(&self.inner.pool, false, max, request).await?
+            self.claim_plain_rows(max, request).await?
         };
         if !rows.is_empty() {
             return Ok(Self::claimed(rows));
@@ -102,7 +113,7 @@ where
             None => {
                 self.inner.keyed.store(0, Ordering::Relaxed);
                 if keyed > 0 {
-                    rows = self.claim_rows(&self.inner.pool, false, max, request).await?;
+                    rows = self.claim_plain_rows(max, request).await?;
                 }
             }
             Some(Some(k)) => {
@@ -126,26 +137,56 @@ where
         Ok(Self::claimed(rows))
     }
 
-    /// The claim of a queue with only a per-key limit of `k` (nothing if the limit changed).
+    /// The claim of a queue with only a per-key limit of `k` (nothing if the limit changed),
+    /// with a hint during a long drain.
     async fn claim_keyed_rows(
         &self,
         k: u32,
         max: usize,
         request: &ClaimRequest,
     ) -> Result<Vec<ClaimRow>, BackendError> {
-        sqlx::query_as(AssertSqlSafe(self.inner.keyed_claim_sql.clone()))
+        let started = Instant::now();
+        let hint = self.inner.hints.next(started);
+        let sql = if hint.is_some() { &self.inner.hinted_keyed_claim_sql } else { &self.inner.keyed_claim_sql };
+        let query = sqlx::query_as(AssertSqlSafe(sql.clone()))
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .bind(micros(request.lease))
             .bind(&*request.worker)
             .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
-            .bind(i64::from(k))
+            .bind(i64::from(k));
+        let rows: Vec<ClaimRow> = with_hint(query, hint)
             .fetch_all(&self.inner.pool)
             .await
-            .map_err(|e| db_error("claim (per-key limit)", e))
+            .map_err(|e| db_error("claim (per-key limit)", e))?;
+        self.inner.hints.record(started, hint, max, rows.iter().map(|r| (r.5, r.6, r.0)));
+        Ok(rows)
     }
 
-    /// The claim statement, plain or capped, on `conn`.
+    /// The plain claim, with a hint during a long drain (see `hint.rs`).
+    async fn claim_plain_rows(&self, max: usize, request: &ClaimRequest) -> Result<Vec<ClaimRow>, BackendError> {
+        let started = Instant::now();
+        let hint = self.inner.hints.next(started);
+        let sql = if hint.is_some() { &self.inner.hinted_claim_sql } else { &self.inner.claim_sql };
+        let rows: Vec<ClaimRow> = with_hint(self.claim_query(sql, max, request), hint)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(|e| db_error("claim", e))?;
+        self.inner.hints.record(started, hint, max, rows.iter().map(|r| (r.5, r.6, r.0)));
+        Ok(rows)
+    }
+
+    /// The claim statement `sql` with its five parameters bound.
+    fn claim_query<'q>(&'q self, sql: &std::sync::Arc<str>, max: usize, request: &'q ClaimRequest) -> ClaimQuery<'q> {
+        sqlx::query_as(AssertSqlSafe(sql.clone()))
+            .bind(self.queue_name())
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .bind(micros(request.lease))
+            .bind(&*request.worker)
+            .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
+    }
+
+    /// The claim statement, plain (without a hint) or capped, on `conn`.
     async fn claim_rows<'c, E>(
         &self,
         conn: E,
@@ -157,15 +198,7 @@ where
         E: sqlx::Executor<'c, Database = sqlx::Postgres>,
     {
         let sql = if capped { &self.inner.capped_claim_sql } else { &self.inner.claim_sql };
-        sqlx::query_as(AssertSqlSafe(sql.clone()))
-            .bind(self.queue_name())
-            .bind(i64::try_from(max).unwrap_or(i64::MAX))
-            .bind(micros(request.lease))
-            .bind(&*request.worker)
-            .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
-            .fetch_all(conn)
-            .await
-            .map_err(|e| db_error("claim", e))
+        self.claim_query(sql, max, request).fetch_all(conn).await.map_err(|e| db_error("claim", e))
     }
 
     /// The queue's limits, if it has any and is not paused; `lock` takes the settings row's lock.

@@ -211,6 +211,7 @@ mod backend;
 mod config;
 mod enqueue;
 mod error;
+mod hint;
 mod inspect;
 mod listener;
 mod migrate;

@@ -33,6 +33,11 @@ pub(crate) struct Inner {
     pub(crate) keyed_claim_sql: Arc<str>,
     /// Whether the queue had only a per-key limit at the last look (its K; 0: no).
     pub(crate) keyed: std::sync::atomic::AtomicU32,
+    /// The plain and the keyed claim in their HINTED form (see `hint.rs`): the due scan starts
+    /// at the hint ($6-$8 after the statement's own parameters), no expired-lease scan.
+    pub(crate) hinted_claim_sql: Arc<str>,
+    pub(crate) hinted_keyed_claim_sql: Arc<str>,
+    pub(crate) hints: crate::hint::ClaimHints,
 }
 
 /// A PostgreSQL queue: tasks live in `drover.tasks`, claimed with `FOR UPDATE SKIP LOCKED`,
@@ -108,23 +113,26 @@ impl<T, C> PostgresStorage<T, C> {
             ClaimCommit::Synchronous => CLAIM_SQL.to_owned(),
             ClaimCommit::Asynchronous => CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT),
         };
-        let claim_sql = Arc::from(
-            claim
-                .replace(
-                    "/*CAPPED*/",
-                    "OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL",
-                )
-                .replace("/*KEYED*/", ""),
-        );
-        let keyed_claim_sql = Arc::from(
-            claim
-                .replace("/*CAPPED*/", "OR max_running IS NOT NULL OR rate_starts IS NOT NULL")
-                .replace("/*KEYED*/", KEYED_FILTER),
-        );
-        let capped_claim_sql = Arc::from(claim.replace("/*KEYED*/", ""));
-        let capped = std::sync::atomic::AtomicBool::new(false);
-        let keyed = std::sync::atomic::AtomicU32::new(0);
-        let inner = Inner { pool, config, queue, hub, claim_sql, capped_claim_sql, capped, keyed_claim_sql, keyed };
+        let plain = claim
+            .replace("/*CAPPED*/", "OR max_running IS NOT NULL OR rate_starts IS NOT NULL OR max_per_key IS NOT NULL")
+            .replace("/*KEYED*/", "");
+        let keyed = claim
+            .replace("/*CAPPED*/", "OR max_running IS NOT NULL OR rate_starts IS NOT NULL")
+            .replace("/*KEYED*/", KEYED_FILTER);
+        let inner = Inner {
+            pool,
+            config,
+            queue,
+            hub,
+            hinted_claim_sql: Arc::from(hinted(&plain, 6)),
+            hinted_keyed_claim_sql: Arc::from(hinted(&keyed, 7)),
+            claim_sql: Arc::from(plain),
+            keyed_claim_sql: Arc::from(keyed),
+            capped_claim_sql: Arc::from(claim.replace("/*KEYED*/", "")),
+            capped: std::sync::atomic::AtomicBool::new(false),
+            keyed: std::sync::atomic::AtomicU32::new(0),
+            hints: crate::hint::ClaimHints::default(),
+        };
         Self { inner: Arc::new(inner), _job: PhantomData }
     }
 
@@ -146,6 +154,15 @@ impl<T, C> PostgresStorage<T, C> {
     pub(crate) fn queue_name(&self) -> &str {
         &self.inner.queue
     }
+}
+
+/// `claim` in its HINTED form, the hint's priority, run_at and id as parameters `$first`
+/// onwards: the due scan starts at the hint (an index range on tasks_pending_claim_idx), and
+/// the expired-lease scan is left out.
+fn hinted(claim: &str, first: usize) -> String {
+    let filter =
+        format!("AND priority = ${first} AND (run_at, id) >= (${}::timestamptz, ${}::uuid)", first + 1, first + 2);
+    claim.replace("/*HINT*/", &filter).replace("/*EXPIRED*/", "AND false")
 }
 
 /// The per-key limit ($6) in the claim of a queue that has only that limit, as this process

@@ -19,4 +19,4 @@ async fn backend() -> PostgresStorage<TestJob> {
     PostgresStorage::new_with_config(pool, PostgresConfig::new(format!("conf-{}", TaskId::new())))
 }
 
-drover_conformance::conformance_tests!(backend; core, priorities, unique_keys, cancel, requeue, inspect, transactions, prune, ticks, pause, global_concurrency, global_rate, key_concurrency);
+drover_conformance::conformance_tests!(backend; core, priorities, unique_keys, cancel, requeue, inspect, transactions, prune, ticks, pause, global_concurrency, global_rate, key_concurrency, long_drain);

@@ -28,4 +28,4 @@ async fn backend() -> SqliteStorage<TestJob> {
         .unwrap_or_else(|e| panic!("opening {url}: {e}"))
 }
 
-drover_conformance::conformance_tests!(backend; core, priorities, unique_keys, cancel, requeue, inspect, transactions, prune, ticks, pause, global_concurrency, global_rate, key_concurrency);
+drover_conformance::conformance_tests!(backend; core, priorities, unique_keys, cancel, requeue, inspect, transactions, prune, ticks, pause, global_concurrency, global_rate, key_concurrency, long_drain);

@@ -33,18 +33,29 @@ use suite::{run_suite, BenchJob, Workload};
 /// The backends with a bench factory.
 const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
 
+/// The backends `--scale` measures: those whose cost could grow with the rows they keep.
+const SCALED: &[&str] = &["memory", "postgres", "mysql", "sqlite"];
+
 #[derive(Debug)]
 struct BenchOptions {
     backends: Vec<String>,
     json: bool,
     n: u64,
     runs: usize,
+    /// `--scale N`: instead of the standard workload, a drain of an N-task backlog beside the
+    /// standard 10,000-task drain in the same run (PostgreSQL, MySQL, SQLite, memory).
+    scale: Option<u64>,
 }
 
 impl BenchOptions {
     fn parse(args: &[String]) -> anyhow::Result<Self> {
-        let mut options =
-            Self { backends: Vec::new(), json: false, n: Workload::STANDARD_N, runs: Workload::STANDARD_RUNS };
+        let mut options = Self {
+            backends: Vec::new(),
+            json: false,
+            n: Workload::STANDARD_N,
+            runs: Workload::STANDARD_RUNS,
+            scale: None,
+        };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -67,11 +78,29 @@ impl BenchOptions {
                         runs.parse().map_err(|_| anyhow::anyhow!("--runs needs a positive number, got `{runs}`"))?;
                     anyhow::ensure!(options.runs > 0, "--runs needs a positive number");
                 }
+                "--scale" => {
+                    let n = args.next().ok_or_else(|| anyhow::anyhow!("--scale needs a number of tasks"))?;
+                    let n: u64 = n
+                        .replace('_', "")
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("--scale needs a number of tasks, got `{n}`"))?;
+                    anyhow::ensure!(
+                        n >= Workload::STANDARD_N,
+                        "--scale needs at least {} tasks (the standard drain it is compared with)",
+                        Workload::STANDARD_N
+                    );
+                    options.scale = Some(n);
+                }
                 other => anyhow::bail!("unknown bench option `{other}`"),
             }
         }
         if options.backends.is_empty() {
             options.backends = BENCHED.iter().map(|name| (*name).to_owned()).collect();
+        }
+        if options.scale.is_some() {
+            if let Some(name) = options.backends.iter().find(|name| !SCALED.contains(&name.as_str())) {
+                anyhow::bail!("no scale bench for backend `{name}`; --scale runs on: {}", SCALED.join(", "));
+            }
         }
         for name in &options.backends {
             if !BENCHED.contains(&name.as_str()) {
@@ -89,6 +118,9 @@ impl BenchOptions {
         }
         if self.runs != Workload::STANDARD_RUNS {
             line.push_str(&format!(" --runs {}", self.runs));
+        }
+        if let Some(n) = self.scale {
+            line.push_str(&format!(" --scale {n}"));
         }
         line
     }
@@ -122,9 +154,15 @@ pub fn run_inner(args: &[String]) -> anyhow::Result<()> {
         eprintln!("warning: this bench is a debug build; run `cargo xtask bench` for real figures");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let workload = Workload::standard(options.n, options.runs);
+    let mut workload = Workload::standard(options.n, options.runs);
+    workload.scale = options.scale;
     for backend in &options.backends {
-        let mut report = Report::new(backend, options.command_for(backend));
+        // A scale run has a section of its own, so the standard figures stay beside it.
+        let section = match options.scale {
+            Some(_) => format!("{backend} at scale"),
+            None => backend.clone(),
+        };
+        let mut report = Report::new(&section, options.command_for(backend));
         runtime.block_on(run_backend(backend, &workload, |measurement| {
             if options.json {
                 println!("{}", measurement.to_json(backend));
@@ -134,7 +172,7 @@ pub fn run_inner(args: &[String]) -> anyhow::Result<()> {
             report.push(measurement.clone());
         }))?;
         let path = report.write()?;
-        eprintln!("wrote the `{backend}` section of {}", path.display());
+        eprintln!("wrote the `{section}` section of {}", path.display());
     }
     Ok(())
 }
@@ -149,6 +187,9 @@ async fn run_backend(
         "memory" => {
             let mut on_result = on_result;
             let make = |queue: String| async move { Ok(MemoryStorage::<BenchJob>::named(queue)) };
+            if let Some(big) = workload.scale {
+                return suite::scale_drains(workload, big, &mut on_result, make, |_| async { Ok(()) }).await;
+            }
             run_suite(workload, &mut on_result, make).await?;
             suite::layered_drains(workload, &mut on_result, make).await
         }

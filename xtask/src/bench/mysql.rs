@@ -9,7 +9,7 @@ use drover_core::Backend;
 use drover_mysql::sqlx::{self, mysql::MySqlPoolOptions};
 use drover_mysql::{MysqlConfig, MysqlStorage};
 
-use super::suite::{capped_drains, run_suite_cleaning, BenchJob, Measurement, Workload};
+use super::suite::{capped_drains, run_suite_cleaning, scale_drains, BenchJob, Measurement, Workload};
 
 /// Delete the tasks of one bench queue.
 const DELETE_QUEUE: &str = "DELETE FROM drover_tasks WHERE queue = ?";
@@ -48,6 +48,9 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
         let pool = pool.clone();
         async move { delete_queue(&pool, last.queue()).await }
     };
+    if let Some(big) = workload.scale {
+        return scale_drains(workload, big, &mut on_result, make, clean).await;
+    }
     run_suite_cleaning(workload, &mut on_result, make, clean).await?;
     capped_drains(workload, &mut on_result, make, clean).await
 }

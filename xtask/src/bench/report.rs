@@ -45,6 +45,7 @@ impl Measurement {
             Self::Drain { .. } => "drain",
             Self::LayeredDrain { .. } => "drain_with_layer",
             Self::Latency { .. } => "latency",
+            Self::ScaleDrain { .. } => "scale_drain",
         }
     }
 
@@ -70,6 +71,16 @@ impl Measurement {
                 n,
                 concurrency,
             },
+            Self::ScaleDrain { n, concurrency, per_s, baseline_per_s, rss_kib } => JsonLine::ScaleDrain {
+                backend,
+                measurement,
+                n,
+                concurrency,
+                per_s: round(per_s, 1),
+                baseline_per_s: round(baseline_per_s, 1),
+                share: round(share(per_s, baseline_per_s), 3),
+                rss_kib,
+            },
         };
         serde_json::to_string(&line).unwrap_or_default()
     }
@@ -92,6 +103,15 @@ impl Measurement {
             Self::Latency { rate_per_s, n, concurrency, p50_ms, p99_ms } => format!(
                 "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} at {rate_per_s}/s: \
                  p50 {p50_ms:.3} ms, p99 {p99_ms:.3} ms"
+            ),
+            Self::ScaleDrain { n, concurrency, per_s, baseline_per_s, rss_kib } => format!(
+                "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} {:>13} jobs/s \
+                 ({:.0}% of the 10,000-task drain); RSS {} at the start, {} after 100,000 jobs, {} at the end",
+                thousands(per_s),
+                100.0 * share(per_s, baseline_per_s),
+                mib(rss_kib[0]),
+                mib(rss_kib[1]),
+                mib(rss_kib[2]),
             ),
         }
     }
@@ -118,8 +138,33 @@ impl Measurement {
                 thousands(rate_per_s as f64),
                 thousands(n as f64)
             ),
+            Self::ScaleDrain { n, concurrency, per_s, baseline_per_s, rss_kib } => format!(
+                "| drain of a {} backlog ({:.0}% of the 10,000-task drain; resident size {} at its start, \
+                 {} after 100,000 jobs, {} at its end) | {} | {concurrency} | {} jobs/s |",
+                thousands(n as f64),
+                100.0 * share(per_s, baseline_per_s),
+                mib(rss_kib[0]),
+                mib(rss_kib[1]),
+                mib(rss_kib[2]),
+                thousands(n as f64),
+                thousands(per_s)
+            ),
         }
     }
+}
+
+/// `part` as a share of `whole` (0 when `whole` is 0).
+fn share(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 {
+        part / whole
+    } else {
+        0.0
+    }
+}
+
+/// KiB as MiB for people.
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 /// A measurement as one line of `--json` output; the variants fix the key order.
@@ -155,6 +200,16 @@ enum JsonLine<'a> {
         p99_ms: f64,
         n: u64,
         concurrency: usize,
+    },
+    ScaleDrain {
+        backend: &'a str,
+        measurement: &'static str,
+        n: u64,
+        concurrency: usize,
+        per_s: f64,
+        baseline_per_s: f64,
+        share: f64,
+        rss_kib: [u64; 3],
     },
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use drover_sqlite::{SqliteConfig, SqliteStorage};
 
-use super::suite::{run_suite, BenchJob, Measurement, Workload};
+use super::suite::{run_suite, scale_drains, BenchJob, Measurement, Workload};
 
 type Current = Arc<Mutex<Option<(SqliteStorage<BenchJob>, PathBuf)>>>;
 
@@ -14,7 +14,7 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
     let dir = std::env::temp_dir().join(format!("drover-bench-sqlite-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let current: Current = Arc::default();
-    let result = run_suite(workload, on_result, |queue| {
+    let make = |queue: String| {
         let current = current.clone();
         let path = dir.join(format!("{queue}.db"));
         async move {
@@ -24,8 +24,14 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
             *lock(&current) = Some((storage.clone(), path));
             Ok(storage)
         }
-    })
-    .await;
+    };
+    let result = match workload.scale {
+        Some(big) => {
+            let mut on_result = on_result;
+            scale_drains(workload, big, &mut on_result, make, |_| async { Ok(()) }).await
+        }
+        None => run_suite(workload, on_result, make).await,
+    };
     close(&current).await;
     let _ = std::fs::remove_dir(&dir);
     result

@@ -48,6 +48,9 @@ pub struct Workload {
     pub timeout: Duration,
     /// Runs of each throughput measurement; the median is reported.
     pub runs: usize,
+    /// `--scale N`: the backlog of the scale measurement ([`scale_drains`]) instead of the
+    /// standard workload.
+    pub scale: Option<u64>,
 }
 
 impl Workload {
@@ -70,6 +73,7 @@ impl Workload {
             latency_concurrency: 50,
             timeout: Duration::from_secs(300),
             runs,
+            scale: None,
         }
     }
 }
@@ -104,6 +108,17 @@ pub enum Measurement {
         concurrency: usize,
         p50_ms: f64,
         p99_ms: f64,
+    },
+    /// A drain of a large backlog beside the standard drain of the same run ([`scale_drains`]),
+    /// with the bench process's resident size while it ran.
+    ScaleDrain {
+        n: u64,
+        concurrency: usize,
+        per_s: f64,
+        /// The standard drain's rate in the same run.
+        baseline_per_s: f64,
+        /// Resident set size in KiB: when the drain started, after 100,000 jobs, at the end.
+        rss_kib: [u64; 3],
     },
 }
 
@@ -229,7 +244,8 @@ impl Measurement {
             Self::EnqueueBulk { per_s, .. }
             | Self::EnqueueSingle { per_s, .. }
             | Self::Drain { per_s, .. }
-            | Self::LayeredDrain { per_s, .. } => per_s,
+            | Self::LayeredDrain { per_s, .. }
+            | Self::ScaleDrain { per_s, .. } => per_s,
             Self::Latency { .. } => 0.0,
         }
     }
@@ -415,6 +431,79 @@ where
     Ok(())
 }
 
+/// Jobs done when the scale drain samples the resident size in the middle.
+const RSS_SAMPLE_AT: u64 = 100_000;
+
+/// The scale measurement (`--scale N`): one worker at concurrency 50 drains the standard
+/// 10,000-task backlog, then an N-task backlog on a fresh queue of the same storage, in one
+/// run. Reported: both rates, the large one as a share of the small one, and the bench
+/// process's resident size when the large drain started, after 100,000 jobs and at its end
+/// (the worker runs in this process, so a worker whose memory grew with the jobs it ran would
+/// show here). Jobs are pushed in chunks of 10,000, built as they are sent.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")), allow(dead_code))]
+pub async fn scale_drains<B, F, Fut, C, CFut>(
+    workload: &Workload,
+    big_n: u64,
+    mut on_result: impl FnMut(&Measurement),
+    mut make_backend: F,
+    clean: C,
+) -> anyhow::Result<()>
+where
+    B: Enqueue<Job = BenchJob> + Clone,
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = anyhow::Result<B>>,
+    C: Fn(B) -> CFut,
+    CFut: Future<Output = anyhow::Result<()>>,
+{
+    const CHUNK: u64 = 10_000;
+    let concurrency = workload.drain_concurrency[1];
+    let timeout = workload.timeout.max(Duration::from_secs(big_n / 1_000));
+    let mut rates = Vec::with_capacity(2);
+    let mut rss = [0; 3];
+    for (name, n) in [("scale_warm_up", 2_000), ("scale_standard", Workload::STANDARD_N), ("scale_large", big_n)] {
+        let backend = make_backend(queue_name(name)).await?;
+        let mut start = 0;
+        while start < n {
+            let end = (start + CHUNK).min(n);
+            backend.push_bulk((start..end).map(BenchJob::new).collect::<Vec<_>>()).await?;
+            start = end;
+        }
+        let progress = Progress::new(n);
+        if n > RSS_SAMPLE_AT {
+            progress.sample_rss_at(RSS_SAMPLE_AT);
+        }
+        let rss_before = resident_kib();
+        let started = Instant::now();
+        let worker = start_worker(backend.clone(), concurrency, &progress);
+        finish(worker, &progress, timeout, name).await?;
+        let per_s = per_second(n, started.elapsed());
+        if name != "scale_warm_up" {
+            rates.push(per_s);
+        }
+        if n == big_n {
+            rss = [rss_before, progress.sampled_rss(), resident_kib()];
+        }
+        clean(backend).await?;
+    }
+    let (baseline_per_s, per_s) = (rates[0], rates[1]);
+    on_result(&Measurement::Drain { n: Workload::STANDARD_N, concurrency, per_s: baseline_per_s });
+    on_result(&Measurement::ScaleDrain { n: big_n, concurrency, per_s, baseline_per_s, rss_kib: rss });
+    Ok(())
+}
+
+/// This process's resident set size in KiB (`VmRSS` of /proc/self/status; 0 where there is none).
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// A Sentry client on the main hub that samples every transaction and drops every envelope
 /// (the cost measured is the layer's, not a network's).
 fn sentry_client() -> sentry::ClientInitGuard {
@@ -539,6 +628,9 @@ struct Progress {
     done: AtomicU64,
     all_done: Notify,
     latencies_us: Mutex<Vec<u64>>,
+    /// When this many jobs are done, the resident size is read into `rss_kib` (0: never).
+    rss_at: AtomicU64,
+    rss_kib: AtomicU64,
 }
 
 impl Progress {
@@ -548,7 +640,17 @@ impl Progress {
             done: AtomicU64::new(0),
             all_done: Notify::new(),
             latencies_us: Mutex::new(Vec::new()),
+            rss_at: AtomicU64::new(0),
+            rss_kib: AtomicU64::new(0),
         })
+    }
+
+    fn sample_rss_at(&self, done: u64) {
+        self.rss_at.store(done, Ordering::Relaxed);
+    }
+
+    fn sampled_rss(&self) -> u64 {
+        self.rss_kib.load(Ordering::Relaxed)
     }
 
     fn record(&self, job: &BenchJob) {
@@ -557,7 +659,11 @@ impl Progress {
             self.latencies().push(latency);
         }
         // `notify_one` keeps a permit if nobody waits yet, so the stop signal is never missed.
-        if self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
+        let done = self.done.fetch_add(1, Ordering::AcqRel) + 1;
+        if done == self.rss_at.load(Ordering::Relaxed) {
+            self.rss_kib.store(resident_kib(), Ordering::Relaxed);
+        }
+        if done == self.target {
             self.all_done.notify_one();
         }
     }

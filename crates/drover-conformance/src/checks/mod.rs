@@ -3,6 +3,7 @@
 
 mod basic;
 mod capabilities;
+mod drain;
 mod keys;
 mod lease;
 mod retry;
@@ -14,6 +15,7 @@ pub use capabilities::{
     batched_enqueue, cancel, global_concurrency, global_rate, inspect, pause, priorities, prune, refuses_priorities,
     refuses_unique_keys, requeue_dead, transactional_enqueue, unique_keys,
 };
+pub use drain::long_drain;
 pub use keys::{key_concurrency, refuses_concurrency_keys};
 pub use lease::{
     heartbeat_keeps_long_task, lease_expiry_on_last_attempt_is_dead, lease_expiry_redelivers, stale_ack_ignored,
