@@ -236,13 +236,14 @@
 //!
 //! `cargo test -p drover-amqp` runs the conformance suite (groups `core`, `requeue`,
 //! `transactions`) on classic and on quorum queues, the broker's delivery limit dead-lettering a
-//! message whose consumer dies on every delivery, a broker restart during a drain (`rabbitmqctl stop_app` /
-//! `start_app`), and a worker process killed with SIGKILL mid-job, against the RabbitMQ at
-//! `AMQP_URL` (start one with `rabbitmq-server -detached`). Each test uses its own queue,
-//! declared with `x-expires` so the broker removes it afterwards. tests/quorum_cluster.rs starts
-//! its own 3-node cluster from the local RabbitMQ install (ports 5700-5702 and 25700-25709 on
-//! 127.0.0.1, files and a private Erlang cookie in a temp dir), kills a node mid-drain and
-//! stops every node when it ends (about a minute on two cores).
+//! message whose consumer dies on every delivery, and a worker process killed with SIGKILL
+//! mid-job, against the RabbitMQ at `AMQP_URL` (start one with `rabbitmq-server -detached`).
+//! Each of these tests uses its own queue, declared with `x-expires` so the broker removes it
+//! afterwards. Two tests start nodes of their own from the local RabbitMQ install (127.0.0.1
+//! ports 5700-5703 and 25700-25709; files and a private Erlang cookie in a temp dir; killed when
+//! the test ends), so no test stops the broker at `AMQP_URL`: tests/broker_restart.rs restarts
+//! its node (`rabbitmqctl stop_app` / `start_app`) during a drain, and tests/quorum_cluster.rs
+//! kills a node of a 3-node cluster mid-drain (30 s and 45 s here).
 
 mod config;
 mod consumer;
