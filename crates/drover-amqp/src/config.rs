@@ -47,6 +47,7 @@ pub enum QueueType {
 #[derive(Clone, Debug)]
 pub struct AmqpConfig {
     url: String,
+    fallback_urls: Vec<String>,
     queue: String,
     prefetch: Option<u16>,
     claim_wait: Duration,
@@ -64,6 +65,7 @@ impl AmqpConfig {
     pub fn new(url: impl Into<String>, queue: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            fallback_urls: Vec::new(),
             queue: queue.into(),
             prefetch: None,
             claim_wait: Duration::from_millis(50),
@@ -141,9 +143,38 @@ impl AmqpConfig {
         self
     }
 
+    /// Other nodes of the same RabbitMQ cluster (default none). Connecting, and reconnecting
+    /// after a lost connection, tries the URLs in turn until one answers: the one that worked
+    /// last first on connect, the next one after it first on a reconnect (the node that was lost
+    /// is likely down). With quorum queues ([`QueueType::Quorum`]) a storage so rides out the
+    /// loss of the node it was connected to. A load balancer in front of the nodes does the
+    /// same with a single URL.
+    ///
+    /// ```
+    /// use drover_amqp::{AmqpConfig, QueueType};
+    ///
+    /// let config = AmqpConfig::new("amqp://guest:guest@rabbit-1:5672/%2f", "emails")
+    ///     .set_fallback_urls(["amqp://guest:guest@rabbit-2:5672/%2f", "amqp://guest:guest@rabbit-3:5672/%2f"])
+    ///     .set_queue_type(QueueType::Quorum);
+    /// assert_eq!(config.urls().count(), 3);
+    /// ```
+    pub fn set_fallback_urls<I, U>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = U>,
+        U: Into<String>,
+    {
+        self.fallback_urls = urls.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The broker URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Every URL a connection may use: [`url`](Self::url), then the fallback URLs.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.url.as_str()).chain(self.fallback_urls.iter().map(String::as_str))
     }
 
     /// The work queue's name.

@@ -1,7 +1,7 @@
 //! The shared heart of a storage: its session (reconnected on demand), its in-memory state, and
 //! the lease logic that maps the core's claims onto unacknowledged deliveries.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -31,6 +31,8 @@ pub(crate) struct Inner {
     slot: RwLock<Option<Arc<Session>>>,
     reconnecting: tokio::sync::Mutex<()>,
     generations: AtomicU64,
+    /// The index of the URL ([`AmqpConfig::urls`]) the last connection used.
+    last_url: AtomicUsize,
     /// Fired on every delivery that becomes claimable.
     pub(crate) arrived: Notify,
     pub(crate) wakeup: WakeupSender,
@@ -67,6 +69,7 @@ impl Inner {
             slot: RwLock::new(None),
             reconnecting: tokio::sync::Mutex::new(()),
             generations: AtomicU64::new(0),
+            last_url: AtomicUsize::new(0),
             arrived: Notify::new(),
             wakeup: WakeupSender::new(),
             reaper: Mutex::new(None),
@@ -93,16 +96,20 @@ impl Inner {
             return Ok(session);
         }
         let old = self.slot.write().unwrap_or_else(|p| p.into_inner()).take();
+        // A reconnect tries the next URL first: the node just lost is likely down.
+        let mut first_url = self.last_url.load(Ordering::Acquire);
         if let Some(old) = old {
             tracing::warn!(queue = %self.names.work, generation = old.generation, "AMQP connection lost; reconnecting");
             old.shut_down();
+            first_url = old.url_index + 1;
         }
         let generation = self.generations.fetch_add(1, Ordering::AcqRel) + 1;
-        let session = Arc::new(Session::open(&self.config, &self.names, generation).await?);
+        let session = Arc::new(Session::open(&self.config, &self.names, generation, first_url).await?);
+        self.last_url.store(session.url_index, Ordering::Release);
         lock(&self.state).reset(generation);
         *self.slot.write().unwrap_or_else(|p| p.into_inner()) = Some(session.clone());
         if generation > 1 {
-            tracing::info!(queue = %self.names.work, generation, "AMQP connection re-established");
+            tracing::info!(queue = %self.names.work, generation, url = session.url_index, "AMQP connection re-established");
         }
         Ok(session)
     }

@@ -76,10 +76,48 @@
 //! A queue's type and arguments are fixed when it is first declared: opening an existing
 //! classic queue as quorum (or changing the delivery limit) fails with
 //! [`BackendError::Config`](drover_core::BackendError::Config) naming the queue; delete it
-//! (`rabbitmqctl delete_queue <name>`, messages included) or use a new queue name. Priorities
-//! (which quorum queues lack) are refused on both types; exclusive and auto-delete queues are
-//! never declared. Quorum queues replicate every message, so they cost more per message than
-//! classic ones; the conformance suite passes on both (tests/conformance_quorum.rs).
+//! (`rabbitmqctl delete_queue <name>`, messages included) or use a new queue name; the error
+//! also says how to migrate without losing tasks (new pushes to a new queue name, a worker on
+//! the old configuration until the old queues are empty). Quorum queues replicate every
+//! message, so they cost more per message than classic ones (see docs/benchmarks.md); the
+//! conformance suite passes on both (tests/conformance_quorum.rs).
+//!
+//! What quorum queues on RabbitMQ 3.10 lack, and how the storage keeps its contract without it:
+//!
+//! | quorum queues lack | drover-amqp |
+//! |---|---|
+//! | message priorities (`x-max-priority`, until 4.0) | never used; a push with a priority is refused with `Unsupported` on both types |
+//! | non-durable, exclusive and auto-delete queues | every queue is durable, none exclusive or auto-delete |
+//! | global QoS (`basic.qos` with `global`) | the prefetch is per consumer |
+//! | `x-queue-mode = lazy`, `x-queue-version` | not set on quorum queues (classic queue arguments; a quorum queue writes every message to its log) |
+//! | per-message TTL expiring in the middle of a queue | never used: each delay queue has one queue-level TTL (`x-message-ttl`, on quorum queues since 3.10) |
+//! | at-least-once dead-lettering by default | `x-dead-letter-strategy = at-least-once` with the `x-overflow = reject-publish` it requires |
+//! | `x-consumer-timeout` as a queue argument (3.12+ for both types) | [`AmqpConfig::set_consumer_timeout`] needs 3.12; use `consumer_timeout` in `rabbitmq.conf` on 3.10 |
+//!
+//! A graceful hand-back ([`AmqpStorage::close`], a worker stopping) republishes buffered
+//! deliveries rather than returning them, so it does not count towards the delivery limit;
+//! only deliveries lost with a connection (a crash, a killed node) do, and Drover republishes
+//! those too once it sees them redelivered.
+//!
+//! # Clusters
+//!
+//! [`AmqpConfig::set_fallback_urls`] names the other nodes of a cluster: connecting, and
+//! reconnecting after a lost connection, tries them in turn (a reconnect starts with the node
+//! after the one lost). With quorum queues a storage then rides out the loss of any one node
+//! of three, the node it was connected to and the queue's leader included: the queue elects a
+//! new leader, the storage reconnects to a live node and declares its queues again, and the
+//! deliveries the lost connection held come back redelivered (each counted as an attempt, like
+//! after a crash). tests/quorum_cluster.rs starts a 3-node cluster on loopback and kills the
+//! leader's node, which is also the storage's, in the middle of a drain: every job completes.
+//!
+//! ```
+//! use drover_amqp::{AmqpConfig, QueueType};
+//!
+//! let config = AmqpConfig::new("amqp://app:secret@rabbit-1:5672/%2f", "emails")
+//!     .set_fallback_urls(["amqp://app:secret@rabbit-2:5672/%2f", "amqp://app:secret@rabbit-3:5672/%2f"])
+//!     .set_queue_type(QueueType::Quorum);
+//! # let _ = config;
+//! ```
 //!
 //! # Messages
 //!
@@ -191,17 +229,21 @@
 //! # Configuration
 //!
 //! [`AmqpConfig::from_env`] reads `AMQP_URL` (default [`DEFAULT_URL`]). The other settings are
-//! builder methods on [`AmqpConfig`]: prefetch, claim wait, lease check interval, connect
-//! timeout, consumer timeout, queue expiry, queue type and delivery limit.
+//! builder methods on [`AmqpConfig`]: fallback URLs, prefetch, claim wait, lease check interval,
+//! connect timeout, consumer timeout, queue expiry, queue type and delivery limit.
 //!
 //! # Tests
 //!
 //! `cargo test -p drover-amqp` runs the conformance suite (groups `core`, `requeue`,
 //! `transactions`) on classic and on quorum queues, the broker's delivery limit dead-lettering a
-//! message whose consumer dies on every delivery, a broker restart during a drain (`rabbitmqctl stop_app` /
-//! `start_app`), and a worker process killed with SIGKILL mid-job, against the RabbitMQ at
-//! `AMQP_URL` (start one with `rabbitmq-server -detached`). Each test uses its own queue,
-//! declared with `x-expires` so the broker removes it afterwards.
+//! message whose consumer dies on every delivery, and a worker process killed with SIGKILL
+//! mid-job, against the RabbitMQ at `AMQP_URL` (start one with `rabbitmq-server -detached`).
+//! Each of these tests uses its own queue, declared with `x-expires` so the broker removes it
+//! afterwards. Two tests start nodes of their own from the local RabbitMQ install (127.0.0.1
+//! ports 5700-5703 and 25700-25709; files and a private Erlang cookie in a temp dir; killed when
+//! the test ends), so no test stops the broker at `AMQP_URL`: tests/broker_restart.rs restarts
+//! its node (`rabbitmqctl stop_app` / `start_app`) during a drain, and tests/quorum_cluster.rs
+//! kills a node of a 3-node cluster mid-drain (30 s and 45 s here).
 
 mod config;
 mod consumer;

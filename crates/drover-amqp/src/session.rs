@@ -51,6 +51,8 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) generation: u64,
+    /// Which of the configured URLs ([`AmqpConfig::urls`]) this connection uses.
+    pub(crate) url_index: usize,
     pub(crate) connection: Arc<Connection>,
     publisher: Channel,
     pub(crate) consumer_channel: Channel,
@@ -70,29 +72,15 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Connect, open the channels and declare the work and dead-letter queues.
-    pub(crate) async fn open(config: &AmqpConfig, names: &Names, generation: u64) -> Result<Self, BackendError> {
-        let properties =
-            ConnectionProperties::default().with_connection_name(format!("drover-amqp {}", names.work).into());
-        let connect = Connection::connect(config.url(), properties);
-        let connection = match tokio::time::timeout(config.connect_within(), connect).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(e)) => {
-                return Err(BackendError::connection(
-                    "connecting to RabbitMQ",
-                    format!(
-                        "{e} (is the broker at {} running? start it with `rabbitmq-server -detached`)",
-                        redact(config.url())
-                    ),
-                ))
-            }
-            Err(_) => {
-                return Err(BackendError::connection(
-                    "connecting to RabbitMQ",
-                    format!("no answer from {} within {:?}", redact(config.url()), config.connect_within()),
-                ))
-            }
-        };
+    /// Connect (trying the configured URLs in turn, from `first_url`), open the channels and
+    /// declare the work and dead-letter queues.
+    pub(crate) async fn open(
+        config: &AmqpConfig,
+        names: &Names,
+        generation: u64,
+        first_url: usize,
+    ) -> Result<Self, BackendError> {
+        let (connection, url_index) = connect_any(config, names, first_url).await?;
         let publisher = connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
         publisher
             .confirm_select(ConfirmSelectOptions::default())
@@ -104,13 +92,14 @@ impl Session {
         publisher
             .queue_declare(names.work.as_str().into(), durable, topology::work_args(config, names))
             .await
-            .map_err(|e| declare_error(&names.work, e))?;
+            .map_err(|e| declare_error(names, &names.work, e))?;
         publisher
             .queue_declare(names.dead.as_str().into(), durable, topology::dead_args(config))
             .await
-            .map_err(|e| declare_error(&names.dead, e))?;
+            .map_err(|e| declare_error(names, &names.dead, e))?;
         Ok(Self {
             generation,
+            url_index,
             connection: Arc::new(connection),
             publisher,
             consumer_channel,
@@ -175,7 +164,7 @@ impl Session {
             self.publisher
                 .queue_declare(name.as_str().into(), durable, topology::delay_args(config, names, ms))
                 .await
-                .map_err(|e| declare_error(&name, e))
+                .map_err(|e| declare_error(names, &name, e))
                 .inspect_err(|_| self.mark_broken())?;
             lock(&self.buckets).insert(ms);
         }
@@ -277,13 +266,44 @@ pub(crate) async fn publish_on(
     Ok(())
 }
 
-fn declare_error(queue: &str, error: lapin::Error) -> BackendError {
+/// Connect to the first of the configured URLs that answers, starting at `first` and going
+/// round; returns the connection and the index of its URL.
+async fn connect_any(config: &AmqpConfig, names: &Names, first: usize) -> Result<(Connection, usize), BackendError> {
+    let urls: Vec<&str> = config.urls().collect();
+    let mut failures = Vec::new();
+    for step in 0..urls.len() {
+        let index = (first + step) % urls.len();
+        let url = urls[index];
+        let properties =
+            ConnectionProperties::default().with_connection_name(format!("drover-amqp {}", names.work).into());
+        match tokio::time::timeout(config.connect_within(), Connection::connect(url, properties)).await {
+            Ok(Ok(connection)) => return Ok((connection, index)),
+            Ok(Err(e)) => failures.push(format!("{}: {e}", redact(url))),
+            Err(_) => failures.push(format!("{}: no answer within {:?}", redact(url), config.connect_within())),
+        }
+    }
+    let hint = if urls.len() > 1 {
+        "is any node of the cluster running?"
+    } else {
+        "is the broker running? start it with `rabbitmq-server -detached`"
+    };
+    Err(BackendError::connection("connecting to RabbitMQ", format!("{} ({hint})", failures.join("; "))))
+}
+
+/// A declaration refused with PRECONDITION_FAILED: the queue exists with other arguments (most
+/// often another `x-queue-type`, which RabbitMQ never changes in place). The error says how to
+/// get there.
+fn declare_error(names: &Names, queue: &str, error: lapin::Error) -> BackendError {
     if let lapin::ErrorKind::ProtocolError(e) = error.kind() {
         if e.get_id() == 406 {
+            let work = &names.work;
             return BackendError::Config(format!(
                 "queue `{queue}` already exists with other arguments ({e}); a queue's type (classic or quorum), \
-                 delivery limit and other arguments are fixed when it is first declared: delete it \
-                 (`rabbitmqctl delete_queue {queue}`, messages included) or use another queue name"
+                 delivery limit and other arguments are fixed when it is first declared. Either delete it \
+                 (`rabbitmqctl delete_queue {queue}`, messages included), or migrate: configure the storage with \
+                 another queue name (new pushes go there), keep a worker with the old configuration on `{work}` \
+                 until its queues (`{work}`, `{work}.delay.*`; `rabbitmqctl list_queues name messages`) are empty, \
+                 requeue or drop what `{work}.dead` holds, then delete them"
             ));
         }
     }

@@ -1,5 +1,7 @@
 //! RabbitMQ restarted (`rabbitmqctl stop_app && rabbitmqctl start_app`) in the middle of a
-//! drain: the worker reconnects by itself and every job completes (at least once).
+//! drain: the worker reconnects by itself and every job completes (at least once). The broker is
+//! a node of this test's own (`drover-r1@localhost` on 127.0.0.1:5703, distribution port 25703:
+//! tests/support/rabbit_nodes.rs), never the shared one at `AMQP_URL`, which other tests use.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,15 +12,11 @@ use drover_amqp::{AmqpConfig, AmqpStorage};
 use drover_conformance::{start_worker, wait_until, Action, Recorder, TestJob};
 use drover_core::{Enqueue, TaskId};
 
-async fn rabbitmqctl(command: &str) {
-    let status = tokio::process::Command::new("rabbitmqctl")
-        .arg(command)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .await
-        .expect("run rabbitmqctl (is RabbitMQ installed here?)");
-    assert!(status.success(), "rabbitmqctl {command} failed: {status}");
-}
+#[path = "support/rabbit_nodes.rs"]
+mod rabbit_nodes;
+use rabbit_nodes::{Layout, RabbitNodes};
+
+const BROKER: Layout = Layout { prefix: "drover-r", nodes: 1, amqp_port: 5703, dist_port: 25703 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_survives_a_broker_restart() {
@@ -26,7 +24,12 @@ async fn a_drain_survives_a_broker_restart() {
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     }
-    let config = AmqpConfig::from_env(format!("restart-{}", TaskId::new())).set_queue_expires(Duration::from_secs(600));
+    let broker = Arc::new(tokio::task::spawn_blocking(|| RabbitNodes::start(BROKER, false)).await.unwrap());
+    let rabbitmqctl = |command: &'static str| {
+        let broker = broker.clone();
+        async move { tokio::task::spawn_blocking(move || broker.ctl(0, &[command])).await.unwrap() }
+    };
+    let config = AmqpConfig::new(broker.url(0), format!("restart-{}", TaskId::new()));
     let storage: AmqpStorage<TestJob> = AmqpStorage::connect(config).await.expect("connect to RabbitMQ");
     let n = 3_000u64;
     storage.push_bulk((0..n).map(|i| TestJob::with(i, Action::Sleep(20)))).await.expect("push");

@@ -31,7 +31,17 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
+const BENCHED: &[&str] =
+    &["memory", "redis", "mysql", "amqp", "amqp-quorum", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
+
+/// The cargo feature that builds a bench: the backend's name, except for the variants of one
+/// backend (`amqp-quorum` is the `amqp` bench on quorum queues).
+fn feature_of(backend: &str) -> &str {
+    match backend {
+        "amqp-quorum" => "amqp",
+        other => other,
+    }
+}
 
 /// The backends `--scale` measures: those whose cost could grow with the rows they keep.
 const SCALED: &[&str] = &["memory", "postgres", "mysql", "sqlite"];
@@ -134,7 +144,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     command.args(["run", "--profile", "bench-fast", "--package", "xtask"]);
     // Each server backend is an optional dependency behind a feature of its name, so the
     // memory bench builds no driver.
-    let features: Vec<&str> = options.backends.iter().map(String::as_str).filter(|name| *name != "memory").collect();
+    let mut features: Vec<&str> =
+        options.backends.iter().map(|name| feature_of(name)).filter(|name| *name != "memory").collect();
+    features.sort_unstable();
+    features.dedup();
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }
@@ -196,7 +209,9 @@ async fn run_backend(
         #[cfg(feature = "redis")]
         "redis" => redis::run(workload, on_result).await,
         #[cfg(feature = "amqp")]
-        "amqp" => amqp::run(workload, on_result).await,
+        "amqp" => amqp::run(workload, on_result, drover_amqp::QueueType::Classic).await,
+        #[cfg(feature = "amqp")]
+        "amqp-quorum" => amqp::run(workload, on_result, drover_amqp::QueueType::Quorum).await,
         #[cfg(feature = "mysql")]
         "mysql" => mysql::run(workload, on_result).await,
         #[cfg(feature = "postgres")]
