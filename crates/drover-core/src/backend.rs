@@ -39,7 +39,10 @@ impl ClaimRequest {
 ///   status running and the lease deadline set — atomically, so no two claims share a task.
 ///   A task whose lease expired on its last attempt (`attempt >= max_attempts`) is not claimed
 ///   but made dead with [`LEASE_EXPIRED_ON_LAST_ATTEMPT`](crate::LEASE_EXPIRED_ON_LAST_ATTEMPT)
-///   as its error, so a job that kills its worker cannot run forever.
+///   as its error, so a job that kills its worker cannot run forever. During a long drain a
+///   backend may narrow its claims to where the backlog is being drained from, as long as a
+///   task that sorts before it (a higher priority, an earlier `run_at`) or an expired lease is
+///   still claimed within a few seconds (conformance `long_drain`: 3 s).
 /// - `complete` applies each outcome only where the token still matches; others are ignored.
 ///   A retry outcome sets the task pending with `run_at = now + delay` and records the error in
 ///   the same step; dead records the error.
