@@ -17,6 +17,8 @@ mod pgmq;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis-cluster")]
+mod redis_cluster;
 mod report;
 #[cfg(feature = "rsmq")]
 mod rsmq;
@@ -31,7 +33,8 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
+const BENCHED: &[&str] =
+    &["memory", "redis", "redis-cluster", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -154,6 +157,8 @@ async fn run_backend(
         }
         #[cfg(feature = "redis")]
         "redis" => redis::run(workload, on_result).await,
+        #[cfg(feature = "redis-cluster")]
+        "redis-cluster" => redis_cluster::run(workload, on_result).await,
         #[cfg(feature = "amqp")]
         "amqp" => amqp::run(workload, on_result).await,
         #[cfg(feature = "mysql")]
