@@ -266,7 +266,7 @@ async fn sigterm_mid_job_on_redis() {
     use drover::redis::{RedisConfig, RedisStorage};
     let queue = unique("pw_sigterm");
     let conn = drover::redis::connect(REDIS_URL).await.expect("Redis runs (cargo xtask services)");
-    let mut manager = conn.manager().clone();
+    let mut manager = conn.clone();
     let storage = RedisStorage::<Work>::new_with_config(conn, RedisConfig::new(queue.as_str()));
     storage.push_bulk((0..JOBS).map(|id| Work { id, millis: JOB_MILLIS })).await.unwrap();
 

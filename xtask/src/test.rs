@@ -84,6 +84,12 @@ pub fn run_with(options: &TestOptions) -> anyhow::Result<()> {
             command.args(["-p", krate]);
         }
     }
+    // The Redis Cluster tests (crates/drover-redis/tests/cluster_*.rs, their own cluster on
+    // loopback ports 7100-7115) need the crate's `cluster` feature.
+    let redis_tested = |b: &&BackendSpec| b.name == "redis" && !skipped.iter().any(|(s, _)| s.name == b.name);
+    if selected.iter().any(redis_tested) {
+        command.args(["--features", "drover-redis/cluster"]);
+    }
     if !options.cargo_test_args.is_empty() {
         command.arg("--").args(&options.cargo_test_args);
     }

@@ -82,7 +82,7 @@ impl Runs {
                     .await?;
             }
             Runs::Redis(conn, key) => {
-                let mut conn = conn.manager().clone();
+                let mut conn = conn.clone();
                 let () = conn.rpush(key, format!("{tick}:{attempt}:{node}")).await?;
             }
         }
@@ -101,7 +101,7 @@ impl Runs {
                 rows.into_iter().map(|(t, a, n)| (t, a as u32, n as u32)).collect()
             }
             Runs::Redis(conn, key) => {
-                let mut conn = conn.manager().clone();
+                let mut conn = conn.clone();
                 let items: Vec<String> = conn.lrange(key, 0, -1).await.unwrap();
                 items
                     .iter()

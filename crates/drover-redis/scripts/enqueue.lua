@@ -8,6 +8,8 @@
 -- is already held: returns, for each of those, its position in the call (from 1) and the
 -- holder's id.
 --
+-- One plain task alone (a single push) goes to push_one.lua instead.
+--
 -- This is the hottest path of a bulk push, so it avoids turning numbers into strings (Lua
 -- formats them with printf): times, priorities and scores go to Redis as the strings they
 -- arrived as where it can, and the ready-set prefix of the current time is made once.
@@ -23,15 +25,6 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local now_text = tostring(now)
 local now_prefix = string.rep('0', 15 - #now_text) .. now_text
 local shared_max = ARGV[7]
--- One plain task (a single push): no tables to build.
-if shared_max ~= '' and #ARGV == 9 then
-  local id = ARGV[8]
-  redis.call('HSET', TASK_PREFIX .. id, 'p', ARGV[9], 's', 'pending', 'm', shared_max, 'ra', now_text)
-  redis.call('ZADD', K_READY, '0', now_prefix .. id)
-  redis.call('ZADD', K_IDS, '0', id)
-  redis.call('PUBLISH', ARGV[2], 'push')
-  return {}
-end
 local step = 7
 if shared_max ~= '' then step = 2 end
 local hits = {}

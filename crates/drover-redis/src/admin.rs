@@ -64,7 +64,7 @@ impl AdminBackend for RedisAdmin {
     }
 
     fn registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
-        Some(std::sync::Arc::new(crate::registry::RedisRegistry::new(self.conn.manager.clone())))
+        Some(std::sync::Arc::new(crate::registry::RedisRegistry::new(self.conn.clone())))
     }
 
     fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {

@@ -34,6 +34,8 @@ pub struct RedisConfig {
     dead_cap: u64,
     claim_batch: usize,
     push_batch: usize,
+    wait_replicas: u32,
+    wait_timeout: Duration,
 }
 
 impl Default for RedisConfig {
@@ -46,6 +48,8 @@ impl Default for RedisConfig {
             dead_cap: 10_000,
             claim_batch: MAX_BATCH,
             push_batch: MAX_BATCH,
+            wait_replicas: 0,
+            wait_timeout: Duration::ZERO,
         }
     }
 }
@@ -113,6 +117,37 @@ impl RedisConfig {
     pub fn set_push_batch(mut self, n: usize) -> Self {
         self.push_batch = n.clamp(1, MAX_BATCH);
         self
+    }
+
+    /// After every push (and batch commit, and schedule tick), wait until `replicas` replicas
+    /// of the master that took it have acknowledged it (Redis `WAIT`), at most `timeout`; a
+    /// push fewer replicas confirmed in time fails with a connection error that says so
+    /// (the tasks are stored on the master, so retrying it may store them twice). 0 replicas
+    /// (the default) waits for none.
+    ///
+    /// Redis replicates asynchronously: without this, a push the master acknowledged and then
+    /// lost in a crash before its replica copied it (typically within a millisecond, longer
+    /// under load) is gone after the replica takes over. With it, the window closes for pushes
+    /// (a lost claim or completion only makes the task run again once its lease expires).
+    /// Each push then costs a second round trip and the replica's acknowledgement; a master
+    /// whose replicas are all down (just after a failover, say) fails every push until one is
+    /// back. `timeout` is raised to at least 1 ms (`WAIT` with 0 would block forever).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = drover_redis::Config::new("emails").set_wait_for_replicas(1, Duration::from_millis(500));
+    /// assert_eq!(config.wait_for_replicas(), Some((1, Duration::from_millis(500))));
+    /// ```
+    pub fn set_wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.wait_replicas = replicas;
+        self.wait_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many replicas each push waits for, and for how long at most; `None` when it waits
+    /// for none.
+    pub fn wait_for_replicas(&self) -> Option<(u32, Duration)> {
+        (self.wait_replicas > 0).then_some((self.wait_replicas, self.wait_timeout))
     }
 
     /// The namespace (queue name) set explicitly; `None` (the default) means the storage uses

@@ -169,13 +169,13 @@ impl<T, C> RedisStorage<T, C> {
         let mut cursor = 0u64;
         let mut deleted = 0u64;
         loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(MAX_BATCH)
-                .query_async(&mut conn)
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(MAX_BATCH);
+            // On a cluster, the master of the queue's slot holds all its keys: scan that node.
+            let (next, keys): (u64, Vec<String>) = self
+                .shared
+                .conn
+                .query_on_node_of(&self.shared.keys.prefix, &scan)
                 .await
                 .map_err(|e| backend_error("purge", e))?;
             if !keys.is_empty() {

@@ -30,8 +30,7 @@
 //!
 //! Every key of a queue starts with `drover:{<namespace>}`; the braces make the namespace a
 //! Redis Cluster hash tag, so a queue's keys share one slot and every script may touch them
-//! together. (The storage itself talks to one node through a `ConnectionManager`; a cluster
-//! client is not wired in yet.) A task is a hash `drover:{ns}:task:<id>`: payload, status, max
+//! together (see [Redis Cluster](#redis-cluster)). A task is a hash `drover:{ns}:task:<id>`: payload, status, max
 //! attempts and run time, plus attempt, priority, lease token, unique key, last error and
 //! update time once they leave their defaults (a push writes four fields). Its creation time is
 //! its id's (a ULID). Indexes, all sorted sets:
@@ -60,6 +59,53 @@
 //! again on their first `NOSCRIPT`; failed calls are retried by the worker with backoff, and
 //! a claim whose reply was lost comes back when its lease expires. For durability run Redis
 //! with `appendonly yes` (and `appendfsync always` to lose no acknowledged write).
+//!
+//! # Redis Cluster
+//!
+//! With the `cluster` feature, `connect_cluster` connects to a Redis Cluster, and every
+//! storage, [`RedisAdmin`], inspection, the worker registry and wake-ups work on it unchanged
+//! (the conformance suite and the admin suite pass on a cluster of three masters and three
+//! replicas, `tests/cluster_conformance.rs`):
+//!
+//! ```no_run
+//! # #[cfg(feature = "cluster")]
+//! # async fn run() -> Result<(), drover_core::BackendError> {
+//! use std::time::Duration;
+//! use drover_redis::{Config, RedisStorage};
+//!
+//! let nodes = ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379", "redis://10.0.0.3:6379"];
+//! let conn = drover_redis::connect_cluster(&nodes).await?;
+//! // Each push waits until one replica has it (see below).
+//! let config = Config::new("email").set_wait_for_replicas(1, Duration::from_millis(500));
+//! let storage: RedisStorage<String> = RedisStorage::new_with_config(conn, config);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - **Slots.** Every key of a queue carries the hash tag `{<namespace>}`, so the queue lives
+//!   in one slot, on one master, and each script touches only that slot (keys a script builds
+//!   itself, such as task hashes, carry the same tag). Queues spread over the masters by name:
+//!   one queue is served by one master, many queues by all of them. The set of queue names
+//!   (`drover:queues`) and the worker registry (`drover:{registry}:…`) are slots of their own,
+//!   written by commands of their own, never inside a queue's script or pipeline.
+//! - **Routing and failover.** redis-rs's cluster client sends each command to the master of
+//!   its slot, follows `MOVED` and `ASK`, and re-reads the slot map after a failover;
+//!   redirections, `TRYAGAIN`, `CLUSTERDOWN` and a dropped node that still surface are
+//!   connection errors, which the worker retries with backoff. [`RedisStorage::purge`] scans
+//!   the master that holds the queue's slot.
+//! - **Wake-ups.** `PUBLISH` on a cluster reaches every node, so each storage subscribes on a
+//!   plain connection to one node given to `connect_cluster` and moves on to the next one
+//!   when that fails; workers poll at their poll interval meanwhile.
+//! - **Durability.** Replication is asynchronous: a push the master acknowledged and lost in
+//!   a crash before its replica copied it (usually within a millisecond) is gone once the
+//!   replica takes over. [`RedisConfig::set_wait_for_replicas`] closes that window for
+//!   pushes (`WAIT` after each push, a second round trip); a lost claim or completion is not
+//!   lost work, its task runs again when its lease expires. Without it, the window stays.
+//!   `tests/cluster_fault.rs` kills the master of a queue's slot mid-drain: its replica takes
+//!   over and every job completes.
+//!
+//! RSMQ (`drover-rsmq`) cannot run on a cluster: rsmq's key layout has no hash tags, and its
+//! storages refuse a cluster connection.
 //!
 //! # Wake-ups
 //!
@@ -92,13 +138,16 @@
 //! | feature | default | what it does |
 //! |---|---|---|
 //! | `tls-rustls` | no | `rediss://` URLs, TLS through rustls |
+//! | `cluster` | no | `connect_cluster`: Redis Cluster, through redis-rs's `cluster-async` |
 //!
 //! # Tests
 //!
 //! `cargo test -p drover-redis` runs the conformance suite and this crate's own tests against
 //! the server at `REDIS_URL` (default `redis://127.0.0.1:6379`); each test uses its own
 //! namespace. The restart and crash tests start their own `redis-server` on a spare loopback
-//! port, so the `redis-server` binary must be installed.
+//! port, so the `redis-server` binary must be installed. With the `cluster` feature (which
+//! `cargo xtask test` turns on), `tests/cluster_*.rs` start clusters of their own with
+//! `redis-server` and `redis-cli` on loopback ports 7100-7115 and kill them when done.
 
 mod admin;
 mod config;
@@ -115,6 +164,8 @@ mod wakeup;
 
 pub use admin::RedisAdmin;
 pub use config::{Config, RedisConfig, MAX_BATCH};
+#[cfg(feature = "cluster")]
+pub use connection::connect_cluster;
 pub use connection::{backend_error, connect, RedisConnection};
 pub use inspect::WorkerSeen;
 pub use storage::RedisStorage;

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use drover_core::{BackendError, WorkerRecord, WorkerRegistry};
 use futures_util::future::BoxFuture;
-use redis::aio::ConnectionManager;
 
-use crate::connection::backend_error;
+use crate::connection::{backend_error, RedisConnection};
 
 const WORKERS_KEY: &str = "drover:{registry}:workers";
 const SEEN_KEY: &str = "drover:{registry}:seen";
@@ -43,11 +42,11 @@ return out";
 /// The workers of a Redis server: what `RedisStorage` and `RedisAdmin` hand out.
 #[derive(Clone)]
 pub(crate) struct RedisRegistry {
-    conn: ConnectionManager,
+    conn: RedisConnection,
 }
 
 impl RedisRegistry {
-    pub(crate) fn new(conn: ConnectionManager) -> Self {
+    pub(crate) fn new(conn: RedisConnection) -> Self {
         Self { conn }
     }
 }

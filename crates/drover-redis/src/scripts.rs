@@ -17,8 +17,10 @@ macro_rules! script {
 
 // Only the scripts that finish tasks carry the retention helpers: every function defined in a
 // script is a closure made on each call. The push script, the one a single push waits on, has
-// no prelude at all.
+// no prelude at all, and a single plain push has a script of its own.
 pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../scripts/enqueue.lua")));
+/// One plain task (a single push of a job without options): three keys, four arguments.
+pub(crate) static PUSH_ONE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../scripts/push_one.lua")));
 script!(TICK, "../scripts/tick.lua", "../scripts/enqueue.lua");
 script!(CLAIM, "../scripts/retention.lua", "../scripts/claim.lua");
 script!(COMPLETE, "../scripts/retention.lua", "../scripts/complete.lua");

@@ -10,7 +10,6 @@ use drover_core::{
     TaskId, Wakeup, WakeupSender, LEASE_EXPIRED_ON_LAST_ATTEMPT,
 };
 use futures_util::{StreamExt, TryStreamExt};
-use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, Script, Value};
 
 use crate::config::{RedisConfig, MAX_BATCH};
@@ -28,8 +27,7 @@ pub(crate) struct Shared {
     /// The queue (namespace), resolved for the job type.
     pub(crate) queue: String,
     pub(crate) keys: Keys,
-    pub(crate) conn: ConnectionManager,
-    client: Option<redis::Client>,
+    pub(crate) conn: RedisConnection,
     pub(crate) wakeup: WakeupSender,
     listener: OnceLock<bool>,
     registered: AtomicBool,
@@ -100,8 +98,7 @@ impl<T, C> RedisStorage<T, C> {
                 config,
                 queue,
                 keys,
-                conn: conn.manager,
-                client: conn.client,
+                conn,
                 wakeup: WakeupSender::new(),
                 listener: OnceLock::new(),
                 registered: AtomicBool::new(false),
@@ -142,6 +139,12 @@ impl<T, C> RedisStorage<T, C> {
     /// Store one chunk of at most [`MAX_BATCH`] tasks; returns their ids (a task whose unique
     /// key is already held gets the holder's id).
     async fn enqueue_chunk(&self, chunk: &[NewTask]) -> Result<Vec<TaskId>, BackendError> {
+        if let [task] = chunk {
+            if is_plain(task) {
+                self.push_one("push", task).await?;
+                return Ok(vec![task.id]);
+            }
+        }
         let value: Value = self.run("push", &scripts::ENQUEUE, |inv| push_args(inv, chunk)).await?;
         let mut stored: Vec<TaskId> = chunk.iter().map(|task| task.id).collect();
         for (position, holder) in unique_hits(value).map_err(|e| BackendError::server("push", e))? {
@@ -156,6 +159,54 @@ impl<T, C> RedisStorage<T, C> {
             }
         }
         Ok(stored)
+    }
+
+    /// Store one plain task ([`is_plain`]) with `scripts/push_one.lua`: one round trip with
+    /// three keys and four arguments, nothing else.
+    pub(crate) async fn push_one(&self, operation: &'static str, task: &NewTask) -> Result<(), BackendError> {
+        self.check_namespace()?;
+        let id = task.id.to_string();
+        let keys = &self.shared.keys;
+        let mut invocation = scripts::PUSH_ONE.key(keys.task(&id));
+        invocation
+            .key(&keys.script_keys[0])
+            .key(&keys.script_keys[3])
+            .arg(&keys.channel)
+            .arg(task.max_attempts)
+            .arg(id)
+            .arg(task.payload.as_slice());
+        let mut conn = self.shared.conn.clone();
+        let _: Value = invocation.invoke_async(&mut conn).await.map_err(|e| backend_error(operation, e))?;
+        Ok(())
+    }
+
+    /// With [`RedisConfig::set_wait_for_replicas`], wait until that many replicas have the
+    /// writes made so far (the push just stored); otherwise nothing.
+    pub(crate) async fn confirm_replicated(&self, operation: &'static str) -> Result<(), BackendError> {
+        let Some((replicas, timeout)) = self.shared.config.wait_for_replicas() else {
+            return Ok(());
+        };
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(replicas).arg(ms);
+        // The master of the queue's slot: the node the push went to.
+        let acked: i64 = self
+            .shared
+            .conn
+            .query_on_node_of(&self.shared.keys.prefix, &wait)
+            .await
+            .map_err(|e| backend_error(operation, e))?;
+        if acked < i64::from(replicas) {
+            return Err(BackendError::connection(
+                operation,
+                format!(
+                    "stored on the master, but only {acked} of the {replicas} replicas asked for acknowledged it \
+                     within {ms} ms (are the replicas up? see RedisConfig::set_wait_for_replicas); it may be lost \
+                     if the master fails now, and pushing it again may store it twice"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Add the namespace to the set of queues, once per storage. It is a key outside the
@@ -190,21 +241,20 @@ impl ArgSink for redis::Pipeline {
     }
 }
 
+/// Whether `task` is due now at priority 0 without a unique key or concurrency key: what
+/// `scripts/push_one.lua` stores.
+pub(crate) fn is_plain(task: &NewTask) -> bool {
+    task.run_at.is_none() && task.priority == 0 && task.unique_key.is_none() && task.concurrency_key.is_none()
+}
+
 /// The arguments of `scripts/enqueue.lua`. When every task runs now at priority 0 without a
 /// unique key or concurrency key and with the same max attempts (a plain bulk push), that max
 /// attempts and then two per task (id, payload); otherwise `""` and seven per task. The script stores the run
 /// time and priority as given, so both must stay plain decimal integers (no sign but `-`, no
 /// padding).
 pub(crate) fn push_args(sink: &mut impl ArgSink, tasks: &[NewTask]) {
-    let shared_max = tasks.first().map(|t| t.max_attempts).filter(|max| {
-        tasks.iter().all(|t| {
-            t.run_at.is_none()
-                && t.priority == 0
-                && t.unique_key.is_none()
-                && t.concurrency_key.is_none()
-                && t.max_attempts == *max
-        })
-    });
+    let shared_max =
+        tasks.first().map(|t| t.max_attempts).filter(|max| tasks.iter().all(|t| is_plain(t) && t.max_attempts == *max));
     if let Some(max) = shared_max {
         sink.push_arg(max);
         for task in tasks {
@@ -306,10 +356,12 @@ where
     }
 
     fn wakeup(&self) -> Option<Wakeup> {
-        let client = self.shared.client.as_ref()?;
+        if self.shared.conn.subscribe.is_empty() {
+            return None;
+        }
         let started = self.shared.listener.get_or_init(|| {
             wakeup::spawn_listener(
-                client.clone(),
+                self.shared.conn.subscribe.clone(),
                 self.shared.keys.channel.clone(),
                 self.shared.wakeup.clone(),
                 Arc::downgrade(&self.shared),
@@ -358,6 +410,7 @@ where
                 .await?;
             chunks.into_iter().flatten().collect()
         };
+        self.confirm_replicated("push").await?;
         // Workers of this process need not wait for the server's message.
         self.shared.wakeup.notify();
         Ok(ids)

@@ -33,6 +33,7 @@ where
             .await?;
         let pushed = tick_reply(value, push.task.id).map_err(|e| BackendError::server(OP, e))?;
         if matches!(pushed, TickPushed::Pushed(_)) {
+            self.confirm_replicated(OP).await?;
             self.shared.wakeup.notify();
         }
         Ok(pushed)

@@ -6,7 +6,7 @@ use redis::Value;
 
 use crate::connection::backend_error;
 use crate::scripts;
-use crate::storage::{push_args, RedisStorage};
+use crate::storage::{is_plain, push_args, RedisStorage};
 
 /// A Redis batch of pushes: nothing reaches the server until
 /// [`commit_batch`](EnqueueBatch::commit_batch), which stores every task atomically (one script
@@ -40,7 +40,9 @@ where
             return Ok(());
         }
         let batch = self.shared.config.push_batch();
-        if tasks.len() <= batch {
+        if tasks.len() == 1 && is_plain(&tasks[0]) {
+            self.push_one("commit", &tasks[0]).await?;
+        } else if tasks.len() <= batch {
             let _: Value = self.run("commit", &scripts::ENQUEUE, |inv| push_args(inv, &tasks)).await?;
         } else {
             self.check_namespace()?;
@@ -61,6 +63,7 @@ where
             }
             let _: Value = pipe.query_async(&mut conn).await.map_err(|e| backend_error("commit", e))?;
         }
+        self.confirm_replicated("commit").await?;
         self.shared.wakeup.notify();
         Ok(())
     }

@@ -5,8 +5,11 @@
 //! Pub/sub rather than a blocking pop on a marker list: a marker wakes one waiter, a message
 //! wakes every worker process. A message missed while the subscription reconnects costs at
 //! most one poll interval, because the worker also polls.
+//!
+//! On a Redis Cluster, `PUBLISH` reaches every node over the cluster bus, so the subscription
+//! is a plain connection to one node; when it breaks (the node died), the next one is tried.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use drover_core::WakeupSender;
@@ -20,7 +23,7 @@ const ALIVE_CHECK: Duration = Duration::from_secs(5);
 /// Start the listener on the current Tokio runtime. Returns false outside a runtime (the
 /// worker then polls).
 pub(crate) fn spawn_listener(
-    client: redis::Client,
+    clients: Arc<[redis::Client]>,
     channel: String,
     sender: WakeupSender,
     owner: Weak<Shared>,
@@ -28,14 +31,18 @@ pub(crate) fn spawn_listener(
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return false;
     };
-    runtime.spawn(listen(client, channel, sender, owner));
+    runtime.spawn(listen(clients, channel, sender, owner));
     true
 }
 
-async fn listen(client: redis::Client, channel: String, sender: WakeupSender, owner: Weak<Shared>) {
+async fn listen(clients: Arc<[redis::Client]>, channel: String, sender: WakeupSender, owner: Weak<Shared>) {
     let mut failures = 0u32;
+    // On a cluster, the node to try next: a message published on any node reaches every node,
+    // so any one will do, and a failed one is left for the next.
+    let mut node = 0usize;
     while owner.strong_count() > 0 {
-        match subscribe(&client, &channel).await {
+        let Some(client) = clients.get(node % clients.len().max(1)) else { return };
+        match subscribe(client, &channel).await {
             Ok(pubsub) => {
                 failures = 0;
                 // Work may have arrived while nobody listened.
@@ -50,9 +57,11 @@ async fn listen(client: redis::Client, channel: String, sender: WakeupSender, ow
                     }
                 }
                 tracing::debug!(channel, "redis wake-up subscription closed; reconnecting");
+                node = node.wrapping_add(1);
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
+                node = node.wrapping_add(1);
                 tracing::debug!(channel, %error, "redis wake-up subscription failed; retrying");
             }
         }

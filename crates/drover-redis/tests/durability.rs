@@ -101,7 +101,7 @@ async fn redis_restart_mid_drain_loses_no_job() {
 async fn scripts_reload_after_flush() {
     let storage: RedisStorage<Job> = common::storage(&format!("flush-{}", TaskId::new()), |c| c).await;
     let conn = drover_redis::connect(&common::redis_url()).await.unwrap();
-    let mut manager = conn.manager().clone();
+    let mut manager = conn.clone();
     storage.push(Job { n: 1 }).await.unwrap();
     let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut manager).await.unwrap();
     let claimed = storage.claim(ClaimRequest::new("flush", 10, Duration::from_secs(30))).await.unwrap();

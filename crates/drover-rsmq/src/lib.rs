@@ -50,6 +50,13 @@
 //! limit, the last error, and the task id of messages an rsmq client sent. Entries go when
 //! Drover deletes the message; a message an rsmq client deletes leaves its entries behind.
 //!
+//! No Redis Cluster: these keys carry no hash tag, so one queue's keys lie in different slots
+//! (`rsmq:QUEUES`, `rsmq:myqueue` and `rsmq:myqueue:Q` are slots 12924, 13307 and 13728)
+//! and the scripts that touch them together would fail with `CROSSSLOT`. Changing the
+//! layout would break interop with rsmq, so [`RsmqStorage::new`] refuses a cluster connection
+//! (`drover_redis::connect_cluster`) with a configuration error; `drover-redis` runs on a
+//! cluster.
+//!
 //! # How a worker uses a queue
 //!
 //! - **Claim** = rsmq's receiveMessage for a whole batch in one script: the due messages with

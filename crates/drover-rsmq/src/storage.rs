@@ -80,12 +80,23 @@ impl<T, C> RsmqStorage<T, C> {
     pub fn with_codec(conn: impl Into<RsmqConnection>, config: RsmqConfig) -> Result<Self, BackendError> {
         config.validate()?;
         let conn = conn.into();
+        // rsmq's key layout (kept for interop with the npm package) has no hash tags: a queue's
+        // keys fall in different Cluster slots, and its scripts touch several of them.
+        let Some(manager) = conn.manager().cloned() else {
+            return Err(BackendError::Config(
+                "RSMQ cannot run on a Redis Cluster: rsmq's key layout (`<ns>:<queue>`, `<ns>:<queue>:Q`, \
+                 `<ns>:QUEUES`) has no hash tag, so one queue's keys fall in different slots and its atomic \
+                 scripts would fail with CROSSSLOT. Connect to a single Redis server (drover_rsmq::connect), \
+                 or use drover-redis, whose queues work on a cluster"
+                    .into(),
+            ));
+        };
         let keys = Keys::new(&config);
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 keys,
-                conn: conn.manager().clone(),
+                conn: manager,
                 client: conn.client().cloned(),
                 wakeup: WakeupSender::new(),
                 listener: OnceLock::new(),

@@ -17,6 +17,8 @@ mod pgmq;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis-cluster")]
+mod redis_cluster;
 mod report;
 #[cfg(feature = "rsmq")]
 mod rsmq;
@@ -32,7 +34,7 @@ use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
 const BENCHED: &[&str] =
-    &["memory", "redis", "mysql", "amqp", "amqp-quorum", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
+    &["memory", "redis", "mysql", "redis-cluster", "amqp", "amqp-quorum", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
 
 /// The cargo feature that builds a bench: the backend's name, except for the variants of one
 /// backend (`amqp-quorum` is the `amqp` bench on quorum queues).
@@ -208,6 +210,8 @@ async fn run_backend(
         }
         #[cfg(feature = "redis")]
         "redis" => redis::run(workload, on_result).await,
+        #[cfg(feature = "redis-cluster")]
+        "redis-cluster" => redis_cluster::run(workload, on_result).await,
         #[cfg(feature = "amqp")]
         "amqp" => amqp::run(workload, on_result, drover_amqp::QueueType::Classic).await,
         #[cfg(feature = "amqp")]

@@ -159,7 +159,7 @@ async fn run(config: Config) -> Result<(), String> {
                 .await
                 .map_err(|_| format!("cannot connect to Redis at {variable}: no answer within {CONNECT_TIMEOUT:?}"))?
                 .map_err(|e| format!("cannot connect to Redis at {variable}: {e}"))?;
-            let manager = conn.manager().clone();
+            let manager = conn.clone();
             let storage = RedisStorage::new_with_config(conn, RedisConfig::new(config.queue.as_str()));
             let ping: StoragePing = Arc::new(move || {
                 let mut manager = manager.clone();
