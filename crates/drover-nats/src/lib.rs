@@ -79,7 +79,11 @@
 //!   Ready messages come back at once; when none is ready the server holds the request up to
 //!   [`NatsConfig::set_claim_wait`] (100 ms) and answers with the first message that arrives.
 //!   Pushes also publish on the wake subject, so idle workers in every process claim at once
-//!   ([`Backend::wakeup`](drover_core::Backend::wakeup)): no polling.
+//!   ([`Backend::wakeup`](drover_core::Backend::wakeup)): no polling. A pull the server has
+//!   not ended 200 ms past its expiry is given up (claims and the delay pump alike):
+//!   nats-server before 2.9.16 drops an expired pull without the status that ends it when a
+//!   message becomes deliverable at that moment (nats-server#3942), and async-nats would wait
+//!   5 s more (`tests/pull_expiry.rs`).
 //! - **Attempt**: `Drover-Attempt` plus the message's delivery count, so a delivery whose
 //!   worker died counts, as the contract wants. A delivery past the task's `max_attempts`
 //!   (its last lease ran out) goes to the dead stream with
