@@ -31,7 +31,7 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
+const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq", "nats", "nats-cluster"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -168,6 +168,8 @@ async fn run_backend(
         "pgmq" => pgmq::run(workload, on_result).await,
         #[cfg(feature = "nats")]
         "nats" => nats::run(workload, on_result).await,
+        #[cfg(feature = "nats")]
+        "nats-cluster" => nats::run_cluster(workload, on_result).await,
         other => anyhow::bail!("no bench for backend `{other}` in this build (run it through `cargo xtask bench`)"),
     }
 }

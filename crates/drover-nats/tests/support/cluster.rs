@@ -12,7 +12,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -220,10 +220,6 @@ impl NatsCluster {
             node.client_port,
             self.logs()
         );
-    }
-
-    fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 
