@@ -31,7 +31,8 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq", "nats", "nats-cluster"];
+const BENCHED: &[&str] =
+    &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq", "nats", "nats-cluster"];
 
 #[derive(Debug)]
 struct BenchOptions {
