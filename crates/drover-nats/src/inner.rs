@@ -71,6 +71,30 @@ const PUBLISH_WINDOW: u64 = 1_000;
 /// How long a publish pipeline waits for the next PubAck before it gives up.
 const PUBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long past a pull's expiry a storage waits for the server to end the pull before it
+/// gives the pull up itself. nats-server before 2.9.16 (nats-server#3942) drops an expired pull
+/// request without a word when a message becomes deliverable between the expiry and the
+/// server's own expiry sweep (which sends the 408 that ends the pull); async-nats then waits
+/// `expires` + 5 s. A delay pump or worker stuck in such a pull started a 2 s delayed task
+/// 7.0 s after its push. The message the server held back goes to the next pull. A message
+/// the server sent in time reaches the client well within this margin on any working link.
+pub(crate) const PULL_GRACE: Duration = Duration::from_millis(200);
+
+/// The next message of a pull that should be over by `ends` (its expiry plus [`PULL_GRACE`]):
+/// `None` once the pull ended, or once `ends` passed without the server ending it.
+pub(crate) async fn next_of_pull(
+    batch: &mut async_nats::jetstream::consumer::pull::Batch,
+    ends: Instant,
+) -> Option<Result<async_nats::jetstream::Message, async_nats::Error>> {
+    match tokio::time::timeout_at(ends, batch.next()).await {
+        Ok(next) => next,
+        Err(_) => {
+            tracing::debug!("the server did not end a pull past its expiry; giving it up");
+            None
+        }
+    }
+}
+
 /// A stream's answer to a publish: its sequence, or an error.
 #[derive(serde::Deserialize)]
 struct PubAck {
@@ -379,6 +403,7 @@ impl Inner {
         let deadline = deadline_in(request.lease);
         // The server starts each delivery's ack timer after it gets this request.
         let server_deadline = deadline_in(self.config.ack_wait());
+        let ends = deadline_in(self.config.claim_wait() + PULL_GRACE);
         let mut batch = self
             .top
             .consumer
@@ -390,7 +415,7 @@ impl Inner {
             .map_err(|e| BackendError::connection("claim (pull request)", e))?;
         let mut out = Vec::new();
         let mut dead = Vec::new();
-        while let Some(next) = batch.next().await {
+        while let Some(next) = next_of_pull(&mut batch, ends).await {
             let message = match next {
                 Ok(message) => message,
                 // 409 (max_ack_pending reached) and the like end the pull: return what came.

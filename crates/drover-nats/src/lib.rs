@@ -79,7 +79,11 @@
 //!   Ready messages come back at once; when none is ready the server holds the request up to
 //!   [`NatsConfig::set_claim_wait`] (100 ms) and answers with the first message that arrives.
 //!   Pushes also publish on the wake subject, so idle workers in every process claim at once
-//!   ([`Backend::wakeup`](drover_core::Backend::wakeup)): no polling.
+//!   ([`Backend::wakeup`](drover_core::Backend::wakeup)): no polling. A pull the server has
+//!   not ended 200 ms past its expiry is given up (claims and the delay pump alike):
+//!   nats-server before 2.9.16 drops an expired pull without the status that ends it when a
+//!   message becomes deliverable at that moment (nats-server#3942), and async-nats would wait
+//!   5 s more (`tests/pull_expiry.rs`).
 //! - **Attempt**: `Drover-Attempt` plus the message's delivery count, so a delivery whose
 //!   worker died counts, as the contract wants. A delivery past the task's `max_attempts`
 //!   (its last lease ran out) goes to the dead stream with
@@ -192,9 +196,40 @@
 //!
 //! # Clustering
 //!
-//! On a JetStream cluster set [`NatsConfig::set_replicas`] to 3 for R3 streams (every stream
-//! of the queue and the ticks bucket). Consumers inherit the stream's replicas. All the calls
-//! used exist on 2.9 clusters; PubAcks are sent once a quorum stored the message.
+//! On a JetStream cluster give the storage every node's client URL, comma-separated, and the
+//! replica count:
+//!
+//! ```no_run
+//! use drover_nats::{NatsConfig, NatsStorage};
+//! # async fn run() -> Result<(), drover_core::BoxDynError> {
+//! let config = NatsConfig::new("nats://10.0.0.1:4222,nats://10.0.0.2:4222,nats://10.0.0.3:4222")
+//!     .set_queue("email")
+//!     .set_replicas(3);
+//! let storage: NatsStorage<String> = NatsStorage::connect(config).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! (`NATS_URL` may hold the same list for [`NatsConfig::from_env`].) The client connects to
+//! the first node that answers and, when it loses it, reconnects by itself to any other,
+//! listed or announced by the cluster. [`NatsConfig::set_replicas`] applies to every stream
+//! the storage creates (work, delay, dead, done) and to both KV buckets (ticks, unique keys);
+//! the consumers inherit their stream's replicas. It takes effect when a stream is created:
+//! connecting does not change the replicas of an existing stream (`nats stream edit
+//! --replicas 3` does). A PubAck, and so a returned push, means a majority of the replicas
+//! stored the message.
+//!
+//! What the loss of a node does (`tests/cluster_fault.rs`: three nodes on loopback, the work
+//! stream's leader SIGKILLed mid-drain of 3,000 jobs): each stream and consumer the node led
+//! elects a new leader among the two left, within about a second here; meanwhile calls fail
+//! or time out and the worker retries them with its backoff, and a claim whose pull went
+//! unanswered ends at its expiry. Acks the lost node never passed on are lost with it: those
+//! jobs run again after `ack_wait` (at-least-once; 0 to 19 of 3,000 in the test's runs).
+//! Nothing a PubAck confirmed is lost. Every job completed within 2 to 10 s of the kill, the
+//! same worker went on, and the node, restarted on its store, caught up in under a second.
+//! With two of three nodes gone the streams have no quorum and calls fail until one returns.
+//! Use an odd number of nodes and replicas ≤ nodes (R3 on 3 or 5 nodes); R1 streams on a
+//! cluster live on one node and stop with it.
 //!
 //! # Tuning
 //!
@@ -225,7 +260,11 @@
 //! and the start-up sweep of a message whose advisory nobody heard (`max_deliveries`), and
 //! across two storages: a stale ack fenced, twenty racing pushes of one key, inspection of
 //! another process's tasks, and a keyed task enqueued twice with one id stored once
-//! (`fencing`).
+//! (`fencing`), and a retry due just as the claim waiting for it expires (`pull_expiry`). On a
+//! three-node cluster the tests start themselves (nats-server on loopback ports 4300-4305, see
+//! `tests/support/cluster.rs`): the same conformance groups on R3 streams
+//! (`cluster_conformance`), and the work stream's leader SIGKILLed mid-drain
+//! (`cluster_fault`).
 
 mod config;
 mod dead;

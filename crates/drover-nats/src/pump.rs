@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
 use drover_core::BackendError;
-use futures_util::StreamExt;
+use tokio::time::Instant;
 
 use crate::envelope::{now_ms, Envelope};
-use crate::inner::{Inner, Outgoing, Route};
+use crate::inner::{next_of_pull, Inner, Outgoing, Route, PULL_GRACE};
 use crate::names::id_of_subject;
 
 /// The longest Nak delay: a longer wait is Nak'd again when it comes back.
@@ -37,8 +37,7 @@ pub(crate) async fn pump_loop(inner: Weak<Inner>) {
                 tracing::warn!(%error, queue = %strong.names.queue, "delay pump: {error}; retrying");
                 drop(strong);
                 tokio::time::sleep(backoff).await;
-                // Short: a due task waits for the pump, and a delay must start on time. (CI once
-                // saw a 2 s delay start after 7.0 s; a backoff of up to 5 s is one way to it.)
+                // Short: a due task waits for the pump, and a delay must start on time.
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
@@ -56,6 +55,7 @@ impl Inner {
     /// remaining wait, each measured when it arrives. What came is acted on as soon as no
     /// more arrive within [`LINGER`], without waiting for the pull to expire.
     pub(crate) async fn pump_once(&self) -> Result<(), BackendError> {
+        let ends = Instant::now() + PULL_WAIT + PULL_GRACE;
         let mut batch = self
             .top
             .pump
@@ -69,9 +69,9 @@ impl Inner {
         let mut replies = Vec::new();
         loop {
             let next = if replies.is_empty() {
-                batch.next().await
+                next_of_pull(&mut batch, ends).await
             } else {
-                match tokio::time::timeout(LINGER, batch.next()).await {
+                match tokio::time::timeout(LINGER, next_of_pull(&mut batch, ends)).await {
                     Ok(next) => next,
                     Err(_) => {
                         self.pump_flush(&mut due, &mut replies).await?;

@@ -24,13 +24,21 @@ pub(crate) struct Topology {
     pub(crate) pump: PullConsumer,
 }
 
-/// Connect to the server. The client reconnects by itself after a server restart, forever.
+/// Connect to the server, or to the first of a cluster's servers that answers (`url` may list
+/// several, comma-separated). The client reconnects by itself after a server restart, forever,
+/// to any server listed or announced by the cluster.
 pub(crate) async fn connect(config: &NatsConfig) -> Result<async_nats::Client, BackendError> {
     let url = config.url().to_owned();
+    let servers: Vec<&str> = url.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if servers.is_empty() {
+        return Err(BackendError::Config(
+            "the NATS URL is empty: give one server (`nats://127.0.0.1:4222`) or a cluster's, comma-separated".into(),
+        ));
+    }
     let connecting = async_nats::ConnectOptions::new()
         .connection_timeout(config.connect_timeout())
         .max_reconnects(None)
-        .connect(url.as_str());
+        .connect(servers);
     let client = match tokio::time::timeout(config.connect_timeout() + Duration::from_secs(1), connecting).await {
         Ok(Ok(client)) => client,
         Ok(Err(e)) => return Err(unreachable(&url, e)),

@@ -96,13 +96,20 @@ async fn a_drain_survives_a_server_restart() {
     assert_eq!((depths.ready, depths.delayed, depths.dead), (0, 0, 0), "nothing left behind: {depths:?}");
     // SIGKILL also loses what the server had not yet written: nats-server writes a consumer's
     // acks and a work-queue stream's deletions to its file store asynchronously, so jobs acked
-    // just before the kill can come back after ack_wait as if never acked. Bound: the jobs
-    // held during the outage, plus those finished in the half second before the kill, plus a
-    // few claimed between the last sample and the kill.
+    // before the kill can come back after ack_wait as if never acked. Usually those are the
+    // jobs held during the outage plus those finished in the half second before the kill (the
+    // bound printed below); under load nats-server 2.9.10 sometimes comes back with far older
+    // state (3 of 32 runs beside a busy loop, with this crate's code before and after the pull
+    // grace: 726, 951 and 952 re-runs of about 700-990 done before the kill). So the hard
+    // bound is every job done or held at the kill, each at most once more.
     let unwritten = before - half_a_second_ago;
-    let bound = in_flight + unwritten + 20;
-    eprintln!("re-run bound {bound}: {in_flight} held + {unwritten} finished in the 500 ms before the kill + 20");
-    assert!(again <= bound, "only jobs held or just acked at the kill may run twice: {again} ran twice, bound {bound}");
+    let usual = in_flight + unwritten + 20;
+    let bound = before + in_flight + 20;
+    eprintln!(
+        "re-runs {again}: usually at most {usual} ({in_flight} held + {unwritten} finished in the 500 ms before the \
+         kill + 20), at most {bound} ({before} done before the kill + {in_flight} held + 20)"
+    );
+    assert!(again <= bound, "only jobs done or held at the kill may run twice: {again} ran twice, bound {bound}");
     assert!(most <= 2, "one outage makes a job run at most twice; one ran {most} times");
     storage.delete_streams().await.unwrap();
 }

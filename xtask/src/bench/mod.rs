@@ -34,7 +34,7 @@ use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
 const BENCHED: &[&str] =
-    &["memory", "redis", "mysql", "redis-cluster", "amqp", "amqp-quorum", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
+    &["memory", "redis", "mysql", "redis-cluster", "amqp", "amqp-quorum", "postgres", "rsmq", "sqlite", "pgmq", "nats", "nats-cluster"];
 
 /// The cargo feature that builds a bench: the backend's name, except for the variants of one
 /// backend (`amqp-quorum` is the `amqp` bench on quorum queues).
@@ -228,6 +228,8 @@ async fn run_backend(
         "pgmq" => pgmq::run(workload, on_result).await,
         #[cfg(feature = "nats")]
         "nats" => nats::run(workload, on_result).await,
+        #[cfg(feature = "nats")]
+        "nats-cluster" => nats::run_cluster(workload, on_result).await,
         other => anyhow::bail!("no bench for backend `{other}` in this build (run it through `cargo xtask bench`)"),
     }
 }

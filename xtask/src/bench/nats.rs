@@ -11,15 +11,42 @@ use futures_util::StreamExt;
 
 use super::suite::{run_suite, BenchJob, Measurement, Workload};
 
+/// The three-node cluster the drover-nats cluster tests use, on their loopback ports.
+#[path = "../../../crates/drover-nats/tests/support/cluster.rs"]
+mod cluster;
+
 pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> anyhow::Result<()> {
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| drover_nats::DEFAULT_URL.to_owned());
+    run_on(&url, 1, workload, on_result).await?;
+    let (publish, drain) = floor(workload.n).await?;
+    eprintln!("nats floor (plain async-nats, no Drover): publish {publish:.0} msg/s, pull+ack {drain:.0} msg/s");
+    Ok(())
+}
+
+/// The standard workload on R3 streams of a three-node cluster started here (loopback ports
+/// 4300-4302, routes 6300-6302), stopped when the bench ends.
+pub async fn run_cluster(workload: &Workload, on_result: impl FnMut(&Measurement)) -> anyhow::Result<()> {
+    let nodes = tokio::task::spawn_blocking(|| cluster::NatsCluster::start(0)).await?;
+    eprintln!("a three-node nats-server cluster runs at {}", nodes.urls());
+    run_on(&nodes.urls(), 3, workload, on_result).await
+}
+
+async fn run_on(
+    url: &str,
+    replicas: usize,
+    workload: &Workload,
+    on_result: impl FnMut(&Measurement),
+) -> anyhow::Result<()> {
+    let url = url.to_owned();
     let made = std::sync::Arc::new(std::sync::Mutex::new(Vec::<NatsStorage<BenchJob>>::new()));
     let keep = made.clone();
     let result = run_suite(workload, on_result, move |queue| {
-        let keep = keep.clone();
+        let (keep, url) = (keep.clone(), url.clone());
         async move {
             let queue: String =
                 queue.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-            let config = NatsConfig::from_env().set_queue(queue).set_storage(NatsStorageType::File);
+            let config =
+                NatsConfig::new(url).set_queue(queue).set_storage(NatsStorageType::File).set_replicas(replicas);
             let storage = NatsStorage::<BenchJob>::connect(config)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e} (start nats-server with `cargo xtask services`, or set NATS_URL)"))?;
@@ -32,10 +59,7 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
     for storage in storages {
         let _ = storage.delete_streams().await;
     }
-    result?;
-    let (publish, drain) = floor(workload.n).await?;
-    eprintln!("nats floor (plain async-nats, no Drover): publish {publish:.0} msg/s, pull+ack {drain:.0} msg/s");
-    Ok(())
+    result
 }
 
 /// The plain async-nats loop: publish `n` messages, awaiting PubAcks 1,000 at a time, then
