@@ -11,6 +11,7 @@ use drover_core::{
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use crate::db::{run, Db};
 use crate::error::db_error;
 use crate::storage::PostgresStorage;
 
@@ -57,15 +58,10 @@ fn lease_arrays(leases: &[Lease]) -> (Vec<Uuid>, Vec<i64>) {
 }
 
 /// Hand claims back: pending, due, the attempt not counted.
-pub(crate) async fn release_on(pool: &sqlx::PgPool, queue: &str, leases: Vec<Lease>) -> Result<(), BackendError> {
+pub(crate) async fn release_on(db: &Db, queue: &str, leases: Vec<Lease>) -> Result<(), BackendError> {
     for chunk in leases.chunks(LEASE_CHUNK) {
         let (ids, tokens) = lease_arrays(chunk);
-        sqlx::query(RELEASE_SQL)
-            .bind(ids)
-            .bind(tokens)
-            .bind(queue)
-            .execute(pool)
-            .await
+        run!(db, execute, sqlx::query(RELEASE_SQL).bind(ids).bind(tokens).bind(queue))
             .map_err(|e| db_error("release", e))?;
     }
     Ok(())
@@ -88,7 +84,7 @@ where
         } else if keyed > 0 {
             self.claim_keyed_rows(keyed, max, request).await?
         } else {
-            self.claim_rows(&self.inner.pool, false, max, request).await?
+            self.claim_on_pool(max, request).await?
         };
         if !rows.is_empty() {
             return Ok(Self::claimed(rows));
@@ -96,13 +92,12 @@ where
         // A limited queue's plain claim takes nothing: an empty claim looks whether the queue
         // is limited. With only a per-key limit it claims with the keyed statement (as
         // concurrent as the plain one); with a cap or a rate, under the settings row's lock.
-        let look =
-            if capped { Some(None) } else { self.limits(&self.inner.pool, false).await?.map(|l| keyed_only(&l)) };
+        let look = if capped { Some(None) } else { self.limits_on_pool().await?.map(|l| keyed_only(&l)) };
         match look {
             None => {
                 self.inner.keyed.store(0, Ordering::Relaxed);
                 if keyed > 0 {
-                    rows = self.claim_rows(&self.inner.pool, false, max, request).await?;
+                    rows = self.claim_on_pool(max, request).await?;
                 }
             }
             Some(Some(k)) => {
@@ -133,16 +128,38 @@ where
         max: usize,
         request: &ClaimRequest,
     ) -> Result<Vec<ClaimRow>, BackendError> {
-        sqlx::query_as(AssertSqlSafe(self.inner.keyed_claim_sql.clone()))
+        let query = sqlx::query_as(AssertSqlSafe(self.inner.keyed_claim_sql.clone()))
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .bind(micros(request.lease))
             .bind(&*request.worker)
             .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
-            .bind(i64::from(k))
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("claim (per-key limit)", e))
+            .bind(i64::from(k));
+        run!(&self.inner.db, fetch_all, query).map_err(|e| db_error("claim (per-key limit)", e))
+    }
+
+    /// The plain claim statement, on the pool.
+    async fn claim_on_pool(&self, max: usize, request: &ClaimRequest) -> Result<Vec<ClaimRow>, BackendError> {
+        let db = &self.inner.db;
+        if !db.pooled {
+            return self.claim_rows(&db.pool, false, max, request).await;
+        }
+        let mut tx = db.pool.begin().await.map_err(|e| db_error("claim (begin)", e))?;
+        let rows = self.claim_rows(&mut *tx, false, max, request).await?;
+        tx.commit().await.map_err(|e| db_error("claim (commit)", e))?;
+        Ok(rows)
+    }
+
+    /// The queue's limits (without the lock), on the pool.
+    async fn limits_on_pool(&self) -> Result<Option<Limits>, BackendError> {
+        let db = &self.inner.db;
+        if !db.pooled {
+            return self.limits(&db.pool, false).await;
+        }
+        let mut tx = db.pool.begin().await.map_err(|e| db_error("claim (begin)", e))?;
+        let limits = self.limits(&mut *tx, false).await?;
+        tx.commit().await.map_err(|e| db_error("claim (commit)", e))?;
+        Ok(limits)
     }
 
     /// The claim statement, plain or capped, on `conn`.
@@ -163,6 +180,7 @@ where
             .bind(micros(request.lease))
             .bind(&*request.worker)
             .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
+            .persistent(self.inner.db.persistent())
             .fetch_all(conn)
             .await
             .map_err(|e| db_error("claim", e))
@@ -176,6 +194,7 @@ where
         let sql = if lock { LIMITS_LOCK_SQL } else { LIMITS_SQL };
         sqlx::query_as(sql)
             .bind(self.queue_name())
+            .persistent(self.inner.db.persistent())
             .fetch_optional(conn)
             .await
             .map_err(|e| db_error("claim (limits)", e))
@@ -191,11 +210,11 @@ where
         max: usize,
         request: &ClaimRequest,
     ) -> Result<Result<Vec<ClaimRow>, Duration>, BackendError> {
-        let mut tx = self.inner.pool.begin().await.map_err(|e| db_error("claim (begin)", e))?;
+        let mut tx = self.inner.db.pool.begin().await.map_err(|e| db_error("claim (begin)", e))?;
         let Some((cap, rate_starts, rate_per_ms, tat, per_key, now_ms)) = self.limits(&mut *tx, true).await? else {
             self.inner.capped.store(false, Ordering::Relaxed);
             drop(tx);
-            return Ok(Ok(self.claim_rows(&self.inner.pool, false, max, request).await?));
+            return Ok(Ok(self.claim_on_pool(max, request).await?));
         };
         self.inner.capped.store(true, Ordering::Relaxed);
         let limits = QueueLimits::from_stored(cap.map(i64::from), rate_starts.map(i64::from), rate_per_ms, tat)
@@ -203,6 +222,7 @@ where
         let running: i64 = if limits.max_running.is_some() {
             sqlx::query_scalar(RUNNING_SQL)
                 .bind(self.queue_name())
+                .persistent(self.inner.db.persistent())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| db_error("claim (running tasks)", e))?
@@ -224,6 +244,7 @@ where
             sqlx::query(ADVANCE_RATE_SQL)
                 .bind(self.queue_name())
                 .bind(limits.tat_after(now_ms, rows.len()))
+                .persistent(self.inner.db.persistent())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| db_error("claim (rate)", e))?;
@@ -247,6 +268,7 @@ where
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .bind(k)
+            .persistent(self.inner.db.persistent())
             .fetch_all(&mut *tx)
             .await
             .map_err(|e| db_error("claim (keyed candidates)", e))?;
@@ -278,6 +300,7 @@ where
             .bind(&*request.worker)
             .bind(buried)
             .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
+            .persistent(self.inner.db.persistent())
             .fetch_all(&mut *tx)
             .await
             .map_err(|e| db_error("claim (keyed)", e))
@@ -314,16 +337,14 @@ where
             delays.push(delay);
             errors.push(error);
         }
-        sqlx::query(COMPLETE_SQL)
+        let query = sqlx::query(COMPLETE_SQL)
             .bind(ids)
             .bind(tokens)
             .bind(kinds)
             .bind(delays)
             .bind(errors)
-            .bind(self.queue_name())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("complete", e))?;
+            .bind(self.queue_name());
+        run!(&self.inner.db, execute, query).map_err(|e| db_error("complete", e))?;
         Ok(())
     }
 }
@@ -374,12 +395,7 @@ where
         }
         for chunk in leases.chunks(LEASE_CHUNK) {
             let (ids, tokens) = lease_arrays(chunk);
-            sqlx::query(EXTEND_SQL)
-                .bind(ids)
-                .bind(tokens)
-                .bind(micros(lease))
-                .execute(&self.inner.pool)
-                .await
+            run!(&self.inner.db, execute, sqlx::query(EXTEND_SQL).bind(ids).bind(tokens).bind(micros(lease)))
                 .map_err(|e| db_error("extend leases", e))?;
         }
         Ok(())
@@ -389,7 +405,7 @@ where
         if leases.is_empty() {
             return Ok(());
         }
-        release_on(&self.inner.pool, self.queue_name(), leases).await?;
+        release_on(&self.inner.db, self.queue_name(), leases).await?;
         self.inner.hub.notify_local(self.queue_name());
         Ok(())
     }
@@ -402,7 +418,7 @@ where
     }
 
     fn worker_registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
-        Some(std::sync::Arc::new(crate::registry::PostgresRegistry::new(self.inner.pool.clone())))
+        Some(std::sync::Arc::new(crate::registry::PostgresRegistry::new(self.inner.db.clone())))
     }
 }
 
