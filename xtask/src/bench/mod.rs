@@ -31,7 +31,8 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] = &["memory", "redis", "mysql", "amqp", "postgres", "rsmq", "sqlite", "pgmq", "nats"];
+const BENCHED: &[&str] =
+    &["memory", "redis", "mysql", "amqp", "postgres", "postgres-pgbouncer", "rsmq", "sqlite", "pgmq", "nats"];
 
 #[derive(Debug)]
 struct BenchOptions {
@@ -160,6 +161,8 @@ async fn run_backend(
         "mysql" => mysql::run(workload, on_result).await,
         #[cfg(feature = "postgres")]
         "postgres" => postgres::run(workload, on_result).await,
+        #[cfg(feature = "postgres")]
+        "postgres-pgbouncer" => postgres::run_pgbouncer(workload, on_result).await,
         #[cfg(feature = "rsmq")]
         "rsmq" => rsmq::run(workload, on_result).await,
         #[cfg(feature = "sqlite")]
