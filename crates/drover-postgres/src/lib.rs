@@ -264,7 +264,7 @@
 //! `tests/conformance_pgbouncer.rs` starts PgBouncer (Debian's `pgbouncer`, installed by
 //! `cargo xtask services`) in transaction mode on a free port of 6432-6439, in front of the
 //! database `drover_pgb` of the same server (created if missing), and runs the conformance
-//! suite and the admin's through it with 3 server connections, plus a check that the default
+//! suite and the admin's through it with 4 server connections, plus a check that the default
 //! mode fails there.
 //! Throughput is measured by `cargo xtask bench --backend postgres`, never by tests.
 

@@ -70,6 +70,7 @@ impl Upstream {
 pub struct PgBouncer {
     child: Child,
     watchdog: Option<(Child, ChildStdin)>,
+    binary: PathBuf,
     dir: PathBuf,
     port: u16,
     upstream: Upstream,
@@ -110,11 +111,18 @@ impl PgBouncer {
         let binary = binary()?;
         let mut failures = Vec::new();
         for port in PORTS {
-            // Free now? (PgBouncer may still lose a race for it; the next port is tried then.)
-            if TcpListener::bind(("127.0.0.1", port)).is_err() {
+            // Not another PgBouncer's of this process (even while it restarts), and free now?
+            // (PgBouncer may still lose a race for it; the next port is tried then.)
+            if !reserve(port) {
                 continue;
             }
-            let dir = std::env::temp_dir().join(format!("drover-pgbouncer-{}-{port}", std::process::id()));
+            if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                release(port);
+                continue;
+            }
+            static INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("drover-pgbouncer-{}-{instance}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
             // PgBouncer runs as the postgres user when we are root: it must read the files.
@@ -147,20 +155,9 @@ impl PgBouncer {
             );
             write(&dir.join("pgbouncer.ini"), &ini)?;
             write(&dir.join("userlist.txt"), &format!("\"{}\" \"\"\n", upstream.user))?;
-            let log = std::fs::File::create(dir.join("pgbouncer.log")).map_err(|e| format!("create the log: {e}"))?;
-            let log2 = log.try_clone().map_err(|e| format!("the log: {e}"))?;
-            let mut command = Command::new(&binary);
-            if is_root() {
-                command.args(["-u", "postgres"]);
-            }
-            let child = command
-                .arg(dir.join("pgbouncer.ini"))
-                .stdin(Stdio::null())
-                .stdout(log)
-                .stderr(log2)
-                .spawn()
-                .map_err(|e| format!("start {}: {e}", binary.display()))?;
-            let mut bouncer = Self { child, watchdog: None, dir, port, upstream: upstream.clone() };
+            let child = spawn(&binary, &dir)?;
+            let mut bouncer =
+                Self { child, watchdog: None, binary: binary.clone(), dir, port, upstream: upstream.clone() };
             bouncer.watchdog = watchdog(bouncer.child.id(), &bouncer.dir);
             match bouncer.wait_ready(Duration::from_secs(10)) {
                 Ok(()) => return Ok(bouncer),
@@ -168,6 +165,27 @@ impl PgBouncer {
             }
         }
         Err(format!("PgBouncer did not start on any of ports {PORTS:?}: {}", failures.join("; ")))
+    }
+
+    /// Kill PgBouncer (SIGKILL: every client connection breaks mid-whatever), wait `down`, and
+    /// start it again on the same port.
+    pub fn restart(&mut self, down: Duration) -> Result<(), String> {
+        self.stop();
+        std::thread::sleep(down);
+        self.child = spawn(&self.binary, &self.dir)?;
+        self.watchdog = watchdog(self.child.id(), &self.dir);
+        self.wait_ready(Duration::from_secs(10))
+    }
+
+    /// Kill the watchdog (first, so that it never signals a reused pid), then PgBouncer.
+    fn stop(&mut self) {
+        if let Some((mut watchdog, mut stdin)) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+            let _ = stdin.flush();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Wait until the port accepts connections; an exit first is an error with the log.
@@ -178,6 +196,11 @@ impl PgBouncer {
                 return Err(format!("pgbouncer exited ({status}): {}", self.log()));
             }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                // Ours, not some other process still on the port: still running a moment later.
+                std::thread::sleep(Duration::from_millis(50));
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    return Err(format!("pgbouncer exited ({status}): {}", self.log()));
+                }
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -225,16 +248,52 @@ fn watchdog(pid: u32, dir: &Path) -> Option<(Child, ChildStdin)> {
 
 impl Drop for PgBouncer {
     fn drop(&mut self) {
-        // The watchdog first, so that it never signals a reused pid.
-        if let Some((mut watchdog, mut stdin)) = self.watchdog.take() {
-            let _ = watchdog.kill();
-            let _ = watchdog.wait();
-            let _ = stdin.flush();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+        release(self.port);
     }
+}
+
+/// The ports this process's PgBouncers hold.
+fn reserved() -> std::sync::MutexGuard<'static, Vec<u16>> {
+    static RESERVED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    RESERVED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Take `port` for a PgBouncer of this process; false if one has it.
+fn reserve(port: u16) -> bool {
+    let mut ports = reserved();
+    if ports.contains(&port) {
+        return false;
+    }
+    ports.push(port);
+    true
+}
+
+fn release(port: u16) {
+    reserved().retain(|p| *p != port);
+}
+
+/// Start `binary` on `dir`'s pgbouncer.ini (as the postgres user when we are root), its
+/// output appended to `dir`'s pgbouncer.log.
+fn spawn(binary: &Path, dir: &Path) -> Result<Child, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("pgbouncer.log"))
+        .map_err(|e| format!("open the log: {e}"))?;
+    let log2 = log.try_clone().map_err(|e| format!("the log: {e}"))?;
+    let mut command = Command::new(binary);
+    if is_root() {
+        command.args(["-u", "postgres"]);
+    }
+    command
+        .arg(dir.join("pgbouncer.ini"))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", binary.display()))
 }
 
 #[cfg(test)]
