@@ -69,6 +69,16 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
+    // drover-postgres's tests through PgBouncer (tests/conformance_pgbouncer.rs).
+    if crate::backends::crate_exists("drover-postgres") {
+        match crate::tools::ensure_pgbouncer() {
+            Ok(done) => println!("{done} (needed by drover-postgres)"),
+            Err(error) => {
+                println!("pgbouncer could not be installed: {error:#}\n");
+                missing_needed.push("pgbouncer");
+            }
+        }
+    }
     // The production worker template's deployment files (examples/tests/deploy_files.rs).
     for (tool, ensure) in [
         ("systemd-analyze", crate::tools::ensure_systemd_analyze as fn() -> anyhow::Result<&'static str>),

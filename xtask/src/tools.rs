@@ -47,6 +47,27 @@ fn apt_install(package: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `pgbouncer` (Debian's `pgbouncer` package, 1.18 on bookworm), which `drover-postgres`'s
+/// `tests/conformance_pgbouncer.rs` and the `postgres-pgbouncer` bench start in front of
+/// PostgreSQL in transaction pooling mode. Debian puts it in /usr/sbin, which is not on every
+/// PATH. Installs the package with apt-get when it is missing; the package's own service is
+/// not needed (the tests start their own, on ports 6432-6439).
+pub fn ensure_pgbouncer() -> anyhow::Result<&'static str> {
+    let installed = || present("pgbouncer") || present("/usr/sbin/pgbouncer");
+    if installed() {
+        return Ok("pgbouncer present");
+    }
+    if !present("apt-get") {
+        anyhow::bail!("pgbouncer is missing and apt-get is not available: install PgBouncer 1.18 or newer");
+    }
+    apt_install("pgbouncer")?;
+    if installed() {
+        Ok("pgbouncer installed (Debian package pgbouncer)")
+    } else {
+        anyhow::bail!("the pgbouncer package installed, but neither pgbouncer on PATH nor /usr/sbin/pgbouncer runs")
+    }
+}
+
 /// `systemd-analyze` (Debian's `systemd` package), which the examples' tests run on
 /// deploy/systemd/drover-worker.service (`verify` and `security --offline`, both without a
 /// running systemd). Installs the package with apt-get when it is missing.

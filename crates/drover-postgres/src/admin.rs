@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::backend::{task_id, uuid_of};
+use crate::db::{run, Db};
 use crate::error::db_error;
 use crate::{PostgresConfig, PostgresStorage};
 
@@ -75,13 +76,27 @@ const RUN_NOW_SQL: &str = "WITH due AS ( \
 /// ```
 #[derive(Clone, Debug)]
 pub struct PostgresAdmin {
-    pool: PgPool,
+    db: Db,
 }
 
 impl PostgresAdmin {
     /// Operate the queues of `pool`'s database.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { db: Db::new(pool, false) }
+    }
+
+    /// Whether `pool` reaches PostgreSQL through a pooler in transaction mode (PgBouncer's
+    /// `pool_mode = transaction`): see
+    /// [`PostgresConfig::set_transaction_pooling`]. The storages it hands out get the same
+    /// setting.
+    pub fn set_transaction_pooling(mut self, on: bool) -> Self {
+        self.db.pooled = on;
+        self
+    }
+
+    /// The configuration of the storage of `queue`.
+    fn config(&self, queue: &str) -> PostgresConfig {
+        PostgresConfig::new(queue).set_transaction_pooling(self.db.pooled)
     }
 }
 
@@ -93,15 +108,19 @@ impl AdminBackend for PostgresAdmin {
     }
 
     fn storage(&self, queue: &str) -> Self::Storage {
-        PostgresStorage::new_with_config(self.pool.clone(), PostgresConfig::new(queue))
+        PostgresStorage::new_with_config(self.db.pool.clone(), self.config(queue))
     }
 
     fn queue_names(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
-        Box::pin(async move { PostgresStorage::<()>::new(self.pool.clone()).queues().await })
+        let storage = PostgresStorage::<()>::new_with_config(
+            self.db.pool.clone(),
+            PostgresConfig::default().set_transaction_pooling(self.db.pooled),
+        );
+        Box::pin(async move { storage.queues().await })
     }
 
     fn migrate(&self) -> BoxFuture<'_, Result<(), BackendError>> {
-        Box::pin(PostgresStorage::setup(&self.pool))
+        Box::pin(PostgresStorage::setup(&self.db.pool))
     }
 
     fn prune(
@@ -116,7 +135,7 @@ impl AdminBackend for PostgresAdmin {
     }
 
     fn registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
-        Some(std::sync::Arc::new(crate::registry::PostgresRegistry::new(self.pool.clone())))
+        Some(std::sync::Arc::new(crate::registry::PostgresRegistry::new(self.db.clone())))
     }
 
     fn queue_workers(&self, queue: &str) -> BoxFuture<'_, Result<Vec<WorkerSummary>, BackendError>> {
@@ -146,12 +165,7 @@ impl AdminBackend for PostgresAdmin {
                 Some(status) => sqlx::query_scalar(FIND_STATUS_SQL).bind(queue).bind(status.as_str()),
                 None => sqlx::query_scalar(FIND_ALL_SQL).bind(queue),
             };
-            let ids: Vec<Uuid> = query
-                .bind(error)
-                .bind(before.map(uuid_of))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
+            let ids: Vec<Uuid> = run!(&self.db, fetch_all, query.bind(error).bind(before.map(uuid_of)).bind(limit))
                 .map_err(|e| db_error("search tasks", e))?;
             Ok(ids.into_iter().map(task_id).collect())
         })
@@ -168,21 +182,14 @@ impl AdminBackend for PostgresAdmin {
             let done = match action {
                 BulkAction::Cancel | BulkAction::Delete => {
                     let statement = if action == BulkAction::Cancel { BULK_CANCEL_SQL } else { BULK_DELETE_SQL };
-                    let done = sqlx::query(statement)
-                        .bind(queue)
-                        .bind(&uuids)
-                        .execute(&self.pool)
-                        .await
+                    let done = run!(&self.db, execute, sqlx::query(statement).bind(queue).bind(&uuids))
                         .map_err(|e| db_error("act on a page of tasks", e))?;
                     done.rows_affected()
                 }
                 BulkAction::RunNow => {
-                    let (n, _): (i64, Option<String>) = sqlx::query_as(BULK_RUN_NOW_SQL)
-                        .bind(queue)
-                        .bind(&uuids)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(|e| db_error("make a page of tasks due now", e))?;
+                    let (n, _): (i64, Option<String>) =
+                        run!(&self.db, fetch_one, sqlx::query_as(BULK_RUN_NOW_SQL).bind(queue).bind(&uuids))
+                            .map_err(|e| db_error("make a page of tasks due now", e))?;
                     u64::try_from(n).unwrap_or(0)
                 }
                 BulkAction::Retry => {
@@ -204,11 +211,7 @@ impl AdminBackend for PostgresAdmin {
     fn delete_task(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
         let queue = queue.to_owned();
         Box::pin(async move {
-            let done = sqlx::query(DELETE_SQL)
-                .bind(uuid_of(id))
-                .bind(queue)
-                .execute(&self.pool)
-                .await
+            let done = run!(&self.db, execute, sqlx::query(DELETE_SQL).bind(uuid_of(id)).bind(queue))
                 .map_err(|e| db_error("delete a task", e))?;
             Ok(done.rows_affected() == 1)
         })
@@ -217,12 +220,9 @@ impl AdminBackend for PostgresAdmin {
     fn run_now(&self, queue: &str, id: TaskId) -> BoxFuture<'_, Result<bool, BackendError>> {
         let queue = queue.to_owned();
         Box::pin(async move {
-            let (n, _): (i64, Option<String>) = sqlx::query_as(RUN_NOW_SQL)
-                .bind(uuid_of(id))
-                .bind(queue)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|e| db_error("make a task due now", e))?;
+            let (n, _): (i64, Option<String>) =
+                run!(&self.db, fetch_one, sqlx::query_as(RUN_NOW_SQL).bind(uuid_of(id)).bind(queue))
+                    .map_err(|e| db_error("make a task due now", e))?;
             Ok(n == 1)
         })
     }

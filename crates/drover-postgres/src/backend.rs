@@ -11,6 +11,7 @@ use drover_core::{
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use crate::db::{run, Db};
 use crate::error::db_error;
 use crate::hint::Hint;
 use crate::storage::PostgresStorage;
@@ -68,15 +69,10 @@ fn lease_arrays(leases: &[Lease]) -> (Vec<Uuid>, Vec<i64>) {
 }
 
 /// Hand claims back: pending, due, the attempt not counted.
-pub(crate) async fn release_on(pool: &sqlx::PgPool, queue: &str, leases: Vec<Lease>) -> Result<(), BackendError> {
+pub(crate) async fn release_on(db: &Db, queue: &str, leases: Vec<Lease>) -> Result<(), BackendError> {
     for chunk in leases.chunks(LEASE_CHUNK) {
         let (ids, tokens) = lease_arrays(chunk);
-        sqlx::query(RELEASE_SQL)
-            .bind(ids)
-            .bind(tokens)
-            .bind(queue)
-            .execute(pool)
-            .await
+        run!(db, execute, sqlx::query(RELEASE_SQL).bind(ids).bind(tokens).bind(queue))
             .map_err(|e| db_error("release", e))?;
     }
     Ok(())
@@ -99,7 +95,7 @@ where
         } else if keyed > 0 {
             self.claim_keyed_rows(keyed, max, request).await?
         } else {
-            self.claim_plain_rows(max, request).await?
+            self.claim_on_pool(max, request).await?
         };
         if !rows.is_empty() {
             return Ok(Self::claimed(rows));
@@ -107,13 +103,12 @@ where
         // A limited queue's plain claim takes nothing: an empty claim looks whether the queue
         // is limited. With only a per-key limit it claims with the keyed statement (as
         // concurrent as the plain one); with a cap or a rate, under the settings row's lock.
-        let look =
-            if capped { Some(None) } else { self.limits(&self.inner.pool, false).await?.map(|l| keyed_only(&l)) };
+        let look = if capped { Some(None) } else { self.limits_on_pool().await?.map(|l| keyed_only(&l)) };
         match look {
             None => {
                 self.inner.keyed.store(0, Ordering::Relaxed);
                 if keyed > 0 {
-                    rows = self.claim_plain_rows(max, request).await?;
+                    rows = self.claim_on_pool(max, request).await?;
                 }
             }
             Some(Some(k)) => {
@@ -155,25 +150,34 @@ where
             .bind(&*request.worker)
             .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
             .bind(i64::from(k));
-        let rows: Vec<ClaimRow> = with_hint(query, hint)
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("claim (per-key limit)", e))?;
+        let query = with_hint(query, hint);
+        let rows: Vec<ClaimRow> =
+            run!(&self.inner.db, fetch_all, query).map_err(|e| db_error("claim (per-key limit)", e))?;
         self.inner.hints.record(started, hint, max, rows.iter().map(|r| (r.5, r.6, r.0)));
         Ok(rows)
     }
 
-    /// The plain claim, with a hint during a long drain (see `hint.rs`).
-    async fn claim_plain_rows(&self, max: usize, request: &ClaimRequest) -> Result<Vec<ClaimRow>, BackendError> {
+    /// The plain claim on the pool, with a hint during a long drain (see `hint.rs`).
+    async fn claim_on_pool(&self, max: usize, request: &ClaimRequest) -> Result<Vec<ClaimRow>, BackendError> {
         let started = Instant::now();
         let hint = self.inner.hints.next(started);
         let sql = if hint.is_some() { &self.inner.hinted_claim_sql } else { &self.inner.claim_sql };
-        let rows: Vec<ClaimRow> = with_hint(self.claim_query(sql, max, request), hint)
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("claim", e))?;
+        let query = with_hint(self.claim_query(sql, max, request), hint);
+        let rows: Vec<ClaimRow> = run!(&self.inner.db, fetch_all, query).map_err(|e| db_error("claim", e))?;
         self.inner.hints.record(started, hint, max, rows.iter().map(|r| (r.5, r.6, r.0)));
         Ok(rows)
+    }
+
+    /// The queue's limits (without the lock), on the pool.
+    async fn limits_on_pool(&self) -> Result<Option<Limits>, BackendError> {
+        let db = &self.inner.db;
+        if !db.pooled {
+            return self.limits(&db.pool, false).await;
+        }
+        let mut tx = db.pool.begin().await.map_err(|e| db_error("claim (begin)", e))?;
+        let limits = self.limits(&mut *tx, false).await?;
+        tx.commit().await.map_err(|e| db_error("claim (commit)", e))?;
+        Ok(limits)
     }
 
     /// The claim statement `sql` with its five parameters bound.
@@ -184,6 +188,7 @@ where
             .bind(micros(request.lease))
             .bind(&*request.worker)
             .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
+            .persistent(self.inner.db.persistent())
     }
 
     /// The claim statement, plain (without a hint) or capped, on `conn`.
@@ -209,6 +214,7 @@ where
         let sql = if lock { LIMITS_LOCK_SQL } else { LIMITS_SQL };
         sqlx::query_as(sql)
             .bind(self.queue_name())
+            .persistent(self.inner.db.persistent())
             .fetch_optional(conn)
             .await
             .map_err(|e| db_error("claim (limits)", e))
@@ -224,11 +230,11 @@ where
         max: usize,
         request: &ClaimRequest,
     ) -> Result<Result<Vec<ClaimRow>, Duration>, BackendError> {
-        let mut tx = self.inner.pool.begin().await.map_err(|e| db_error("claim (begin)", e))?;
+        let mut tx = self.inner.db.pool.begin().await.map_err(|e| db_error("claim (begin)", e))?;
         let Some((cap, rate_starts, rate_per_ms, tat, per_key, now_ms)) = self.limits(&mut *tx, true).await? else {
             self.inner.capped.store(false, Ordering::Relaxed);
             drop(tx);
-            return Ok(Ok(self.claim_rows(&self.inner.pool, false, max, request).await?));
+            return Ok(Ok(self.claim_on_pool(max, request).await?));
         };
         self.inner.capped.store(true, Ordering::Relaxed);
         let limits = QueueLimits::from_stored(cap.map(i64::from), rate_starts.map(i64::from), rate_per_ms, tat)
@@ -236,6 +242,7 @@ where
         let running: i64 = if limits.max_running.is_some() {
             sqlx::query_scalar(RUNNING_SQL)
                 .bind(self.queue_name())
+                .persistent(self.inner.db.persistent())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| db_error("claim (running tasks)", e))?
@@ -257,6 +264,7 @@ where
             sqlx::query(ADVANCE_RATE_SQL)
                 .bind(self.queue_name())
                 .bind(limits.tat_after(now_ms, rows.len()))
+                .persistent(self.inner.db.persistent())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| db_error("claim (rate)", e))?;
@@ -280,6 +288,7 @@ where
             .bind(self.queue_name())
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .bind(k)
+            .persistent(self.inner.db.persistent())
             .fetch_all(&mut *tx)
             .await
             .map_err(|e| db_error("claim (keyed candidates)", e))?;
@@ -311,6 +320,7 @@ where
             .bind(&*request.worker)
             .bind(buried)
             .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
+            .persistent(self.inner.db.persistent())
             .fetch_all(&mut *tx)
             .await
             .map_err(|e| db_error("claim (keyed)", e))
@@ -347,16 +357,14 @@ where
             delays.push(delay);
             errors.push(error);
         }
-        sqlx::query(COMPLETE_SQL)
+        let query = sqlx::query(COMPLETE_SQL)
             .bind(ids)
             .bind(tokens)
             .bind(kinds)
             .bind(delays)
             .bind(errors)
-            .bind(self.queue_name())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("complete", e))?;
+            .bind(self.queue_name());
+        run!(&self.inner.db, execute, query).map_err(|e| db_error("complete", e))?;
         Ok(())
     }
 }
@@ -407,12 +415,7 @@ where
         }
         for chunk in leases.chunks(LEASE_CHUNK) {
             let (ids, tokens) = lease_arrays(chunk);
-            sqlx::query(EXTEND_SQL)
-                .bind(ids)
-                .bind(tokens)
-                .bind(micros(lease))
-                .execute(&self.inner.pool)
-                .await
+            run!(&self.inner.db, execute, sqlx::query(EXTEND_SQL).bind(ids).bind(tokens).bind(micros(lease)))
                 .map_err(|e| db_error("extend leases", e))?;
         }
         Ok(())
@@ -422,7 +425,7 @@ where
         if leases.is_empty() {
             return Ok(());
         }
-        release_on(&self.inner.pool, self.queue_name(), leases).await?;
+        release_on(&self.inner.db, self.queue_name(), leases).await?;
         self.inner.hub.notify_local(self.queue_name());
         Ok(())
     }
@@ -435,7 +438,7 @@ where
     }
 
     fn worker_registry(&self) -> Option<std::sync::Arc<dyn drover_core::WorkerRegistry>> {
-        Some(std::sync::Arc::new(crate::registry::PostgresRegistry::new(self.inner.pool.clone())))
+        Some(std::sync::Arc::new(crate::registry::PostgresRegistry::new(self.inner.db.clone())))
     }
 }
 

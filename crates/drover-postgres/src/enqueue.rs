@@ -63,12 +63,14 @@ impl Columns {
 }
 
 /// Insert `tasks` into `queue` on `conn`, `chunk` per statement; returns the ids in order.
+/// `persistent`: sqlx may prepare named statements (not behind a transaction-mode pooler).
 ///
 /// Boxed: the future borrows a connection, and a boxed `Send` future pins its lifetimes down
 /// where the compiler otherwise fails to prove `Send` for every lifetime (a known limit of
 /// async functions over sqlx executors).
 pub(crate) fn insert<'a>(
     conn: &'a mut PgConnection,
+    persistent: bool,
     queue: &'a str,
     chunk: usize,
     tasks: &'a [NewTask],
@@ -77,13 +79,13 @@ pub(crate) fn insert<'a>(
         let mut ids = Vec::with_capacity(tasks.len());
         for part in tasks.chunks(chunk.max(1)) {
             if part.iter().any(|t| t.unique_key.is_some()) {
-                ids.extend(insert_unique(conn, queue, part).await?);
+                ids.extend(insert_unique(conn, persistent, queue, part).await?);
             } else if part.len() >= COPY_FROM && part.iter().all(|t| t.run_at.is_none() && t.concurrency_key.is_none())
             {
                 copy_plain(conn, queue, part).await?;
                 ids.extend(part.iter().map(|t| t.id));
             } else {
-                insert_plain(conn, queue, part).await?;
+                insert_plain(conn, persistent, queue, part).await?;
                 ids.extend(part.iter().map(|t| t.id));
             }
         }
@@ -94,15 +96,17 @@ pub(crate) fn insert<'a>(
 /// Insert, then `NOTIFY` in the same transaction (delivered when it commits).
 fn notify_on_commit<'a>(
     conn: &'a mut PgConnection,
+    persistent: bool,
     queue: &'a str,
     chunk: usize,
     tasks: Vec<NewTask>,
 ) -> BoxFuture<'a, Result<Vec<TaskId>, BackendError>> {
     Box::pin(async move {
-        let ids = insert(conn, queue, chunk, &tasks).await?;
+        let ids = insert(conn, persistent, queue, chunk, &tasks).await?;
         if !ids.is_empty() {
             sqlx::query(NOTIFY_SQL)
                 .bind(queue)
+                .persistent(persistent)
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| db_error("enqueue (notify)", e))?;
@@ -111,7 +115,12 @@ fn notify_on_commit<'a>(
     })
 }
 
-async fn insert_plain(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) -> Result<(), BackendError> {
+async fn insert_plain(
+    conn: &mut PgConnection,
+    persistent: bool,
+    queue: &str,
+    tasks: &[NewTask],
+) -> Result<(), BackendError> {
     let c = Columns::of(tasks);
     sqlx::query(ENQUEUE_SQL)
         .bind(queue)
@@ -121,6 +130,7 @@ async fn insert_plain(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) -
         .bind(c.priorities)
         .bind(c.max_attempts)
         .bind(c.concurrency_keys)
+        .persistent(persistent)
         .execute(&mut *conn)
         .await
         .map_err(|e| db_error("enqueue", e))?;
@@ -169,6 +179,7 @@ async fn copy_plain(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) -> 
 
 async fn insert_unique_once(
     conn: &mut PgConnection,
+    persistent: bool,
     queue: &str,
     tasks: &[NewTask],
 ) -> Result<Vec<Option<Uuid>>, BackendError> {
@@ -182,6 +193,7 @@ async fn insert_unique_once(
         .bind(c.max_attempts)
         .bind(c.unique_keys)
         .bind(c.concurrency_keys)
+        .persistent(persistent)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| db_error("enqueue", e))?;
@@ -190,8 +202,13 @@ async fn insert_unique_once(
 
 /// Insert a batch that has unique keys. A duplicate's holder that committed after the insert's
 /// snapshot is looked up with a fresh one; if it finished meanwhile, the task is inserted again.
-async fn insert_unique(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) -> Result<Vec<TaskId>, BackendError> {
-    let mut ids = insert_unique_once(conn, queue, tasks).await?;
+async fn insert_unique(
+    conn: &mut PgConnection,
+    persistent: bool,
+    queue: &str,
+    tasks: &[NewTask],
+) -> Result<Vec<TaskId>, BackendError> {
+    let mut ids = insert_unique_once(conn, persistent, queue, tasks).await?;
     for _ in 0..UNIQUE_RACE_TRIES {
         let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_none()).collect();
         if missing.is_empty() {
@@ -201,6 +218,7 @@ async fn insert_unique(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) 
         let holders: HashMap<String, Uuid> = sqlx::query_as(UNIQUE_HOLDERS_SQL)
             .bind(queue)
             .bind(&keys)
+            .persistent(persistent)
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| db_error("enqueue (unique key look-up)", e))?
@@ -218,7 +236,7 @@ async fn insert_unique(conn: &mut PgConnection, queue: &str, tasks: &[NewTask]) 
             break;
         }
         let retry: Vec<NewTask> = again.iter().filter_map(|&i| tasks.get(i).cloned()).collect();
-        for (i, id) in again.into_iter().zip(insert_unique_once(conn, queue, &retry).await?) {
+        for (i, id) in again.into_iter().zip(insert_unique_once(conn, persistent, queue, &retry).await?) {
             ids[i] = id;
         }
     }
@@ -244,13 +262,15 @@ where
             return Ok(Vec::new());
         }
         let chunk = self.inner.config.enqueue_chunk();
-        let ids = if tasks.len() <= chunk {
-            let mut conn = self.inner.pool.acquire().await.map_err(|e| db_error("enqueue", e))?;
-            insert(&mut conn, self.queue_name(), chunk, &tasks).await?
+        let db = &self.inner.db;
+        let ids = if tasks.len() <= chunk && !db.pooled {
+            let mut conn = db.pool.acquire().await.map_err(|e| db_error("enqueue", e))?;
+            insert(&mut conn, true, self.queue_name(), chunk, &tasks).await?
         } else {
-            // Several statements: one transaction keeps the batch all or nothing.
-            let mut tx = self.inner.pool.begin().await.map_err(|e| db_error("enqueue", e))?;
-            let ids = insert(&mut tx, self.queue_name(), chunk, &tasks).await?;
+            // Several statements: one transaction keeps the batch all or nothing. Behind a
+            // transaction-mode pooler, it also keeps each statement on one server.
+            let mut tx = db.pool.begin().await.map_err(|e| db_error("enqueue", e))?;
+            let ids = insert(&mut tx, db.persistent(), self.queue_name(), chunk, &tasks).await?;
             tx.commit().await.map_err(|e| db_error("enqueue (commit)", e))?;
             ids
         };
@@ -268,7 +288,7 @@ where
     type Transaction = sqlx::Transaction<'static, Postgres>;
 
     async fn begin(&self) -> Result<Self::Transaction, BackendError> {
-        self.inner.pool.begin().await.map_err(|e| db_error("begin transaction", e))
+        self.inner.db.pool.begin().await.map_err(|e| db_error("begin transaction", e))
     }
 
     fn push_in<'a>(
@@ -329,8 +349,18 @@ where
     }
 
     /// Enqueue already-encoded tasks on the caller's connection or transaction. The
-    /// transaction also sends the `NOTIFY` that wakes workers when it commits.
+    /// transaction also sends the `NOTIFY` that wakes workers when it commits. With
+    /// [`transaction_pooling`](crate::PostgresConfig::set_transaction_pooling), a connection
+    /// outside a transaction gets one of its own for the push.
     pub async fn enqueue_in(&self, conn: &mut PgConnection, tasks: Vec<NewTask>) -> Result<Vec<TaskId>, BackendError> {
-        notify_on_commit(conn, self.queue_name(), self.inner.config.enqueue_chunk(), tasks).await
+        let chunk = self.inner.config.enqueue_chunk();
+        let db = &self.inner.db;
+        if db.pooled && !sqlx::Connection::is_in_transaction(&*conn) {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(|e| db_error("enqueue (begin)", e))?;
+            let ids = notify_on_commit(&mut tx, false, self.queue_name(), chunk, tasks).await?;
+            tx.commit().await.map_err(|e| db_error("enqueue (commit)", e))?;
+            return Ok(ids);
+        }
+        notify_on_commit(conn, db.persistent(), self.queue_name(), chunk, tasks).await
     }
 }

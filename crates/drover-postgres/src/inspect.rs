@@ -13,6 +13,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::backend::{count, task_id, uuid_of};
+use crate::db::run;
 use crate::error::{db_error, is_unique_violation};
 use crate::storage::PostgresStorage;
 
@@ -89,42 +90,42 @@ where
     C: Codec<T>,
 {
     async fn stats(&self) -> Result<QueueStats, BackendError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(STATS_SQL)
-            .bind(self.queue_name())
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("stats", e))?;
+        let rows: Vec<(String, i64)> =
+            run!(&self.inner.db, fetch_all, sqlx::query_as(STATS_SQL).bind(self.queue_name()))
+                .map_err(|e| db_error("stats", e))?;
         let mut stats = QueueStats::default();
         for (status, n) in rows {
             stats.record(&status, n);
         }
-        stats.oldest_due_at = sqlx::query_scalar(OLDEST_DUE_SQL)
-            .bind(self.queue_name())
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("stats (oldest due task)", e))?;
+        stats.oldest_due_at =
+            run!(&self.inner.db, fetch_optional, sqlx::query_scalar(OLDEST_DUE_SQL).bind(self.queue_name()))
+                .map_err(|e| db_error("stats (oldest due task)", e))?;
         Ok(stats)
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<TaskInfo>, BackendError> {
         let rows = match query.status {
             Some(status) => {
-                sqlx::query(LIST_STATUS_SQL)
-                    .bind(self.queue_name())
-                    .bind(status.as_str())
-                    .bind(to_i64(query.limit))
-                    .bind(to_i64(query.offset))
-                    .fetch_all(&self.inner.pool)
-                    .await
+                run!(
+                    &self.inner.db,
+                    fetch_all,
+                    sqlx::query(LIST_STATUS_SQL)
+                        .bind(self.queue_name())
+                        .bind(status.as_str())
+                        .bind(to_i64(query.limit))
+                        .bind(to_i64(query.offset))
+                )
             }
             None => {
-                sqlx::query(LIST_ALL_SQL)
-                    .bind(self.queue_name())
-                    .bind(to_i64(query.limit))
-                    .bind(to_i64(query.offset.saturating_add(query.limit)))
-                    .bind(to_i64(query.offset))
-                    .fetch_all(&self.inner.pool)
-                    .await
+                run!(
+                    &self.inner.db,
+                    fetch_all,
+                    sqlx::query(LIST_ALL_SQL)
+                        .bind(self.queue_name())
+                        .bind(to_i64(query.limit))
+                        .bind(to_i64(query.offset.saturating_add(query.limit)))
+                        .bind(to_i64(query.offset))
+                )
             }
         }
         .map_err(|e| db_error("list", e))?;
@@ -132,11 +133,7 @@ where
     }
 
     async fn get(&self, id: TaskId) -> Result<Option<TaskInfo>, BackendError> {
-        let row = sqlx::query(GET_SQL)
-            .bind(uuid_of(id))
-            .bind(self.queue_name())
-            .fetch_optional(&self.inner.pool)
-            .await
+        let row = run!(&self.inner.db, fetch_optional, sqlx::query(GET_SQL).bind(uuid_of(id)).bind(self.queue_name()))
             .map_err(|e| db_error("get", e))?;
         row.as_ref().map(|row| decode_detail("get", row)).transpose()
     }
@@ -148,11 +145,7 @@ where
     C: Codec<T>,
 {
     async fn cancel(&self, id: TaskId) -> Result<bool, BackendError> {
-        let done = sqlx::query(CANCEL_SQL)
-            .bind(uuid_of(id))
-            .bind(self.queue_name())
-            .execute(&self.inner.pool)
-            .await
+        let done = run!(&self.inner.db, execute, sqlx::query(CANCEL_SQL).bind(uuid_of(id)).bind(self.queue_name()))
             .map_err(|e| db_error("cancel", e))?;
         Ok(done.rows_affected() > 0)
     }
@@ -165,7 +158,7 @@ where
 {
     async fn requeue(&self, id: TaskId) -> Result<bool, BackendError> {
         let result: Result<(i64, Option<String>), _> =
-            sqlx::query_as(REQUEUE_SQL).bind(uuid_of(id)).bind(self.queue_name()).fetch_one(&self.inner.pool).await;
+            run!(&self.inner.db, fetch_one, sqlx::query_as(REQUEUE_SQL).bind(uuid_of(id)).bind(self.queue_name()));
         match result {
             Ok((n, _)) => {
                 if n > 0 {
@@ -184,16 +177,13 @@ impl<T, C> PostgresStorage<T, C> {
     /// Every queue with tasks in the database (one index probe per queue).
     pub async fn queues(&self) -> Result<Vec<String>, BackendError> {
         let rows: Vec<(String,)> =
-            sqlx::query_as(QUEUES_SQL).fetch_all(&self.inner.pool).await.map_err(|e| db_error("list queues", e))?;
+            run!(&self.inner.db, fetch_all, sqlx::query_as(QUEUES_SQL)).map_err(|e| db_error("list queues", e))?;
         Ok(rows.into_iter().map(|(q,)| q).collect())
     }
 
     /// The workers holding claims on this queue now, with how many tasks each runs.
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>, BackendError> {
-        let rows: Vec<WorkerRow> = sqlx::query_as(WORKERS_SQL)
-            .bind(self.queue_name())
-            .fetch_all(&self.inner.pool)
-            .await
+        let rows: Vec<WorkerRow> = run!(&self.inner.db, fetch_all, sqlx::query_as(WORKERS_SQL).bind(self.queue_name()))
             .map_err(|e| db_error("list workers", e))?;
         Ok(rows
             .into_iter()
@@ -213,33 +203,37 @@ where
     C: Codec<T>,
 {
     async fn set_paused(&self, paused: bool) -> Result<(), BackendError> {
-        sqlx::query(
-            "INSERT INTO drover.queue_settings (queue, paused) VALUES ($1, $2) \
+        run!(
+            &self.inner.db,
+            execute,
+            sqlx::query(
+                "INSERT INTO drover.queue_settings (queue, paused) VALUES ($1, $2) \
              ON CONFLICT (queue) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()",
+            )
+            .bind(self.queue_name())
+            .bind(paused)
         )
-        .bind(self.queue_name())
-        .bind(paused)
-        .execute(&self.inner.pool)
-        .await
         .map_err(|e| db_error("pause or resume the queue", e))?;
         if !paused {
             // Idle workers of other processes hear the NOTIFY, ours the local hub.
-            sqlx::query("SELECT pg_notify('drover_tasks', $1)::text")
-                .bind(self.queue_name())
-                .execute(&self.inner.pool)
-                .await
-                .map_err(|e| db_error("resume the queue (notify)", e))?;
+            run!(
+                &self.inner.db,
+                execute,
+                sqlx::query("SELECT pg_notify('drover_tasks', $1)::text").bind(self.queue_name())
+            )
+            .map_err(|e| db_error("resume the queue (notify)", e))?;
             self.inner.hub.notify_local(self.queue_name());
         }
         Ok(())
     }
 
     async fn is_paused(&self) -> Result<bool, BackendError> {
-        let paused: Option<bool> = sqlx::query_scalar("SELECT paused FROM drover.queue_settings WHERE queue = $1")
-            .bind(self.queue_name())
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("read whether the queue is paused", e))?;
+        let paused: Option<bool> = run!(
+            &self.inner.db,
+            fetch_optional,
+            sqlx::query_scalar("SELECT paused FROM drover.queue_settings WHERE queue = $1").bind(self.queue_name())
+        )
+        .map_err(|e| db_error("read whether the queue is paused", e))?;
         Ok(paused.unwrap_or(false))
     }
 }
@@ -251,32 +245,36 @@ where
 {
     async fn set_max_running(&self, max: Option<u32>) -> Result<(), BackendError> {
         let max = max.map(|n| i32::try_from(n.max(1)).unwrap_or(i32::MAX));
-        sqlx::query(
-            "INSERT INTO drover.queue_settings (queue, max_running) VALUES ($1, $2) \
+        run!(
+            &self.inner.db,
+            execute,
+            sqlx::query(
+                "INSERT INTO drover.queue_settings (queue, max_running) VALUES ($1, $2) \
              ON CONFLICT (queue) DO UPDATE SET max_running = EXCLUDED.max_running, updated_at = now()",
+            )
+            .bind(self.queue_name())
+            .bind(max)
         )
-        .bind(self.queue_name())
-        .bind(max)
-        .execute(&self.inner.pool)
-        .await
         .map_err(|e| db_error("set the queue's cap", e))?;
         // Claims notice the cap on their own; wake idle workers so a raised cap is used at once.
-        sqlx::query("SELECT pg_notify('drover_tasks', $1)::text")
-            .bind(self.queue_name())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("set the queue's cap (notify)", e))?;
+        run!(
+            &self.inner.db,
+            execute,
+            sqlx::query("SELECT pg_notify('drover_tasks', $1)::text").bind(self.queue_name())
+        )
+        .map_err(|e| db_error("set the queue's cap (notify)", e))?;
         self.inner.hub.notify_local(self.queue_name());
         Ok(())
     }
 
     async fn max_running(&self) -> Result<Option<u32>, BackendError> {
-        let max: Option<Option<i32>> =
+        let max: Option<Option<i32>> = run!(
+            &self.inner.db,
+            fetch_optional,
             sqlx::query_scalar("SELECT max_running FROM drover.queue_settings WHERE queue = $1")
                 .bind(self.queue_name())
-                .fetch_optional(&self.inner.pool)
-                .await
-                .map_err(|e| db_error("read the queue's cap", e))?;
+        )
+        .map_err(|e| db_error("read the queue's cap", e))?;
         Ok(max.flatten().and_then(|n| u32::try_from(n).ok()))
     }
 }
@@ -289,28 +287,31 @@ where
     async fn set_rate(&self, rate: Option<drover_core::Rate>) -> Result<(), BackendError> {
         let starts = rate.map(|r| i32::try_from(r.starts.max(1)).unwrap_or(i32::MAX));
         let per_ms = rate.map(|r| i64::try_from(r.per.as_millis()).unwrap_or(i64::MAX).max(1));
-        sqlx::query(
-            "INSERT INTO drover.queue_settings (queue, rate_starts, rate_per_ms) VALUES ($1, $2, $3) \
+        run!(
+            &self.inner.db,
+            execute,
+            sqlx::query(
+                "INSERT INTO drover.queue_settings (queue, rate_starts, rate_per_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (queue) DO UPDATE SET rate_starts = EXCLUDED.rate_starts, \
              rate_per_ms = EXCLUDED.rate_per_ms, rate_tat = 0, updated_at = now()",
+            )
+            .bind(self.queue_name())
+            .bind(starts)
+            .bind(per_ms)
         )
-        .bind(self.queue_name())
-        .bind(starts)
-        .bind(per_ms)
-        .execute(&self.inner.pool)
-        .await
         .map_err(|e| db_error("set the queue's rate", e))?;
         self.inner.hub.notify_local(self.queue_name());
         Ok(())
     }
 
     async fn rate(&self) -> Result<Option<drover_core::Rate>, BackendError> {
-        let row: Option<(Option<i32>, Option<i64>)> =
+        let row: Option<(Option<i32>, Option<i64>)> = run!(
+            &self.inner.db,
+            fetch_optional,
             sqlx::query_as("SELECT rate_starts, rate_per_ms FROM drover.queue_settings WHERE queue = $1")
                 .bind(self.queue_name())
-                .fetch_optional(&self.inner.pool)
-                .await
-                .map_err(|e| db_error("read the queue's rate", e))?;
+        )
+        .map_err(|e| db_error("read the queue's rate", e))?;
         Ok(row.and_then(|(n, per)| drover_core::Rate::from_stored(n.map(i64::from), per)))
     }
 }
@@ -322,32 +323,36 @@ where
 {
     async fn set_max_running_per_key(&self, k: Option<u32>) -> Result<(), BackendError> {
         let k = k.map(|n| i32::try_from(n.max(1)).unwrap_or(i32::MAX));
-        sqlx::query(
-            "INSERT INTO drover.queue_settings (queue, max_per_key) VALUES ($1, $2) \
+        run!(
+            &self.inner.db,
+            execute,
+            sqlx::query(
+                "INSERT INTO drover.queue_settings (queue, max_per_key) VALUES ($1, $2) \
              ON CONFLICT (queue) DO UPDATE SET max_per_key = EXCLUDED.max_per_key, updated_at = now()",
+            )
+            .bind(self.queue_name())
+            .bind(k)
         )
-        .bind(self.queue_name())
-        .bind(k)
-        .execute(&self.inner.pool)
-        .await
         .map_err(|e| db_error("set the queue's per-key limit", e))?;
         // A raised or removed limit frees tasks at once: wake idle workers everywhere.
-        sqlx::query("SELECT pg_notify('drover_tasks', $1)::text")
-            .bind(self.queue_name())
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("set the queue's per-key limit (notify)", e))?;
+        run!(
+            &self.inner.db,
+            execute,
+            sqlx::query("SELECT pg_notify('drover_tasks', $1)::text").bind(self.queue_name())
+        )
+        .map_err(|e| db_error("set the queue's per-key limit (notify)", e))?;
         self.inner.hub.notify_local(self.queue_name());
         Ok(())
     }
 
     async fn max_running_per_key(&self) -> Result<Option<u32>, BackendError> {
-        let k: Option<Option<i32>> =
+        let k: Option<Option<i32>> = run!(
+            &self.inner.db,
+            fetch_optional,
             sqlx::query_scalar("SELECT max_per_key FROM drover.queue_settings WHERE queue = $1")
                 .bind(self.queue_name())
-                .fetch_optional(&self.inner.pool)
-                .await
-                .map_err(|e| db_error("read the queue's per-key limit", e))?;
+        )
+        .map_err(|e| db_error("read the queue's per-key limit", e))?;
         Ok(k.flatten().and_then(|n| u32::try_from(n).ok()))
     }
 }

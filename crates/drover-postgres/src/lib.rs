@@ -46,7 +46,9 @@
 //! | `set_queue` | the job type's name in `snake_case` | the queue name; the default does not change when the type moves to another module, only when it is renamed |
 //! | `set_enqueue_chunk` | 10,000 | most rows one insert statement takes; larger `push_bulk` calls are split inside one transaction |
 //! | `set_claim_limit` | 1,000 | most rows one claim statement takes |
-//! | `set_listen` | true | wait on `LISTEN/NOTIFY`; turn off behind a transaction-mode pooler |
+//! | `set_listen` | true | wait on `LISTEN/NOTIFY`; off, workers poll |
+//! | `set_transaction_pooling` | false | the pool goes through a pooler in transaction mode (PgBouncer); see "Behind PgBouncer" |
+//! | `set_listen_url` | none | the `LISTEN` connection's own URL, straight to PostgreSQL (instead of one of the pool's) |
 //! | `set_claim_commit` | [`ClaimCommit::Synchronous`] | how a claim's commit reaches disk (see "Tuning") |
 //! | `set_retention` | [`Retention::default`] | how long done (1 day), dead and cancelled (7 days) tasks are kept |
 //!
@@ -117,6 +119,60 @@
 //! transactions, so a `NOTIFY` inside every push would make pushes wait for each other's disk
 //! flushes. Pushes inside your transaction notify within it, so workers wake when it commits.
 //!
+//! # Behind PgBouncer
+//!
+//! A pooler in **transaction** mode (PgBouncer's `pool_mode = transaction`) lends a server
+//! connection to a client for one transaction at a time. Two things the default mode relies
+//! on do not survive that: sqlx's named prepared statements (prepared once per client
+//! connection, but they live on one server connection), and sqlx's two protocol syncs per
+//! statement (parse, then execute), between which the pooler may switch servers outside a
+//! transaction. [`PostgresConfig::set_transaction_pooling`] turns on a mode in which every
+//! statement is unnamed (`persistent(false)`) and runs inside a transaction, its own
+//! (`BEGIN … COMMIT`) or the one it is part of, so its server stays the same throughout:
+//!
+//! ```no_run
+//! use drover_postgres::{PostgresConfig, PostgresStorage};
+//! use sqlx::postgres::PgPoolOptions;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // The pool goes to PgBouncer; the set-up may too (one transaction of unnamed statements).
+//! let pool = PgPoolOptions::new().connect("postgres://app@pgbouncer.internal:6432/app").await?;
+//! PostgresStorage::setup(&pool).await?;
+//! let config = PostgresConfig::new("emails")
+//!     .set_transaction_pooling(true)
+//!     // LISTEN needs a session: its connection goes straight to PostgreSQL.
+//!     .set_listen_url("postgres://app@db.internal:5432/app");
+//! let storage: PostgresStorage<String> = PostgresStorage::new_with_config(pool, config);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What else holds a session, and how this mode deals with it:
+//!
+//! - **`LISTEN`** waits on one session: through the pooler it would listen on whichever
+//!   server ran it. With a listen URL, one connection per pool and URL goes straight to
+//!   PostgreSQL. Without one, workers wake at once only for pushes from their own process and
+//!   otherwise find work at their poll interval. `pg_notify` inside transactions (the
+//!   wake-ups other processes hear) works through the pooler.
+//! - **Migrations** take `pg_advisory_xact_lock`, a transaction-scoped lock, inside their one
+//!   transaction: they run through the pooler. No session-level advisory lock, `SET`
+//!   (claims with [`ClaimCommit::Asynchronous`] use `set_config(…, true)`, local to the
+//!   transaction), temporary table or `after_connect` hook is used.
+//! - **Your own statements** on that pool need the same care: `.persistent(false)` on each
+//!   query (sqlx's `statement_cache_capacity(0)` is not enough: it still names its
+//!   statements), and inside a transaction. [`PostgresStorage::enqueue_in`] and
+//!   [`push_in_tx`](PostgresStorage::push_in_tx) begin one on a connection that is not in
+//!   a transaction. PgBouncer must also accept sqlx's start-up parameter:
+//!   `ignore_startup_parameters = extra_float_digits` in `pgbouncer.ini`.
+//! - [`PostgresAdmin::set_transaction_pooling`] does the same for the admin.
+//!
+//! The cost is about three more round trips per statement (`BEGIN`, the separate parse,
+//! `COMMIT`) and a plan made for each statement; docs/benchmarks.md has the figures. Leave
+//! the mode off when connecting straight to PostgreSQL or through a pooler in session mode:
+//! the default mode is unchanged by it. PgBouncer 1.21 and later can keep prepared statements
+//! across transaction pooling (`max_prepared_statements`), which would allow named statements
+//! again; only 1.18 (Debian bookworm's) is tested here, with the mode on.
+//!
 //! # Enqueue from SQL (other languages)
 //!
 //! Producers that are not Rust call `drover.push_job`:
@@ -185,7 +241,8 @@
 //!   saves it; a connection broken meanwhile then fails one call, which the worker retries
 //!   with backoff. The bench runs this way.
 //! - **Prepared statements**: every statement has a fixed text and binds its values (arrays
-//!   for batches), so sqlx prepares it once per connection and PostgreSQL caches its plan.
+//!   for batches), so sqlx prepares it once per connection and PostgreSQL caches its plan
+//!   (not behind a transaction-mode pooler: see "Behind PgBouncer").
 //! - **Server**: a queue table turns over fast; the migration sets aggressive autovacuum
 //!   thresholds on it (`autovacuum_vacuum_scale_factor = 0.02`: a vacuum after 2% of its rows
 //!   changed). Keep autovacuum on, and retention on so finished rows do not pile up. Every
@@ -219,11 +276,17 @@
 //! rows; `tests/restart.rs` restarts the local server with `pg_ctlcluster` during a drain
 //! (so it needs a local cluster it may restart); `tests/sql.rs` calls `drover.push_job`
 //! through the `psql` binary and checks migrations, wake-ups, unique keys and retention.
+//! `tests/conformance_pgbouncer.rs` starts PgBouncer (Debian's `pgbouncer`, installed by
+//! `cargo xtask services`) in transaction mode on a free port of 6432-6439, in front of the
+//! database `drover_pgb` of the same server (created if missing), and runs the conformance
+//! suite and the admin's through it with 4 server connections, plus a check that the default
+//! mode fails there.
 //! Throughput is measured by `cargo xtask bench --backend postgres`, never by tests.
 
 mod admin;
 mod backend;
 mod config;
+mod db;
 mod enqueue;
 mod error;
 mod hint;

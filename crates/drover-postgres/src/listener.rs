@@ -9,6 +9,11 @@
 //! (100 ms doubling to 30 s) and wakes every queue once reconnected, since notifications sent
 //! meanwhile are lost; workers also poll at their poll interval, so a lost wake-up only
 //! delays work.
+//!
+//! The listener connection comes from the pool, or from a URL of its own
+//! ([`PostgresConfig::set_listen_url`](crate::PostgresConfig::set_listen_url)); behind a
+//! transaction-mode pooler without such a URL there is none (`LISTEN` holds a session, which
+//! such a pooler does not give), and the hub only passes on this process's own pushes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,15 +24,29 @@ use drover_core::{Wakeup, WakeupSender};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 
+use crate::db::{run, Db};
+
 /// The channel every notification goes to; the payload is the queue name.
 pub(crate) const CHANNEL: &str = "drover_tasks";
 
 /// How often an idle listener checks whether any storage still uses it.
 const LIVENESS_CHECK: Duration = Duration::from_secs(10);
 
+/// Where a hub's `LISTEN` connection comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// One of the pool's connections.
+    Pool,
+    /// A connection of its own to this URL.
+    Url(String),
+    /// None: only this process's pushes wake its workers (behind a transaction-mode pooler).
+    Off,
+}
+
 /// The wake-ups of every queue of one pool, and the listener task feeding them.
 pub(crate) struct Hub {
-    pool: PgPool,
+    db: Db,
+    source: Source,
     senders: Mutex<HashMap<String, WakeupSender>>,
     running: AtomicBool,
     /// Queues with pushes not yet announced to other processes, and whether a task is
@@ -38,8 +57,9 @@ pub(crate) struct Hub {
 /// Announce pushes to other processes: one `NOTIFY` per queue, from a transaction of its own.
 const ANNOUNCE_SQL: &str = "SELECT count(pg_notify('drover_tasks', q)) FROM unnest($1::text[]) AS q";
 
-/// The hubs of this process, each with the address that names its pool.
-type Hubs = Vec<(usize, Weak<Hub>)>;
+/// The hubs of this process, each with the address that names its pool, whether that pool
+/// is behind a transaction-mode pooler, and its source.
+type Hubs = Vec<(usize, bool, Source, Weak<Hub>)>;
 
 /// The hubs of this process, one per pool (identified by its shared connect options).
 fn registry() -> MutexGuard<'static, Hubs> {
@@ -49,24 +69,30 @@ fn registry() -> MutexGuard<'static, Hubs> {
 }
 
 impl Hub {
-    /// The hub of `pool`, shared with every other storage of the same pool.
-    pub(crate) fn for_pool(pool: &PgPool) -> Arc<Hub> {
+    /// The hub of `db`'s pool listening from `source`, shared with every other storage of
+    /// the same pool and source.
+    pub(crate) fn for_pool(db: &Db, source: Source) -> Arc<Hub> {
         // Clones of a pool share one `Arc` of connect options: its address names the pool.
         // The hub keeps the pool (and so that `Arc`) alive, so the address is not reused
         // while the entry is live.
-        let key = Arc::as_ptr(&pool.connect_options()) as usize;
+        let key = Arc::as_ptr(&db.pool.connect_options()) as usize;
         let mut hubs = registry();
-        hubs.retain(|(_, hub)| hub.strong_count() > 0);
-        if let Some(hub) = hubs.iter().find(|(k, _)| *k == key).and_then(|(_, hub)| hub.upgrade()) {
+        hubs.retain(|(_, _, _, hub)| hub.strong_count() > 0);
+        if let Some(hub) = hubs
+            .iter()
+            .find(|(k, pooled, s, _)| *k == key && *pooled == db.pooled && *s == source)
+            .and_then(|(_, _, _, hub)| hub.upgrade())
+        {
             return hub;
         }
         let hub = Arc::new(Hub {
-            pool: pool.clone(),
+            db: db.clone(),
+            source: source.clone(),
             senders: Mutex::default(),
             running: AtomicBool::new(false),
             unannounced: Mutex::default(),
         });
-        hubs.push((key, Arc::downgrade(&hub)));
+        hubs.push((key, db.pooled, source, Arc::downgrade(&hub)));
         hub
     }
 
@@ -83,9 +109,9 @@ impl Hub {
     pub(crate) fn subscribe(self: &Arc<Self>, queue: &str) -> Option<Wakeup> {
         let handle = tokio::runtime::Handle::try_current().ok()?;
         let wakeup = self.sender(queue).subscribe();
-        if !self.running.swap(true, Ordering::AcqRel) {
+        if self.source != Source::Off && !self.running.swap(true, Ordering::AcqRel) {
             let guard = RunningGuard(Arc::downgrade(self));
-            handle.spawn(listen(Arc::downgrade(self), self.pool.clone(), guard));
+            handle.spawn(listen(Arc::downgrade(self), self.db.pool.clone(), self.source.clone(), guard));
         }
         Some(wakeup)
     }
@@ -130,7 +156,7 @@ impl Hub {
                     }
                     pending.0.drain().collect()
                 };
-                if let Err(error) = sqlx::query(ANNOUNCE_SQL).bind(&queues).execute(&hub.pool).await {
+                if let Err(error) = run!(&hub.db, execute, sqlx::query(ANNOUNCE_SQL).bind(&queues)) {
                     // Other processes' workers find the work at their next poll.
                     tracing::debug!(%error, "drover-postgres: could not NOTIFY other processes of new tasks");
                 }
@@ -163,7 +189,7 @@ fn reconnect_backoff(failures: u32) -> Duration {
 }
 
 /// The listener task: runs while any storage holds the hub.
-async fn listen(hub: Weak<Hub>, pool: PgPool, _running: RunningGuard) {
+async fn listen(hub: Weak<Hub>, pool: PgPool, source: Source, _running: RunningGuard) {
     let mut failures = 0u32;
     let mut listener: Option<PgListener> = None;
     loop {
@@ -172,7 +198,7 @@ async fn listen(hub: Weak<Hub>, pool: PgPool, _running: RunningGuard) {
         }
         let active = match listener.as_mut() {
             Some(active) => active,
-            None => match connect(&pool).await {
+            None => match connect(&pool, &source).await {
                 Ok(fresh) => {
                     if failures > 0 {
                         tracing::info!("drover-postgres: the LISTEN connection is back");
@@ -228,10 +254,14 @@ async fn listen(hub: Weak<Hub>, pool: PgPool, _running: RunningGuard) {
     }
 }
 
-async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    // The listener holds one of the pool's connections; closing the pool ends it (the task
-    // then stops), so `pool.close()` never waits on it.
-    let mut listener = PgListener::connect_with(pool).await?;
+async fn connect(pool: &PgPool, source: &Source) -> Result<PgListener, sqlx::Error> {
+    // From the pool, the listener holds one of its connections; closing the pool ends it
+    // (the task then stops), so `pool.close()` never waits on it. From a URL, it is the
+    // listener's own, closed when the last storage of the hub is gone.
+    let mut listener = match source {
+        Source::Url(url) => PgListener::connect(url).await?,
+        Source::Pool | Source::Off => PgListener::connect_with(pool).await?,
+    };
     listener.listen(CHANNEL).await?;
     Ok(listener)
 }

@@ -4,6 +4,11 @@
 //! processes starting at once apply each migration exactly once (the others wait, then find
 //! it applied), and a failed migration leaves nothing half-done. Applied migrations are
 //! recorded in `drover.schema_migrations` with a checksum; an edited migration is refused.
+//!
+//! Every statement is unnamed (`persistent(false)`) and inside that one transaction, so the
+//! set-up also runs through a pooler in transaction mode (PgBouncer): nothing of it outlives
+//! the transaction, and the transaction keeps one server connection. A set-up runs once per
+//! start, so the statements it does not cache cost nothing that matters.
 
 use drover_core::BackendError;
 use drover_sqlx::migrate::{self, Applied, BoxFuture, Migration, MigrationStore};
@@ -74,6 +79,7 @@ impl MigrationStore for Store<'_> {
             let mut tx = self.pool.begin().await.map_err(|e| db_error(OP, e))?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(MIGRATION_LOCK)
+                .persistent(false)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| db_error(OP, e))?;
@@ -87,6 +93,7 @@ impl MigrationStore for Store<'_> {
     fn applied(&mut self) -> BoxFuture<'_, Vec<Applied>> {
         Box::pin(async move {
             let rows: Vec<(i32, i64)> = sqlx::query_as("SELECT version, checksum FROM drover.schema_migrations")
+                .persistent(false)
                 .fetch_all(&mut **self.tx()?)
                 .await
                 .map_err(|e| db_error(OP, e))?;
@@ -107,6 +114,7 @@ impl MigrationStore for Store<'_> {
                 .bind(i32::try_from(migration.version).unwrap_or(i32::MAX))
                 .bind(migration.name)
                 .bind(checksum)
+                .persistent(false)
                 .execute(&mut **tx)
                 .await
                 .map_err(|e| db_error(OP, e))?;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use drover_core::{BackendError, WorkerRecord, WorkerRegistry};
 use futures_util::future::BoxFuture;
-use sqlx::PgPool;
 
+use crate::db::{run, Db};
 use crate::error::db_error;
 
 /// Register or refresh: the first start stays, last seen is the server's now.
@@ -26,12 +26,12 @@ type Row = (String, String, String, i64, Vec<String>, i64, i64, DateTime<Utc>, D
 /// The workers of a PostgreSQL database: what `PostgresStorage` and `PostgresAdmin` hand out.
 #[derive(Clone, Debug)]
 pub(crate) struct PostgresRegistry {
-    pool: PgPool,
+    db: Db,
 }
 
 impl PostgresRegistry {
-    pub(crate) fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub(crate) fn new(db: Db) -> Self {
+        Self { db }
     }
 }
 
@@ -46,24 +46,26 @@ fn small(n: i64) -> u32 {
 impl WorkerRegistry for PostgresRegistry {
     fn beat<'a>(&'a self, worker: &'a WorkerRecord) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            sqlx::query(BEAT_SQL)
-                .bind(&worker.id)
-                .bind(&worker.name)
-                .bind(&worker.host)
-                .bind(i64::from(worker.pid))
-                .bind(&worker.queues)
-                .bind(i64::from(worker.concurrency))
-                .bind(i64::from(worker.running))
-                .execute(&self.pool)
-                .await
-                .map_err(|e| db_error("register worker", e))?;
+            run!(
+                &self.db,
+                execute,
+                sqlx::query(BEAT_SQL)
+                    .bind(&worker.id)
+                    .bind(&worker.name)
+                    .bind(&worker.host)
+                    .bind(i64::from(worker.pid))
+                    .bind(&worker.queues)
+                    .bind(i64::from(worker.concurrency))
+                    .bind(i64::from(worker.running))
+            )
+            .map_err(|e| db_error("register worker", e))?;
             Ok(())
         })
     }
 
     fn leave<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            sqlx::query(LEAVE_SQL).bind(id).execute(&self.pool).await.map_err(|e| db_error("deregister worker", e))?;
+            run!(&self.db, execute, sqlx::query(LEAVE_SQL).bind(id)).map_err(|e| db_error("deregister worker", e))?;
             Ok(())
         })
     }
@@ -71,11 +73,8 @@ impl WorkerRegistry for PostgresRegistry {
     fn workers(&self, age_out: Duration) -> BoxFuture<'_, Result<Vec<WorkerRecord>, BackendError>> {
         Box::pin(async move {
             let age = micros(age_out);
-            sqlx::query(AGE_OUT_SQL).bind(age).execute(&self.pool).await.map_err(|e| db_error("age out workers", e))?;
-            let rows: Vec<Row> = sqlx::query_as(LIST_SQL)
-                .bind(age)
-                .fetch_all(&self.pool)
-                .await
+            run!(&self.db, execute, sqlx::query(AGE_OUT_SQL).bind(age)).map_err(|e| db_error("age out workers", e))?;
+            let rows: Vec<Row> = run!(&self.db, fetch_all, sqlx::query_as(LIST_SQL).bind(age))
                 .map_err(|e| db_error("list workers", e))?;
             Ok(rows
                 .into_iter()

@@ -6,6 +6,7 @@ use drover_core::{BackendError, Codec, Prune, Pruned, RetentionService, Status};
 use uuid::Uuid;
 
 use crate::backend::micros;
+use crate::db::run;
 use crate::error::db_error;
 use crate::storage::PostgresStorage;
 
@@ -25,16 +26,18 @@ where
     C: Codec<T>,
 {
     async fn delete_finished(&self, status: Status, older_than: Duration, limit: usize) -> Result<u64, BackendError> {
-        let deleted = sqlx::query(PRUNE_SQL)
-            .bind(self.queue_name())
-            .bind(status.as_str())
-            .bind(id_cutoff(older_than))
-            .bind(micros(older_than))
-            .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("prune", e))?
-            .rows_affected();
+        let deleted = run!(
+            &self.inner.db,
+            execute,
+            sqlx::query(PRUNE_SQL)
+                .bind(self.queue_name())
+                .bind(status.as_str())
+                .bind(id_cutoff(older_than))
+                .bind(micros(older_than))
+                .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
+        )
+        .map_err(|e| db_error("prune", e))?
+        .rows_affected();
         Ok(deleted)
     }
 }

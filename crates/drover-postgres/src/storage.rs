@@ -7,7 +7,8 @@ use drover_core::{BackendError, JsonCodec};
 use sqlx::PgPool;
 
 use crate::config::{ClaimCommit, PostgresConfig};
-use crate::listener::Hub;
+use crate::db::Db;
+use crate::listener::{Hub, Source};
 use crate::migrate;
 
 /// The claim statement; see `sql/claim.sql`.
@@ -18,7 +19,8 @@ const CLAIM_SQL: &str = include_str!("../sql/claim.sql");
 const ASYNC_CLAIM_COMMIT: &str = "AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'";
 
 pub(crate) struct Inner {
-    pub(crate) pool: PgPool,
+    /// The pool, and whether it is behind a transaction-mode pooler.
+    pub(crate) db: Db,
     pub(crate) config: PostgresConfig,
     /// The queue, resolved for the job type.
     pub(crate) queue: String,
@@ -108,7 +110,13 @@ impl<T, C> PostgresStorage<T, C> {
         let queue = drover_core::resolve_queue_name::<T>(config.queue());
         // `config()` reports the queue in use, not only one set explicitly.
         let config = config.set_queue(queue.clone());
-        let hub = Hub::for_pool(&pool);
+        let db = Db::new(pool, config.transaction_pooling());
+        let source = match (config.listen_url(), db.pooled) {
+            (Some(url), _) => Source::Url(url.to_owned()),
+            (None, false) => Source::Pool,
+            (None, true) => Source::Off,
+        };
+        let hub = Hub::for_pool(&db, source);
         let claim = match config.claim_commit() {
             ClaimCommit::Synchronous => CLAIM_SQL.to_owned(),
             ClaimCommit::Asynchronous => CLAIM_SQL.replace("/*COMMIT_MODE*/", ASYNC_CLAIM_COMMIT),
@@ -120,7 +128,7 @@ impl<T, C> PostgresStorage<T, C> {
             .replace("/*CAPPED*/", "OR max_running IS NOT NULL OR rate_starts IS NOT NULL")
             .replace("/*KEYED*/", KEYED_FILTER);
         let inner = Inner {
-            pool,
+            db,
             config,
             queue,
             hub,
@@ -138,12 +146,12 @@ impl<T, C> PostgresStorage<T, C> {
 
     /// A storage of another job type or queue on the same pool and listener.
     pub fn with_config<U, D>(&self, config: PostgresConfig) -> PostgresStorage<U, D> {
-        PostgresStorage::with_codec(self.inner.pool.clone(), config)
+        PostgresStorage::with_codec(self.inner.db.pool.clone(), config)
     }
 
     /// The connection pool.
     pub fn pool(&self) -> &PgPool {
-        &self.inner.pool
+        &self.inner.db.pool
     }
 
     /// The configuration, with the queue in use set (the job type's default when none was).

@@ -6,6 +6,7 @@ use drover_core::{BackendError, Codec, Overlap, PushTicks, TickPush, TickPushed,
 use uuid::Uuid;
 
 use crate::backend::{task_id, uuid_of};
+use crate::db::run;
 use crate::error::db_error;
 use crate::storage::PostgresStorage;
 
@@ -36,11 +37,13 @@ where
     async fn push_tick(&self, push: TickPush) -> Result<TickPushed, BackendError> {
         const OP: &str = "push a schedule's tick";
         let queue = self.queue_name();
-        let mut tx = self.inner.pool.begin().await.map_err(|e| db_error(OP, e))?;
+        let persistent = self.inner.db.persistent();
+        let mut tx = self.inner.db.pool.begin().await.map_err(|e| db_error(OP, e))?;
         let first: Option<bool> = sqlx::query_scalar(FIRST_SQL)
             .bind(queue)
             .bind(&push.schedule)
             .bind(push.tick)
+            .persistent(persistent)
             .fetch_optional(&mut *tx)
             .await
             .map_err(|e| db_error(OP, e))?;
@@ -49,6 +52,7 @@ where
                 sqlx::query_as(LOCK_SQL)
                     .bind(queue)
                     .bind(&push.schedule)
+                    .persistent(persistent)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(|e| db_error(OP, e))?;
@@ -57,7 +61,7 @@ where
             }
             let unfinished = matches!(status.as_deref(), Some("pending" | "running"));
             if let (Overlap::Skip, true, Some(previous)) = (push.overlap, unfinished, last_task) {
-                advance(&mut tx, queue, &push, None).await?;
+                advance(&mut tx, persistent, queue, &push, None).await?;
                 tx.commit().await.map_err(|e| db_error(OP, e))?;
                 return Ok(TickPushed::Overlapped(task_id(previous)));
             }
@@ -65,29 +69,23 @@ where
         let ids = self.enqueue_in(&mut tx, vec![push.task.clone()]).await?;
         let id =
             ids.first().copied().ok_or_else(|| BackendError::Corrupt("a tick's push returned no task id".into()))?;
-        advance(&mut tx, queue, &push, Some(uuid_of(id))).await?;
+        advance(&mut tx, persistent, queue, &push, Some(uuid_of(id))).await?;
         tx.commit().await.map_err(|e| db_error(OP, e))?;
         self.inner.hub.notify_local(queue);
         Ok(TickPushed::Pushed(id))
     }
 
     async fn tick_record(&self, schedule: &str) -> Result<Option<TickRecord>, BackendError> {
-        let row: Option<Row> = sqlx::query_as(RECORD_SQL)
-            .bind(self.queue_name())
-            .bind(schedule)
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("read a schedule's last tick", e))?;
+        let row: Option<Row> =
+            run!(&self.inner.db, fetch_optional, sqlx::query_as(RECORD_SQL).bind(self.queue_name()).bind(schedule))
+                .map_err(|e| db_error("read a schedule's last tick", e))?;
         Ok(row.map(record))
     }
 
     async fn tick_records(&self) -> Result<Vec<TickRecord>, BackendError> {
-        let rows: Vec<Row> = sqlx::query_as(RECORD_SQL)
-            .bind(self.queue_name())
-            .bind(None::<String>)
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("list the schedules' last ticks", e))?;
+        let rows: Vec<Row> =
+            run!(&self.inner.db, fetch_all, sqlx::query_as(RECORD_SQL).bind(self.queue_name()).bind(None::<String>))
+                .map_err(|e| db_error("list the schedules' last ticks", e))?;
         Ok(rows.into_iter().map(record).collect())
     }
 }
@@ -95,6 +93,7 @@ where
 /// Make `push.tick` the schedule's last tick (and `task` its task, when one was pushed).
 async fn advance(
     tx: &mut sqlx::PgConnection,
+    persistent: bool,
     queue: &str,
     push: &TickPush,
     task: Option<Uuid>,
@@ -104,6 +103,7 @@ async fn advance(
         .bind(&push.schedule)
         .bind(push.tick)
         .bind(task)
+        .persistent(persistent)
         .execute(&mut *tx)
         .await
         .map_err(|e| db_error("push a schedule's tick", e))?;

@@ -33,8 +33,21 @@ use report::Report;
 use suite::{run_suite, BenchJob, Workload};
 
 /// The backends with a bench factory.
-const BENCHED: &[&str] =
-    &["memory", "redis", "mysql", "redis-cluster", "amqp", "amqp-quorum", "postgres", "rsmq", "sqlite", "pgmq", "nats", "nats-cluster"];
+const BENCHED: &[&str] = &[
+    "memory",
+    "redis",
+    "mysql",
+    "redis-cluster",
+    "amqp",
+    "amqp-quorum",
+    "postgres",
+    "postgres-pgbouncer",
+    "rsmq",
+    "sqlite",
+    "pgmq",
+    "nats",
+    "nats-cluster",
+];
 
 /// The cargo feature that builds a bench: the backend's name, except for the variants of one
 /// backend (`amqp-quorum` is the `amqp` bench on quorum queues).
@@ -220,6 +233,8 @@ async fn run_backend(
         "mysql" => mysql::run(workload, on_result).await,
         #[cfg(feature = "postgres")]
         "postgres" => postgres::run(workload, on_result).await,
+        #[cfg(feature = "postgres")]
+        "postgres-pgbouncer" => postgres::run_pgbouncer(workload, on_result).await,
         #[cfg(feature = "rsmq")]
         "rsmq" => rsmq::run(workload, on_result).await,
         #[cfg(feature = "sqlite")]
