@@ -106,7 +106,7 @@ impl Measurement {
             ),
             Self::ScaleDrain { n, concurrency, per_s, baseline_per_s, rss_kib } => format!(
                 "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} {:>13} jobs/s \
-                 ({:.0}% of the 10,000-task drain); RSS {} at the start, {} after 100,000 jobs, {} at the end",
+                 ({:.0}% of the 10,000-task drain); anonymous RSS {} at the start, {} after 100,000 jobs, {} at the end",
                 thousands(per_s),
                 100.0 * share(per_s, baseline_per_s),
                 mib(rss_kib[0]),
@@ -139,7 +139,7 @@ impl Measurement {
                 thousands(n as f64)
             ),
             Self::ScaleDrain { n, concurrency, per_s, baseline_per_s, rss_kib } => format!(
-                "| drain of a {} backlog ({:.0}% of the 10,000-task drain; resident size {} at its start, \
+                "| drain of a {} backlog ({:.0}% of the 10,000-task drain; anonymous resident memory {} at its start, \
                  {} after 100,000 jobs, {} at its end) | {} | {concurrency} | {} jobs/s |",
                 thousands(n as f64),
                 100.0 * share(per_s, baseline_per_s),

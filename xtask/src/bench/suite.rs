@@ -117,7 +117,7 @@ pub enum Measurement {
         per_s: f64,
         /// The standard drain's rate in the same run.
         baseline_per_s: f64,
-        /// Resident set size in KiB: when the drain started, after 100,000 jobs, at the end.
+        /// Anonymous resident memory in KiB: when the drain started, after 100,000 jobs, at the end.
         rss_kib: [u64; 3],
     },
 }
@@ -437,7 +437,7 @@ const RSS_SAMPLE_AT: u64 = 100_000;
 /// The scale measurement (`--scale N`): one worker at concurrency 50 drains the standard
 /// 10,000-task backlog, then an N-task backlog on a fresh queue of the same storage, in one
 /// run. Reported: both rates, the large one as a share of the small one, and the bench
-/// process's resident size when the large drain started, after 100,000 jobs and at its end
+/// process's anonymous resident memory (`RssAnon`) when the large drain started, after 100,000 jobs and at its end
 /// (the worker runs in this process, so a worker whose memory grew with the jobs it ran would
 /// show here). Jobs are pushed in chunks of 10,000, built as they are sent.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")), allow(dead_code))]
@@ -491,14 +491,16 @@ where
     Ok(())
 }
 
-/// This process's resident set size in KiB (`VmRSS` of /proc/self/status; 0 where there is none).
+/// This process's anonymous resident memory in KiB (`RssAnon` of /proc/self/status: heap and
+/// stacks, what a worker's own state would grow; file pages, such as SQLite's memory-mapped
+/// database, are left out); 0 where there is none.
 fn resident_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .find_map(|line| line.strip_prefix("RssAnon:"))
                 .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
