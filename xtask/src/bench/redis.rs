@@ -10,6 +10,17 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
     let conn = drover_redis::connect(&url)
         .await
         .map_err(|e| anyhow::anyhow!("{e} (start Redis with `cargo xtask services`, or set REDIS_URL)"))?;
+    run_on(conn, workload, on_result, true).await
+}
+
+/// The suite on `conn`, each run on a fresh namespace purged afterwards; with the capped
+/// drains when `capped`.
+pub async fn run_on(
+    conn: drover_redis::RedisConnection,
+    workload: &Workload,
+    on_result: impl FnMut(&Measurement),
+    capped: bool,
+) -> anyhow::Result<()> {
     let mut on_result = on_result;
     let make = |queue: String| {
         let conn = conn.clone();
@@ -20,5 +31,8 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
         Ok(())
     };
     run_suite_cleaning(workload, &mut on_result, make, clean).await?;
-    capped_drains(workload, &mut on_result, make, clean).await
+    if capped {
+        capped_drains(workload, &mut on_result, make, clean).await?;
+    }
+    Ok(())
 }

@@ -6,9 +6,7 @@
 #[path = "../../../crates/drover-redis/tests/support/cluster.rs"]
 mod cluster;
 
-use drover_redis::{Config, RedisStorage};
-
-use super::suite::{run_suite_cleaning, BenchJob, Measurement, Workload};
+use super::suite::{Measurement, Workload};
 
 /// Ports 7120-7125 (cluster bus 17120-17125), apart from the tests' 7100-7115.
 const BASE_PORT: u16 = 7120;
@@ -18,15 +16,7 @@ pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> an
         .await?
         .map_err(|e| anyhow::anyhow!("cannot start the bench's Redis Cluster: {e}"))?;
     let conn = drover_redis::connect_cluster(&cluster.urls()).await?;
-    let make = |queue: String| {
-        let conn = conn.clone();
-        async move { Ok(RedisStorage::<BenchJob>::new_with_config(conn, Config::new(queue))) }
-    };
-    let clean = |last: RedisStorage<BenchJob>| async move {
-        last.purge().await?;
-        Ok(())
-    };
-    let result = run_suite_cleaning(workload, on_result, make, clean).await;
+    let result = super::redis::run_on(conn, workload, on_result, false).await;
     drop(cluster);
     result
 }
