@@ -140,30 +140,38 @@ where
         max: usize,
         request: &ClaimRequest,
     ) -> Result<Vec<ClaimRow>, BackendError> {
-        let started = Instant::now();
-        let hint = self.inner.hints.next(started);
-        let sql = if hint.is_some() { &self.inner.hinted_keyed_claim_sql } else { &self.inner.keyed_claim_sql };
-        let query = sqlx::query_as(AssertSqlSafe(sql.clone()))
-            .bind(self.queue_name())
-            .bind(i64::try_from(max).unwrap_or(i64::MAX))
-            .bind(micros(request.lease))
-            .bind(&*request.worker)
-            .bind(LEASE_EXPIRED_ON_LAST_ATTEMPT)
-            .bind(i64::from(k));
-        let query = with_hint(query, hint);
-        let rows: Vec<ClaimRow> =
-            run!(&self.inner.db, fetch_all, query).map_err(|e| db_error("claim (per-key limit)", e))?;
-        self.inner.hints.record(started, hint, max, rows.iter().map(|r| (r.5, r.6, r.0)));
-        Ok(rows)
+        let inner = &self.inner;
+        self.claim_hinted(&inner.keyed_claim_sql, &inner.hinted_keyed_claim_sql, Some(k), max, request).await
     }
 
-    /// The plain claim on the pool, with a hint during a long drain (see `hint.rs`).
+    /// The plain claim on the pool, with a hint during a long drain.
     async fn claim_on_pool(&self, max: usize, request: &ClaimRequest) -> Result<Vec<ClaimRow>, BackendError> {
+        self.claim_hinted(&self.inner.claim_sql, &self.inner.hinted_claim_sql, None, max, request).await
+    }
+
+    /// A concurrent claim on the pool: the statement `full`, or its `hinted` form during a
+    /// long drain (see `hint.rs`); `k` is the per-key limit the keyed statements bind after
+    /// the claim's own five parameters.
+    async fn claim_hinted(
+        &self,
+        full: &std::sync::Arc<str>,
+        hinted: &std::sync::Arc<str>,
+        k: Option<u32>,
+        max: usize,
+        request: &ClaimRequest,
+    ) -> Result<Vec<ClaimRow>, BackendError> {
         let started = Instant::now();
         let hint = self.inner.hints.next(started);
-        let sql = if hint.is_some() { &self.inner.hinted_claim_sql } else { &self.inner.claim_sql };
-        let query = with_hint(self.claim_query(sql, max, request), hint);
-        let rows: Vec<ClaimRow> = run!(&self.inner.db, fetch_all, query).map_err(|e| db_error("claim", e))?;
+        let query = self.claim_query(if hint.is_some() { hinted } else { full }, max, request);
+        let query = with_hint(
+            match k {
+                Some(k) => query.bind(i64::from(k)),
+                None => query,
+            },
+            hint,
+        );
+        let what = if k.is_some() { "claim (per-key limit)" } else { "claim" };
+        let rows: Vec<ClaimRow> = run!(&self.inner.db, fetch_all, query).map_err(|e| db_error(what, e))?;
         self.inner.hints.record(started, hint, max, rows.iter().map(|r| (r.5, r.6, r.0)));
         Ok(rows)
     }
