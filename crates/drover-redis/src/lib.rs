@@ -156,6 +156,7 @@ mod inspect;
 mod keys;
 mod registry;
 mod scripts;
+mod spin;
 mod storage;
 mod ticks;
 mod transaction;
@@ -163,7 +164,7 @@ mod values;
 mod wakeup;
 
 pub use admin::RedisAdmin;
-pub use config::{Config, RedisConfig, MAX_BATCH};
+pub use config::{Config, RedisConfig, DEFAULT_PUSH_SPIN, MAX_BATCH};
 #[cfg(feature = "cluster")]
 pub use connection::connect_cluster;
 pub use connection::{backend_error, connect, RedisConnection};

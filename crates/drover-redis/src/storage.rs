@@ -16,6 +16,7 @@ use crate::config::{RedisConfig, MAX_BATCH};
 use crate::connection::{backend_error, RedisConnection};
 use crate::keys::{clamp_ms, duration_ms, Keys, QUEUES_KEY};
 use crate::scripts;
+use crate::spin::ReplySpin;
 use crate::values::{claimed_tasks, rate_wait, unique_hits};
 use crate::wakeup;
 
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) wakeup: WakeupSender,
     listener: OnceLock<bool>,
     registered: AtomicBool,
+    /// How single pushes wait for their reply.
+    push_spin: ReplySpin,
 }
 
 /// A queue stored in Redis, for jobs of type `T` encoded by codec `C` (JSON by default).
@@ -93,6 +96,7 @@ impl<T, C> RedisStorage<T, C> {
         let config = config.set_namespace(queue.clone());
         let conn = conn.into();
         let keys = Keys::new(&config, &queue);
+        let push_spin = ReplySpin::new(config.push_spin());
         Self {
             shared: Arc::new(Shared {
                 config,
@@ -102,6 +106,7 @@ impl<T, C> RedisStorage<T, C> {
                 wakeup: WakeupSender::new(),
                 listener: OnceLock::new(),
                 registered: AtomicBool::new(false),
+                push_spin,
             }),
             _job: PhantomData,
         }
@@ -394,7 +399,10 @@ where
         }
         self.register().await;
         let batch = self.shared.config.push_batch();
-        let ids = if tasks.len() <= batch {
+        let ids = if tasks.len() == 1 {
+            // A single push: awaited by its caller, often one after another (see spin.rs).
+            self.shared.push_spin.wait(self.enqueue_chunk(&tasks)).await?
+        } else if tasks.len() <= batch {
             self.enqueue_chunk(&tasks).await?
         } else {
             let mut tasks = tasks.into_iter();

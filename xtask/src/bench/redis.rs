@@ -1,9 +1,17 @@
 //! The Redis bench: each run gets a fresh namespace on the server at `REDIS_URL`, and the
 //! previous run's namespace is purged so the server's memory stays flat.
 
+use std::time::Duration;
+
 use drover_redis::{Config, RedisStorage};
 
-use super::suite::{capped_drains, run_suite_cleaning, BenchJob, Measurement, Workload};
+use super::suite::{capped_drains, run_suite_cleaning, single_push_variants, BenchJob, Measurement, Workload};
+
+/// The settings of single pushes compared beside the standard `enqueue_single` (one caller,
+/// the default push spin): the push spin off, and both from 50 callers at once.
+const SINGLE_PUSH_VARIANTS: [(&str, usize); 3] = [(WITHOUT_SPIN, 1), (WITH_SPIN, 50), (WITHOUT_SPIN, 50)];
+const WITH_SPIN: &str = "default push spin";
+const WITHOUT_SPIN: &str = "no push spin";
 
 pub async fn run(workload: &Workload, on_result: impl FnMut(&Measurement)) -> anyhow::Result<()> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
@@ -31,6 +39,17 @@ pub async fn run_on(
         Ok(())
     };
     run_suite_cleaning(workload, &mut on_result, make, clean).await?;
+    let make_variant = |variant: &'static str| {
+        let conn = conn.clone();
+        async move {
+            let mut config = Config::new(super::suite::queue_name("enqueue_single_variant"));
+            if variant == WITHOUT_SPIN {
+                config = config.set_push_spin(Duration::ZERO);
+            }
+            Ok(RedisStorage::<BenchJob>::new_with_config(conn, config))
+        }
+    };
+    single_push_variants(workload, &mut on_result, &SINGLE_PUSH_VARIANTS, make_variant, clean).await?;
     if capped {
         capped_drains(workload, &mut on_result, make, clean).await?;
     }

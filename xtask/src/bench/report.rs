@@ -15,7 +15,8 @@ Measured by `cargo xtask bench`, never by timed tests. The standard workload (DE
 \"Performance\"): jobs of `{\"id\": i, \"to\": \"user<i>@example.com\"}`, JSON-encoded.
 
 - **enqueue_bulk**: 10,000 jobs through `push_bulk`.
-- **enqueue_single**: 2,000 `push` calls, each awaited before the next.
+- **enqueue_single**: 2,000 `push` calls from one task on the runtime (as a request handler
+  pushes), each awaited before the next.
 - **drain**: 10,000 jobs enqueued first, then one worker (`parallelize(tokio::spawn)`) with a
   no-op handler, timed from its start until every job has run and the worker has stopped.
 - **drain with a layer** (memory only): the drain at concurrency 10 with one observing layer
@@ -27,6 +28,9 @@ Measured by `cargo xtask bench`, never by timed tests. The standard workload (DE
   rounds: what the capped claim path costs; and beside them a queue with a per-key limit of 1
   whose jobs each have a concurrency key of their own (a per-key limit that never binds):
   what the keyed claim path costs.
+- **enqueue_single in other settings** (Redis): the same 2,000 pushes with the push spin
+  (`RedisConfig::set_push_spin`) off, and from 50 tasks at once (each awaiting its pushes one
+  after another) with the spin at its default and off, in the same rounds.
 - **latency**: a running worker at concurrency 50 while jobs are pushed one at a time at a
   steady 1,000 jobs/s for 3 s; time from `push` to the handler's start, p50 and p99.
 
@@ -42,6 +46,7 @@ impl Measurement {
         match self {
             Self::EnqueueBulk { .. } => "enqueue_bulk",
             Self::EnqueueSingle { .. } => "enqueue_single",
+            Self::SinglePushVariant { .. } => "enqueue_single_variant",
             Self::Drain { .. } => "drain",
             Self::LayeredDrain { .. } => "drain_with_layer",
             Self::Latency { .. } => "latency",
@@ -58,6 +63,9 @@ impl Measurement {
             }
             Self::Drain { n, concurrency, per_s } => {
                 JsonLine::Drain { backend, measurement, n, concurrency, per_s: round(per_s, 1) }
+            }
+            Self::SinglePushVariant { variant, callers, n, per_s } => {
+                JsonLine::SinglePushVariant { backend, measurement, variant, callers, n, per_s: round(per_s, 1) }
             }
             Self::LayeredDrain { layer, n, concurrency, per_s } => {
                 JsonLine::LayeredDrain { backend, measurement, layer, n, concurrency, per_s: round(per_s, 1) }
@@ -96,6 +104,10 @@ impl Measurement {
                 "{backend:<10} {name:<15} n={n:<6} concurrency={concurrency:<4} {:>13} jobs/s",
                 thousands(per_s)
             ),
+            Self::SinglePushVariant { variant, callers, n, per_s } => format!(
+                "{backend:<10} enqueue_single n={n:<6} callers={callers:<3} {variant:<22} {:>13} jobs/s",
+                thousands(per_s)
+            ),
             Self::LayeredDrain { layer, n, concurrency, per_s } => format!(
                 "{backend:<10} drain+{layer:<10} n={n:<6} concurrency={concurrency:<4} {:>13} jobs/s",
                 thousands(per_s)
@@ -124,6 +136,14 @@ impl Measurement {
             }
             Self::Drain { n, concurrency, per_s } => {
                 format!("| {name} | {} | {concurrency} | {} jobs/s |", thousands(n as f64), thousands(per_s))
+            }
+            Self::SinglePushVariant { variant, callers, n, per_s } => {
+                let from = if callers == 1 { "one caller".to_owned() } else { format!("{callers} callers at once") };
+                format!(
+                    "| enqueue_single, {from}, {variant} (same rounds as the rows beside it) | {} | | {} jobs/s |",
+                    thousands(n as f64),
+                    thousands(per_s)
+                )
             }
             Self::LayeredDrain { layer, n, concurrency, per_s } => {
                 let what = match layer {
@@ -182,6 +202,14 @@ enum JsonLine<'a> {
         measurement: &'static str,
         n: u64,
         concurrency: usize,
+        per_s: f64,
+    },
+    SinglePushVariant {
+        backend: &'a str,
+        measurement: &'static str,
+        variant: &'static str,
+        callers: usize,
+        n: u64,
         per_s: f64,
     },
     LayeredDrain {

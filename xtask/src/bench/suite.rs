@@ -89,6 +89,14 @@ pub enum Measurement {
         n: u64,
         per_s: f64,
     },
+    /// Single pushes in another setting (`variant`), from `callers` tasks at once, measured in
+    /// the same rounds as the other variants ([`single_push_variants`]).
+    SinglePushVariant {
+        variant: &'static str,
+        callers: usize,
+        n: u64,
+        per_s: f64,
+    },
     Drain {
         n: u64,
         concurrency: usize,
@@ -140,7 +148,7 @@ pub async fn run_suite<B, F, Fut>(
     mut make_backend: F,
 ) -> anyhow::Result<()>
 where
-    B: Enqueue<Job = BenchJob>,
+    B: Enqueue<Job = BenchJob> + Clone + Send + Sync + 'static,
     F: FnMut(String) -> Fut,
     Fut: Future<Output = anyhow::Result<B>>,
 {
@@ -210,7 +218,7 @@ pub async fn run_suite_cleaning<B, F, Fut, C, CFut>(
     clean: C,
 ) -> anyhow::Result<()>
 where
-    B: Enqueue<Job = BenchJob> + Clone,
+    B: Enqueue<Job = BenchJob> + Clone + Send + Sync + 'static,
     F: FnMut(String) -> Fut,
     Fut: Future<Output = anyhow::Result<B>>,
     C: Fn(B) -> CFut,
@@ -243,6 +251,7 @@ impl Measurement {
         match *self {
             Self::EnqueueBulk { per_s, .. }
             | Self::EnqueueSingle { per_s, .. }
+            | Self::SinglePushVariant { per_s, .. }
             | Self::Drain { per_s, .. }
             | Self::LayeredDrain { per_s, .. }
             | Self::ScaleDrain { per_s, .. } => per_s,
@@ -260,14 +269,77 @@ async fn enqueue_bulk<B: Enqueue<Job = BenchJob>>(backend: B, workload: &Workloa
     Ok(Measurement::EnqueueBulk { n: workload.n, per_s: per_second(workload.n, started.elapsed()) })
 }
 
-async fn enqueue_single<B: Enqueue<Job = BenchJob>>(backend: B, workload: &Workload) -> anyhow::Result<Measurement> {
-    let jobs: Vec<BenchJob> = (0..workload.single_n).map(BenchJob::new).collect();
+/// The standard single enqueue: `workload.single_n` pushes from one task on the runtime, each
+/// awaited before the next.
+async fn enqueue_single<B>(backend: B, workload: &Workload) -> anyhow::Result<Measurement>
+where
+    B: Enqueue<Job = BenchJob> + Clone + Send + Sync + 'static,
+{
+    let per_s = enqueue_single_from(backend, workload, 1).await?;
+    Ok(Measurement::EnqueueSingle { n: workload.single_n, per_s })
+}
+
+/// `workload.single_n` single pushes spread over `callers` spawned tasks, each awaiting its
+/// pushes one after another (as request handlers do).
+async fn enqueue_single_from<B>(backend: B, workload: &Workload, callers: usize) -> anyhow::Result<f64>
+where
+    B: Enqueue<Job = BenchJob> + Clone + Send + Sync + 'static,
+{
+    let callers = callers.max(1) as u64;
     let started = Instant::now();
-    for job in jobs {
-        backend.push(job).await?;
+    let tasks: Vec<JoinHandle<Result<(), drover_core::BackendError>>> = (0..callers)
+        .map(|caller| {
+            let backend = backend.clone();
+            let ids: Vec<u64> = (0..workload.single_n).filter(|id| id % callers == caller).collect();
+            tokio::spawn(async move {
+                for id in ids {
+                    backend.push(BenchJob::new(id)).await?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
     }
-    let n = workload.single_n;
-    Ok(Measurement::EnqueueSingle { n, per_s: per_second(n, started.elapsed()) })
+    Ok(per_second(workload.single_n, started.elapsed()))
+}
+
+/// Single pushes in several settings, in the same rounds: for each `(variant, callers)`,
+/// `make_backend(variant)` gives a fresh storage in that setting, and `callers` tasks push
+/// `workload.single_n` jobs between them. Reported: the median of [`Workload::runs`] runs of each.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub async fn single_push_variants<B, F, Fut, C, CFut>(
+    workload: &Workload,
+    mut on_result: impl FnMut(&Measurement),
+    variants: &[(&'static str, usize)],
+    mut make_backend: F,
+    clean: C,
+) -> anyhow::Result<()>
+where
+    B: Enqueue<Job = BenchJob> + Clone + Send + Sync + 'static,
+    F: FnMut(&'static str) -> Fut,
+    Fut: Future<Output = anyhow::Result<B>>,
+    C: Fn(B) -> CFut,
+    CFut: Future<Output = anyhow::Result<()>>,
+{
+    if !wanted("enqueue_single") {
+        return Ok(());
+    }
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for _ in 0..workload.runs.max(1) {
+        for (runs, &(variant, callers)) in results.iter_mut().zip(variants) {
+            let backend = make_backend(variant).await?;
+            runs.push(enqueue_single_from(backend.clone(), workload, callers).await?);
+            clean(backend).await?;
+        }
+    }
+    for (&(variant, callers), mut runs) in variants.iter().zip(results) {
+        runs.sort_by(f64::total_cmp);
+        let per_s = runs.get(runs.len() / 2).copied().unwrap_or(0.0);
+        on_result(&Measurement::SinglePushVariant { variant, callers, n: workload.single_n, per_s });
+    }
+    Ok(())
 }
 
 /// Enqueue `n` jobs, then time one worker from its start until every job has run and the
@@ -329,7 +401,7 @@ pub async fn layered_drains<B, F, Fut>(
     mut make_backend: F,
 ) -> anyhow::Result<()>
 where
-    B: Enqueue<Job = BenchJob>,
+    B: Enqueue<Job = BenchJob> + Clone + Send + Sync + 'static,
     F: FnMut(String) -> Fut,
     Fut: Future<Output = anyhow::Result<B>>,
 {
@@ -695,7 +767,7 @@ fn batches(n: u64, chunk: usize) -> Vec<Vec<BenchJob>> {
 }
 
 /// A queue name no earlier run used, for backends that keep their queues.
-fn queue_name(measurement: &str) -> String {
+pub fn queue_name(measurement: &str) -> String {
     format!("bench_{measurement}_{}", now_us())
 }
 
