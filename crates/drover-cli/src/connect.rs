@@ -45,10 +45,27 @@ fn unreachable(what: &str, url: &str, error: impl std::fmt::Display) -> Failure 
     Failure::new(exit::CONNECT, format!("cannot connect to {what} at {}: {error}", redact(url)))
 }
 
+/// How to talk to the storage, beyond its URL.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// PostgreSQL through a pooler in transaction mode (`--pg-transaction-pooling`).
+    pub pg_transaction_pooling: bool,
+}
+
 /// Connect to the storage at the URL and return its admin.
-pub async fn open(given: Option<&str>) -> Result<Box<dyn Admin>, Failure> {
+pub async fn open(given: Option<&str>, options: Options) -> Result<Box<dyn Admin>, Failure> {
     let url = url(given)?;
     let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    if options.pg_transaction_pooling && !matches!(scheme.as_str(), "postgres" | "postgresql") {
+        return Err(Failure::new(
+            exit::CONNECT,
+            format!(
+                "--pg-transaction-pooling (or DROVER_PG_TRANSACTION_POOLING) applies to postgres:// URLs only, not `{}`: \
+                 drop it, or point --url at the pooler in front of PostgreSQL",
+                redact(&url)
+            ),
+        ));
+    }
     match scheme.as_str() {
         "postgres" | "postgresql" => {
             let pool = sqlx::postgres::PgPoolOptions::new()
@@ -57,7 +74,7 @@ pub async fn open(given: Option<&str>) -> Result<Box<dyn Admin>, Failure> {
                 .connect(&url)
                 .await
                 .map_err(|e| unreachable("PostgreSQL", &url, e))?;
-            Ok(Box::new(drover_postgres::PostgresAdmin::new(pool)))
+            Ok(Box::new(drover_postgres::PostgresAdmin::new(pool).set_transaction_pooling(options.pg_transaction_pooling)))
         }
         "mysql" | "mariadb" => {
             let url = url.replacen("mariadb:", "mysql:", 1);

@@ -39,6 +39,11 @@ struct Cli {
     /// Print JSON instead of tables (one document per command).
     #[arg(long, global = true)]
     json: bool,
+    /// PostgreSQL only: the URL is a PgBouncer (or another pooler) in transaction mode, so send
+    /// unnamed statements, each inside a transaction (see PostgresConfig::set_transaction_pooling).
+    /// Also DROVER_PG_TRANSACTION_POOLING=true (or 1, yes, on).
+    #[arg(long, global = true, env = "DROVER_PG_TRANSACTION_POOLING", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
+    pg_transaction_pooling: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -211,7 +216,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let admin = connect::open(cli.url.as_deref()).await?;
+    let admin =
+        connect::open(cli.url.as_deref(), connect::Options { pg_transaction_pooling: cli.pg_transaction_pooling })
+            .await?;
     let out = Output::new(cli.json);
     match cli.command {
         Command::Migrate => {
