@@ -107,7 +107,10 @@ async fn a_thousand_delayed_jobs_do_not_hold_up_a_ready_one() {
     wait_until("the ready job started", Duration::from_secs(5), || !starts.of(5_000).is_empty()).await;
     let after = starts.of(5_000)[0] - pushed;
     eprintln!("a ready job pushed after 1,000 jobs delayed an hour started {after:?} later");
-    assert!(after <= Duration::from_millis(200), "the ready job must start within 200 ms, not {after:?}");
+    // Held up, it would wait for the delays (an hour) or for the consumer's pulls to time out
+    // (seconds). 500 ms, not less: on this 2-core machine under three times its load, a wake-up
+    // alone took over 200 ms in 11 of 45 runs.
+    assert!(after <= Duration::from_millis(500), "the ready job must start within 500 ms, not {after:?}");
     worker.stop().await.unwrap();
     assert_eq!(starts.all().len(), 1, "no delayed job ran: {:?}", starts.runs());
     assert_eq!(storage.depths().await.unwrap().delayed, 1_000);
