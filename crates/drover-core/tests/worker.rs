@@ -192,6 +192,7 @@ struct Remote {
     claim_delay: Duration,
     claim_cap: usize,
     largest_claim: Arc<std::sync::atomic::AtomicUsize>,
+    complete_delay: Duration,
 }
 
 impl Remote {
@@ -202,6 +203,7 @@ impl Remote {
             claim_delay: Duration::ZERO,
             claim_cap: usize::MAX,
             largest_claim: Arc::default(),
+            complete_delay: Duration::ZERO,
         }
     }
 }
@@ -227,6 +229,9 @@ impl Backend for Remote {
         self.inner.claim(request).await
     }
     async fn complete(&self, batch: Vec<Completion>) -> Result<(), BackendError> {
+        if !self.complete_delay.is_zero() {
+            tokio::time::sleep(self.complete_delay).await;
+        }
         self.inner.complete(batch).await
     }
     async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
@@ -235,6 +240,42 @@ impl Backend for Remote {
     async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
         self.inner.release(leases).await
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_slow_to_record_completions_holds_claims_back() {
+    // Instant jobs, fast claims, and completions that take 100 ms a call (a database whose
+    // completion statement got a bad plan): without a bound the worker leased the whole
+    // backlog within a second while outcomes queued up unsent, their leases running out.
+    const JOBS: u32 = 12_000;
+    let storage = MemoryStorage::<u32>::new();
+    storage.push_bulk(0..JOBS).await.unwrap();
+    let remote = Remote { complete_delay: Duration::from_millis(100), ..Remote::new(storage.clone()) };
+    async fn instant(_job: u32) -> Result<(), BoxDynError> {
+        Ok(())
+    }
+    let check = storage.clone();
+    let most = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = most.clone();
+    WorkerBuilder::new("slow-acks")
+        .concurrency(10)
+        .backend(remote)
+        .build_fn(instant)
+        .run_until(async move {
+            loop {
+                let stats = check.stats().await.unwrap();
+                seen.fetch_max(stats.running, Ordering::SeqCst);
+                if stats.done == u64::from(JOBS) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
+    let most_running = most.load(Ordering::SeqCst);
+    // Four calls' worth (2,000) waiting, one call (500) in flight, and what one claim adds.
+    assert!(most_running <= 4_000, "at most {most_running} of {JOBS} tasks were leased at once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

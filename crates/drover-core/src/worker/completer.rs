@@ -26,11 +26,28 @@ pub(crate) struct Completer {
     errors: u32,
     /// Most completions one call carries.
     batch: usize,
+    /// Outcomes waiting beyond which the worker claims nothing new ([`Self::backlogged`]).
+    backlog: usize,
 }
 
+/// Completion calls' worth of outcomes that may wait before the worker stops claiming.
+const BACKLOG_BATCHES: usize = 4;
+
 impl Completer {
-    pub(crate) fn new(batch: usize) -> Self {
-        Self { pending: Vec::new(), in_flight: None, retry_at: None, errors: 0, batch: batch.max(1) }
+    /// Batches of at most `batch`; `concurrency` jobs may end at once.
+    pub(crate) fn new(batch: usize, concurrency: usize) -> Self {
+        let batch = batch.max(1);
+        let backlog = BACKLOG_BATCHES * batch.max(concurrency);
+        Self { pending: Vec::new(), in_flight: None, retry_at: None, errors: 0, batch, backlog }
+    }
+
+    /// More outcomes wait to be sent than [`BACKLOG_BATCHES`] calls carry (or than four times
+    /// the concurrency, if larger): the backend records completions more slowly than jobs end,
+    /// so the worker claims nothing until it caught up. Otherwise claims, which stay fast,
+    /// would lease ever more tasks whose outcomes only wait here, and whose leases run out.
+    #[inline]
+    pub(crate) fn backlogged(&self) -> bool {
+        self.pending.len() >= self.backlog
     }
 
     #[inline]
@@ -121,7 +138,7 @@ mod tests {
 
     #[test]
     fn batches_are_capped_and_in_order() {
-        let mut c = Completer::new(2);
+        let mut c = Completer::new(2, 1);
         for n in 0..5 {
             c.push(done(n));
         }
@@ -132,8 +149,31 @@ mod tests {
     }
 
     #[test]
+    fn a_backlog_of_four_batches_stops_claims_until_it_is_sent() {
+        let mut c = Completer::new(3, 2);
+        for n in 0..11 {
+            c.push(done(n));
+        }
+        assert!(!c.backlogged(), "11 of 12");
+        c.push(done(11));
+        assert!(c.backlogged());
+        let now = Instant::now();
+        let batch = c.take_batch(|| now).unwrap();
+        assert!(!c.backlogged(), "a batch on its way");
+        assert!(c.returned(Ok(()), batch, now).is_none());
+        // A larger concurrency raises the bound: that many jobs may end in one turn.
+        let mut wide = Completer::new(3, 10);
+        for n in 0..39 {
+            wide.push(done(n));
+        }
+        assert!(!wide.backlogged());
+        wide.push(done(39));
+        assert!(wide.backlogged());
+    }
+
+    #[test]
     fn a_failed_batch_goes_back_in_front_and_waits_its_backoff() {
-        let mut c = Completer::new(10);
+        let mut c = Completer::new(10, 1);
         c.push(done(1));
         let now = Instant::now();
         let batch = c.take_batch(|| now).unwrap();
@@ -149,7 +189,7 @@ mod tests {
 
     #[test]
     fn failures_in_a_row_back_off_further_and_a_success_resets() {
-        let mut c = Completer::new(10);
+        let mut c = Completer::new(10, 1);
         let mut now = Instant::now();
         let mut delays = Vec::new();
         for _ in 0..3 {

@@ -209,7 +209,7 @@ where
         let stop_deadline = run.shutdown.borrow().then(|| deadline_in(config.shutdown_timeout));
         Self {
             hold: hold(config.lease),
-            completer: Completer::new(config.completion_batch),
+            completer: Completer::new(config.completion_batch, concurrency),
             name,
             backend,
             service,
@@ -324,10 +324,11 @@ where
 
     /// Claim up to the free capacity, when that is worth a round trip. Tasks claimed ahead wait
     /// in `unstarted` (held by heartbeats, handed back on shutdown), so the next jobs are at
-    /// hand while the following claim is in flight.
+    /// hand while the following claim is in flight. Nothing is claimed while outcomes pile up
+    /// unsent ([`Completer::backlogged`]).
     #[inline]
     fn claim_if_worth_it(&mut self) {
-        if self.stopping() {
+        if self.stopping() || self.completer.backlogged() {
             return;
         }
         if let Some(n) = self.claimer.wanted(self.slots.running.len(), self.unstarted.len()) {
