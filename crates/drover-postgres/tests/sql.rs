@@ -187,3 +187,85 @@ async fn a_bulk_of_plain_tasks_goes_through_copy_intact() {
     let info = storage.get(ids[0]).await.unwrap().unwrap();
     assert_eq!(info.status, Status::Running);
 }
+
+/// The database of the plan test: it needs statistics it controls (taken of an empty table).
+const PLANS_DATABASE: &str = "drover_plans";
+
+/// `url` with another database.
+fn on_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+/// Run a psql script (from standard input, so `\gset` and `\echo` work) on `url`.
+fn psql_script(url: &str, script: &str) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("psql")
+        .args([url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run psql (the PostgreSQL client)");
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Completions, lease extensions and hand-backs find their tasks by primary key even when the
+/// table's statistics are older than its backlog. They were taken of an empty table here, then
+/// 300,000 running tasks arrive: planned with `status = 'running'`, each of those statements
+/// hash-joined every running task through `tasks_running_lease_idx` (after a 1,000,000-task
+/// push, 30 s per completion call, and the worker's claims ran far ahead of its acks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_by_id_use_the_primary_key_with_statistics_older_than_the_backlog() {
+    let exists = psql(&format!("SELECT count(*) FROM pg_database WHERE datname = '{PLANS_DATABASE}'"));
+    if exists == "0" {
+        let created = std::process::Command::new("psql")
+            .args([&common::url(), "-X", "-c", &format!("CREATE DATABASE {PLANS_DATABASE}")])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&created.stderr);
+        assert!(created.status.success() || stderr.contains("already exists"), "create database: {stderr}");
+    }
+    let url = on_database(&common::url(), PLANS_DATABASE);
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    PostgresStorage::setup(&pool).await.unwrap();
+    pool.close().await;
+    psql_script(&url, "TRUNCATE drover.tasks CASCADE;\nANALYZE drover.tasks;\n");
+    let statements = [
+        (
+            "complete",
+            include_str!("../sql/complete.sql"),
+            "array_fill(0::int2, array[500]), array_fill(0::int8, array[500]), array_fill(''::text, array[500]), 'x'",
+        ),
+        ("extend", include_str!("../sql/extend.sql"), "1000000"),
+        ("release", include_str!("../sql/release.sql"), "'x'"),
+    ];
+    let mut script = String::from(
+        "BEGIN;\n\
+         INSERT INTO drover.tasks (id, queue, payload, status, lease_token, lease_expires_at)\n\
+         SELECT gen_random_uuid(), 'plans', '\\x00', 'running', g, now() + interval '1 hour' FROM generate_series(1, 300000) g;\n\
+         SELECT array_agg(id)::text AS ids, array_agg(lease_token)::text AS tokens\n\
+         FROM (SELECT id, lease_token FROM drover.tasks LIMIT 500) AS s \\gset\n",
+    );
+    for (name, sql, rest) in statements {
+        script.push_str(&format!(
+            "PREPARE {name}_q AS {sql};\n\\echo =={name}==\nEXPLAIN (COSTS OFF) EXECUTE {name}_q(:'ids', :'tokens', {rest});\n"
+        ));
+    }
+    script.push_str("ROLLBACK;\n");
+    let out = psql_script(&url, &script);
+    for (name, _, _) in statements {
+        let plan = out.split(&format!("=={name}==")).nth(1).unwrap_or_default().split("==").next().unwrap_or_default();
+        assert!(
+            plan.contains("tasks_pkey") && !plan.contains("tasks_running_lease_idx"),
+            "the {name} statement must find its tasks by primary key:\n{plan}"
+        );
+    }
+}
