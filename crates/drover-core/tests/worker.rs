@@ -193,6 +193,8 @@ struct Remote {
     claim_cap: usize,
     largest_claim: Arc<std::sync::atomic::AtomicUsize>,
     complete_delay: Duration,
+    /// Completion calls still to hang without an answer (a connection that stalls).
+    complete_hangs: Arc<AtomicU32>,
 }
 
 impl Remote {
@@ -204,6 +206,7 @@ impl Remote {
             claim_cap: usize::MAX,
             largest_claim: Arc::default(),
             complete_delay: Duration::ZERO,
+            complete_hangs: Arc::default(),
         }
     }
 }
@@ -232,6 +235,9 @@ impl Backend for Remote {
         if !self.complete_delay.is_zero() {
             tokio::time::sleep(self.complete_delay).await;
         }
+        if self.complete_hangs.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            std::future::pending::<()>().await;
+        }
         self.inner.complete(batch).await
     }
     async fn extend_leases(&self, leases: Vec<Lease>, lease: Duration) -> Result<(), BackendError> {
@@ -240,6 +246,42 @@ impl Backend for Remote {
     async fn release(&self, leases: Vec<Lease>) -> Result<(), BackendError> {
         self.inner.release(leases).await
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_call_that_never_answers_is_given_up_and_sent_again() {
+    // The first completion call hangs (a connection that stalls instead of breaking). The
+    // worker gives up on it after twice the lease (at least 5 s), sends its outcomes again,
+    // and goes on claiming: every job ends done (those whose lease ran out meanwhile ran again).
+    const JOBS: u32 = 3_000;
+    let storage = MemoryStorage::<u32>::new();
+    storage.push_bulk(0..JOBS).await.unwrap();
+    let remote = Remote { complete_hangs: Arc::new(AtomicU32::new(1)), ..Remote::new(storage.clone()) };
+    let runs = Arc::new(AtomicU32::new(0));
+    async fn counted(_job: u32, runs: Data<Arc<AtomicU32>>) -> Result<(), BoxDynError> {
+        runs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    let check = storage.clone();
+    let started = std::time::Instant::now();
+    WorkerBuilder::new("hung-ack")
+        .concurrency(10)
+        .lease(Duration::from_secs(2))
+        .data(runs.clone())
+        .backend(remote)
+        .build_fn(counted)
+        .run_until(async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while check.stats().await.unwrap().done < u64::from(JOBS) {
+                assert!(std::time::Instant::now() < deadline, "stuck: {:?}", check.stats().await.unwrap());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(4), "the hung call was given up early, after {took:?}");
+    assert!(runs.load(Ordering::SeqCst) >= JOBS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

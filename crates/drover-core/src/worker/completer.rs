@@ -28,17 +28,27 @@ pub(crate) struct Completer {
     batch: usize,
     /// Outcomes waiting beyond which the worker claims nothing new ([`Self::backlogged`]).
     backlog: usize,
+    /// How long one completion call may take before it counts as failed and its batch is sent
+    /// again ([`Self::send`]).
+    call_timeout: Duration,
 }
 
 /// Completion calls' worth of outcomes that may wait before the worker stops claiming.
 const BACKLOG_BATCHES: usize = 4;
 
+/// The shortest time a completion call is given, whatever the lease.
+const MIN_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Completer {
-    /// Batches of at most `batch`; `concurrency` jobs may end at once.
-    pub(crate) fn new(batch: usize, concurrency: usize) -> Self {
+    /// Batches of at most `batch`; `concurrency` jobs may end at once; a call that takes longer
+    /// than twice the `lease` (at least [`MIN_CALL_TIMEOUT`]) is abandoned and its batch sent
+    /// again: by then every lease it reports on has run out, and a slow but working call has
+    /// long answered.
+    pub(crate) fn new(batch: usize, concurrency: usize, lease: Duration) -> Self {
         let batch = batch.max(1);
         let backlog = BACKLOG_BATCHES * batch.max(concurrency);
-        Self { pending: Vec::new(), in_flight: None, retry_at: None, errors: 0, batch, backlog }
+        let call_timeout = lease.saturating_mul(2).max(MIN_CALL_TIMEOUT);
+        Self { pending: Vec::new(), in_flight: None, retry_at: None, errors: 0, batch, backlog, call_timeout }
     }
 
     /// More outcomes wait to be sent than [`BACKLOG_BATCHES`] calls carry (or than four times
@@ -71,13 +81,23 @@ impl Completer {
         Some(self.pending.drain(..take).collect())
     }
 
-    /// Send the next batch if one may go now.
+    /// Send the next batch if one may go now. A call that has not answered within the call
+    /// timeout fails (and is sent again after the backoff): a connection that hangs instead of
+    /// breaking would otherwise hold every later outcome, and with them the worker's claims.
+    /// Sending a batch twice is harmless: each outcome applies only under its lease token.
     #[inline]
     pub(crate) fn send<B: Backend>(&mut self, backend: &B) {
         if let Some(batch) = self.take_batch(Instant::now) {
             let backend = backend.clone();
+            let limit = self.call_timeout;
             self.in_flight = Some(Box::pin(async move {
-                let result = backend.complete(batch.clone()).await;
+                let result = match tokio::time::timeout(limit, backend.complete(batch.clone())).await {
+                    Ok(result) => result,
+                    Err(_) => Err(BackendError::connection(
+                        "complete",
+                        format!("no answer within {} s; the outcomes are sent again", limit.as_secs()),
+                    )),
+                };
                 (result, batch)
             }));
         }
@@ -138,7 +158,7 @@ mod tests {
 
     #[test]
     fn batches_are_capped_and_in_order() {
-        let mut c = Completer::new(2, 1);
+        let mut c = Completer::new(2, 1, Duration::from_secs(30));
         for n in 0..5 {
             c.push(done(n));
         }
@@ -150,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_backlog_of_four_batches_stops_claims_until_it_is_sent() {
-        let mut c = Completer::new(3, 2);
+        let mut c = Completer::new(3, 2, Duration::from_secs(30));
         for n in 0..11 {
             c.push(done(n));
         }
@@ -162,7 +182,7 @@ mod tests {
         assert!(!c.backlogged(), "a batch on its way");
         assert!(c.returned(Ok(()), batch, now).is_none());
         // A larger concurrency raises the bound: that many jobs may end in one turn.
-        let mut wide = Completer::new(3, 10);
+        let mut wide = Completer::new(3, 10, Duration::from_secs(30));
         for n in 0..39 {
             wide.push(done(n));
         }
@@ -173,7 +193,7 @@ mod tests {
 
     #[test]
     fn a_failed_batch_goes_back_in_front_and_waits_its_backoff() {
-        let mut c = Completer::new(10, 1);
+        let mut c = Completer::new(10, 1, Duration::from_secs(30));
         c.push(done(1));
         let now = Instant::now();
         let batch = c.take_batch(|| now).unwrap();
@@ -189,7 +209,7 @@ mod tests {
 
     #[test]
     fn failures_in_a_row_back_off_further_and_a_success_resets() {
-        let mut c = Completer::new(10, 1);
+        let mut c = Completer::new(10, 1, Duration::from_secs(30));
         let mut now = Instant::now();
         let mut delays = Vec::new();
         for _ in 0..3 {

@@ -209,7 +209,7 @@ where
         let stop_deadline = run.shutdown.borrow().then(|| deadline_in(config.shutdown_timeout));
         Self {
             hold: hold(config.lease),
-            completer: Completer::new(config.completion_batch, concurrency),
+            completer: Completer::new(config.completion_batch, concurrency, config.lease),
             name,
             backend,
             service,
