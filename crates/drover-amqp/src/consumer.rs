@@ -87,24 +87,36 @@ impl Inner {
             u16::try_from(capacity.saturating_mul(4).clamp(MIN_AUTO_PREFETCH, MAX_AUTO_PREFETCH)).unwrap_or(u16::MAX)
         });
         let channel = &session.consumer_channel;
-        channel
-            .basic_qos(prefetch, BasicQosOptions { global: false })
-            .await
-            .map_err(|e| connection_error("setting the consumer prefetch", e))
-            .inspect_err(|_| session.mark_broken())?;
         let number = session.active_consumer.load(Ordering::Acquire) + 1;
         tracing::debug!(queue = %self.names.work, generation = session.generation, consumer = number, prefetch, "starting a consumer");
         let tag = format!("drover-{}-{}-{number}", self.names.work, session.generation);
-        let consumer = channel
-            .basic_consume(
-                self.names.work.as_str().into(),
-                tag.as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
+        let within = self.config.connect_within();
+        let start = async {
+            channel
+                .basic_qos(prefetch, BasicQosOptions { global: false })
+                .await
+                .map_err(|e| connection_error("setting the consumer prefetch", e))?;
+            channel
+                .basic_consume(
+                    self.names.work.as_str().into(),
+                    tag.as_str().into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(|e| connection_error("starting a consumer", e))
+        };
+        let consumer = tokio::time::timeout(within, start)
             .await
-            .map_err(|e| connection_error("starting a consumer", e))
-            .inspect_err(|_| session.mark_broken())?;
+            .unwrap_or_else(|_| {
+                Err(BackendError::connection(
+                    "starting a consumer",
+                    format!(
+                        "RabbitMQ did not answer within {within:?} (a quorum queue electing a leader?); reconnecting"
+                    ),
+                ))
+            })
+            .inspect_err(|e| session.fail(e))?;
         session.active_consumer.store(number, Ordering::Release);
         let pump = tokio::spawn(pump(Arc::downgrade(self), session.generation, number, consumer));
         for old in runs.drain(..) {
@@ -140,6 +152,7 @@ impl Inner {
             if let Ok(envelope) = Envelope::from_properties(&delivery.properties) {
                 let mut st = lock(&self.state);
                 if st.generation == generation && st.adopt(envelope.id, tag) {
+                    st.received(tag);
                     // A worker still holds this task from the lost connection: its claim now
                     // stands for this delivery, so the task runs once, not twice.
                     return;
@@ -152,6 +165,7 @@ impl Inner {
             if st.generation != generation {
                 return;
             }
+            st.received(tag);
             st.outstanding.insert(tag);
             if let Triage::Ready(envelope) = triage {
                 st.buffer.push_back(Buffered { tag, envelope, payload: delivery.data });
@@ -180,16 +194,16 @@ impl Inner {
             Err(error) => {
                 // Leave it unacked on a connection marked broken: reconnecting returns it.
                 tracing::warn!(%error, task_id = %message.envelope.id, "could not forward a delivery; reconnecting");
-                session.mark_broken();
+                session.fail(&error);
             }
         }
     }
 
     /// The consumer `number` of connection `generation` stopped.
-    fn consumer_ended(&self, generation: u64, number: u64, failed: bool) {
+    fn consumer_ended(&self, generation: u64, number: u64, failed: Option<BackendError>) {
         let Some(session) = self.current().filter(|s| s.generation == generation) else { return };
-        if failed {
-            session.mark_broken();
+        if let Some(error) = failed {
+            session.fail(&error);
         }
         if session.active_consumer.load(Ordering::Acquire) == number {
             // The broker cancelled it (queue deleted) or the channel closed: start again on the
@@ -208,12 +222,12 @@ async fn pump(inner: Weak<Inner>, generation: u64, number: u64, mut consumer: Co
             Ok(delivery) => inner.arrive(generation, delivery),
             Err(error) => {
                 tracing::warn!(%error, "the AMQP consumer failed; the next claim reconnects");
-                inner.consumer_ended(generation, number, true);
+                inner.consumer_ended(generation, number, Some(connection_error("consuming", error)));
                 return;
             }
         }
     }
     if let Some(inner) = inner.upgrade() {
-        inner.consumer_ended(generation, number, false);
+        inner.consumer_ended(generation, number, None);
     }
 }

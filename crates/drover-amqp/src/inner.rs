@@ -23,6 +23,41 @@ use crate::topology::{Names, Route};
 /// burst before it returns what it has.
 const BURST_GRACE: Duration = Duration::from_millis(3);
 
+/// How long a delivery tag may be missing below one that arrived before the connection is
+/// given up for the broker to return it. Deliveries of two consumers on a channel reach the
+/// storage out of order by microseconds; a tag that never comes was dropped by the client.
+const MISSING_DELIVERY_PATIENCE: Duration = Duration::from_secs(5);
+
+/// The most times a completion follows a reconnect that happened while it was being made.
+const GENERATION_RACES: usize = 5;
+
+/// Claims taken out of the state for settling; put back if settling is abandoned (the call
+/// dropped by a timeout, or failed) before their acks were planned, so that no delivery is
+/// left unacknowledged with no claim standing for it.
+struct Taken<'a> {
+    state: &'a Mutex<State>,
+    claims: Vec<(LeaseToken, Claim)>,
+}
+
+impl Taken<'_> {
+    fn tags(&self) -> Vec<u64> {
+        self.claims.iter().map(|(_, c)| c.tag).collect()
+    }
+
+    /// The acks are planned: nothing to put back any more.
+    fn settled(mut self) {
+        self.claims.clear();
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        if !self.claims.is_empty() {
+            lock(self.state).restore(std::mem::take(&mut self.claims));
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) config: AmqpConfig,
@@ -99,7 +134,7 @@ impl Inner {
         // A reconnect tries the next URL first: the node just lost is likely down.
         let mut first_url = self.last_url.load(Ordering::Acquire);
         if let Some(old) = old {
-            tracing::warn!(queue = %self.names.work, generation = old.generation, "AMQP connection lost; reconnecting");
+            tracing::warn!(queue = %self.names.work, generation = old.generation, why = %old.why_unhealthy(), "AMQP connection lost; reconnecting");
             old.shut_down();
             first_url = old.url_index + 1;
         }
@@ -151,39 +186,51 @@ impl Inner {
         if batch.is_empty() {
             return Ok(());
         }
-        let session = self.session().await?;
         let now = now_ms();
-        let mut taken: Vec<(LeaseToken, Claim)> = Vec::with_capacity(batch.len());
-        let mut outgoing = Vec::new();
-        {
+        let mut races = 0;
+        // The claims are taken under the lock that also numbers the connection, so every one
+        // of them belongs to `session` (a claim adopted by a newer connection is not settled on
+        // an older one, where its ack would be skipped and the delivery held for good).
+        let (session, taken, outgoing) = loop {
+            let session = self.session().await?;
             let mut st = lock(&self.state);
-            for Completion { lease, outcome } in batch {
-                let Some(claim) = st.take_claim(&lease) else { continue };
+            if st.generation != session.generation {
+                races += 1;
+                if races < GENERATION_RACES {
+                    continue;
+                }
+                return Err(BackendError::connection(
+                    "completing tasks",
+                    "the connection to RabbitMQ was replaced while the completion was made; it is sent again",
+                ));
+            }
+            let mut taken = Taken { state: &self.state, claims: Vec::with_capacity(batch.len()) };
+            let mut outgoing = Vec::new();
+            for Completion { lease, outcome } in &batch {
+                let Some(claim) = st.take_claim(lease) else { continue };
                 let mut envelope = claim.envelope.clone();
                 envelope.attempts = claim.attempt;
                 match outcome {
                     Outcome::Done => {}
                     Outcome::Retry { delay, error } => {
-                        envelope.last_error = Some(error);
-                        envelope.run_at_ms = Some(ms_after(now, delay)).filter(|at| *at > now);
+                        envelope.last_error = Some(error.clone());
+                        envelope.run_at_ms = Some(ms_after(now, *delay)).filter(|at| *at > now);
                         let route = Route::for_run_at(envelope.run_at_ms, now);
                         outgoing.push(Outgoing { route, envelope, payload: claim.payload.clone() });
                     }
                     Outcome::Dead { error } => {
-                        envelope.last_error = Some(error);
+                        envelope.last_error = Some(error.clone());
                         envelope.run_at_ms = None;
                         outgoing.push(Outgoing { route: Route::Dead, envelope, payload: claim.payload.clone() });
                     }
                 }
-                taken.push((lease.token, claim));
+                taken.claims.push((lease.token, claim));
             }
-        }
-        if let Err(error) = self.publish(&session, &outgoing).await {
-            lock(&self.state).restore(taken);
-            return Err(error);
-        }
-        let tags = taken.iter().filter(|(_, c)| c.generation == session.generation).map(|(_, c)| c.tag).collect();
-        session.settle(&self.state, tags, false).await
+            break (session, taken, outgoing);
+        };
+        self.publish(&session, &outgoing).await?;
+        let tags = taken.tags();
+        session.settle_with(&self.state, tags, false, || taken.settled()).await
     }
 
     /// Push the local deadline of each claim that still holds.
@@ -230,6 +277,28 @@ impl Inner {
             return session.settle(&self.state, tags, true).await;
         }
         session.settle(&self.state, tags, false).await
+    }
+
+    /// A delivery the broker sent on the consumer channel never reached the storage: the broker
+    /// holds it for this connection, which must close for it to be delivered again.
+    fn give_up_on_missing_deliveries(&self) {
+        let Some(since) = Instant::now().checked_sub(MISSING_DELIVERY_PATIENCE) else { return };
+        let missing = {
+            let st = lock(&self.state);
+            st.missing_since(since).map(|tag| (st.generation, tag))
+        };
+        let Some((generation, tag)) = missing else { return };
+        if let Some(session) = self.current().filter(|s| s.generation == generation) {
+            let error = BackendError::connection(
+                "consuming",
+                format!(
+                    "delivery {tag} of the consumer channel never reached the storage, though later ones did, within \
+                     {MISSING_DELIVERY_PATIENCE:?}; reconnecting so that the broker delivers it again"
+                ),
+            );
+            tracing::warn!(queue = %self.names.work, %error, "a delivery went missing");
+            session.fail(&error);
+        }
     }
 
     /// Republish the claims whose lease ran out: with the attempt counted, or to the
@@ -288,5 +357,6 @@ async fn reap_loop(inner: Weak<Inner>, every: Duration) {
         ticks.tick().await;
         let Some(inner) = inner.upgrade() else { return };
         inner.reap().await;
+        inner.give_up_on_missing_deliveries();
     }
 }

@@ -69,6 +69,8 @@ pub(crate) struct Session {
     pub(crate) active_consumer: AtomicU64,
     /// Set when an operation saw the connection or a channel fail.
     broken: AtomicBool,
+    /// What broke it first, for the reconnect's log line.
+    broken_by: Mutex<Option<String>>,
 }
 
 impl Session {
@@ -81,22 +83,45 @@ impl Session {
         first_url: usize,
     ) -> Result<Self, BackendError> {
         let (connection, url_index) = connect_any(config, names, first_url).await?;
-        let publisher = connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
-        publisher
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(|e| connection_error("enabling publisher confirms", e))?;
-        let consumer_channel =
-            connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
-        let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
-        publisher
-            .queue_declare(names.work.as_str().into(), durable, topology::work_args(config, names))
-            .await
-            .map_err(|e| declare_error(names, &names.work, e))?;
-        publisher
-            .queue_declare(names.dead.as_str().into(), durable, topology::dead_args(config))
-            .await
-            .map_err(|e| declare_error(names, &names.dead, e))?;
+        let within = config.connect_within();
+        let setup = async {
+            let publisher = connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
+            publisher
+                .confirm_select(ConfirmSelectOptions::default())
+                .await
+                .map_err(|e| connection_error("enabling publisher confirms", e))?;
+            let consumer_channel =
+                connection.create_channel().await.map_err(|e| connection_error("opening a channel", e))?;
+            let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+            publisher
+                .queue_declare(names.work.as_str().into(), durable, topology::work_args(config, names))
+                .await
+                .map_err(|e| declare_error(names, &names.work, e))?;
+            publisher
+                .queue_declare(names.dead.as_str().into(), durable, topology::dead_args(config))
+                .await
+                .map_err(|e| declare_error(names, &names.dead, e))?;
+            Ok::<_, BackendError>((publisher, consumer_channel))
+        };
+        let opened = tokio::time::timeout(within, setup).await.unwrap_or_else(|_| {
+            let url = config.urls().nth(url_index).map(redact).unwrap_or_default();
+            Err(BackendError::connection(
+                "opening channels and declaring queues",
+                format!(
+                    "RabbitMQ at {url} accepted the connection but did not answer within {within:?} (a node still \
+                     starting, or a quorum queue electing a leader); the next operation tries again \
+                     (`AmqpConfig::set_connect_timeout` sets the wait)"
+                ),
+            ))
+        });
+        let (publisher, consumer_channel) = match opened {
+            Ok(channels) => channels,
+            Err(error) => {
+                // Not left open on the broker, holding channels nobody uses.
+                let _ = tokio::time::timeout(within, connection.close(200, "drover-amqp: setup failed".into())).await;
+                return Err(error);
+            }
+        };
         Ok(Self {
             generation,
             url_index,
@@ -109,6 +134,7 @@ impl Session {
             prefetch: AtomicU32::new(0),
             active_consumer: AtomicU64::new(0),
             broken: AtomicBool::new(false),
+            broken_by: Mutex::new(None),
         })
     }
 
@@ -123,6 +149,30 @@ impl Session {
     /// Make the next operation reconnect.
     pub(crate) fn mark_broken(&self) {
         self.broken.store(true, Ordering::Release);
+    }
+
+    /// Make the next operation reconnect because of `error`.
+    pub(crate) fn fail(&self, error: &BackendError) {
+        lock(&self.broken_by).get_or_insert_with(|| error.to_string());
+        self.mark_broken();
+    }
+
+    /// Why this session is no longer used, for the log.
+    pub(crate) fn why_unhealthy(&self) -> String {
+        if let Some(why) = lock(&self.broken_by).clone() {
+            return why;
+        }
+        let parts = [
+            ("the connection", self.connection.status().connected()),
+            ("the publisher channel", self.publisher.status().connected()),
+            ("the consumer channel", self.consumer_channel.status().connected()),
+        ];
+        let closed: Vec<&str> = parts.iter().filter(|(_, up)| !up).map(|(what, _)| *what).collect();
+        if closed.is_empty() {
+            "closed by the storage".to_owned()
+        } else {
+            format!("{} closed", closed.join(" and "))
+        }
     }
 
     /// Close the connection (the broker requeues what it had delivered) and stop the pumps.
@@ -165,7 +215,7 @@ impl Session {
                 .queue_declare(name.as_str().into(), durable, topology::delay_args(config, names, ms))
                 .await
                 .map_err(|e| declare_error(names, &name, e))
-                .inspect_err(|_| self.mark_broken())?;
+                .inspect_err(|e| self.fail(e))?;
             lock(&self.buckets).insert(ms);
         }
         Ok(())
@@ -183,17 +233,31 @@ impl Session {
             return Ok(());
         }
         self.declare_buckets(config, names, messages.iter().map(|m| m.route)).await?;
-        publish_on(&self.publisher, names, messages, true).await.inspect_err(|_| self.mark_broken())
+        publish_on(&self.publisher, names, messages, true).await.inspect_err(|e| self.fail(e))
     }
 
     /// Acknowledge (or, with `requeue`, hand back) these deliveries of this connection.
     pub(crate) async fn settle(&self, state: &Mutex<State>, tags: Vec<u64>, requeue: bool) -> Result<(), BackendError> {
+        self.settle_with(state, tags, requeue, || {}).await
+    }
+
+    /// [`Session::settle`], calling `planned` once the acks are planned: from then on the
+    /// frames go out even if this future is dropped.
+    pub(crate) async fn settle_with(
+        &self,
+        state: &Mutex<State>,
+        tags: Vec<u64>,
+        requeue: bool,
+        planned: impl FnOnce(),
+    ) -> Result<(), BackendError> {
         if tags.is_empty() {
+            planned();
             return Ok(());
         }
         let _order = self.ack_order.lock().await;
         let plan = {
             let mut st = lock(state);
+            planned();
             if st.generation != self.generation {
                 // The connection they came on is gone; the broker requeued them already.
                 return Ok(());
@@ -210,7 +274,7 @@ impl Session {
             }
         });
         for result in join_all(sends).await {
-            result.map_err(|e| connection_error("acknowledging deliveries", e)).inspect_err(|_| self.mark_broken())?;
+            result.map_err(|e| connection_error("acknowledging deliveries", e)).inspect_err(|e| self.fail(e))?;
         }
         Ok(())
     }

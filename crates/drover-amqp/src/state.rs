@@ -46,6 +46,14 @@ pub(crate) struct State {
     pub(crate) claims: HashMap<LeaseToken, Claim>,
     /// Every unsettled delivery tag of the current connection's consumer channel.
     pub(crate) outstanding: BTreeSet<u64>,
+    /// Every delivery tag up to this one reached the storage. The broker numbers a channel's
+    /// deliveries 1, 2, 3, ...; a tag missing below one that arrived was delivered on the
+    /// channel but never handed over by the client library.
+    received_through: u64,
+    /// Tags that arrived above a missing one.
+    received_ahead: BTreeSet<u64>,
+    /// Since when the tag after `received_through` has been missing.
+    gap_since: Option<Instant>,
     next_token: i64,
 }
 
@@ -57,6 +65,34 @@ impl State {
         self.generation = generation;
         self.buffer.clear();
         self.outstanding.clear();
+        self.received_through = 0;
+        self.received_ahead.clear();
+        self.gap_since = None;
+    }
+
+    /// Delivery `tag` of the current connection reached the storage.
+    pub(crate) fn received(&mut self, tag: u64) {
+        if tag <= self.received_through {
+            return;
+        }
+        if tag != self.received_through + 1 {
+            self.received_ahead.insert(tag);
+            self.gap_since.get_or_insert_with(Instant::now);
+            return;
+        }
+        self.received_through = tag;
+        while self.received_ahead.first() == Some(&(self.received_through + 1)) {
+            self.received_ahead.pop_first();
+            self.received_through += 1;
+        }
+        self.gap_since = (!self.received_ahead.is_empty()).then(Instant::now);
+    }
+
+    /// The delivery tag that has been missing since before `since` while later ones arrived:
+    /// the broker holds it unacknowledged for this connection, and only closing the connection
+    /// gives it back.
+    pub(crate) fn missing_since(&self, since: Instant) -> Option<u64> {
+        self.gap_since.filter(|at| *at <= since).map(|_| self.received_through + 1)
     }
 
     /// A message of a lost connection came back as delivery `tag` of the current one. If a
@@ -138,12 +174,14 @@ impl State {
     /// Plan the acknowledgement of `tags`, and mark them settled. Tags no longer outstanding
     /// are skipped (acking a tag twice is a channel error that would requeue everything).
     /// `multiple = true` acks every unsettled tag up to its own, so it covers only a run of
-    /// `tags` that are the oldest outstanding ones.
+    /// `tags` that are the oldest outstanding ones, and no tag that never reached the storage
+    /// (the broker would count it as done).
     pub(crate) fn plan_acks(&mut self, mut tags: Vec<u64>) -> AckPlan {
         tags.sort_unstable();
         tags.dedup();
         tags.retain(|t| self.outstanding.contains(t));
-        let prefix = self.outstanding.iter().zip(&tags).take_while(|(o, t)| o == t).count();
+        let through = self.received_through;
+        let prefix = self.outstanding.iter().zip(&tags).take_while(|(o, t)| o == t && **t <= through).count();
         for t in &tags {
             self.outstanding.remove(t);
         }
@@ -157,10 +195,16 @@ impl State {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn state_with(tags: &[u64]) -> State {
-        State { outstanding: tags.iter().copied().collect(), ..State::default() }
+        let mut s = State { outstanding: tags.iter().copied().collect(), ..State::default() };
+        for t in tags {
+            s.received(*t);
+        }
+        s
     }
 
     #[test]
@@ -193,6 +237,36 @@ mod tests {
         assert_eq!(s.plan_acks(vec![1, 2, 4, 6]), AckPlan { up_to: Some(2), singles: vec![4, 6] });
         let mut s = state_with(&[1, 2, 3]);
         assert_eq!(s.plan_acks(vec![2, 3]), AckPlan { up_to: None, singles: vec![2, 3] });
+    }
+
+    #[test]
+    fn a_tag_that_never_arrived_is_not_covered_by_a_multiple_ack() {
+        // Tag 2 was delivered on the channel but never reached the storage.
+        let mut s = state_with(&[1, 3, 4, 5]);
+        assert_eq!(s.plan_acks(vec![1, 3, 4]), AckPlan { up_to: None, singles: vec![1, 3, 4] });
+        let mut s = state_with(&[1, 2, 3, 5, 6]);
+        assert_eq!(s.plan_acks(vec![1, 2, 3, 5, 6]), AckPlan { up_to: Some(3), singles: vec![5, 6] });
+    }
+
+    #[test]
+    fn a_missing_tag_is_reported_once_it_has_been_missing_long_enough() {
+        let mut s = State::default();
+        s.received(1);
+        s.received(3);
+        s.received(4);
+        let a_minute_ago = Instant::now().checked_sub(Duration::from_secs(60)).expect("an uptime of a minute");
+        assert_eq!(s.missing_since(a_minute_ago), None, "not missing for long yet");
+        assert_eq!(s.missing_since(Instant::now()), Some(2));
+        s.received(2);
+        assert_eq!(
+            s.missing_since(Instant::now()),
+            None,
+            "late, but arrived: tags arrive out of order across consumers"
+        );
+        s.received(6);
+        assert_eq!(s.missing_since(Instant::now()), Some(5));
+        s.reset(2);
+        assert_eq!(s.missing_since(Instant::now()), None, "a new connection numbers its deliveries from 1");
     }
 
     #[test]

@@ -71,8 +71,18 @@ async fn a_quorum_queue_on_three_nodes_loses_nothing_when_its_leader_node_is_kil
     while (recorder.finished_counts().len() as u64) < total {
         if tokio::time::Instant::now() > deadline {
             let missing: Vec<u64> = (0..total).filter(|i| !recorder.finished_counts().contains_key(i)).collect();
+            // Where the broker holds them: ready or unacknowledged, and on which channel.
+            let queues = tokio::task::block_in_place(|| {
+                let args = ["list_queues", "-q", "name", "messages_ready", "messages_unacknowledged", "consumers"];
+                cluster.ctl(1, &args)
+            });
+            let channels = tokio::task::block_in_place(|| {
+                let args = ["list_channels", "-q", "connection", "number", "consumer_count", "messages_unacknowledged"];
+                cluster.ctl(1, &args)
+            });
             panic!(
-                "{} of {total} jobs never completed after the node died (first: {:?}); queue depths {:?}",
+                "{} of {total} jobs never completed after the node died (first: {:?}); queue depths {:?}\n\
+                 queues:\n{queues}\nchannels:\n{channels}",
                 missing.len(),
                 &missing[..missing.len().min(10)],
                 storage.queue_depths().await
@@ -80,11 +90,12 @@ async fn a_quorum_queue_on_three_nodes_loses_nothing_when_its_leader_node_is_kil
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let depths = storage.queue_depths().await;
     worker.stop().await.expect("the worker stops cleanly");
     let counts = recorder.finished_counts();
     assert!((0..total).all(|i| counts.contains_key(&i)), "every job completes at least once");
     let again = counts.values().filter(|c| **c > 1).count();
-    eprintln!("{total} jobs completed; {again} ran more than once");
+    eprintln!("{total} jobs completed; {again} ran more than once; queue depths at the end {depths:?}");
     storage.close().await.unwrap();
     drop(cluster);
 }
