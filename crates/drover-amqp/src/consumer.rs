@@ -65,10 +65,13 @@ fn triage(delivery: &Delivery, now: i64) -> Triage {
 }
 
 impl Inner {
-    /// Make sure a consumer runs with a prefetch that covers `capacity` (claims held plus the
-    /// claim being made). The prefetch of a running consumer cannot change, so a larger one
-    /// means a new consumer; the old one is cancelled and its deliveries stay valid. Returns
-    /// whether a consumer was started.
+    /// Make sure the consumers of `session` let the broker send ahead enough to cover
+    /// `capacity` (claims held plus the claim being made). The prefetch of a running consumer
+    /// cannot change, so more is a further consumer on the channel with the difference; the
+    /// running ones are not cancelled. (A quorum queue of RabbitMQ 3.10 does not return the
+    /// unacknowledged messages of a *cancelled* consumer when the node of its connection dies,
+    /// only those of active ones: a consumer replaced by cancelling it kept deliveries that
+    /// were then never delivered again.) Returns whether a consumer was started.
     pub(crate) async fn ensure_consuming(
         self: &Arc<Self>,
         session: &Arc<Session>,
@@ -80,20 +83,23 @@ impl Inner {
             return Ok(false);
         }
         let mut runs = session.consumers.lock().await;
-        if enough(session.prefetch.load(Ordering::Acquire)) {
+        let current = session.prefetch.load(Ordering::Acquire);
+        if enough(current) {
             return Ok(false);
         }
-        let prefetch = fixed.unwrap_or_else(|| {
-            u16::try_from(capacity.saturating_mul(4).clamp(MIN_AUTO_PREFETCH, MAX_AUTO_PREFETCH)).unwrap_or(u16::MAX)
-        });
+        let wanted =
+            fixed.map_or_else(|| capacity.saturating_mul(4).clamp(MIN_AUTO_PREFETCH, MAX_AUTO_PREFETCH), usize::from);
+        let Some(more) = u16::try_from(wanted.saturating_sub(current as usize)).ok().filter(|m| *m > 0) else {
+            return Ok(false);
+        };
         let channel = &session.consumer_channel;
-        let number = session.active_consumer.load(Ordering::Acquire) + 1;
-        tracing::debug!(queue = %self.names.work, generation = session.generation, consumer = number, prefetch, "starting a consumer");
+        let number = session.consumers_started.fetch_add(1, Ordering::AcqRel) + 1;
+        tracing::debug!(queue = %self.names.work, generation = session.generation, consumer = number, prefetch = more, total = current + u32::from(more), "starting a consumer");
         let tag = format!("drover-{}-{}-{number}", self.names.work, session.generation);
         let within = self.config.connect_within();
         let start = async {
             channel
-                .basic_qos(prefetch, BasicQosOptions { global: false })
+                .basic_qos(more, BasicQosOptions { global: false })
                 .await
                 .map_err(|e| connection_error("setting the consumer prefetch", e))?;
             channel
@@ -117,21 +123,15 @@ impl Inner {
                 ))
             })
             .inspect_err(|e| session.fail(e))?;
-        session.active_consumer.store(number, Ordering::Release);
-        let pump = tokio::spawn(pump(Arc::downgrade(self), session.generation, number, consumer));
-        for old in runs.drain(..) {
-            // Its pump ends by itself once the cancel is confirmed.
-            let _ = channel.basic_cancel(old.tag.as_str().into(), BasicCancelOptions::default()).await;
-        }
+        session.prefetch.fetch_add(u32::from(more), Ordering::AcqRel);
+        let pump = tokio::spawn(pump(Arc::downgrade(self), session.generation, more, consumer));
         runs.push(ConsumerRun { tag, pump });
-        session.prefetch.store(u32::from(prefetch), Ordering::Release);
         Ok(true)
     }
 
     /// Cancel the consumer, wait for its last deliveries, and take everything buffered.
     pub(crate) async fn stop_consuming(&self, session: &Session) -> Vec<Buffered> {
         let mut runs = session.consumers.lock().await;
-        session.prefetch.store(0, Ordering::Release);
         for run in runs.drain(..) {
             let _ = session.consumer_channel.basic_cancel(run.tag.as_str().into(), BasicCancelOptions::default()).await;
             if tokio::time::timeout(DRAIN_TIMEOUT, run.pump).await.is_err() {
@@ -199,35 +199,35 @@ impl Inner {
         }
     }
 
-    /// The consumer `number` of connection `generation` stopped.
-    fn consumer_ended(&self, generation: u64, number: u64, failed: Option<BackendError>) {
+    /// A consumer of connection `generation`, with prefetch `prefetch`, stopped: cancelled by
+    /// the storage, by the broker (queue deleted), or its channel closed.
+    fn consumer_ended(&self, generation: u64, prefetch: u16, failed: Option<BackendError>) {
         let Some(session) = self.current().filter(|s| s.generation == generation) else { return };
         if let Some(error) = failed {
             session.fail(&error);
         }
-        if session.active_consumer.load(Ordering::Acquire) == number {
-            // The broker cancelled it (queue deleted) or the channel closed: start again on the
-            // next claim.
-            session.prefetch.store(0, Ordering::Release);
-        }
+        // What the others let the broker send ahead; the next claim makes up the difference.
+        let _ = session
+            .prefetch
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some(p.saturating_sub(u32::from(prefetch))));
     }
 }
 
 /// Move deliveries from the consumer into the storage until the consumer ends or the storage
 /// is dropped.
-async fn pump(inner: Weak<Inner>, generation: u64, number: u64, mut consumer: Consumer) {
+async fn pump(inner: Weak<Inner>, generation: u64, prefetch: u16, mut consumer: Consumer) {
     while let Some(item) = consumer.next().await {
         let Some(inner) = inner.upgrade() else { return };
         match item {
             Ok(delivery) => inner.arrive(generation, delivery),
             Err(error) => {
                 tracing::warn!(%error, "the AMQP consumer failed; the next claim reconnects");
-                inner.consumer_ended(generation, number, Some(connection_error("consuming", error)));
+                inner.consumer_ended(generation, prefetch, Some(connection_error("consuming", error)));
                 return;
             }
         }
     }
     if let Some(inner) = inner.upgrade() {
-        inner.consumer_ended(generation, number, None);
+        inner.consumer_ended(generation, prefetch, None);
     }
 }

@@ -196,8 +196,11 @@
 //! The first claim starts a consumer. Its prefetch (`basic.qos`) follows the workers' free
 //! capacity: four times the claims held plus the capacity asked for, at least 128 (below
 //! that the broker idles between acks and a fast drain is held back), or a fixed
-//! [`AmqpConfig::set_consumer_prefetch`]. A claim asking for more than the prefetch covers restarts the
-//! consumer with a larger one. Deliveries are buffered in the
+//! [`AmqpConfig::set_consumer_prefetch`]. A claim asking for more than the prefetch covers starts
+//! a further consumer on the channel with the difference (at most 2,000 in all); running
+//! consumers are never cancelled while the storage works, because a quorum queue (RabbitMQ
+//! 3.10) does not hand back what a cancelled consumer held when the node of its connection
+//! dies. Deliveries are buffered in the
 //! storage; a claim takes what is buffered and waits briefly only when nothing is. Every
 //! delivery wakes the workers ([`Backend::wakeup`](drover_core::Backend::wakeup)), so they
 //! never poll. Acks are batched: a run of the oldest unacknowledged tags is one `multiple` ack.

@@ -61,12 +61,12 @@ pub(crate) struct Session {
     /// Acks go out one batch at a time: a `multiple` ack must not overtake a single ack of a
     /// tag it covers, or the broker sees that tag twice and closes the channel.
     ack_order: tokio::sync::Mutex<()>,
-    /// The consumers started on this connection (the last one is current).
+    /// The consumers started on this connection and not yet cancelled by the storage.
     pub(crate) consumers: tokio::sync::Mutex<Vec<ConsumerRun>>,
-    /// The prefetch of the current consumer; 0 while not consuming.
+    /// The sum of the prefetches of the running consumers; 0 while not consuming.
     pub(crate) prefetch: AtomicU32,
-    /// The number of the current consumer.
-    pub(crate) active_consumer: AtomicU64,
+    /// How many consumers were started on this connection (numbers their tags).
+    pub(crate) consumers_started: AtomicU64,
     /// Set when an operation saw the connection or a channel fail.
     broken: AtomicBool,
     /// What broke it first, for the reconnect's log line.
@@ -132,7 +132,7 @@ impl Session {
             ack_order: tokio::sync::Mutex::new(()),
             consumers: tokio::sync::Mutex::new(Vec::new()),
             prefetch: AtomicU32::new(0),
-            active_consumer: AtomicU64::new(0),
+            consumers_started: AtomicU64::new(0),
             broken: AtomicBool::new(false),
             broken_by: Mutex::new(None),
         })

@@ -4,7 +4,8 @@
 //! cookie in a temp dir, no plugins: tests/support/rabbit_nodes.rs). The node holding the
 //! queue's leader, which is also the node the storage is connected to, is killed with SIGKILL
 //! mid-drain: the storage reconnects to another node (`set_fallback_urls`), the queue elects a
-//! new leader, and every job completes at least once; jobs pushed after the kill complete too.
+//! new leader, and every job completes at least once; jobs pushed after the kill complete too,
+//! and so do jobs claimed before the kill on a consumer that a larger one joined.
 //! The nodes are killed when the test ends, also on a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use drover_amqp::{AmqpConfig, AmqpStorage, QueueType};
 use drover_conformance::{start_worker, wait_until, Action, Recorder, TestJob};
-use drover_core::{Enqueue, TaskId};
+use drover_core::{Backend, ClaimRequest, Enqueue, TaskId};
 
 #[path = "support/rabbit_nodes.rs"]
 mod rabbit_nodes;
@@ -44,6 +45,22 @@ async fn a_quorum_queue_on_three_nodes_loses_nothing_when_its_leader_node_is_kil
     let n = 2_000u64;
     let more = 300u64;
     storage.push_bulk((0..n).map(|i| TestJob::with(i, Action::Sleep(5)))).await.expect("push");
+
+    // Claims held across the kill, taken so that the storage needs a second consumer while
+    // the first one's deliveries are all held: a claim of one starts a consumer with the least
+    // prefetch (128), a claim of 300 more needs a larger one. RabbitMQ 3.10 hands back what a
+    // node's *active* consumers held when the node dies, not what a cancelled one held, so
+    // these 128 come back only if the first consumer was never cancelled. The claims are not
+    // completed: once redelivered, their leases run out and they run on the worker.
+    let hold = Duration::from_secs(10);
+    let mut held = storage.claim(ClaimRequest::new("holder", 1, hold)).await.expect("claim one");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while held.len() < 301 && tokio::time::Instant::now() < deadline {
+        // The first of these starts the second consumer; the others take what it delivers.
+        held.extend(storage.claim(ClaimRequest::new("holder", 301 - held.len(), hold)).await.expect("claim"));
+    }
+    assert_eq!(held.len(), 301, "the first consumer's deliveries are not all held");
+
     let recorder = Recorder::default();
     let worker = start_worker("cluster", storage.clone(), &recorder, 10);
     wait_until("the drain is under way", Duration::from_secs(60), || recorder.finished() >= 200).await;
