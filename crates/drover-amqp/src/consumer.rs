@@ -132,8 +132,16 @@ impl Inner {
     /// Cancel the consumer, wait for its last deliveries, and take everything buffered.
     pub(crate) async fn stop_consuming(&self, session: &Session) -> Vec<Buffered> {
         let mut runs = session.consumers.lock().await;
+        let within = self.config.connect_within();
         for run in runs.drain(..) {
-            let _ = session.consumer_channel.basic_cancel(run.tag.as_str().into(), BasicCancelOptions::default()).await;
+            let cancel = session.consumer_channel.basic_cancel(run.tag.as_str().into(), BasicCancelOptions::default());
+            if tokio::time::timeout(within, cancel).await.is_err() {
+                let error = BackendError::connection(
+                    "cancelling a consumer",
+                    format!("RabbitMQ did not answer within {within:?}; reconnecting"),
+                );
+                session.fail(&error);
+            }
             if tokio::time::timeout(DRAIN_TIMEOUT, run.pump).await.is_err() {
                 tracing::warn!(queue = %self.names.work, "the consumer did not stop in time");
             }
