@@ -1,6 +1,6 @@
-//! Consumption: a consumer whose prefetch follows the workers' capacity, a task moving its
-//! deliveries into the buffer, and the triage of each delivery (claimable now, not due yet, or
-//! redelivered after a lost connection).
+//! Consumption: consumers whose prefetches add up to what the workers' capacity needs, a task
+//! per consumer moving its deliveries into the buffer, and the triage of each delivery
+//! (claimable now, not due yet, or redelivered after a lost connection).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -129,7 +129,7 @@ impl Inner {
         Ok(true)
     }
 
-    /// Cancel the consumer, wait for its last deliveries, and take everything buffered.
+    /// Cancel the consumers, wait for their last deliveries, and take everything buffered.
     pub(crate) async fn stop_consuming(&self, session: &Session) -> Vec<Buffered> {
         let mut runs = session.consumers.lock().await;
         let within = self.config.connect_within();
