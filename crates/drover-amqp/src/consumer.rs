@@ -15,7 +15,7 @@ use lapin::Consumer;
 
 use crate::envelope::{now_ms, Envelope};
 use crate::inner::Inner;
-use crate::session::{connection_error, lock, ConsumerRun, Outgoing, Session};
+use crate::session::{answered_within, connection_error, lock, ConsumerRun, Outgoing, Session};
 use crate::state::Buffered;
 use crate::topology::Route;
 
@@ -112,17 +112,8 @@ impl Inner {
                 .await
                 .map_err(|e| connection_error("starting a consumer", e))
         };
-        let consumer = tokio::time::timeout(within, start)
-            .await
-            .unwrap_or_else(|_| {
-                Err(BackendError::connection(
-                    "starting a consumer",
-                    format!(
-                        "RabbitMQ did not answer within {within:?} (a quorum queue electing a leader?); reconnecting"
-                    ),
-                ))
-            })
-            .inspect_err(|e| session.fail(e))?;
+        let consumer =
+            answered_within(within, "starting a consumer", "RabbitMQ", start).await.inspect_err(|e| session.fail(e))?;
         session.prefetch.fetch_add(u32::from(more), Ordering::AcqRel);
         let pump = tokio::spawn(pump(Arc::downgrade(self), session.generation, more, consumer));
         runs.push(ConsumerRun { tag, pump });
@@ -134,12 +125,13 @@ impl Inner {
         let mut runs = session.consumers.lock().await;
         let within = self.config.connect_within();
         for run in runs.drain(..) {
-            let cancel = session.consumer_channel.basic_cancel(run.tag.as_str().into(), BasicCancelOptions::default());
-            if tokio::time::timeout(within, cancel).await.is_err() {
-                let error = BackendError::connection(
-                    "cancelling a consumer",
-                    format!("RabbitMQ did not answer within {within:?}; reconnecting"),
-                );
+            // A refused cancel is of a consumer that is gone already; only no answer matters.
+            let cancel = async {
+                let _ =
+                    session.consumer_channel.basic_cancel(run.tag.as_str().into(), BasicCancelOptions::default()).await;
+                Ok(())
+            };
+            if let Err(error) = answered_within(within, "cancelling a consumer", "RabbitMQ", cancel).await {
                 session.fail(&error);
             }
             if tokio::time::timeout(DRAIN_TIMEOUT, run.pump).await.is_err() {

@@ -3,8 +3,10 @@
 //! the session (its generation) fences delivery tags, which mean nothing on another connection.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use drover_core::BackendError;
 use futures_util::future::join_all;
@@ -41,6 +43,25 @@ pub(crate) fn connection_error(operation: &'static str, error: lapin::Error) -> 
         lapin::ErrorKind::ProtocolError(_) => BackendError::server(operation, error),
         _ => BackendError::connection(operation, error),
     }
+}
+
+/// `operation`, given up as a connection error when the broker does not answer `within` (a
+/// node still starting, a quorum queue electing a leader); `hint` says what was waited for.
+pub(crate) async fn answered_within<T>(
+    within: Duration,
+    operation: &'static str,
+    hint: &str,
+    operation_future: impl Future<Output = Result<T, BackendError>>,
+) -> Result<T, BackendError> {
+    tokio::time::timeout(within, operation_future).await.unwrap_or_else(|_| {
+        Err(BackendError::connection(
+            operation,
+            format!(
+                "{hint} did not answer within {within:?} (a node still starting, or a quorum queue electing a \
+                 leader?); the next operation reconnects (`AmqpConfig::set_connect_timeout` sets the wait)"
+            ),
+        ))
+    })
 }
 
 /// Lock a std mutex, going on after a panic elsewhere: every holder leaves the state whole.
@@ -103,17 +124,9 @@ impl Session {
                 .map_err(|e| declare_error(names, &names.dead, e))?;
             Ok::<_, BackendError>((publisher, consumer_channel))
         };
-        let opened = tokio::time::timeout(within, setup).await.unwrap_or_else(|_| {
-            let url = config.urls().nth(url_index).map(redact).unwrap_or_default();
-            Err(BackendError::connection(
-                "opening channels and declaring queues",
-                format!(
-                    "RabbitMQ at {url} accepted the connection but did not answer within {within:?} (a node still \
-                     starting, or a quorum queue electing a leader); the next operation tries again \
-                     (`AmqpConfig::set_connect_timeout` sets the wait)"
-                ),
-            ))
-        });
+        let url = config.urls().nth(url_index).map(redact).unwrap_or_default();
+        let hint = format!("RabbitMQ at {url} accepted the connection but");
+        let opened = answered_within(within, "opening channels and declaring queues", &hint, setup).await;
         let (publisher, consumer_channel) = match opened {
             Ok(channels) => channels,
             Err(error) => {
